@@ -1,0 +1,27 @@
+"""The TunesmithError family: every message names the file or value at fault and the fix."""
+
+from __future__ import annotations
+
+
+class TunesmithError(Exception):
+    """Base class: the CLI prints these without a traceback and exits non-zero."""
+
+
+class BadInputError(TunesmithError):
+    """A file or value given by the user cannot be used (corrupt MIDI, unknown note name...)."""
+
+
+class CorpusError(TunesmithError):
+    """A corpus yields nothing usable; the message says why for every file."""
+
+
+class ModelError(TunesmithError):
+    """A model directory is missing, damaged, or disagrees with its config."""
+
+
+class TrainingError(TunesmithError):
+    """Training cannot start or continue (too little data, bad settings)."""
+
+
+class RenderError(TunesmithError):
+    """Synthesis failed: missing SoundFont, unknown instrument, empty score."""

@@ -1,0 +1,186 @@
+"""Melody: a monophonic line as Magenta's event list, one event per step.
+
+An *event* at each step (by default a 16th note: ``steps_per_quarter=4``) is either
+a MIDI pitch 0-127 (a note starts here), ``NOTE_OFF`` (-1, the sounding note stops) or
+``NO_EVENT`` (-2, nothing changes: the note holds, or the rest continues). This is exactly
+Magenta's ``melodies_lib.Melody`` encoding, so primers written for Magenta mean the same here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tunesmith.errors import BadInputError
+from tunesmith.music.notes import pitch_to_name
+
+NOTE_OFF = -1
+NO_EVENT = -2
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+DEFAULT_STEPS_PER_QUARTER = 4
+DEFAULT_MIN_NOTE = 48
+DEFAULT_MAX_NOTE = 84
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note in steps (quantised time): ``start`` inclusive, ``end`` exclusive."""
+
+    pitch: int
+    start: int
+    end: int
+    velocity: int = 100
+
+
+@dataclass
+class Melody:
+    """A monophonic melody as an event array (see module docstring).
+
+    ``steps_per_bar`` comes from the time signature (4/4 at 4 steps per quarter -> 16);
+    ``qpm`` is the tempo in quarter notes per minute used when it is played or written.
+    ``primer_steps`` marks how many leading steps came from a primer (drawn in another colour).
+    """
+
+    events: np.ndarray
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+    steps_per_bar: int = 16
+    qpm: float = 120.0
+    primer_steps: int = 0
+    name: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        events = np.asarray(self.events, dtype=np.int16).reshape(-1)
+        if events.size and (events.min() < NO_EVENT or events.max() > 127):
+            bad = events[(events < NO_EVENT) | (events > 127)][0]
+            raise BadInputError(f"melody event {bad} is invalid; events are pitches 0-127, -1 (note off) or -2 (no event)")
+        self.events = events
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def from_events(cls, events: Iterable[int], **kwargs) -> Melody:
+        return cls(np.asarray(list(events), dtype=np.int16), **kwargs)
+
+    @classmethod
+    def from_notes(cls, notes: Sequence[Note], length: int | None = None, **kwargs) -> Melody:
+        """Build from step-quantised notes; a later note cuts an earlier one short (monophony)."""
+        end = max((n.end for n in notes), default=0)
+        events = np.full(max(end + 1 if notes else 0, length or 0), NO_EVENT, dtype=np.int16)
+        for note in sorted(notes, key=lambda n: (n.start, -n.pitch)):
+            events[note.start] = note.pitch
+            events[note.start + 1 : note.end] = NO_EVENT
+            events[note.end] = NOTE_OFF
+        if length is not None:
+            events = events[:length]
+        return cls(events, **kwargs)
+
+    # --- views --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.events.size)
+
+    def notes(self) -> list[Note]:
+        """The notes this event list plays (a note lasts until NOTE_OFF, the next onset, or the end)."""
+        onsets = np.flatnonzero(self.events >= 0)
+        changes = np.flatnonzero(self.events != NO_EVENT)
+        out = []
+        for start in onsets:
+            later = changes[changes > start]
+            end = int(later[0]) if later.size else len(self.events)
+            out.append(Note(int(self.events[start]), int(start), end))
+        return out
+
+    @property
+    def pitches(self) -> np.ndarray:
+        return self.events[self.events >= 0].astype(np.int64)
+
+    def note_histogram(self) -> np.ndarray:
+        return np.bincount(self.pitches, minlength=128)
+
+    def major_key(self) -> int:
+        """The major key (0 = C ... 11 = B) whose scale holds the most notes, as Magenta estimates it."""
+        pc_hist = np.bincount(self.pitches % 12, minlength=12)
+        scores = [sum(pc_hist[(key + d) % 12] for d in MAJOR_SCALE) for key in range(12)]
+        return int(np.argmax(scores))
+
+    def seconds_per_step(self) -> float:
+        return 60.0 / self.qpm / self.steps_per_quarter
+
+    def duration_seconds(self) -> float:
+        return len(self) * self.seconds_per_step()
+
+    def summary(self) -> str:
+        pitches = self.pitches
+        if not pitches.size:
+            return f"Melody: {len(self)} steps, no notes"
+        key = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[self.major_key()]
+        return (
+            f"Melody: {pitches.size} notes, {len(self)} steps ({self.duration_seconds():.1f} s at {self.qpm:g} qpm), "
+            f"key ~{key} major, range {pitch_to_name(int(pitches.min()))}-{pitch_to_name(int(pitches.max()))}"
+        )
+
+    def copy(self, **changes) -> Melody:
+        kwargs = dict(
+            events=self.events.copy(), steps_per_quarter=self.steps_per_quarter, steps_per_bar=self.steps_per_bar,
+            qpm=self.qpm, primer_steps=self.primer_steps, name=self.name, meta=dict(self.meta),
+        )
+        kwargs.update(changes)
+        return Melody(**kwargs)
+
+    # --- transformations ----------------------------------------------------------------
+    def transpose(self, amount: int, min_note: int = 0, max_note: int = 128) -> Melody:
+        """Shift every pitch by ``amount``; notes landing outside [min_note, max_note) move by octaves."""
+        events = self.events.astype(np.int32)
+        on = events >= 0
+        shifted = events[on] + amount
+        shifted = fold_into_range(shifted, min_note, max_note)
+        events[on] = shifted
+        return self.copy(events=events.astype(np.int16))
+
+    def squash(self, min_note: int = DEFAULT_MIN_NOTE, max_note: int = DEFAULT_MAX_NOTE,
+               transpose_to_key: int | None = 0) -> Melody:
+        """Magenta's ``Melody.squash``: transpose to a key (C by default) and fold into the range by octaves.
+
+        The lowest note is placed in the lowest octave of the range that fits it, then any note still
+        outside ``[min_note, max_note)`` is moved by whole octaves.
+        """
+        pitches = self.pitches
+        if not pitches.size:
+            return self.copy()
+        key_diff = 0 if transpose_to_key is None else (transpose_to_key - self.major_key()) % 12
+        if key_diff > 6:
+            key_diff -= 12
+        lowest = int(pitches.min()) + key_diff
+        octaves = math.ceil((min_note - lowest) / 12) if lowest < min_note else -((lowest - min_note) // 12)
+        return self.transpose(key_diff + 12 * octaves, min_note, max_note)
+
+    def with_length(self, length: int) -> Melody:
+        """Truncate or pad with NO_EVENT (a truncated note ends at the new end)."""
+        events = self.events[:length]
+        if events.size < length:
+            events = np.concatenate([events, np.full(length - events.size, NO_EVENT, np.int16)])
+        return self.copy(events=events)
+
+    def __repr__(self) -> str:
+        head = ", ".join(str(int(e)) for e in self.events[:12])
+        more = ", ..." if len(self) > 12 else ""
+        return f"Melody([{head}{more}], steps={len(self)}, steps_per_quarter={self.steps_per_quarter}, qpm={self.qpm:g})"
+
+    def _repr_html_(self) -> str:  # notebook display (plots/render are imported lazily)
+        from tunesmith.notebook import melody_html
+
+        return melody_html(self)
+
+
+def fold_into_range(pitches: np.ndarray, min_note: int, max_note: int) -> np.ndarray:
+    """Move pitches by octaves until they lie in ``[min_note, max_note)`` (range must span an octave)."""
+    if max_note - min_note < 12:
+        raise BadInputError(f"note range [{min_note}, {max_note}) is narrower than an octave")
+    pitches = np.asarray(pitches, dtype=np.int32)
+    below = pitches < min_note
+    pitches[below] += 12 * ((min_note - pitches[below] + 11) // 12)
+    above = pitches >= max_note
+    pitches[above] -= 12 * ((pitches[above] - max_note) // 12 + 1)
+    return pitches

@@ -1,0 +1,286 @@
+"""MIDI (and score formats) in and out, and Magenta-style melody extraction.
+
+MIDI files are parsed with symusic (a C++ parser, far faster than pretty_midi). Time in MIDI is
+counted in *ticks*; ``tpq`` (ticks per quarter note) converts ticks to beats. Score formats
+(MusicXML, ABC, Humdrum kern) are read through music21 when it is installed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from tunesmith.errors import BadInputError
+from tunesmith.files import atomic_path
+from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody
+
+MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+SCORE_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
+MAX_MIDI_BYTES = 64 * 1024 * 1024
+MAX_SCORE_NOTES = 2_000_000
+
+
+def read_score(path: str | os.PathLike) -> symusic.Score:
+    """Read a MIDI file (or a MusicXML/ABC/kern file via music21) into a symusic Score in ticks."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in SCORE_SUFFIXES:
+        return _read_with_music21(path)
+    data = path.read_bytes()
+    return score_from_bytes(data, name=str(path))
+
+
+def score_from_bytes(data: bytes, name: str = "<bytes>") -> symusic.Score:
+    if len(data) > MAX_MIDI_BYTES:
+        raise BadInputError(f"{name}: {len(data) / 1e6:.0f} MB is too large for a MIDI file (limit {MAX_MIDI_BYTES // 2**20} MB)")
+    if not data:
+        raise BadInputError(f"{name}: file is empty (0 bytes); export the MIDI again")
+    if data[:4] != b"MThd":
+        raise BadInputError(f"{name}: not a MIDI file (it does not start with 'MThd'); give a Standard MIDI File")
+    try:
+        score = symusic.Score.from_midi(data)
+    except Exception as exc:  # symusic raises RuntimeError/ValueError/IndexError for damaged files
+        raise BadInputError(f"{name}: corrupt or truncated MIDI ({exc}); re-export it from your editor") from exc
+    if score.tpq <= 0:
+        raise BadInputError(f"{name}: MIDI header has an invalid resolution (tpq={score.tpq})")
+    if score.note_num() > MAX_SCORE_NOTES:
+        raise BadInputError(f"{name}: {score.note_num()} notes is more than the limit {MAX_SCORE_NOTES}")
+    return score
+
+
+def _read_with_music21(path: Path) -> symusic.Score:
+    try:
+        import music21
+    except ImportError as exc:
+        raise BadInputError(f"{path}: reading {path.suffix} needs music21: pip install 'tunesmith[scores]'") from exc
+    try:
+        stream = music21.converter.parse(str(path))
+        from music21.midi.translate import streamToMidiFile
+
+        midi_file = streamToMidiFile(stream)
+        data = midi_file.writestr()
+    except Exception as exc:
+        raise BadInputError(f"{path}: music21 could not read it ({type(exc).__name__}: {exc})") from exc
+    return score_from_bytes(data, name=str(path))
+
+
+def first_tempo_qpm(score: symusic.Score, default: float = 120.0) -> float:
+    return float(score.tempos[0].qpm) if len(score.tempos) else default
+
+
+def steps_per_bar_of(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> int:
+    """Steps in one bar of the first time signature (4/4 at 4 steps/quarter -> 16)."""
+    if len(score.time_signatures):
+        ts = score.time_signatures[0]
+        quarters = 4.0 * ts.numerator / max(ts.denominator, 1)
+    else:
+        quarters = 4.0
+    return max(1, int(round(quarters * steps_per_quarter)))
+
+
+# --- extraction ---------------------------------------------------------------------------
+@dataclass
+class ExtractionSettings:
+    """Magenta's MelodyExtractor settings (melody_rnn_pipeline defaults)."""
+
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+    min_bars: int = 7
+    max_steps: int = 512
+    min_unique_pitches: int = 5
+    gap_bars: float = 1.0
+    ignore_polyphonic_notes: bool = True
+
+
+@dataclass
+class ExtractionResult:
+    melodies: list[Melody]
+    stats: Counter = field(default_factory=Counter)
+
+
+def quantize_ticks(ticks: np.ndarray, tpq: int, steps_per_quarter: int) -> np.ndarray:
+    """Ticks -> steps, rounding half up as Magenta's quantizer does."""
+    return np.floor(ticks.astype(np.float64) * steps_per_quarter / tpq + 0.5).astype(np.int64)
+
+
+def extract_melodies(score: symusic.Score, settings: ExtractionSettings | None = None) -> ExtractionResult:
+    """Monophonic melodies from every non-drum track, the way Magenta's ``extract_melodies`` does it.
+
+    Per track, a melody starts at the bar of its first note and runs until a rest of ``gap_bars``;
+    then the search continues after it. Two notes starting on one step are polyphony: the highest is
+    kept when ``ignore_polyphonic_notes`` (else the track is discarded, Magenta's melody_rnn default).
+    Melodies shorter than ``min_bars`` or with fewer than ``min_unique_pitches`` are dropped, longer
+    than ``max_steps`` are truncated to whole bars.
+    """
+    settings = settings or ExtractionSettings()
+    spq = settings.steps_per_quarter
+    steps_per_bar = steps_per_bar_of(score, spq)
+    qpm = first_tempo_qpm(score)
+    stats: Counter = Counter()
+    melodies: list[Melody] = []
+    for track_index, track in enumerate(score.tracks):
+        if track.is_drum:
+            stats["drum_tracks_skipped"] += int(len(track.notes) > 0)
+            continue
+        if len(track.notes) == 0:
+            continue
+        arrays = track.notes.numpy()
+        starts = quantize_ticks(arrays["time"], score.tpq, spq)
+        ends = quantize_ticks(arrays["time"].astype(np.int64) + arrays["duration"], score.tpq, spq)
+        ends = np.maximum(ends, starts + 1)
+        pitches = arrays["pitch"].astype(np.int64)
+        order = np.lexsort((-pitches, starts))
+        starts, ends, pitches = starts[order], ends[order], pitches[order]
+        search_start = 0
+        while True:
+            melody_events, next_start, polyphonic = _extract_one(
+                starts, ends, pitches, search_start, steps_per_bar, settings
+            )
+            if polyphonic:
+                stats["polyphonic_tracks_discarded"] += 1
+                break
+            if melody_events is None:
+                break
+            search_start = next_start
+            if len(melody_events) < steps_per_bar * settings.min_bars:
+                stats["melodies_discarded_too_short"] += 1
+                continue
+            if settings.max_steps and len(melody_events) > settings.max_steps:
+                length = settings.max_steps - settings.max_steps % steps_per_bar
+                melody_events = melody_events[: max(length, steps_per_bar)]
+                stats["melodies_truncated"] += 1
+            if np.unique(melody_events[melody_events >= 0]).size < settings.min_unique_pitches:
+                stats["melodies_discarded_too_few_pitches"] += 1
+                continue
+            melodies.append(
+                Melody(melody_events, steps_per_quarter=spq, steps_per_bar=steps_per_bar, qpm=qpm,
+                       meta={"track": track_index, "program": int(track.program)})
+            )
+    stats["melodies_extracted"] += len(melodies)
+    return ExtractionResult(melodies, stats)
+
+
+def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
+    """One melody from ``search_start``: (events, end step, polyphonic?) as Magenta's Melody builds it."""
+    index = int(np.searchsorted(starts, search_start, side="left"))
+    if index >= len(starts):
+        return None, None, False
+    first = int(starts[index])
+    melody_start = first - (first - search_start) % steps_per_bar
+    events: list[int] = []
+    last_on = last_off = None
+    gap = settings.gap_bars * steps_per_bar
+    for k in range(index, len(starts)):
+        start = int(starts[k]) - melody_start
+        end = int(ends[k]) - melody_start
+        if last_on is not None:
+            if start == last_on:
+                if settings.ignore_polyphonic_notes:
+                    continue
+                return None, None, True
+            if start - last_off >= gap:
+                break
+        # add the note (Magenta's _add_note): truncates whatever lay beyond this note's end
+        if len(events) < end + 1:
+            events.extend([NO_EVENT] * (end + 1 - len(events)))
+        else:
+            del events[end + 1 :]
+        events[start] = int(pitches[k])
+        for i in range(start + 1, end):
+            events[i] = NO_EVENT
+        events[end] = NOTE_OFF
+        last_on, last_off = start, end
+    # pad to whole bars, as Magenta does with pad_end=True
+    length = len(events)
+    if length % steps_per_bar:
+        events.extend([NO_EVENT] * (steps_per_bar - length % steps_per_bar))
+    return np.asarray(events, dtype=np.int16), melody_start + last_off, False
+
+
+def melody_from_score(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+                      track: int | None = None) -> Melody:
+    """The main line of a score as one Melody (for primers): every pitched note, highest on collisions."""
+    tracks = [t for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes) and (track is None or i == track)]
+    if not tracks:
+        raise BadInputError("the MIDI file has no pitched notes (only drums, or empty)")
+    starts_l, ends_l, pitches_l = [], [], []
+    for t in tracks:
+        a = t.notes.numpy()
+        starts_l.append(quantize_ticks(a["time"], score.tpq, steps_per_quarter))
+        ends_l.append(quantize_ticks(a["time"].astype(np.int64) + a["duration"], score.tpq, steps_per_quarter))
+        pitches_l.append(a["pitch"].astype(np.int64))
+    starts, ends, pitches = (np.concatenate(x) for x in (starts_l, ends_l, pitches_l))
+    ends = np.maximum(ends, starts + 1)
+    order = np.lexsort((-pitches, starts))
+    events = np.full(int(ends.max()) + 1, NO_EVENT, dtype=np.int16)
+    last_on = -1
+    for s, e, p in zip(starts[order], ends[order], pitches[order]):
+        if s == last_on:
+            continue
+        events[s] = p
+        events[s + 1 : e] = NO_EVENT
+        events[e] = NOTE_OFF
+        last_on = s
+    # drop leading silence up to the bar line of the first note
+    spb = steps_per_bar_of(score, steps_per_quarter)
+    first = int(np.flatnonzero(events >= 0)[0])
+    events = events[first - first % spb :]
+    return Melody(events, steps_per_quarter=steps_per_quarter, steps_per_bar=spb, qpm=first_tempo_qpm(score))
+
+
+# --- writing ------------------------------------------------------------------------------
+def melody_to_score(melody: Melody, program: int = 0, velocity: int = 100, tpq: int = 480,
+                    qpm: float | None = None, name: str = "melody") -> symusic.Score:
+    """A one-track Score of the melody with tempo and time signature set."""
+    qpm = float(qpm or melody.qpm)
+    ticks_per_step = tpq // melody.steps_per_quarter
+    score = symusic.Score(tpq)
+    score.tempos.append(symusic.Tempo(0, qpm=qpm))
+    numerator, denominator = _time_signature(melody)
+    score.time_signatures.append(symusic.TimeSignature(0, numerator, denominator))
+    track = symusic.Track(name, int(program), False)
+    for note in melody.notes():
+        track.notes.append(symusic.Note(note.start * ticks_per_step, (note.end - note.start) * ticks_per_step,
+                                        note.pitch, velocity))
+    score.tracks.append(track)
+    return score
+
+
+def _time_signature(melody: Melody) -> tuple[int, int]:
+    quarters = melody.steps_per_bar / melody.steps_per_quarter
+    if float(quarters).is_integer():
+        return int(quarters), 4
+    return int(round(quarters * 2)), 8
+
+
+def write_midi(obj: Melody | symusic.Score, path: str | os.PathLike, **kwargs) -> Path:
+    """Write a Melody or Score as a Standard MIDI File, atomically."""
+    score = melody_to_score(obj, **kwargs) if isinstance(obj, Melody) else obj
+    with atomic_path(path) as tmp:
+        score.dump_midi(str(tmp))
+    return Path(path)
+
+
+def midi_bytes(obj: Melody | symusic.Score, **kwargs) -> bytes:
+    score = melody_to_score(obj, **kwargs) if isinstance(obj, Melody) else obj
+    return bytes(score.dumps_midi())
+
+
+def as_score(obj) -> symusic.Score:
+    """Accept a Score, a Melody, MIDI bytes or a path and return a Score."""
+    if isinstance(obj, symusic.Score):
+        return obj
+    if isinstance(obj, Melody):
+        return melody_to_score(obj)
+    if isinstance(obj, bytes | bytearray):
+        return score_from_bytes(bytes(obj))
+    if isinstance(obj, io.IOBase):
+        return score_from_bytes(obj.read())
+    return read_score(obj)

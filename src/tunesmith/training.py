@@ -1,0 +1,195 @@
+"""One training loop for both models: steps/epochs, eval, progress bar, log, checkpoints, resume, DDP.
+
+A model family plugs in as a ``TrainingTask``: it owns the model, builds deterministic batches
+from ``(epoch, index)``, computes the loss, and evaluates on held-out data. The loop does the
+rest identically for the melody and the audio model. Batches depend only on ``(seed, epoch,
+index)`` and torch's RNG is checkpointed, so a resumed run ends with the same weights as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from tunesmith import checkpoint
+from tunesmith.errors import TrainingError, TunesmithError
+from tunesmith.files import write_text
+from tunesmith.progress import progress_bar
+
+LOG = "log.jsonl"
+
+
+class TrainingTask(Protocol):
+    model: torch.nn.Module
+    kind: str  # "melody" | "audio"
+
+    def config_dict(self) -> dict: ...
+    def make_optimizer(self) -> torch.optim.Optimizer: ...
+    def batches_per_epoch(self, world_size: int = 1) -> int: ...
+    def batch(self, epoch: int, index: int, rank: int = 0, world_size: int = 1) -> Any: ...
+    def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def evaluate(self) -> dict[str, float]: ...
+
+
+@dataclass
+class TrainSettings:
+    steps: int | None = None
+    epochs: int | None = None
+    eval_every: int = 200
+    checkpoint_every: int = 200
+    log_every: int = 10
+    clip_norm: float | None = None
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+    threads: int | None = None
+    max_seconds: float | None = None  # stop (with a checkpoint) after this much wall time
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
+
+
+def read_log(model_dir: str | os.PathLike) -> list[dict]:
+    path = Path(model_dir) / LOG
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a torn last line from a kill: ignore it
+    return rows
+
+
+def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: TrainSettings) -> dict:
+    """Train ``task.model``, checkpointing into ``model_dir``; returns the final metrics."""
+    model_dir = Path(model_dir)
+    rank, world = _distributed()
+    torch.set_num_threads(settings.threads or max(1, (os.cpu_count() or 1) // world))
+    per_epoch = task.batches_per_epoch(world)
+    if per_epoch < 1:
+        raise TrainingError("the training set is too small for one batch; add data or lower the batch size")
+    if settings.steps is None and settings.epochs is None:
+        raise TrainingError("give --steps or --epochs")
+    total = settings.steps if settings.steps is not None else settings.epochs * per_epoch
+    optimizer = task.make_optimizer()
+    step = 0
+    if settings.resume and checkpoint.has_train_state(model_dir):
+        state = checkpoint.load_train_state(model_dir, task.model, optimizer)
+        step = int(state["step"])
+        if state.get("seed", settings.seed) != settings.seed:
+            raise TrainingError(f"{model_dir} was trained with --seed {state['seed']}; resume with the same seed")
+        _truncate_log(model_dir, step)
+    elif settings.resume:
+        raise TrainingError(f"{model_dir}: nothing to resume (no {checkpoint.TRAIN_STATE}); start without --resume")
+    else:
+        torch.manual_seed(settings.seed)
+        if rank == 0:
+            model_dir.mkdir(parents=True, exist_ok=True)
+            (model_dir / LOG).unlink(missing_ok=True)
+    model = task.model
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(task.model)
+    if rank == 0:
+        checkpoint.save_config(model_dir, task.kind, task.config_dict())
+    log_rows: list[dict] = []
+    bar = progress_bar(total=total, desc=f"train {task.kind}", unit="step", disable=not settings.progress or rank != 0)
+    bar.update(step)
+    started = time.perf_counter()
+    window: dict[str, list[float]] = {}
+    last_eval: dict[str, float] = {}
+
+    def save(final: bool = False) -> None:
+        if rank != 0:
+            return
+        _append_log(model_dir, log_rows)
+        log_rows.clear()
+        checkpoint.save_weights(model_dir, task.model, {"step": step})
+        checkpoint.save_train_state(model_dir, task.model, optimizer, {"step": step, "seed": settings.seed})
+        if final:
+            from tunesmith.plots import save_loss_curve
+
+            try:
+                save_loss_curve(model_dir)
+            except Exception as exc:  # a plot must never lose a trained model
+                print(f"note: loss curve not drawn ({exc})")
+
+    try:
+        while step < total:
+            epoch, index = divmod(step, per_epoch)
+            task.model.train()
+            batch = task.batch(epoch, index, rank, world)
+            loss, metrics = task.loss(batch) if world == 1 else _ddp_loss(task, model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if settings.clip_norm:
+                torch.nn.utils.clip_grad_norm_(task.model.parameters(), settings.clip_norm)
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            for k, v in metrics.items():
+                window.setdefault(k, []).append(v)
+            if not math.isfinite(metrics.get("loss", 0.0)):
+                raise TrainingError(f"loss became {metrics['loss']} at step {step}; lower the learning rate")
+            if step % settings.log_every == 0 or step == total:
+                row = {"step": step, "epoch": step / per_epoch, "split": "train", "time": time.perf_counter() - started}
+                row.update({k: sum(v) / len(v) for k, v in window.items()})
+                window.clear()
+                log_rows.append(row)
+                bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss", "perplexity", "accuracy") if k in row}
+                                | ({"eval": f"{last_eval['loss']:.3f}"} if last_eval else {}))
+            if step % settings.eval_every == 0 or step == total:
+                last_eval = _evaluate(task)
+                log_rows.append({"step": step, "epoch": step / per_epoch, "split": "eval", **last_eval})
+            if step % settings.checkpoint_every == 0 and step != total:
+                save()
+            if settings.max_seconds and time.perf_counter() - started > settings.max_seconds:
+                break
+    except KeyboardInterrupt:
+        save()
+        bar.close()
+        raise TunesmithError(f"training interrupted at step {step}; checkpoint saved, continue with --resume") from None
+    save(final=True)
+    bar.close()
+    return {"step": step, "eval": last_eval, "seconds": time.perf_counter() - started}
+
+
+def _ddp_loss(task, ddp_model, batch):
+    original = task.model
+    task.model = ddp_model  # the forward must go through DDP for gradient sync
+    try:
+        return task.loss(batch)
+    finally:
+        task.model = original
+
+
+def _evaluate(task: TrainingTask) -> dict[str, float]:
+    task.model.eval()
+    with torch.no_grad():
+        return task.evaluate()
+
+
+def _append_log(model_dir: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    old = (model_dir / LOG).read_text() if (model_dir / LOG).is_file() else ""
+    write_text(model_dir / LOG, old + "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _truncate_log(model_dir: Path, step: int) -> None:
+    rows = [r for r in read_log(model_dir) if r["step"] <= step]
+    write_text(model_dir / LOG, "".join(json.dumps(r) + "\n" for r in rows))
