@@ -121,9 +121,9 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
         checkpoint.save_weights(model_dir, task.model, {"step": step})
         checkpoint.save_train_state(model_dir, task.model, optimizer, {"step": step, "seed": settings.seed})
         if final:
-            from tunesmith.plots import save_loss_curve
-
             try:
+                from tunesmith.plots import save_loss_curve
+
                 save_loss_curve(model_dir)
             except Exception as exc:  # a plot must never lose a trained model
                 print(f"note: loss curve not drawn ({exc})")

@@ -6,7 +6,7 @@
   1 and 2 bars back (relative to the *next* step), a 5-bit binary step counter (+1/-1) for the metric
   position of the next step, and flags saying whether the current event repeats 1/2 bars back;
   labels gain two classes "repeat the event from 1 (2) bars ago" (Magenta's
-  ``LookbackEventSequenceEncoderDecoder``: 120 inputs, 40 classes).
+  ``LookbackEventSequenceEncoderDecoder``: 121 inputs, 40 classes for 48-84).
 
 Everything works on integer event tensors ``[batch, time]`` so no per-step Python runs in training.
 """

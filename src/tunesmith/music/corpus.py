@@ -81,8 +81,9 @@ def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     if not result.events:
         reasons = [k for k in ("polyphonic_tracks_discarded", "melodies_discarded_too_short",
                                "melodies_discarded_too_few_pitches") if extraction.stats.get(k)]
-        result.skip_reason = {"polyphonic_tracks_discarded": "polyphonic", "melodies_discarded_too_short": "too_short",
-                              "melodies_discarded_too_few_pitches": "too_few_pitches"}.get(reasons[0] if reasons else "", "no_melody")
+        names = {"polyphonic_tracks_discarded": "polyphonic", "melodies_discarded_too_short": "too_short",
+                 "melodies_discarded_too_few_pitches": "too_few_pitches"}
+        result.skip_reason = names.get(reasons[0] if reasons else "", "no_melody")
         result.detail = ", ".join(f"{k}={extraction.stats[k]}" for k in reasons) or "no melody found"
     return result
 

@@ -1,0 +1,86 @@
+"""Token datasets: prepared shards -> model-ready index arrays and padded batches.
+
+Melodies are squashed into the model's range and transposed to C once, then kept as one contiguous
+``int8`` array of event indices with offsets. A batch is built by slicing that array; melodies of
+similar length are batched together so padding (wasted compute) stays small.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tunesmith.melody_rnn.encoding import MelodyEncoding
+from tunesmith.music.corpus import load_split
+from tunesmith.music.melody import Melody
+
+
+@dataclass
+class TokenSet:
+    """Event indices of many melodies in one array: melody i is ``tokens[offsets[i]:offsets[i+1]]``."""
+
+    tokens: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def steps(self) -> int:
+        return int(self.offsets[-1])
+
+    def melody(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
+
+    def batch(self, indices: np.ndarray, max_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded index tensor ``[B, T]`` and lengths ``[B]`` for the given melodies."""
+        lengths = self.lengths[indices]
+        if max_steps:
+            lengths = np.minimum(lengths, max_steps)
+        out = np.zeros((len(indices), int(lengths.max())), dtype=np.int64)
+        for row, (i, n) in enumerate(zip(indices, lengths)):
+            start = self.offsets[i]
+            out[row, :n] = self.tokens[start : start + n]
+        return torch.from_numpy(out), torch.from_numpy(lengths.astype(np.int64))
+
+
+def melodies_to_tokens(events: np.ndarray, offsets: np.ndarray, encoding: MelodyEncoding,
+                       transpose_to_key: int | None = 0) -> TokenSet:
+    """Squash every melody into the encoding's range (key of C by default) and encode it."""
+    pieces = []
+    for i in range(len(offsets) - 1):
+        melody = Melody(np.asarray(events[offsets[i] : offsets[i + 1]], dtype=np.int16))
+        squashed = melody.squash(encoding.min_note, encoding.max_note, transpose_to_key)
+        pieces.append(encoding.event_to_index(squashed.events.astype(np.int64)).numpy().astype(np.int8))
+    lengths = np.array([p.size for p in pieces], dtype=np.int64)
+    tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int8)
+    return TokenSet(tokens, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+
+def load_tokens(corpus_dir: str | os.PathLike, split: str, encoding: MelodyEncoding) -> TokenSet:
+    events, offsets, _ = load_split(corpus_dir, split)
+    return melodies_to_tokens(events, offsets, encoding)
+
+
+def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, drop_last: bool = True) -> list[np.ndarray]:
+    """Deterministic batches for one epoch: shuffled, then length-sorted within pools of 32 batches."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    pool = batch_size * 32
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        for b in range(0, len(chunk), batch_size):
+            piece = chunk[b : b + batch_size]
+            if len(piece) == batch_size or not drop_last:
+                batches.append(piece)
+    perm = rng.permutation(len(batches))
+    return [batches[i] for i in perm]

@@ -1,0 +1,192 @@
+"""MelodyRNN: Magenta's basic / lookback / attention Melody RNN in PyTorch (plus a small Transformer).
+
+Read top to bottom: the config and the named presets, the network, then its step function for
+generation. LSTM layers are ``torch.nn.LSTM`` (fused oneDNN/cuDNN kernels). Attention, as in
+Magenta's ``attention_rnn``, looks back over the last ``attention_length`` outputs of the top layer;
+here it is computed for all steps at once (a banded causal mask) instead of inside the cell.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tunesmith.errors import BadInputError
+from tunesmith.melody_rnn.encoding import MelodyEncoding
+
+
+@dataclass
+class MelodyConfig:
+    name: str = "basic_rnn"
+    encoding: str = "one_hot"  # "one_hot" (basic_rnn) | "lookback"
+    architecture: str = "rnn"  # "rnn" | "transformer"
+    min_note: int = 48
+    max_note: int = 84
+    steps_per_quarter: int = 4
+    steps_per_bar: int = 16
+    layers: list[int] = field(default_factory=lambda: [128, 128])
+    dropout: float = 0.5
+    attention_length: int = 0
+    # transformer only
+    d_model: int = 128
+    heads: int = 4
+    transformer_layers: int = 4
+    # training defaults (Magenta's)
+    learning_rate: float = 1e-3
+    clip_norm: float = 5.0
+    batch_size: int = 128
+    max_steps: int = 512
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ("one_hot", "lookback"):
+            raise BadInputError(f"encoding must be one_hot or lookback, not {self.encoding!r}")
+        if self.architecture not in ("rnn", "transformer"):
+            raise BadInputError(f"architecture must be rnn or transformer, not {self.architecture!r}")
+        if self.max_note - self.min_note < 12 or not 0 <= self.min_note < self.max_note <= 128:
+            raise BadInputError(f"note range [{self.min_note}, {self.max_note}) must span an octave within 0-128")
+        if not self.layers or min(self.layers) < 1 or not 0 <= self.dropout < 1:
+            raise BadInputError("layers must be positive sizes and dropout in [0, 1)")
+        if self.architecture == "transformer" and self.d_model % self.heads:
+            raise BadInputError("d_model must be divisible by heads")
+
+    @property
+    def melody_encoding(self) -> MelodyEncoding:
+        return MelodyEncoding(self.encoding, self.min_note, self.max_note, self.steps_per_bar)
+
+
+CONFIGS = {
+    "basic_rnn": MelodyConfig(),
+    "lookback_rnn": MelodyConfig(name="lookback_rnn", encoding="lookback"),
+    "attention_rnn": MelodyConfig(name="attention_rnn", encoding="lookback", attention_length=40, clip_norm=3.0),
+    "transformer": MelodyConfig(name="transformer", encoding="lookback", architecture="transformer", dropout=0.1,
+                                layers=[128], d_model=128, heads=4, transformer_layers=4, clip_norm=1.0),
+}
+
+
+def preset(name: str, **overrides) -> MelodyConfig:
+    if name not in CONFIGS:
+        raise BadInputError(f"unknown config {name!r}; choose one of {', '.join(CONFIGS)}")
+    return replace(CONFIGS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+class MelodyRNN(nn.Module):
+    """Stacked LSTM (+ optional local attention) from encoded inputs to class logits."""
+
+    def __init__(self, config: MelodyConfig):
+        super().__init__()
+        self.config = config
+        enc = config.melody_encoding
+        sizes = [enc.input_size] + list(config.layers)
+        self.lstms = nn.ModuleList(nn.LSTM(sizes[i], sizes[i + 1], batch_first=True) for i in range(len(config.layers)))
+        self.dropout = nn.Dropout(config.dropout)
+        top = config.layers[-1]
+        if config.attention_length:
+            self.query = nn.Linear(top, top, bias=False)
+            self.key = nn.Linear(top, top, bias=False)
+            self.mix = nn.Linear(2 * top, top)
+        self.head = nn.Linear(top, enc.num_classes)
+
+    def forward(self, inputs: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
+        """``inputs [B, T, input_size]`` -> ``logits [B, T, classes]``; ``state`` carries LSTM and attention memory."""
+        state = state or {}
+        hidden = []
+        x = inputs
+        for i, lstm in enumerate(self.lstms):
+            x, hc = lstm(x, state.get("lstm", [None] * len(self.lstms))[i])
+            hidden.append(hc)
+            x = self.dropout(x)
+        new_state = {"lstm": hidden}
+        if self.config.attention_length:
+            x, new_state["memory"] = self._attend(x, state.get("memory"))
+        return self.head(x), new_state
+
+    def _attend(self, x: torch.Tensor, memory: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each step attends over the previous ``attention_length`` top-layer outputs (not itself)."""
+        length = self.config.attention_length
+        past = x if memory is None else torch.cat([memory, x], dim=1)
+        n_new, n_all = x.shape[1], past.shape[1]
+        q = self.query(x)
+        k = self.key(past)
+        positions_q = torch.arange(n_all - n_new, n_all, device=x.device).unsqueeze(1)
+        positions_k = torch.arange(n_all, device=x.device).unsqueeze(0)
+        allowed = (positions_k < positions_q) & (positions_k >= positions_q - length)
+        allowed[:, 0] |= ~allowed.any(dim=1)  # step 0 has no past: let it see slot 0 (itself) instead of nothing
+        context = F.scaled_dot_product_attention(q, k, past, attn_mask=allowed)
+        out = torch.tanh(self.mix(torch.cat([x, context], dim=-1)))
+        return out, past[:, -length:].detach()
+
+
+class MelodyTransformer(nn.Module):
+    """A small decoder-only Transformer with rotary positions over the same inputs and classes."""
+
+    def __init__(self, config: MelodyConfig):
+        super().__init__()
+        self.config = config
+        enc = config.melody_encoding
+        self.embed = nn.Linear(enc.input_size, config.d_model)
+        self.blocks = nn.ModuleList(_Block(config) for _ in range(config.transformer_layers))
+        self.norm = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, enc.num_classes)
+
+    def forward(self, inputs: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
+        state = state or {}
+        offset = state.get("offset", 0)
+        caches = state.get("cache", [None] * len(self.blocks))
+        x = self.embed(inputs)
+        new_caches = []
+        for block, cache in zip(self.blocks, caches):
+            x, cache = block(x, offset, cache)
+            new_caches.append(cache)
+        return self.head(self.norm(x)), {"offset": offset + inputs.shape[1], "cache": new_caches}
+
+
+class _Block(nn.Module):
+    def __init__(self, config: MelodyConfig):
+        super().__init__()
+        d = config.d_model
+        self.heads = config.heads
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x, offset, cache):
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k = _rotary(q, offset), _rotary(k, offset)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        n = k.shape[2]
+        mask = torch.arange(n, device=x.device).unsqueeze(0) <= torch.arange(n - t, n, device=x.device).unsqueeze(1)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.drop.p if self.training else 0.0)
+        x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
+        x = x + self.drop(self.mlp(self.norm2(x)))
+        return x, (k, v)
+
+
+def _rotary(x: torch.Tensor, offset: int) -> torch.Tensor:
+    """Rotary position embedding (RoPE): rotates feature pairs by position-dependent angles."""
+    half = x.shape[-1] // 2
+    freqs = 1.0 / (10000 ** (torch.arange(half, device=x.device, dtype=torch.float32) / half))
+    pos = torch.arange(offset, offset + x.shape[-2], device=x.device, dtype=torch.float32)
+    angles = pos[:, None] * freqs[None, :]
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half : 2 * half]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos, x[..., 2 * half :]], dim=-1)
+
+
+def build_model(config: MelodyConfig) -> nn.Module:
+    return MelodyTransformer(config) if config.architecture == "transformer" else MelodyRNN(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def uniform_loss(config: MelodyConfig) -> float:
+    return math.log(config.melody_encoding.num_classes)

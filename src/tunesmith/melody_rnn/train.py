@@ -1,0 +1,160 @@
+"""Training the melody model: a ``TrainingTask`` for the shared loop, and ``train_melody_model``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tunesmith.config import config_from_dict
+from tunesmith.errors import TrainingError
+from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, load_tokens
+from tunesmith.melody_rnn.model import MelodyConfig, build_model, preset
+from tunesmith.training import TrainSettings, run_training
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor):
+    """Summed NLL, correct-prediction count and step count over every real (unpadded) step."""
+    inputs = encoding.inputs(idx[:, :-1])
+    labels = encoding.labels(idx)[:, 1:]
+    logits, _ = model(inputs)
+    mask = torch.arange(labels.shape[1], device=idx.device).unsqueeze(0) < (lengths - 1).unsqueeze(1)
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view_as(labels)
+    nll = nll * mask
+    correct = ((logits.argmax(-1) == labels) & mask)
+    return nll, correct, mask, labels
+
+
+class MelodyTask:
+    kind = "melody"
+
+    def __init__(self, config: MelodyConfig, train: TokenSet, eval_set: TokenSet | None, seed: int = 0,
+                 device: torch.device | None = None, corpus_info: dict | None = None):
+        self.config = config
+        self.encoding = config.melody_encoding
+        self.train, self.eval_set = train, eval_set
+        self.seed = seed
+        self.device = device or default_device()
+        self.model = build_model(config).to(self.device)
+        self.corpus_info = corpus_info or {}
+        self._epoch_cache: tuple[int, list[np.ndarray]] | None = None
+        self.real_steps = 0
+
+    def config_dict(self) -> dict:
+        return dataclasses.asdict(self.config)
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.model.parameters(), lr=self.config.learning_rate)
+
+    def _batches(self, epoch: int, world_size: int) -> list[np.ndarray]:
+        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
+            batches = epoch_batches(self.train.lengths, self.config.batch_size, self.seed, epoch)
+            self._epoch_cache = (epoch, batches)
+        return self._epoch_cache[1]
+
+    def batches_per_epoch(self, world_size: int = 1) -> int:
+        return len(self.train) // self.config.batch_size // world_size
+
+    def batch(self, epoch: int, index: int, rank: int = 0, world_size: int = 1):
+        indices = self._batches(epoch, world_size)[index * world_size + rank]
+        idx, lengths = self.train.batch(indices, self.config.max_steps)
+        return idx.to(self.device), lengths.to(self.device)
+
+    def loss(self, batch):
+        idx, lengths = batch
+        nll, correct, mask, _ = sequence_loss(self.model, self.encoding, idx, lengths)
+        count = mask.sum()
+        loss = nll.sum() / count
+        self.real_steps += int(lengths.sum())
+        value = float(loss.detach())
+        return loss, {"loss": value, "perplexity": math.exp(min(value, 50)), "accuracy": float(correct.sum() / count)}
+
+    def evaluate(self) -> dict[str, float]:
+        if self.eval_set is None or len(self.eval_set) == 0:
+            return {}
+        return evaluate_tokens(self.model, self.encoding, self.eval_set, self.config.max_steps, self.device)
+
+
+def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, device, batch_size: int = 64) -> dict:
+    """Mean NLL per step over every step of every melody (Magenta's eval), accuracy, note-on/other split."""
+    total = correct = steps = 0.0
+    on_nll = on_steps = on_correct = 0.0
+    order = np.argsort(tokens.lengths)
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            idx, lengths = tokens.batch(order[start : start + batch_size], max_steps)
+            idx, lengths = idx.to(device), lengths.to(device)
+            nll, hit, mask, _ = sequence_loss(model, encoding, idx, lengths)
+            target = idx[:, 1:]
+            note_on = (target >= 2) & mask
+            total += float(nll.sum())
+            correct += float(hit.sum())
+            steps += float(mask.sum())
+            on_nll += float((nll * note_on).sum())
+            on_steps += float(note_on.sum())
+            on_correct += float((hit & note_on).sum())
+    loss = total / max(steps, 1)
+    other = max(steps - on_steps, 1)
+    return {
+        "loss": loss, "perplexity": math.exp(loss), "accuracy": correct / max(steps, 1), "steps": int(steps),
+        "note_on_loss": on_nll / max(on_steps, 1), "note_on_accuracy": on_correct / max(on_steps, 1),
+        "other_loss": (total - on_nll) / other, "other_accuracy": (correct - on_correct) / other,
+    }
+
+
+def train_melody_model(data: str | os.PathLike, model_dir: str | os.PathLike, config: str | MelodyConfig | dict = "basic_rnn",
+                       *, steps: int | None = None, epochs: int | None = None, seed: int = 0, resume: bool = False,
+                       eval_every: int = 100, checkpoint_every: int = 100, progress: bool = True,
+                       device: str | None = None, max_seconds: float | None = None, workers: int | None = None,
+                       **overrides) -> dict:
+    """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly)."""
+    from tunesmith import checkpoint
+    from tunesmith.music.corpus import prepare_corpus
+
+    data = Path(data)
+    model_dir = Path(model_dir)
+    if resume and (model_dir / checkpoint.CONFIG).is_file():
+        cfg = config_from_dict(MelodyConfig, checkpoint.load_config(model_dir)["config"], source=str(model_dir))
+    elif isinstance(config, MelodyConfig):
+        cfg = dataclasses.replace(config, **overrides)
+    elif isinstance(config, dict):
+        cfg = config_from_dict(MelodyConfig, {**config, **overrides})
+    else:
+        cfg = preset(config, **overrides)
+    if (data / "corpus.json").is_file():
+        corpus_dir = data
+    else:  # a raw folder: prepare it beside the model (kept, so a resume re-uses it)
+        corpus_dir = model_dir / "corpus"
+        if not (resume and (corpus_dir / "corpus.json").is_file()):
+            report = prepare_corpus(data, corpus_dir, progress=progress, workers=workers)
+            if progress:
+                print(report.summary())
+    encoding = cfg.melody_encoding
+    train = load_tokens(corpus_dir, "train", encoding)
+    eval_set = load_tokens(corpus_dir, "eval", encoding)
+    if len(train) < cfg.batch_size:
+        raise TrainingError(
+            f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "
+            f"add more MIDI files or pass batch_size={max(1, len(train))}"
+        )
+    torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
+    task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None)
+    settings = TrainSettings(steps=steps, epochs=epochs, eval_every=eval_every, checkpoint_every=checkpoint_every,
+                             clip_norm=cfg.clip_norm, seed=seed, resume=resume, progress=progress,
+                             max_seconds=max_seconds)
+    result = run_training(task, model_dir, settings)
+    result.update({"train_melodies": len(train), "eval_melodies": len(eval_set), "train_steps_real": task.real_steps,
+                   "corpus": str(corpus_dir)})
+    return result
+
+

@@ -1,0 +1,60 @@
+"""Shared fixtures: real folk-tune MIDI files (public domain, O'Neill's 1850 and Ryan's Mammoth
+Collection, written by music21) plus files made here with symusic, and a corrupt-file set."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import symusic
+import torch
+
+DATA = Path(__file__).parent / "data"
+FOLK = DATA / "folk"
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+os.environ.setdefault("TUNESMITH_QUIET", "1")
+
+
+def make_score(notes, tpq=480, qpm=120.0, program=0, is_drum=False, time_signature=(4, 4), extra_tracks=()):
+    """A Score from (pitch, start_beat, duration_beats) triples."""
+    score = symusic.Score(tpq)
+    score.tempos.append(symusic.Tempo(0, qpm=qpm))
+    score.time_signatures.append(symusic.TimeSignature(0, *time_signature))
+    for track_notes, prog, drum in [(notes, program, is_drum), *extra_tracks]:
+        track = symusic.Track("t", prog, drum)
+        for pitch, start, dur in track_notes:
+            track.notes.append(symusic.Note(int(start * tpq), int(dur * tpq), pitch, 90))
+        score.tracks.append(track)
+    return score
+
+
+def scale_tune(bars=8, base=60):
+    """A C-major tune of quarter notes, ``bars`` bars of 4/4."""
+    degrees = [0, 2, 4, 5, 7, 9, 11, 12]
+    return [(base + degrees[i % 8], i, 1.0) for i in range(bars * 4)]
+
+
+@pytest.fixture
+def folk_dir() -> Path:
+    return FOLK
+
+
+@pytest.fixture
+def messy_corpus(tmp_path: Path) -> Path:
+    """Real tunes plus one file for every skip reason."""
+    root = tmp_path / "messy"
+    (root / "sub").mkdir(parents=True)
+    for f in sorted(FOLK.glob("*.mid"))[:30]:
+        shutil.copy(f, root / "sub" / f.name)
+    (root / "text.mid").write_text("this is not a MIDI file\n")
+    (root / "empty.mid").write_bytes(b"")
+    good = sorted(FOLK.glob("*.mid"))[0].read_bytes()
+    (root / "truncated.mid").write_bytes(good[: len(good) // 3])
+    make_score([(36, i, 0.5) for i in range(64)], is_drum=True).dump_midi(str(root / "drums.mid"))
+    make_score(scale_tune(bars=2)).dump_midi(str(root / "short.mid"))
+    make_score([(60 + (i % 2) * 2, i, 1) for i in range(40)]).dump_midi(str(root / "two_pitches.mid"))
+    make_score([]).dump_midi(str(root / "no_notes.mid"))
+    return root

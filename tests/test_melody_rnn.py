@@ -1,0 +1,153 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tunesmith.errors import BadInputError, ModelError, TrainingError
+from tunesmith.melody_rnn.dataset import load_tokens
+from tunesmith.melody_rnn.generate import load_melody_model
+from tunesmith.melody_rnn.train import train_melody_model
+from tunesmith.music.corpus import prepare_corpus
+from tunesmith.music.midi import read_score
+
+SMALL = dict(batch_size=16, layers=[64, 64], max_steps=256, learning_rate=5e-3, dropout=0.2)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, folk_dir=None):
+    from conftest import FOLK
+
+    out = tmp_path_factory.mktemp("corpus")
+    prepare_corpus(FOLK, out, eval_ratio=0.25, progress=False, workers=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("model")
+    result = train_melody_model(corpus, model_dir, "lookback_rnn", steps=100, eval_every=50, checkpoint_every=50,
+                                progress=False, seed=1, **SMALL)
+    return model_dir, result
+
+
+def unigram_loss(corpus, encoding):
+    train = load_tokens(corpus, "train", encoding)
+    ev = load_tokens(corpus, "eval", encoding)
+    labels = lambda ts: torch.cat([encoding.labels(torch.as_tensor(ts.melody(i).astype(np.int64)).unsqueeze(0))[0, 1:]
+                                   for i in range(len(ts))])
+    counts = torch.bincount(labels(train), minlength=encoding.num_classes).double() + 1
+    logp = (counts / counts.sum()).log()
+    return float(-logp[labels(ev)].mean())
+
+
+def test_training_beats_uniform_and_unigram(trained, corpus):
+    model_dir, result = trained
+    model = load_melody_model(model_dir)
+    ev = result["eval"]["loss"]
+    assert ev < math.log(40) - 1.5
+    assert ev < unigram_loss(corpus, model.encoding)
+    for name in ("model.safetensors", "config.json", "train_state.safetensors", "log.jsonl"):
+        assert (model_dir / name).is_file()
+    rows = [json.loads(line) for line in (model_dir / "log.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in rows} == {"train", "eval"}
+
+
+def test_generation_honours_primer_length_and_seed(trained):
+    model = load_melody_model(trained[0])
+    outs = model.generate("C4 E4 G4", n=3, steps=64, seed=5)
+    assert len(outs) == 3 and all(len(m) == 64 for m in outs)
+    assert all(m.events[:12].tolist() == [60, -2, -2, -2, 64, -2, -2, -2, 67, -2, -2, -2] for m in outs)
+    assert all(m.primer_steps == 12 for m in outs)
+    again = model.generate("C4 E4 G4", n=3, steps=64, seed=5)
+    assert all(np.array_equal(a.events, b.events) for a, b in zip(outs, again))
+    other = model.generate("C4 E4 G4", n=3, steps=64, seed=6)
+    assert not all(np.array_equal(a.events, b.events) for a, b in zip(outs, other))
+    excluded = model.generate("C4 E4 G4", n=3, steps=64, seed=5, exclude_primer=True)[0]
+    assert np.array_equal(excluded.events, outs[0].events[12:])
+    assert all(48 <= p < 84 for m in outs for p in m.pitches)
+
+
+def test_key_mask_keeps_notes_in_scale(trained):
+    model = load_melody_model(trained[0])
+    outs = model.generate("D4", n=8, steps=96, seed=0, key="D", scale="minor", temperature=1.5)
+    d_minor = {2, 4, 5, 7, 9, 10, 0}
+    generated = [p for m in outs for p in m.events[m.primer_steps:] if p >= 0]
+    assert generated and all(p % 12 in d_minor for p in generated)
+
+
+def test_primer_forms(trained, folk_dir, tmp_path):
+    model = load_melody_model(trained[0])
+    assert model.generate("[60, -2, 62, -1]", steps=16)[0].events[:4].tolist() == [60, -2, 62, -1]
+    assert model.generate("#C", steps=8)[0].events[0] == 61
+    midi = sorted(folk_dir.glob("*.mid"))[3]
+    out = model.generate(str(midi), steps=400, primer_bars=2)[0]
+    assert out.primer_steps <= 2 * out.steps_per_bar
+    with pytest.raises(BadInputError, match="'X9'"):
+        model.generate("C4 X9")
+    with pytest.raises(BadInputError, match="bad token"):
+        model.generate("[60, foo]")
+    with pytest.warns(UserWarning, match="outside"):
+        high = model.generate("C8", steps=8)[0]
+    assert high.events[0] % 12 == 0 and 48 <= high.events[0] < 84
+    with pytest.raises(BadInputError, match="strict"):
+        model.generate("C8", steps=8, strict=True)
+    assert read_score(midi)  # the primer file itself is untouched and valid
+
+
+def test_beam_search_finds_likelier_sequences(trained):
+    model = load_melody_model(trained[0])
+    samples = model.generate("C4", n=24, steps=48, seed=3, temperature=1.0)
+    beams = model.generate("C4", n=24, steps=48, seed=3, beam_size=4, branch_factor=2)
+    mean = lambda ms: np.mean([m.meta["log_likelihood"] for m in ms])
+    assert mean(beams) > mean(samples)
+    # the reported log-likelihood is the model's own score of the sequence
+
+
+def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
+    straight = tmp_path / "straight"
+    train_melody_model(corpus, straight, "basic_rnn", steps=12, checkpoint_every=6, eval_every=6, progress=False, **SMALL)
+    interrupted = tmp_path / "interrupted"
+    train_melody_model(corpus, interrupted, "basic_rnn", steps=6, checkpoint_every=6, eval_every=6, progress=False, **SMALL)
+    train_melody_model(corpus, interrupted, "basic_rnn", steps=12, checkpoint_every=6, eval_every=6, progress=False,
+                       resume=True, **SMALL)
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(interrupted / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # the log-likelihood reported by generation is the model's own score (one-hot: one class per event)
+    model = load_melody_model(straight)
+    best = model.generate("C4", n=4, steps=40, beam_size=2, branch_factor=2, seed=2)[0]
+    full, primer = model.log_likelihood([best, best.copy(events=best.events[: best.primer_steps])])
+    assert abs((full - primer) - best.meta["log_likelihood"]) < 1e-3 * abs(full) + 1e-2
+
+
+def test_attention_and_transformer_configs_train_and_generate(corpus, tmp_path):
+    for name in ("attention_rnn", "transformer"):
+        result = train_melody_model(corpus, tmp_path / name, name, steps=4, eval_every=4, progress=False,
+                                    batch_size=16, max_steps=128)
+        assert math.isfinite(result["eval"]["loss"])
+        model = load_melody_model(tmp_path / name)
+        outs = model.generate("C4", n=2, steps=40, beam_size=2, branch_factor=2)
+        assert all(len(m) == 40 for m in outs)
+
+
+def test_bad_model_dirs_and_tiny_corpus(corpus, trained, tmp_path):
+    with pytest.raises(ModelError, match="no such model"):
+        load_melody_model(tmp_path / "missing")
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "config.json").write_text((trained[0] / "config.json").read_text())
+    (damaged / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(ModelError, match="damaged"):
+        load_melody_model(damaged)
+    mismatched = tmp_path / "mismatched"
+    mismatched.mkdir()
+    config = json.loads((trained[0] / "config.json").read_text())
+    config["config"]["layers"] = [32, 32]
+    (mismatched / "config.json").write_text(json.dumps(config))
+    (mismatched / "model.safetensors").write_bytes((trained[0] / "model.safetensors").read_bytes())
+    with pytest.raises(ModelError, match="shape mismatch"):
+        load_melody_model(mismatched)
+    with pytest.raises(TrainingError, match="fewer than one batch"):
+        train_melody_model(corpus, tmp_path / "big", "basic_rnn", steps=2, batch_size=10_000, progress=False)

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from tunesmith.errors import BadInputError
+from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, Note
+from tunesmith.music.notes import name_to_pitch, pitch_to_name
+
+
+@pytest.mark.parametrize(("name", "pitch"), [("C4", 60), ("C#4", 61), ("Db4", 61), ("C", 60), ("#C", 61), ("A4", 69),
+                                             ("Bb3", 58), ("c5", 72), ("C-1", 0), ("G9", 127), ("64", 64), (70, 70)])
+def test_note_names(name, pitch):
+    assert name_to_pitch(name) == pitch
+
+
+@pytest.mark.parametrize("bad", ["H4", "C#", "", "C10", "X", "128", "C4#4"])
+def test_bad_note_names(bad):
+    if bad == "C#":  # bare sharp note is valid: C#4
+        assert name_to_pitch(bad) == 61
+        return
+    with pytest.raises(BadInputError):
+        name_to_pitch(bad)
+
+
+def test_pitch_to_name_roundtrip():
+    for pitch in range(128):
+        assert name_to_pitch(pitch_to_name(pitch)) == pitch
+
+
+def test_melody_notes_roundtrip():
+    notes = [Note(60, 0, 4), Note(62, 4, 6), Note(64, 8, 12)]
+    melody = Melody.from_notes(notes)
+    assert melody.events.tolist() == [60, -2, -2, -2, 62, -2, -1, -2, 64, -2, -2, -2, -1]
+    assert [(n.pitch, n.start, n.end) for n in melody.notes()] == [(60, 0, 4), (62, 4, 6), (64, 8, 12)]
+
+
+def test_melody_rejects_bad_events():
+    with pytest.raises(BadInputError):
+        Melody([60, -3])
+    with pytest.raises(BadInputError):
+        Melody([128])
+
+
+def test_squash_transposes_to_c_and_into_range():
+    d_major = [62, 64, 66, 67, 69, 71, 73, 74]
+    melody = Melody.from_events([p for p in d_major for _ in (0, 1)])
+    assert melody.major_key() == 2
+    squashed = melody.squash(48, 84, transpose_to_key=0)
+    assert squashed.major_key() == 0
+    assert squashed.pitches.min() >= 48 and squashed.pitches.max() < 84
+    assert np.array_equal(np.diff(squashed.pitches), np.diff(melody.pitches))  # intervals kept
+    wide = Melody.from_events([20, 110, NOTE_OFF, NO_EVENT])
+    folded = wide.squash(48, 84, transpose_to_key=None)
+    assert all(48 <= p < 84 for p in folded.pitches)
+    assert folded.pitches[0] % 12 == 20 % 12 and folded.pitches[1] % 12 == 110 % 12
