@@ -267,7 +267,8 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
     elif cmd == "loss-curve":
         from tunesmith.plots import save_loss_curve
 
-        print(f"Wrote {save_loss_curve(args.model)}")
+        paths = save_loss_curve(args.model)
+        print("\n".join(f"Wrote {p}" for p in paths.values()) or f"{args.model}: log.jsonl has no rows to plot yet")
     elif cmd == "video":
         from tunesmith.video import make_video
 

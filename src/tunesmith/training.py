@@ -52,6 +52,8 @@ class TrainSettings:
     progress: bool = True
     threads: int | None = None
     max_seconds: float | None = None  # stop (with a checkpoint) after this much wall time
+    stop_event: Any = None  # a threading.Event: set it to stop cleanly (the web page's Cancel)
+    on_log: Any = None  # called with each logged row (live progress in the web page)
 
 
 def _distributed() -> tuple[int, int]:
@@ -150,14 +152,20 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
                 row.update({k: sum(v) / len(v) for k, v in window.items()})
                 window.clear()
                 log_rows.append(row)
+                if settings.on_log:
+                    settings.on_log(dict(row, total_steps=total))
                 bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss", "perplexity", "accuracy") if k in row}
                                 | ({"eval": f"{last_eval['loss']:.3f}"} if last_eval else {}))
             if step % settings.eval_every == 0 or step == total:
                 last_eval = _evaluate(task)
                 log_rows.append({"step": step, "epoch": step / per_epoch, "split": "eval", **last_eval})
+                if settings.on_log:
+                    settings.on_log(dict(log_rows[-1], total_steps=total))
             if step % settings.checkpoint_every == 0 and step != total:
                 save()
             if settings.max_seconds and time.perf_counter() - started > settings.max_seconds:
+                break
+            if settings.stop_event is not None and settings.stop_event.is_set():
                 break
     except KeyboardInterrupt:
         save()

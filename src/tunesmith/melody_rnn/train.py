@@ -28,6 +28,7 @@ def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor):
     labels = encoding.labels(idx)[:, 1:]
     logits, _ = model(inputs)
     mask = torch.arange(labels.shape[1], device=idx.device).unsqueeze(0) < (lengths - 1).unsqueeze(1)
+    logits = logits.float()
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view_as(labels)
     nll = nll * mask
     correct = ((logits.argmax(-1) == labels) & mask)
@@ -38,7 +39,7 @@ class MelodyTask:
     kind = "melody"
 
     def __init__(self, config: MelodyConfig, train: TokenSet, eval_set: TokenSet | None, seed: int = 0,
-                 device: torch.device | None = None, corpus_info: dict | None = None):
+                 device: torch.device | None = None, corpus_info: dict | None = None, precision: str = "fp32"):
         self.config = config
         self.encoding = config.melody_encoding
         self.train, self.eval_set = train, eval_set
@@ -48,6 +49,9 @@ class MelodyTask:
         self.corpus_info = corpus_info or {}
         self._epoch_cache: tuple[int, list[np.ndarray]] | None = None
         self.real_steps = 0
+        if precision not in ("fp32", "bf16"):
+            raise TrainingError(f"precision must be fp32 or bf16, not {precision!r}")
+        self.autocast = precision == "bf16"
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
@@ -71,7 +75,8 @@ class MelodyTask:
 
     def loss(self, batch):
         idx, lengths = batch
-        nll, correct, mask, _ = sequence_loss(self.model, self.encoding, idx, lengths)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            nll, correct, mask, _ = sequence_loss(self.model, self.encoding, idx, lengths)
         count = mask.sum()
         loss = nll.sum() / count
         self.real_steps += int(lengths.sum())
@@ -116,7 +121,7 @@ def train_melody_model(data: str | os.PathLike, model_dir: str | os.PathLike, co
                        *, steps: int | None = None, epochs: int | None = None, seed: int = 0, resume: bool = False,
                        eval_every: int = 100, checkpoint_every: int = 100, progress: bool = True,
                        device: str | None = None, max_seconds: float | None = None, workers: int | None = None,
-                       **overrides) -> dict:
+                       stop_event=None, on_log=None, precision: str = "fp32", **overrides) -> dict:
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly)."""
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
@@ -148,10 +153,11 @@ def train_melody_model(data: str | os.PathLike, model_dir: str | os.PathLike, co
             f"add more MIDI files or pass batch_size={max(1, len(train))}"
         )
     torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
-    task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None)
+    task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None,
+                      precision=precision)
     settings = TrainSettings(steps=steps, epochs=epochs, eval_every=eval_every, checkpoint_every=checkpoint_every,
                              clip_norm=cfg.clip_norm, seed=seed, resume=resume, progress=progress,
-                             max_seconds=max_seconds)
+                             max_seconds=max_seconds, stop_event=stop_event, on_log=on_log)
     result = run_training(task, model_dir, settings)
     result.update({"train_melodies": len(train), "eval_melodies": len(eval_set), "train_steps_real": task.real_steps,
                    "corpus": str(corpus_dir)})

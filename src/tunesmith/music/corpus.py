@@ -33,6 +33,7 @@ class FileResult:
     path: str
     events: list[np.ndarray] = field(default_factory=list)
     steps_per_bar: list[int] = field(default_factory=list)
+    tune_ids: list[str] = field(default_factory=list)  # per melody: "" for MIDI, the X: number for ABC
     stats: dict = field(default_factory=dict)
     skip_reason: str | None = None
     detail: str = ""
@@ -58,6 +59,8 @@ def split_of(relative_path: str, eval_ratio: float) -> str:
 def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     """Read one file and extract its melodies; never raises for bad files, it reports them."""
     result = FileResult(path)
+    if path.lower().endswith(".abc"):
+        return _process_abc(result, settings)
     try:
         score = read_score(path)
     except BadInputError as exc:
@@ -78,6 +81,7 @@ def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     result.stats = dict(extraction.stats)
     result.events = [m.events.astype(np.int8) for m in extraction.melodies]
     result.steps_per_bar = [m.steps_per_bar for m in extraction.melodies]
+    result.tune_ids = [""] * len(result.events)
     if not result.events:
         reasons = [k for k in ("polyphonic_tracks_discarded", "melodies_discarded_too_short",
                                "melodies_discarded_too_few_pitches") if extraction.stats.get(k)]
@@ -85,6 +89,31 @@ def process_file(path: str, settings: ExtractionSettings) -> FileResult:
                  "melodies_discarded_too_few_pitches": "too_few_pitches"}
         result.skip_reason = names.get(reasons[0] if reasons else "", "no_melody")
         result.detail = ", ".join(f"{k}={extraction.stats[k]}" for k in reasons) or "no melody found"
+    return result
+
+
+def _process_abc(result: FileResult, settings: ExtractionSettings) -> FileResult:
+    """An ABC collection: every tune is extracted on its own and split on its own."""
+    from tunesmith.music.midi import read_abc_tunes
+
+    try:
+        tunes = read_abc_tunes(result.path)
+    except OSError as exc:
+        result.skip_reason, result.detail = "corrupt", str(exc)
+        return result
+    stats: Counter = Counter()
+    for tune_id, score in tunes:
+        extraction = extract_melodies(score, settings)
+        stats.update(extraction.stats)
+        for melody in extraction.melodies:
+            result.events.append(melody.events.astype(np.int8))
+            result.steps_per_bar.append(melody.steps_per_bar)
+            result.tune_ids.append(tune_id)
+    result.stats = dict(stats)
+    if not tunes:
+        result.skip_reason, result.detail = "no_notes", "no parsable ABC tune (X: header) found"
+    elif not result.events:
+        result.skip_reason, result.detail = "no_melody", ", ".join(f"{k}={v}" for k, v in stats.items())
     return result
 
 
@@ -196,9 +225,9 @@ def prepare_corpus(source: str | os.PathLike, out_dir: str | os.PathLike, *, eva
                 files_read += 1
             if res.events:
                 files_with_melodies += 1
-                writer = writers[split_of(rel, eval_ratio)]
-                for ev, spb in zip(res.events, res.steps_per_bar):
-                    writer.add(ev, spb, rel)
+                for ev, spb, tune in zip(res.events, res.steps_per_bar, res.tune_ids):
+                    source = f"{rel}#X{tune}" if tune else rel
+                    writers[split_of(source, eval_ratio)].add(ev, spb, source)
                     on = ev[ev >= 0]
                     pitch_hist[:] += np.bincount(on.astype(np.int64), minlength=128)
             else:

@@ -32,6 +32,11 @@ def read_score(path: str | os.PathLike) -> symusic.Score:
     if not path.is_file():
         raise BadInputError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if suffix == ".abc":
+        tunes = read_abc_tunes(path)
+        if not tunes:
+            raise BadInputError(f"{path}: no ABC tune (no 'X:' header with notes) found")
+        return tunes[0][1]
     if suffix in SCORE_SUFFIXES:
         return _read_with_music21(path)
     data = path.read_bytes()
@@ -54,6 +59,44 @@ def score_from_bytes(data: bytes, name: str = "<bytes>") -> symusic.Score:
     if score.note_num() > MAX_SCORE_NOTES:
         raise BadInputError(f"{name}: {score.note_num()} notes is more than the limit {MAX_SCORE_NOTES}")
     return score
+
+
+def read_abc_tunes(path: str | os.PathLike) -> list[tuple[str, symusic.Score]]:
+    """Every tune (``X:`` section) of an ABC file, parsed by symusic's ABC reader: ``[(tune id, Score)]``.
+
+    ABC is the plain-text notation most folk collections are kept in; one file often holds hundreds of
+    tunes. Tunes that fail to parse or hold no notes are left out.
+    """
+    text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    chunks = ["X:" + chunk for chunk in ("\n" + text).split("\nX:")[1:]]
+    tunes = []
+    with _quiet_stdout():  # the ABC reader prints a warning per irregular bar
+        for chunk in chunks:
+            tune_id = chunk.split("\n", 1)[0][2:].strip() or str(len(tunes) + 1)
+            try:
+                score = symusic.Score.from_abc(chunk)
+            except Exception:
+                continue
+            if score.note_num() > 0:
+                tunes.append((tune_id, score))
+    return tunes
+
+
+class _quiet_stdout:
+    """Silence C-level writes to stdout (fd 1) for the duration of a block."""
+
+    def __enter__(self):
+        import sys
+
+        sys.stdout.flush()
+        self._saved = os.dup(1)
+        self._null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(self._null, 1)
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        os.close(self._null)
 
 
 def _read_with_music21(path: Path) -> symusic.Score:

@@ -1,0 +1,96 @@
+"""Speed of hearing and seeing: render real-time factor, piano-roll HTML+PNG time, video encode time.
+
+Prints ONE JSON object. ``--quick`` uses small sizes (the test suite checks the JSON shape with it).
+Targets: render >= 200x real time, 1,000-note piano roll < 1 s, 30 s video < 30 s, on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunesmith.music.melody import Melody, Note
+from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
+from tunesmith.render import render
+from tunesmith.video import make_video
+
+
+def random_melody(seconds: float, seed: int = 0, qpm: float = 120.0) -> Melody:
+    """A random 16th-note-grid melody of about ``seconds`` (4 steps per quarter)."""
+    rng = np.random.default_rng(seed)
+    steps = int(seconds * qpm / 60 * 4)
+    notes, t = [], 0
+    while t < steps:
+        length = int(rng.integers(1, 5))
+        notes.append(Note(int(rng.integers(55, 80)), t, min(t + length, steps)))
+        t += length
+    return Melody.from_notes(notes, qpm=qpm, primer_steps=16)
+
+
+def melody_with_notes(count: int, seed: int = 1) -> Melody:
+    rng = np.random.default_rng(seed)
+    starts = np.cumsum(rng.integers(1, 4, count))
+    return Melody.from_notes([Note(int(p), int(s), int(s) + 1) for p, s in zip(rng.integers(48, 84, count), starts)],
+                             primer_steps=32)
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    began = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - began, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a shape check")
+    args = parser.parse_args()
+    render_seconds, roll_notes, video_seconds = (5.0, 100, 3.0) if args.quick else (60.0, 1000, 30.0)
+
+    result: dict = {
+        "benchmark": "render",
+        "quick": args.quick,
+        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": "cpu",
+                    "platform": platform.platform(), "python": platform.python_version()},
+    }
+
+    melody = random_melody(render_seconds)
+    first, _ = timed(render, melody, "piano")  # loads the SoundFont
+    second, (audio, sr) = timed(render, melody, "piano")
+    audio_seconds = len(audio) / sr
+    best = min([second] + [timed(render, melody, "piano")[0] for _ in range(2)])  # other users share the cores
+    result["render"] = {"instrument": "piano", "audio_seconds": round(audio_seconds, 2), "notes": len(melody.notes()),
+                        "first_call_seconds": round(first, 3), "seconds": round(second, 3),
+                        "realtime_factor": round(audio_seconds / second, 1),
+                        "realtime_factor_best_of_3": round(audio_seconds / best, 1), "target_realtime_factor": 200}
+
+    roll = melody_with_notes(roll_notes)
+    with tempfile.TemporaryDirectory() as tmp:
+        cold_html, _ = timed(save_piano_roll_html, roll, Path(tmp) / "warm.html")  # includes importing bokeh
+        cold_png, _ = timed(save_piano_roll_png, roll, Path(tmp) / "warm.png")  # includes importing matplotlib
+        html_s, _ = timed(save_piano_roll_html, roll, Path(tmp) / "roll.html")
+        png_s, _ = timed(save_piano_roll_png, roll, Path(tmp) / "roll.png")
+        result["piano_roll"] = {"notes": len(roll.notes()), "html_seconds": round(html_s, 3),
+                                "png_seconds": round(png_s, 3), "total_seconds": round(html_s + png_s, 3),
+                                "first_call_seconds_with_imports": round(cold_html + cold_png, 3),
+                                "target_seconds": 1.0}
+
+        clip = random_melody(video_seconds, seed=2)
+        encode_s, path = timed(make_video, clip, Path(tmp) / "clip.mp4", "music-box")
+        result["video"] = {"melody_seconds": round(clip.duration_seconds(), 2), "fps": 30, "size": "1280x720",
+                           "encode_seconds": round(encode_s, 2), "megabytes": round(path.stat().st_size / 1e6, 2),
+                           "target_seconds": video_seconds}
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Rich notebook display: a melody shows its summary, a player and an interactive piano roll.
+
+Everything is inlined (audio as a base64 ``data:`` URI, bokeh's JavaScript embedded), so a saved
+notebook still plays and zooms offline, with no CDN.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+
+import numpy as np
+
+from tunesmith.errors import TunesmithError
+
+
+def audio_html(samples: np.ndarray, sample_rate: int) -> str:
+    """An ``<audio controls>`` element with the samples inlined as a 16-bit WAV data URI."""
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.asarray(samples, np.float32), int(sample_rate), format="WAV", subtype="PCM_16")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<audio controls preload="auto" src="data:audio/wav;base64,{data}"></audio>'
+
+
+def _piano_roll_html(obj, title: str | None = None) -> str:
+    """The bokeh piano roll as an embeddable fragment: only the BokehJS bundles it needs, inlined."""
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+    from jinja2 import Template
+
+    from tunesmith.plots import _MATHJAX_CDN, piano_roll_figure
+
+    fig = piano_roll_figure(obj, title=title, width=None, height=300)
+    fragment = file_html(fig, INLINE, template=Template(_FRAGMENT))
+    return fragment.replace(f'"{_MATHJAX_CDN}"', '""')
+
+
+_FRAGMENT = "{{ bokeh_js }}{{ plot_div }}{{ plot_script }}"  # file_html's content without the page around it
+
+
+def _rendered_audio(obj) -> str:
+    try:
+        from tunesmith.render import render
+
+        samples, sample_rate = render(obj, "piano", sample_rate=22050)
+    except TunesmithError as exc:  # no SoundFont on this machine: show the reason, not a traceback
+        return f"<p><i>audio not rendered: {html.escape(str(exc))}</i></p>"
+    return audio_html(samples, sample_rate)
+
+
+def melody_html(melody) -> str:
+    """Summary line, piano player and interactive piano roll of a Melody (used by ``Melody._repr_html_``)."""
+    parts = [f"<div class='tunesmith-melody'><p><b>{html.escape(melody.summary())}</b></p>"]
+    if len(melody.pitches):
+        parts.append(_rendered_audio(melody))
+        parts.append(_piano_roll_html(melody))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def score_html(score) -> str:
+    """The same view for a symusic Score (or MIDI bytes/path): note count, player, piano roll."""
+    from tunesmith.music.midi import as_score
+
+    score = as_score(score)
+    seconds = float(score.to("second").end())
+    tracks = sum(1 for t in score.tracks if len(t.notes))
+    summary = f"Score: {score.note_num()} notes in {tracks} track(s), {seconds:.1f} s"
+    parts = [f"<div class='tunesmith-score'><p><b>{html.escape(summary)}</b></p>"]
+    if score.note_num():
+        parts.append(_rendered_audio(score))
+        parts.append(_piano_roll_html(score))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def model_html(model) -> str:
+    """A trained model: its repr and its config as a table (used by ``MelodyModel._repr_html_``)."""
+    rows = ""
+    config = getattr(model, "config", None)
+    if dataclasses.is_dataclass(config):
+        rows = "".join(f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(str(getattr(config, f.name)))}</td></tr>"
+                       for f in dataclasses.fields(config))
+    table = f"<table>{rows}</table>" if rows else ""
+    return f"<div class='tunesmith-model'><p><b>{html.escape(repr(model))}</b></p>{table}</div>"

@@ -1,0 +1,179 @@
+"""MP4 video: the piano roll scrolls right-to-left under a fixed playhead while the rendered audio plays.
+
+Speed comes from drawing the roll once (in wide strips, so memory stays bounded for long pieces)
+and sliding a window over it per frame; raw RGB frames are piped into ffmpeg (libx264, yuv420p,
+which every player accepts) and muxed with AAC audio from :func:`tunesmith.render.render`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tunesmith.errors import RenderError
+from tunesmith.files import atomic_path
+from tunesmith.plots import GENERATED_COLOR, PITCH_NAMES, PRIMER_COLOR, NoteArrays, note_arrays
+
+BACKGROUND = (24, 26, 33)
+BLACK_KEY_ROW = (32, 34, 43)
+C_LINE = (60, 63, 78)
+PLAYHEAD = (255, 255, 255)
+LABEL_WIDTH = 44
+PLAYHEAD_AT = 0.3  # fraction of the width left of the playhead (what just played)
+STRIP = 4096  # roll pixels drawn at a time
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary bundled with imageio-ffmpeg (no system ffmpeg needed)."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise RenderError("making videos needs imageio-ffmpeg: pip install imageio-ffmpeg") from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _hex(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+
+
+class _Roll:
+    """Draws the piano roll in strips on demand: x pixel = (time + lead-in) * px_per_second."""
+
+    def __init__(self, notes: NoteArrays, height: int, px_per_second: float, lead_seconds: float,
+                 low: int, high: int):
+        self.notes, self.height, self.pps, self.lead = notes, height, px_per_second, lead_seconds
+        self.low, self.high = low, high
+        self.row = height / (high - low + 1)
+        self.cache: dict[int, np.ndarray] = {}
+        self.colors = {True: _hex(PRIMER_COLOR), False: _hex(GENERATED_COLOR)}
+
+    def y_range(self, pitch: int) -> tuple[int, int]:
+        top = (self.high - pitch) * self.row
+        return int(round(top)), max(int(round(top + self.row)) - 1, int(round(top)) + 1)
+
+    def background(self, width: int) -> np.ndarray:
+        image = np.empty((self.height, width, 3), np.uint8)
+        image[:] = BACKGROUND
+        for pitch in range(self.low, self.high + 1):
+            y0, y1 = self.y_range(pitch)
+            if pitch % 12 in (1, 3, 6, 8, 10):
+                image[y0:y1 + 1] = BLACK_KEY_ROW
+            if pitch % 12 == 0:
+                image[min(y1 + 1, self.height - 1)] = C_LINE
+        return image
+
+    def strip(self, index: int, width: int) -> np.ndarray:
+        """Strip ``index`` covers roll pixels [index*STRIP, index*STRIP + STRIP + width)."""
+        if index in self.cache:
+            return self.cache[index]
+        x_start = index * STRIP
+        image = self.background(STRIP + width)
+        n = self.notes
+        x0 = np.round((n.start + self.lead) * self.pps).astype(np.int64) - x_start
+        x1 = np.round((n.end + self.lead) * self.pps).astype(np.int64) - x_start
+        visible = np.flatnonzero((x1 > 0) & (x0 < image.shape[1]))
+        for i in visible:
+            y0, y1 = self.y_range(int(n.pitch[i]))
+            a, b = max(int(x0[i]), 0), min(max(int(x1[i]) - 1, int(x0[i]) + 2), image.shape[1])
+            shade = 0.55 + 0.45 * float(n.velocity[i]) / 127
+            color = np.array(self.colors[bool(n.primer[i])]) * shade
+            image[y0:y1, a:b] = color.astype(np.uint8)
+            image[y0:y1, a:min(a + 2, b)] = 230  # bright onset edge: repeated notes stay distinct
+        self.cache = {index: image}  # keep one strip: frames walk forward
+        return image
+
+
+def _label_strip(roll: _Roll) -> np.ndarray:
+    """Pitch names of every C (and the edge notes) drawn once with PIL, pasted over each frame's left edge."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(roll.background(LABEL_WIDTH))
+    draw = ImageDraw.Draw(image)
+    try:
+        font = ImageFont.load_default(size=max(9, min(14, int(roll.row * 1.6))))
+    except TypeError:  # Pillow < 10.1 has no sized default font
+        font = ImageFont.load_default()
+    for pitch in range(roll.low, roll.high + 1):
+        if pitch % 12 == 0 or roll.row >= 14:
+            y0, y1 = roll.y_range(pitch)
+            draw.text((4, (y0 + y1) / 2), PITCH_NAMES[pitch], fill=(200, 200, 210), font=font, anchor="lm")
+    return np.asarray(image)
+
+
+def make_video(obj, path: str | os.PathLike, instrument: str | int | None = "music-box", *, fps: int = 30,
+               width: int = 1280, height: int = 720, seconds_visible: float = 8.0,
+               soundfont: str | os.PathLike | None = None, primer_steps: int | None = None,
+               crf: int = 23) -> Path:
+    """Write an MP4 (H.264 + AAC) of the piano roll scrolling under a playhead, with the rendered audio."""
+    from tunesmith.render import render, write_audio
+
+    path = Path(path)
+    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise RenderError(f"{path}: videos are written as MP4; use a .mp4 suffix")
+    if width % 2 or height % 2 or width < 64 or height < 64:
+        raise RenderError(f"video size {width}x{height}: width and height must be even and at least 64 (yuv420p)")
+    if not 1 <= fps <= 120:
+        raise RenderError(f"fps={fps} is outside 1-120")
+    notes = note_arrays(obj, primer_steps)
+    audio, sample_rate = render(obj, instrument, channels=2, soundfont=soundfont)
+    duration = len(audio) / sample_rate
+    frames = max(1, math.ceil(duration * fps))
+
+    low, high = int(notes.pitch.min()) - 2, int(notes.pitch.max()) + 2
+    if high - low < 24:  # at least two octaves so a small melody is not drawn as fat bricks
+        low, high = low - (24 - (high - low)) // 2, low - (24 - (high - low)) // 2 + 24
+    low, high = max(low, 0), min(high, 127)
+    pps = width / seconds_visible
+    playhead = int(width * PLAYHEAD_AT)
+    roll = _Roll(notes, height, pps, playhead / pps, low, high)
+    labels = _label_strip(roll)
+    active_color = np.array([255, 240, 180], np.uint8)
+
+    with tempfile.TemporaryDirectory(prefix="tunesmith-video-") as tmp_dir, atomic_path(path) as tmp:
+        wav = write_audio(audio, sample_rate, Path(tmp_dir) / "audio.wav")
+        log = Path(tmp_dir) / "ffmpeg.log"
+        command = [
+            ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0",
+            "-i", str(wav), "-map", "0:v", "-map", "1:a",
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "animation", "-crf", str(crf), "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", "-f", "mp4", str(tmp),
+        ]
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file)
+            try:
+                frame = np.empty((height, width, 3), np.uint8)
+                order = np.argsort(notes.start, kind="stable")
+                starts, ends = notes.start[order], notes.end[order]
+                longest = float((ends - starts).max())
+                for k in range(frames):
+                    t = k / fps
+                    index, offset = divmod(int(round(t * pps)), STRIP)
+                    frame[:] = roll.strip(index, width)[:, offset:offset + width]
+                    frame[:, :LABEL_WIDTH] = labels
+                    # light up the notes sounding under the playhead
+                    first, last = np.searchsorted(starts, [t - longest, t], side="right")
+                    for i in first + np.flatnonzero(ends[first:last] > t):
+                        y0, y1 = roll.y_range(int(notes.pitch[order[i]]))
+                        frame[y0:y1, playhead - 4:playhead + 5] = active_color
+                    frame[:, playhead - 1:playhead + 1] = PLAYHEAD
+                    process.stdin.write(memoryview(frame).cast("B"))
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early; its log says why
+            except BaseException:
+                process.kill()
+                raise
+            finally:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
+                code = process.wait()
+        if code != 0:
+            message = log.read_text(errors="replace").strip()[-800:]
+            raise RenderError(f"ffmpeg failed writing {path} (exit {code}): {message}")
+    return path

@@ -1,0 +1,167 @@
+"""Real synthesis with FluidSynth and the General MIDI SoundFont: pitch, length, timbre, errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import soundfile
+import symusic
+
+from conftest import make_score, scale_tune
+from tunesmith.errors import RenderError
+from tunesmith.music.melody import Melody, Note
+from tunesmith.render import (
+    GM_PROGRAM_NAMES,
+    INSTRUMENTS,
+    find_soundfont,
+    render,
+    render_many,
+    render_to_file,
+    resolve_instrument,
+)
+
+try:
+    find_soundfont()
+except RenderError as exc:  # CI installs fluid-soundfont-gm; a bare machine says why
+    pytest.skip(f"no General MIDI SoundFont: {exc}", allow_module_level=True)
+
+PEAK = 10 ** (-1 / 20)
+
+
+def band_profile(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Log energy in 48 log-spaced bands 100 Hz-10 kHz, mean removed: a loudness-free timbre fingerprint."""
+    spectrum = np.abs(np.fft.rfft(audio[: 4 * sr], n=4 * sr))
+    freqs = np.fft.rfftfreq(4 * sr, 1 / sr)
+    edges = np.geomspace(100, 10000, 49)
+    bands = np.array([spectrum[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
+    log = np.log(bands + 1e-9)
+    return log - log.mean()
+
+
+def test_sustained_a4_on_piano_is_440_hz():
+    melody = Melody.from_notes([Note(69, 0, 16)])  # 16 sixteenths at 120 qpm = 2 s
+    audio, sr = render(melody, "piano")
+    segment = audio[int(0.1 * sr): int(1.9 * sr)]
+    spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment))))
+    peak_hz = np.fft.rfftfreq(len(segment), 1 / sr)[np.argmax(spectrum)]
+    assert abs(peak_hz - 440.0) < 3.0
+
+
+def test_duration_level_and_determinism():
+    melody = Melody.from_notes([Note(60 + i % 7, 4 * i, 4 * i + 3) for i in range(16)])  # 64 steps = 8 s
+    last_off = 63 * melody.seconds_per_step()
+    audio, sr = render(melody, "piano")
+    assert sr == 44100 and audio.dtype == np.float32 and audio.ndim == 1
+    assert last_off <= len(audio) / sr <= last_off + 2.1  # release tail kept, at most ~2 s
+    assert np.sqrt(np.mean(audio**2)) > 0.02  # not silent
+    assert np.abs(audio).max() == pytest.approx(PEAK, abs=1e-4)  # -1 dBFS
+    again, _ = render(melody, "guitar")
+    again, _ = render(melody, "piano")
+    np.testing.assert_array_equal(audio, again)  # a reused SoundFont leaves no state behind
+
+
+def test_stereo_and_fixed_tail():
+    melody = Melody.from_notes([Note(60, 0, 8)])  # 1 s
+    audio, sr = render(melody, "music-box", channels=2, tail_seconds=0.5, sample_rate=22050)
+    assert audio.shape[1] == 2 and sr == 22050
+    assert abs(len(audio) / sr - 1.5) < 0.01
+
+
+def test_guitar_music_box_and_piano_sound_different():
+    score = make_score([(60, 0, 2), (64, 2, 2), (67, 4, 2), (72, 6, 2)])
+    profiles = {name: band_profile(render(score, name)[0], 44100) for name in ("guitar", "music-box", "piano")}
+    for a, b in itertools.combinations(profiles, 2):
+        distance = np.sqrt(np.mean((profiles[a] - profiles[b]) ** 2))
+        assert distance > 0.4, f"{a} and {b} sound alike (distance {distance:.2f})"
+
+
+def test_resolve_instrument_names_programs_and_gm_names():
+    assert resolve_instrument("piano") == 0
+    assert resolve_instrument("Music Box") == 10 == resolve_instrument("music_box") == resolve_instrument(10)
+    assert resolve_instrument("Acoustic Guitar (nylon)") == 24 == resolve_instrument("guitar")
+    assert resolve_instrument("acoustic-grand-piano") == 0
+    assert resolve_instrument("73") == 73
+    assert len(GM_PROGRAM_NAMES) == 128 and all(0 <= p < 128 for p in INSTRUMENTS.values())
+    for name, program in INSTRUMENTS.items():
+        assert resolve_instrument(name) == program
+
+
+def test_unknown_instrument_lists_the_names():
+    with pytest.raises(RenderError) as info:
+        render(Melody.from_notes([Note(60, 0, 4)]), "kazoo-deluxe")
+    assert "kazoo-deluxe" in str(info.value) and "music-box" in str(info.value) and "guitar" in str(info.value)
+    with pytest.raises(RenderError, match="0-127"):
+        resolve_instrument(128)
+
+
+def test_empty_midi_is_an_error(tmp_path):
+    path = tmp_path / "empty.mid"
+    make_score([]).dump_midi(str(path))
+    with pytest.raises(RenderError, match="no notes"):
+        render(path)
+    with pytest.raises(RenderError, match="no notes"):
+        render(symusic.Score(480))
+
+
+def test_too_long_is_refused_before_rendering():
+    melody = Melody.from_notes([Note(60, 0, 4), Note(62, 40_000, 40_004)])  # ~83 minutes
+    with pytest.raises(RenderError, match="max_seconds=3600"):
+        render(melody)
+
+
+def test_missing_soundfont_and_bad_preset(tmp_path):
+    melody = Melody.from_notes([Note(60, 0, 4)])
+    with pytest.raises(RenderError, match="not found"):
+        render(melody, soundfont=tmp_path / "nope.sf2")
+    with pytest.raises(RenderError, match="BANK:PROGRAM"):
+        render(melody, preset="guitar")
+    audio, _ = render(melody, soundfont=find_soundfont(), preset="0:24")
+    assert np.abs(audio).max() > 0.5
+
+
+def test_multitrack_keeps_programs_and_drums(tmp_path):
+    flute_and_drums = make_score(scale_tune(bars=2, base=72), program=73,
+                                 extra_tracks=[([(36, i, 0.5) for i in range(8)] + [(42, i + 0.5, 0.25) for i in range(8)],
+                                                0, True)])
+    path = tmp_path / "band.mid"
+    flute_and_drums.dump_midi(str(path))
+    own, sr = render(path, None)
+    as_piano, _ = render(path, "piano")
+    assert np.sqrt(np.mean(own**2)) > 0.02
+    assert np.sqrt(np.mean((band_profile(own, sr) - band_profile(as_piano, sr)) ** 2)) > 0.2
+
+
+def test_render_to_file_and_many(tmp_path):
+    melody = Melody.from_notes([Note(67, 0, 4), Note(64, 4, 8)])
+    for suffix in (".wav", ".flac", ".ogg"):
+        path = render_to_file(melody, tmp_path / f"tune{suffix}", "harpsichord")
+        audio, sr = soundfile.read(str(path))
+        assert sr == 44100 and len(audio) > sr and np.abs(audio).max() > 0.5
+    with pytest.raises(RenderError, match="suffix"):
+        render_to_file(melody, tmp_path / "tune.mp3")
+    paths = render_many(melody, ["guitar", "music-box", "piano"], tmp_path / "out", "tune")
+    assert sorted(paths) == ["guitar", "music-box", "piano"]
+    assert all(p.is_file() and p.name.startswith("tune_") for p in paths.values())
+    assert not list((tmp_path / "out").glob(".*tmp*"))  # atomic writes leave no temp files
+
+
+def test_missing_preset_is_named():
+    with pytest.raises(RenderError, match="no preset 77:5"):
+        render(Melody.from_notes([Note(60, 0, 4)]), preset="77:5")
+
+
+def test_sustain_pedal_and_pitch_bend_are_played():
+    def score(pedal: bool) -> symusic.Score:
+        s = make_score([(60, 0, 0.25), (64, 0.5, 0.25)])  # two short notes in the first second
+        if pedal:
+            s.tracks[0].controls.append(symusic.ControlChange(0, 64, 127))  # sustain down ...
+            s.tracks[0].controls.append(symusic.ControlChange(4 * 480, 64, 0))  # ... until 2 s
+            s.tracks[0].pitch_bends.append(symusic.PitchBend(480, 4096))
+        return s
+
+    dry, sr = render(score(False), "piano", tail_seconds=1.5)
+    held, _ = render(score(True), "piano", tail_seconds=1.5)
+    window = slice(int(1.4 * sr), int(1.6 * sr))  # after both notes ended, before the pedal lifts
+    assert np.sqrt(np.mean(held[window] ** 2)) > 5 * np.sqrt(np.mean(dry[window] ** 2))
