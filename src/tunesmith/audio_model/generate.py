@@ -1,0 +1,141 @@
+"""Make new audio from a trained audio model: seed window -> autoregressive frames -> Griffin-Lim.
+
+The model reads the seed clip's first ``sequence_length`` frames (from ``seed_offset`` seconds),
+then feeds each predicted frame back in, carrying the RNN state (O(frames), unlike MAGNet's
+re-run of a sliding window). With ``random_chance`` each output, at each frame, may instead be fed
+a frame from a random position of the seed clip, scaled by ``impulse_scale`` (MAGNet's "random
+jumps", which keep a long generation from settling into a loop). All ``n`` outputs run as one
+batch, and their phases are reconstructed together by batched fast Griffin-Lim.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunesmith import checkpoint
+from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
+from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
+from tunesmith.audio_model.train import pick_device
+from tunesmith.errors import BadInputError, ModelError
+from tunesmith.files import atomic_path, write_json
+
+
+class AudioModel:
+    """A trained SpectralLSTM with its config, ready to generate."""
+
+    def __init__(self, config: AudioConfig, model: SpectralLSTM, device: torch.device) -> None:
+        self.config = config
+        self.model = model.eval()
+        self.device = device
+        self.notes: list[str] = []
+
+    def seed_frames(self, seed_clip) -> torch.Tensor:
+        """The seed clip's magnitude frames ``(frames, bins)``; resampled (with a note) if its rate differs."""
+        c = self.config
+        audio, rate = load_audio(seed_clip, c.sample_rate, c.n_fft)
+        if rate != c.sample_rate:
+            self.notes.append(f"{seed_clip}: resampled from {rate} Hz to the model's {c.sample_rate} Hz")
+        frames = magnitudes(audio, c.n_fft, c.hop_length)
+        if frames.shape[0] < c.sequence_length:
+            raise BadInputError(f"{seed_clip}: {frames.shape[0]} frames; the model needs a seed of at least "
+                                f"{c.sequence_length} frames ({c.sequence_length * c.hop_length / c.sample_rate:.2f} s)")
+        return frames.to(self.device)
+
+    @torch.inference_mode()
+    def generate_frames(self, seed: torch.Tensor, frames: int, *, n: int = 1, seed_offset: float = 0.0,
+                        random_chance: float = 0.0, impulse_scale: float = 1.0, seed_value: int = 0) -> torch.Tensor:
+        """``(n, frames, bins)`` magnitudes continuing the seed window; deterministic for ``seed_value``."""
+        c, model = self.config, self.model
+        length = c.sequence_length
+        start = min(max(0, round(seed_offset * c.sample_rate / c.hop_length)), seed.shape[0] - length)
+        gen = torch.Generator(device="cpu").manual_seed(seed_value)
+        window = seed[start:start + length].expand(n, length, -1)
+        pred, state = model(model.features(window), last_only=True)  # warm the state on the seed window
+        out = torch.empty(n, frames, c.bins, device=self.device)
+        jumps = torch.rand(frames, n, generator=gen) < random_chance  # drawn up front: same seed, same audio
+        where = torch.randint(0, seed.shape[0], (frames, n), generator=gen)
+        for t in range(frames):
+            frame = model.to_magnitude(pred[:, 0])
+            if random_chance > 0 and bool(jumps[t].any()):
+                chosen = jumps[t].to(self.device)
+                frame = torch.where(chosen[:, None], seed[where[t].to(self.device)] * impulse_scale, frame)
+            out[:, t] = frame
+            pred, state = model(model.features(frame[:, None]), state)
+        return out
+
+    def generate(self, seed_clip, *, seconds: float = 20.0, n: int = 1, seed_offset: float = 0.0,
+                 random_chance: float = 0.0, impulse_scale: float = 1.0, griffin_lim_iters: int = 32,
+                 seed: int = 0) -> list[np.ndarray]:
+        """``n`` float32 mono clips of ``seconds`` at ``config.sample_rate``, continuing ``seed_clip``."""
+        if seconds <= 0 or n < 1:
+            raise BadInputError("seconds must be > 0 and n >= 1")
+        c = self.config
+        samples = int(round(seconds * c.sample_rate))
+        frames = samples // c.hop_length + 1
+        mags = self.generate_frames(self.seed_frames(seed_clip), frames, n=n, seed_offset=seed_offset,
+                                    random_chance=random_chance, impulse_scale=impulse_scale, seed_value=seed)
+        with torch.inference_mode():
+            audio = griffin_lim(mags, c.n_fft, c.hop_length, griffin_lim_iters, length=samples, seed=seed)
+        audio = audio.float().cpu().numpy()
+        peak = np.abs(audio).max(axis=1, keepdims=True)
+        audio = np.where(peak > 0.99, audio * (0.99 / np.maximum(peak, 1e-9)), audio)  # never clip the WAV
+        return [np.ascontiguousarray(a, dtype=np.float32) for a in audio]
+
+
+def load_audio_model(model_dir: str | os.PathLike, device: str | None = None) -> AudioModel:
+    """Load ``model_dir`` (config.json + model.safetensors) on ``device`` (CUDA if present, else CPU)."""
+    data = checkpoint.load_config(model_dir)
+    if data["kind"] != "audio":
+        raise ModelError(f"{model_dir} holds a {data['kind']} model, not an audio model")
+    config = audio_config_from_dict(data["config"], f"{model_dir}/{checkpoint.CONFIG}")
+    model = SpectralLSTM(config)
+    checkpoint.load_weights(model_dir, model)
+    dev = pick_device(device)
+    return AudioModel(config, model.to(dev), dev)
+
+
+def generate_audio(model_dir: str | os.PathLike, seed_clip, out_dir: str | os.PathLike, *, seconds: float = 20.0,
+                   n: int = 1, seed_offset: float = 0.0, random_chance: float = 0.0, impulse_scale: float = 1.0,
+                   griffin_lim_iters: int = 32, seed: int = 0, device: str | None = None) -> dict:
+    """Write ``output_01.wav``... , spectrogram PNGs of the seed and each output, and ``generation.json``."""
+    import soundfile as sf
+
+    started = time.perf_counter()
+    model = load_audio_model(model_dir, device)
+    clips = model.generate(seed_clip, seconds=seconds, n=n, seed_offset=seed_offset, random_chance=random_chance,
+                           impulse_scale=impulse_scale, griffin_lim_iters=griffin_lim_iters, seed=seed)
+    elapsed = time.perf_counter() - started
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rate = model.config.sample_rate
+    outputs = []
+    for i, audio in enumerate(clips, 1):
+        path = out_dir / f"output_{i:02d}.wav"
+        with atomic_path(path) as tmp:
+            sf.write(str(tmp), audio, rate, subtype="PCM_16", format="WAV")
+        outputs.append(str(path))
+    images = _spectrograms(seed_clip, clips, rate, out_dir, model.notes)
+    summary = {"model": str(model_dir), "seed_clip": str(seed_clip), "outputs": outputs, "spectrograms": images,
+               "seconds": seconds, "n": n, "sample_rate": rate, "seed_offset": seed_offset,
+               "random_chance": random_chance, "impulse_scale": impulse_scale,
+               "griffin_lim_iters": griffin_lim_iters, "seed": seed, "generation_seconds": round(elapsed, 3),
+               "real_time_factor": round(elapsed / (seconds * n), 4), "notes": model.notes}
+    write_json(out_dir / "generation.json", summary)
+    return summary
+
+
+def _spectrograms(seed_clip, clips: list[np.ndarray], rate: int, out_dir: Path, notes: list[str]) -> list[str]:
+    try:
+        from tunesmith.plots import save_spectrogram
+    except (ImportError, AttributeError):
+        notes.append("spectrograms not drawn: tunesmith.plots.save_spectrogram is unavailable")
+        return []
+    paths = [save_spectrogram(str(seed_clip), out_dir / "seed.png", title=f"seed: {Path(seed_clip).name}")]
+    for i, audio in enumerate(clips, 1):
+        paths.append(save_spectrogram(audio, out_dir / f"output_{i:02d}.png", sample_rate=rate, title=f"output {i}"))
+    return [str(p) for p in paths]
