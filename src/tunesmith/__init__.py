@@ -1,8 +1,53 @@
-"""tunesmith: train small neural music models on your own material, then hear and see what comes out."""
+"""tunesmith: train small neural music models on your own material, then hear and see what comes out.
+
+The public API is importable from here; heavy parts load on first use::
+
+    import tunesmith
+    model = tunesmith.load_melody_model("default")
+    out = model.generate("C#4", n=4)
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from tunesmith.errors import TunesmithError
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody
 
 __version__ = "0.1.0"
 
-__all__ = ["Melody", "NOTE_OFF", "NO_EVENT", "TunesmithError", "__version__"]
+_LAZY = {
+    "load_melody_model": "tunesmith.melody_rnn.generate",
+    "generate_to_dir": "tunesmith.melody_rnn.generate",
+    "MelodyModel": "tunesmith.melody_rnn.generate",
+    "train_melody_model": "tunesmith.melody_rnn.train",
+    "MelodyConfig": "tunesmith.melody_rnn.model",
+    "prepare_corpus": "tunesmith.music.corpus",
+    "parse_primer": "tunesmith.music.primer",
+    "read_score": "tunesmith.music.midi",
+    "write_midi": "tunesmith.music.midi",
+    "melody_from_score": "tunesmith.music.midi",
+    "render": "tunesmith.render",
+    "render_to_file": "tunesmith.render",
+    "render_many": "tunesmith.render",
+    "plot_piano_roll": "tunesmith.plots",
+    "save_spectrogram": "tunesmith.plots",
+    "save_loss_curve": "tunesmith.plots",
+    "make_video": "tunesmith.video",
+    "train_audio_model": "tunesmith.audio_model.train",
+    "load_audio_model": "tunesmith.audio_model.generate",
+    "generate_audio": "tunesmith.audio_model.generate",
+    "transcribe": "tunesmith.transcribe",
+    "run_pipeline": "tunesmith.pipeline",
+    "evaluate_model": "tunesmith.evaluate",
+    "compare_models": "tunesmith.evaluate",
+    "run_demo": "tunesmith.demo",
+}
+
+__all__ = ["Melody", "NOTE_OFF", "NO_EVENT", "TunesmithError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")

@@ -222,6 +222,13 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
                                     checkpoint_every=args.checkpoint_every, progress=progress, device=args.device,
                                     max_seconds=args.max_seconds, **overrides)
         ev = result.get("eval") or {}
+        if result.get("world_size", 1) > 1:
+            import torch.distributed as dist
+
+            if dist.get_rank() != 0:
+                return
+            print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: "
+                  f"{result['ranks_in_sync']}")
         print(f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies.")
         if ev:
             print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")

@@ -116,8 +116,12 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
     last_eval: dict[str, float] = {}
 
     def save(final: bool = False) -> None:
-        if rank != 0:
-            return
+        if rank == 0:
+            _save(final)
+        if world > 1:
+            torch.distributed.barrier()  # no rank runs ahead of a checkpoint another rank may resume from
+
+    def _save(final: bool) -> None:
         _append_log(model_dir, log_rows)
         log_rows.clear()
         checkpoint.save_weights(model_dir, task.model, {"step": step})
@@ -173,7 +177,19 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
         raise TunesmithError(f"training interrupted at step {step}; checkpoint saved, continue with --resume") from None
     save(final=True)
     bar.close()
-    return {"step": step, "eval": last_eval, "seconds": time.perf_counter() - started}
+    result = {"step": step, "eval": last_eval, "seconds": time.perf_counter() - started, "world_size": world}
+    if world > 1:
+        result["ranks_in_sync"] = _ranks_in_sync(task.model)
+    return result
+
+
+def _ranks_in_sync(model: torch.nn.Module) -> bool:
+    """True when every rank holds bit-identical weights (DDP keeps them so; this checks it)."""
+    flat = torch.cat([p.detach().reshape(-1).double() for p in model.parameters()])
+    checksum = torch.stack([flat.sum(), (flat * torch.arange(1, flat.numel() + 1, dtype=torch.float64)).sum()])
+    gathered = [torch.zeros_like(checksum) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(gathered, checksum)
+    return all(torch.equal(g, gathered[0]) for g in gathered)
 
 
 def _ddp_loss(task, ddp_model, batch):
