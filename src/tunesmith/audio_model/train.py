@@ -133,7 +133,7 @@ class AudioTask:
 def train_audio_model(clips, model_dir: str | os.PathLike, config: AudioConfig | dict | None = None, *,
                       epochs: int | None = None, resume: bool = False, seed: int = 0, progress: bool = True,
                       device: str | None = None, threads: int | None = None, checkpoint_every: int | None = None,
-                      **overrides) -> dict:
+                      stop_event=None, on_log=None, **overrides) -> dict:
     """Train (or ``resume``) an audio model on ``clips`` (a file, a folder, or a list) into ``model_dir``.
 
     ``config`` is an AudioConfig or a dict with our or MAGNet's names; ``overrides`` (same names)
@@ -165,7 +165,8 @@ def train_audio_model(clips, model_dir: str | os.PathLike, config: AudioConfig |
         raise BadInputError(f"{len(data.train_starts)} training windows are fewer than one batch of {cfg.batch_size}; "
                             "add audio or lower batch_size")
     settings = TrainSettings(epochs=cfg.epochs, eval_every=per_epoch, checkpoint_every=checkpoint_every or per_epoch,
-                             log_every=per_epoch, seed=seed, resume=resume, progress=progress, threads=threads)
+                             log_every=per_epoch, seed=seed, resume=resume, progress=progress, threads=threads,
+                             stop_event=stop_event, on_log=on_log)
     result = run_training(task, model_dir, settings)
     result.update({"files": data.files, "skipped": skipped, "windows": len(data.train_starts),
                    "held_out_windows": len(data.held_out_starts), "batches_per_epoch": per_epoch})
