@@ -12,7 +12,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import TEST_FOLK, emit, machine, quick  # noqa: E402
-
 from tunesmith.melody_rnn.generate import load_melody_model  # noqa: E402
 from tunesmith.melody_rnn.train import train_melody_model  # noqa: E402
 

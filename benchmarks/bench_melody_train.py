@@ -16,7 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine, peak_rss_mb, quick  # noqa: E402
-
 from tunesmith.melody_rnn.dataset import load_tokens  # noqa: E402
 from tunesmith.melody_rnn.train import evaluate_tokens, train_melody_model  # noqa: E402
 from tunesmith.music.corpus import prepare_corpus  # noqa: E402

@@ -33,7 +33,7 @@ NOTEBOOKS = {
         "    samples, sr = tunesmith.render(melodies[0], instrument)\n"
         "    print(instrument)\n    display(Audio(samples, rate=sr))",
         "# Save MIDI, a WAV, and piano rolls (interactive HTML and PNG)\nfrom pathlib import Path\n"
-        "out = Path(\"hello-output\"); out.mkdir(exist_ok=True)\n"
+        "out = Path(\"hello-output\")\nout.mkdir(exist_ok=True)\n"
         "tunesmith.write_midi(melodies[0], out / \"melody.mid\")\n"
         "tunesmith.render_to_file(melodies[0], out / \"melody_music_box.wav\", instrument=\"music-box\")\n"
         "tunesmith.plot_piano_roll(melodies[0], out / \"melody.html\")\n"
@@ -46,12 +46,14 @@ NOTEBOOKS = {
         "STEPS = 30",
         "# Prepare: every skipped file is listed with its reason\nreport = tunesmith.prepare_corpus(MIDI_FOLDER, \"my-corpus\", "
         "eval_ratio=0.34)\nprint(report.summary())",
-        "result = tunesmith.train_melody_model(\"my-corpus\", \"my-model\", \"lookback_rnn\", steps=STEPS, batch_size=2,\n"
+        "result = tunesmith.train_melody_model(\"my-corpus\", \"my-model\", \"lookback_rnn\",\n"
+        "                                      steps=STEPS, batch_size=2,\n"
         "                                      eval_every=10, checkpoint_every=10, seed=0)\nresult[\"eval\"]",
         "# The model directory shows its config, figures and loss curve\nmodel = tunesmith.load_melody_model(\"my-model\")\nmodel",
         "from IPython.display import Image\nImage(\"my-model/plots/loss.png\")",
         "# Training continues where it stopped (after Ctrl-C or a crash) with resume=True\n"
-        "more = tunesmith.train_melody_model(\"my-corpus\", \"my-model\", steps=STEPS + 10, batch_size=2, resume=True)\nmore[\"step\"]",
+        "more = tunesmith.train_melody_model(\"my-corpus\", \"my-model\", steps=STEPS + 10, batch_size=2,\n"
+        "                                    resume=True)\nmore[\"step\"]",
         "# Evaluate: held-out likelihood and melody statistics against the held-out tunes\n"
         "report = tunesmith.evaluate_model(\"my-model\", \"my-report\", n=8)\nreport[\"likelihood\"]",
         "model.generate(\"G4\", n=1, steps=64, seed=0)[0]",
@@ -81,7 +83,8 @@ NOTEBOOKS = {
         "import tunesmith\nfrom tunesmith.assets import EXAMPLES\nSTEPS = 15\n"
         "tunesmith.prepare_corpus(EXAMPLES / \"midi\", \"cmp-corpus\", eval_ratio=0.34)\n"
         "for name in [\"basic_rnn\", \"lookback_rnn\", \"transformer\"]:\n"
-        "    r = tunesmith.train_melody_model(\"cmp-corpus\", f\"cmp-{name}\", name, steps=STEPS, batch_size=2, eval_every=STEPS)\n"
+        "    r = tunesmith.train_melody_model(\"cmp-corpus\", f\"cmp-{name}\", name, steps=STEPS, batch_size=2,\n"
+        "                                     eval_every=STEPS)\n"
         "    print(name, round(r[\"eval\"][\"loss\"], 3), \"nats/step\")",
         "from IPython.display import Markdown\n"
         "table = tunesmith.compare_models([\"cmp-basic_rnn\", \"cmp-lookback_rnn\", \"cmp-transformer\"], n=4)\nMarkdown(table)",

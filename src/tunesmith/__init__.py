@@ -10,6 +10,11 @@ The public API is importable from here; heavy parts load on first use::
 from __future__ import annotations
 
 import importlib
+import os
+
+# Idle OpenMP threads sleep instead of spinning (read when torch loads libgomp). With spinning threads, a
+# small model trained on a busy machine (other jobs, or two trainings at once) ran 10-50x slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from tunesmith.errors import TunesmithError
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody

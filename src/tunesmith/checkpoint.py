@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from tunesmith.errors import ModelError
-from tunesmith.files import atomic_path, write_json
+from tunesmith.files import write_bytes, write_json
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -28,8 +28,9 @@ TRAIN_STATE = "train_state.safetensors"
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"json": json.dumps(metadata or {})})
+    # serialised in memory, written by Python: a full disk is then an OSError that write_bytes reports as
+    # "disk full" (safetensors' save_file raises its own SafetensorError for it)
+    write_bytes(path, save(tensors, metadata={"json": json.dumps(metadata or {})}))
 
 
 def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:

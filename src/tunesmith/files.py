@@ -43,6 +43,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def remove_stale_temps(directory: str | os.PathLike) -> list[Path]:
+    """Delete temp files that a killed writer left in ``directory`` (``.NAME.XXXX.tmp.SUFFIX`` from atomic_path).
+
+    Call it only where no other process is writing into ``directory`` at the same time.
+    """
+    directory = Path(directory)
+    stale = [p for p in directory.glob(".*.tmp*") if p.is_file()] if directory.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

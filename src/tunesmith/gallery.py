@@ -12,7 +12,8 @@ from pathlib import Path
 from tunesmith.files import write_text
 
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;background:#fafafa}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
+background:#fafafa}
 h1{font-weight:600}section{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
 .players{display:flex;flex-wrap:wrap;gap:1rem}.player{display:flex;flex-direction:column;font-size:.9rem}
 img{max-width:100%;border:1px solid #eee}iframe{width:100%;height:430px;border:0}

@@ -21,7 +21,7 @@ import torch
 
 from tunesmith import checkpoint
 from tunesmith.errors import TrainingError, TunesmithError
-from tunesmith.files import write_text
+from tunesmith.files import remove_stale_temps, write_text
 from tunesmith.progress import progress_bar
 
 LOG = "log.jsonl"
@@ -90,6 +90,8 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
     total = settings.steps if settings.steps is not None else settings.epochs * per_epoch
     optimizer = task.make_optimizer()
     step = 0
+    if rank == 0:
+        remove_stale_temps(model_dir)  # half-written temp files of a killed run: never read, never kept
     if settings.resume and checkpoint.has_train_state(model_dir):
         state = checkpoint.load_train_state(model_dir, task.model, optimizer)
         step = int(state["step"])

@@ -94,9 +94,13 @@ def load_audio(audio, sample_rate: int | None = None) -> tuple[np.ndarray, int, 
             samples = samples.mean(axis=int(np.argmin(samples.shape)))
         sr = int(sample_rate)
         name = "the audio"
-    samples = np.nan_to_num(np.asarray(samples, dtype=np.float32).reshape(-1))
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     if samples.size == 0:
         raise BadInputError(f"{name}: holds no audio samples")
+    if not np.isfinite(samples).all():
+        raise BadInputError(f"{name}: contains NaN or infinite samples; re-export it as ordinary PCM audio")
+    if not 1000 <= int(sr) <= 768_000:
+        raise BadInputError(f"{name}: the header claims {sr} samples per second; the file is damaged, re-export it")
     return samples, int(sr), name
 
 

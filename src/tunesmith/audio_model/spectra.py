@@ -23,6 +23,7 @@ import torch
 from tunesmith.errors import BadInputError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
+MIN_FILE_RATE, MAX_FILE_RATE = 1000, 768_000  # a header outside this is damaged (a 1 Hz header would resample 16,000x)
 HELD_OUT_FRACTION = 0.1
 
 
@@ -75,6 +76,9 @@ def load_audio(path: str | os.PathLike, sample_rate: int, min_samples: int = 1) 
         raise BadInputError(f"{path}: contains no samples")
     if not np.isfinite(audio).all():
         raise BadInputError(f"{path}: contains NaN or infinite samples; re-export it as ordinary PCM audio")
+    if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
+        raise BadInputError(f"{path}: the header claims {rate} samples per second (expected {MIN_FILE_RATE}-"
+                            f"{MAX_FILE_RATE}); the file is damaged, re-export it")
     if rate != sample_rate:
         import librosa
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.errors import BadInputError, CorpusError
-from tunesmith.files import atomic_path, write_json
+from tunesmith.files import atomic_path, remove_stale_temps, write_json
 from tunesmith.music.midi import MIDI_SUFFIXES, SCORE_SUFFIXES, ExtractionSettings, extract_melodies, read_score
 
 CORPUS_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
@@ -210,6 +210,7 @@ def prepare_corpus(source: str | os.PathLike, out_dir: str | os.PathLike, *, eva
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in list(out_dir.glob("*-0*.npy")) + list(out_dir.glob("*-0*.sources.json")):
         old.unlink()
+    remove_stale_temps(out_dir)  # left by a killed earlier run
     writers = {split: ShardWriter(out_dir, split) for split in SPLITS}
     skipped, skip_counts, extraction_stats = [], Counter(), Counter()
     pitch_hist = np.zeros(128, dtype=np.int64)

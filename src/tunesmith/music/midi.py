@@ -17,7 +17,7 @@ import numpy as np
 import symusic
 
 from tunesmith.errors import BadInputError
-from tunesmith.files import atomic_path
+from tunesmith.files import write_bytes
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
@@ -174,6 +174,9 @@ def extract_melodies(score: symusic.Score, settings: ExtractionSettings | None =
             continue
         if len(track.notes) == 0:
             continue
+        if len(track.notes) < settings.min_unique_pitches:  # cannot hold a melody; skipping it keeps a file
+            stats["melodies_discarded_too_few_pitches"] += 1  # of 65,535 one-note tracks fast
+            continue
         arrays = track.notes.numpy()
         starts = quantize_ticks(arrays["time"], score.tpq, spq)
         ends = quantize_ticks(arrays["time"].astype(np.int64) + arrays["duration"], score.tpq, spq)
@@ -306,9 +309,9 @@ def _time_signature(melody: Melody) -> tuple[int, int]:
 def write_midi(obj: Melody | symusic.Score, path: str | os.PathLike, **kwargs) -> Path:
     """Write a Melody or Score as a Standard MIDI File, atomically."""
     score = melody_to_score(obj, **kwargs) if isinstance(obj, Melody) else obj
-    with atomic_path(path) as tmp:
-        score.dump_midi(str(tmp))
-    return Path(path)
+    # serialise in memory and write from Python: symusic's own dump_midi ignores a full disk and leaves a
+    # truncated file, which the atomic rename would then put over the good one
+    return write_bytes(path, bytes(score.dumps_midi()))
 
 
 def midi_bytes(obj: Melody | symusic.Score, **kwargs) -> bytes:

@@ -1,0 +1,72 @@
+"""Run every benchmark, write benchmarks/results.json and a Markdown table (benchmarks/results.md).
+
+    .venv/bin/python benchmarks/run_all.py [--quick] [--only prepare,render]
+Run it on an otherwise idle machine: the figures are wall-clock times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SCRIPTS = ["prepare", "melody_train", "melody_generate", "audio_train", "audio_generate", "render", "transcribe",
+           "pipeline"]
+
+
+def headline(name: str, r: dict) -> str:
+    """One line a person can read from a benchmark's JSON."""
+    try:
+        if name == "prepare":
+            best = max(r["results"].values(), key=lambda x: x["files_per_s"])
+            return f"{best['files_per_s']:.0f} files/s ({r['speedup_vs_magenta']}x Magenta)"
+        if name == "melody_train":
+            t = r["throughput_basic_rnn"]
+            text = (f"basic_rnn {t['fp32']['real_steps_per_s']:,} real steps/s fp32, {t['bf16']['real_steps_per_s']:,} bf16 "
+                    f"({t['bf16']['vs_magenta']}x Magenta)")
+            if "quality" in r:
+                text += "; held-out " + ", ".join(f"{k} {v['loss']:.3f}" for k, v in r["quality"]["configs"].items())
+            return text
+        if name == "melody_generate":
+            row = next(iter(r["results"].values()))
+            return f"{r['outputs']}x128 steps: sampling {row['sample_seconds']} s, beam 4 {row['beam4_seconds']} s"
+        if name == "render":
+            return f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
+        if name == "pipeline":
+            return f"{r['seconds']} s for {r['outputs']} outputs"
+    except (KeyError, TypeError, StopIteration):
+        pass
+    return json.dumps(r)[:160]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only")
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else SCRIPTS
+    results = {}
+    for name in names:
+        script = HERE / f"bench_{name}.py"
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(script)] + (["--quick"] if args.quick else []), capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            results[name] = {"error": proc.stderr[-2000:]}
+            continue
+        results[name] = json.loads(proc.stdout[proc.stdout.index("{"):])
+        results[name]["wall_seconds"] = round(time.perf_counter() - start, 1)
+    out = HERE / ("results.quick.json" if args.quick else "results.json")
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["| benchmark | figure |", "|---|---|"]
+    lines += [f"| {n} | {headline(n, r) if 'error' not in r else 'FAILED'} |" for n, r in results.items()]
+    (out.with_suffix(".md")).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

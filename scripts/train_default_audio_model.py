@@ -1,0 +1,44 @@
+"""Reproduce the shipped small audio model: the default config on the shipped example clip.
+
+The clip (src/tunesmith/assets/examples/audio/example.wav) is a public-domain tune rendered with the
+FluidR3_GM piano (MIT). 22,050 Hz and a 1024-point FFT keep the model small and fast.
+
+    .venv/bin/python scripts/train_default_audio_model.py [--epochs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+from tunesmith.assets import MODELS, example_clip
+from tunesmith.audio_model.train import train_audio_model
+from tunesmith.files import write_json
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(MODELS / "audio-default"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    start = time.perf_counter()
+    result = train_audio_model([example_clip()], out, epochs=args.epochs, seed=args.seed, sample_rate=22050, n_fft=1024,
+                               hop_length=256, units=128, layers=2, progress=True)
+    (out / "train_state.safetensors").unlink(missing_ok=True)
+    write_json(out / "report.json", {
+        "model": "audio-default", "clip": example_clip().name, "epochs": args.epochs, "seed": args.seed,
+        "wall_seconds": round(time.perf_counter() - start, 1), "windows": result["windows"],
+        "heldout": result["eval"],
+        "command": f"python scripts/train_default_audio_model.py --epochs {args.epochs} --seed {args.seed}",
+    })
+    print(result["eval"])
+
+
+if __name__ == "__main__":
+    main()
