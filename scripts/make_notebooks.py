@@ -49,7 +49,8 @@ NOTEBOOKS = {
         "result = tunesmith.train_melody_model(\"my-corpus\", \"my-model\", \"lookback_rnn\",\n"
         "                                      steps=STEPS, batch_size=2,\n"
         "                                      eval_every=10, checkpoint_every=10, seed=0)\nresult[\"eval\"]",
-        "# The model directory shows its config, figures and loss curve\nmodel = tunesmith.load_melody_model(\"my-model\")\nmodel",
+        "# The model directory shows its config, figures and loss curve\n"
+        "model = tunesmith.load_melody_model(\"my-model\")\nmodel",
         "from IPython.display import Image\nImage(\"my-model/plots/loss.png\")",
         "# Training continues where it stopped (after Ctrl-C or a crash) with resume=True\n"
         "more = tunesmith.train_melody_model(\"my-corpus\", \"my-model\", steps=STEPS + 10, batch_size=2,\n"
