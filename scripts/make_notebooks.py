@@ -29,8 +29,9 @@ NOTEBOOKS = {
         "in_d_minor = model.generate(\"D4\", n=2, steps=96, beam_size=4, branch_factor=2, key=\"D\", scale=\"minor\", seed=4)\n"
         "[m.meta[\"log_likelihood\"] for m in in_d_minor]",
         "# Render on three instruments and listen\nfrom IPython.display import Audio, display\n"
+        "from tunesmith.render import render\n"
         "for instrument in [\"guitar\", \"music-box\", \"piano\"]:\n"
-        "    samples, sr = tunesmith.render(melodies[0], instrument)\n"
+        "    samples, sr = render(melodies[0], instrument)\n"
         "    print(instrument)\n    display(Audio(samples, rate=sr))",
         "# Save MIDI, a WAV, and piano rolls (interactive HTML and PNG)\nfrom pathlib import Path\n"
         "out = Path(\"hello-output\")\nout.mkdir(exist_ok=True)\n"
@@ -71,7 +72,7 @@ NOTEBOOKS = {
         "Audio(dreams[0], rate=audio_model.config.sample_rate)",
         "tunesmith.save_spectrogram(dreams[0], \"dream.png\", sample_rate=audio_model.config.sample_rate)\nImage(\"dream.png\")",
         "# The bridge: transcribe audio into a melody and continue it with the melody model\n"
-        "primer = tunesmith.transcribe(CLIP)\nprint(primer.summary())\n"
+        "from tunesmith.transcribe import transcribe\nprimer = transcribe(CLIP)\nprint(primer.summary())\n"
         "melody_model = tunesmith.load_melody_model(\"default\")\n"
         "melody_model.generate(primer.with_length(min(len(primer), 64)), n=1, steps=128, seed=0)[0]",
         "# Or the whole chain in one call, with a gallery page\n"

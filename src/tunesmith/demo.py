@@ -25,7 +25,7 @@ def run_demo(out_dir: str | os.PathLike = "tunesmith-demo", *, seed: int = 0, n:
     primers = list(PRIMERS)
     examples = example_midis()
     if examples:
-        primers.append((str(examples[0]), f"the first 2 bars of the example tune {examples[0].stem}"))
+        primers.append((str(examples[0]), f"the last 2 bars of the example tune {examples[0].stem}"))
     sections, written = [], []
     for i, (primer, label) in enumerate(primers, start=1):
         folder = out / f"primer_{i}"

@@ -343,11 +343,24 @@ def _load_model(model):
     return model if isinstance(model, MelodyModel) else load_melody_model(model)
 
 
+def _training_corpus(model_dir: Path) -> Path | None:
+    """The corpus a model was trained on: its own corpus/ (raw folder), the one named in config.json, or the
+    shipped eval split of a bundled model."""
+    for candidate in (model_dir / "corpus", model_dir / "eval-corpus"):
+        if (candidate / "corpus.json").is_file():
+            return candidate
+    try:
+        named = json.loads((model_dir / "config.json").read_text()).get("corpus")
+    except (OSError, json.JSONDecodeError):
+        named = None
+    return Path(named) if named else None
+
+
 @contextlib.contextmanager
 def _corpus_dir(model, data, progress: bool = False) -> Iterator[Path]:
     """The prepared corpus to evaluate on, and what it is; a raw MIDI folder is prepared (all held-out) in a temp dir."""
     if data is None:
-        own = Path(model.model_dir) / "corpus" if model.model_dir else None
+        own = _training_corpus(Path(model.model_dir)) if model.model_dir else None
         if own is None or not (own / "corpus.json").is_file():
             raise BadInputError(f"{model.model_dir}: the model has no corpus/ of its own to evaluate on; "
                                 "pass data= (a prepared corpus or a folder of MIDI files)")

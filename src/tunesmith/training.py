@@ -109,7 +109,7 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(task.model)
     if rank == 0:
-        checkpoint.save_config(model_dir, task.kind, task.config_dict())
+        checkpoint.save_config(model_dir, task.kind, task.config_dict(), getattr(task, "config_extra", None))
     log_rows: list[dict] = []
     bar = progress_bar(total=total, desc=f"train {task.kind}", unit="step", disable=not settings.progress or rank != 0)
     bar.update(step)

@@ -155,6 +155,7 @@ def train_melody_model(data: str | os.PathLike, model_dir: str | os.PathLike, co
     torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
     task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None,
                       precision=precision)
+    task.config_extra = {"corpus": str(corpus_dir.resolve())}  # where evaluation finds the held-out split
     settings = TrainSettings(steps=steps, epochs=epochs, eval_every=eval_every, checkpoint_every=checkpoint_every,
                              clip_norm=cfg.clip_norm, seed=seed, resume=resume, progress=progress,
                              max_seconds=max_seconds, stop_event=stop_event, on_log=on_log)
