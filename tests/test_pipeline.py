@@ -58,5 +58,5 @@ def test_pipeline_bad_audio(tiny_models, tmp_path):
     assert not (tmp_path / "out" / "index.html").exists()
     text = tmp_path / "fake.wav"
     text.write_text("not audio")
-    with pytest.raises(BadInputError, match="cannot read audio"):
+    with pytest.raises(BadInputError, match="not readable audio"):
         run_pipeline(text, tmp_path / "out2", audio_model="none", melody_model=str(tiny_models / "melody"), progress=False)

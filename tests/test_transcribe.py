@@ -93,13 +93,13 @@ def test_silence_and_noise_are_not_notes():
 def test_unreadable_files_name_the_file(tmp_path):
     fake = tmp_path / "notes.wav"
     fake.write_text("this is not audio\n")
-    with pytest.raises(BadInputError, match="notes.wav: not a readable audio file"):
+    with pytest.raises(BadInputError, match="notes.wav: not readable audio"):
         transcribe(fake)
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
-    with pytest.raises(BadInputError, match="empty.wav: file is empty"):
+    with pytest.raises(BadInputError, match="empty.wav: the file is empty"):
         transcribe(empty)
-    with pytest.raises(BadInputError, match="missing.wav: no such audio file"):
+    with pytest.raises(BadInputError, match="missing.wav: audio file not found"):
         transcribe(tmp_path / "missing.wav")
     with pytest.raises(BadInputError, match="needs sample_rate"):
         transcribe(np.zeros(100, np.float32))

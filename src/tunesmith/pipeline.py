@@ -20,20 +20,10 @@ from tunesmith.files import write_json
 
 def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, int]:
     """Mono float32 samples of an audio file; longer than ``max_seconds`` -> cut with a warning."""
-    import soundfile as sf
+    from tunesmith.audio_model.spectra import load_audio
 
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"{path}: no such audio file")
-    try:
-        samples, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise BadInputError(f"{path}: cannot read audio ({exc}); give a WAV, FLAC, OGG or MP3 file") from exc
-    samples = samples.mean(axis=1)
-    if samples.size == 0:
-        raise BadInputError(f"{path}: the audio file is empty")
-    if not np.isfinite(samples).all():
-        raise BadInputError(f"{path}: the audio holds NaN or infinite samples")
+    samples, sr = load_audio(path, None)
     if samples.size > max_seconds * sr:
         warnings.warn(f"{path.name} is {samples.size / sr:.0f} s long; using its first {max_seconds:g} s", stacklevel=2)
         samples = samples[: int(max_seconds * sr)]

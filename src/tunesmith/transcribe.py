@@ -62,28 +62,10 @@ class NoteEvent:
 def load_audio(audio, sample_rate: int | None = None) -> tuple[np.ndarray, int, str]:
     """A path, ``(samples, sr)`` tuple or array (+ ``sample_rate``) -> (mono float32, sr, description)."""
     if isinstance(audio, str | os.PathLike):
-        path = Path(audio)
-        if not path.is_file():
-            raise BadInputError(f"{path}: no such audio file")
-        if path.stat().st_size == 0:
-            raise BadInputError(f"{path}: file is empty (0 bytes); give a WAV/FLAC/OGG/MP3 recording")
-        try:
-            import soundfile
+        from tunesmith.audio_model.spectra import load_audio as read_audio_file
 
-            samples, sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-            samples = samples.mean(axis=1)
-        except Exception as first:
-            try:  # mp3/m4a and friends through librosa's audioread fallback
-                import librosa
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    samples, sr = librosa.load(str(path), sr=None, mono=True)
-            except Exception:
-                raise BadInputError(
-                    f"{path}: not a readable audio file ({first}); give a WAV, FLAC, OGG or MP3 recording"
-                ) from None
-        name = str(path)
+        samples, sr = read_audio_file(audio, None)
+        name = str(audio)
     else:
         if isinstance(audio, tuple) and len(audio) == 2:
             audio, sample_rate = audio

@@ -49,8 +49,9 @@ def find_audio_files(clips: str | os.PathLike | list | tuple) -> list[Path]:
     return paths
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int, min_samples: int = 1) -> tuple[np.ndarray, int]:
-    """Read any soundfile/librosa format as mono float32 at ``sample_rate``; returns (audio, original rate).
+def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: int = 1) -> tuple[np.ndarray, int]:
+    """Read any soundfile/librosa format as mono float32 at ``sample_rate`` (None: the file's own rate);
+    returns (audio, original rate). The one audio reader of tunesmith (training, transcription, pipeline).
 
     Refuses unreadable, empty, non-finite and too-short audio with a message naming the file.
     """
@@ -79,6 +80,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int, min_samples: int = 1) 
     if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
         raise BadInputError(f"{path}: the header claims {rate} samples per second (expected {MIN_FILE_RATE}-"
                             f"{MAX_FILE_RATE}); the file is damaged, re-export it")
+    sample_rate = sample_rate or rate
     if rate != sample_rate:
         import librosa
 
