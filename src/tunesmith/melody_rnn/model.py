@@ -31,6 +31,7 @@ class MelodyConfig:
     layers: list[int] = field(default_factory=lambda: [128, 128])
     dropout: float = 0.5
     attention_length: int = 0
+    forget_bias: float = 1.0  # added to the LSTM forget-gate bias at initialisation, as TensorFlow (and Magenta) do
     # transformer only
     d_model: int = 128
     heads: int = 4
@@ -89,6 +90,12 @@ class MelodyRNN(nn.Module):
             self.key = nn.Linear(top, top, bias=False)
             self.mix = nn.Linear(2 * top, top)
         self.head = nn.Linear(top, enc.num_classes)
+        if config.forget_bias:
+            for lstm in self.lstms:  # TensorFlow's LSTM cells (and so Magenta) start with the forget gate open
+                for name, bias in lstm.named_parameters():
+                    if name.startswith("bias_ih"):
+                        with torch.no_grad():
+                            bias[lstm.hidden_size : 2 * lstm.hidden_size].add_(config.forget_bias)
 
     def forward(self, inputs: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
         """``inputs [B, T, input_size]`` -> ``logits [B, T, classes]``; ``state`` carries LSTM and attention memory."""
