@@ -32,8 +32,22 @@ def headline(name: str, r: dict) -> str:
                 text += "; held-out " + ", ".join(f"{k} {v['loss']:.3f}" for k, v in r["quality"]["configs"].items())
             return text
         if name == "melody_generate":
-            row = next(iter(r["results"].values()))
-            return f"{r['outputs']}x128 steps: sampling {row['sample_seconds']} s, beam 4 {row['beam4_seconds']} s"
+            rows = [f"{k} ({v['config']}) sampling {v['sample_seconds']} s, beam 4 {v['beam4_seconds']} s"
+                    for k, v in r["results"].items()]
+            return f"{r['outputs']}x128 steps: " + "; ".join(rows)
+        if name == "audio_train":
+            f, ref = r["figures"], r["figures"].get("reference", {})
+            return (f"{f['default']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_default', '?')}x reference), "
+                    f"seed variant {f['seed_variant']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_seed_variant', '?')}x); "
+                    f"held-out MSE {f['default']['held_out_mse']} vs persistence {f['default']['persistence_mse']}; "
+                    f"peak RSS {f['peak_rss_mb']} MB")
+        if name == "audio_generate":
+            f = r["figures"]
+            return (f"20 s of audio: RTF {f['real_time_factor']} (Griffin-Lim {f['griffin_lim_s']} s); GL 800x32 "
+                    f"{f['gl_800_frames_32_iter_s']['ours']} s vs librosa {f['gl_800_frames_32_iter_s']['librosa']} s")
+        if name == "transcribe":
+            auto = {k: v for k, v in r["figures"].items() if k.endswith("/auto")}
+            return "; ".join(f"{k} F1 {v['f1']} at {v['realtime_factor']}x" for k, v in auto.items())
         if name == "render":
             return f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
         if name == "pipeline":
