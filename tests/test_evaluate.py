@@ -194,8 +194,16 @@ def test_evaluate_model_writes_offline_report(tiny_models, tmp_path):
 
 
 def test_compare_models_one_row_per_model(tiny_models, tmp_path):
-    with pytest.raises(BadInputError, match="no corpus/"):  # tiny_b was trained on a prepared corpus: say which data
-        compare_models([tiny_models[1]], n=2)
+    # tiny_b was trained on a prepared corpus elsewhere: its config.json names it, so it is found without data=
+    alone = compare_models([tiny_models[1]], n=2, steps=32)
+    assert len([r for r in alone.splitlines() if r.startswith("| ") and "---" not in r]) == 2
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_models[1], moved)
+    config = json.loads((moved / "config.json").read_text())
+    config["corpus"] = str(tmp_path / "gone")
+    (moved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BadInputError, match="no corpus/"):  # its corpus is gone: say which data to give
+        compare_models([moved], n=2)
     table = compare_models(list(tiny_models), data=tiny_models[0] / "corpus", n=6, out_dir=tmp_path / "cmp", steps=32)
     rows = [r for r in table.splitlines() if r.startswith("| ") and "---" not in r]
     assert len(rows) == 3  # header + two models

@@ -173,7 +173,7 @@ def _get_font(soundfont: Path) -> _Font:
         if cached is not None:
             return cached
         try:
-            import fluidsynth
+            fluidsynth = _import_fluidsynth()
         except ImportError as exc:  # the C library is missing
             raise RenderError(
                 f"FluidSynth is not available ({exc}); install it (Debian/Ubuntu: apt install libfluidsynth3, "
@@ -333,9 +333,17 @@ def _synthesize(synth, sfid: int, events: np.ndarray, presets: dict[int, tuple[i
 
 
 def _write_float():
-    import fluidsynth
+    return _import_fluidsynth()._fl.fluid_synth_write_float
 
-    return fluidsynth._fl.fluid_synth_write_float
+
+def _import_fluidsynth():
+    """pyfluidsynth prints where it found the library to stdout when $CI is set; keep our stdout clean (JSON)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import fluidsynth
+    return fluidsynth
 
 
 def render(obj, instrument: str | int | None = "piano", *, sample_rate: int = 44100,
