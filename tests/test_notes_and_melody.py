@@ -52,3 +52,8 @@ def test_squash_transposes_to_c_and_into_range():
     folded = wide.squash(48, 84, transpose_to_key=None)
     assert all(48 <= p < 84 for p in folded.pitches)
     assert folded.pitches[0] % 12 == 20 % 12 and folded.pitches[1] % 12 == 110 % 12
+
+
+def test_from_notes_keeps_the_highest_of_simultaneous_notes():
+    melody = Melody.from_notes([Note(48, 0, 4), Note(60, 0, 4), Note(55, 0, 2), Note(62, 4, 6)])
+    assert melody.events.tolist() == [60, -2, -2, -2, 62, -2, -1]

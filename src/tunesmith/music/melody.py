@@ -66,13 +66,18 @@ class Melody:
 
     @classmethod
     def from_notes(cls, notes: Sequence[Note], length: int | None = None, **kwargs) -> Melody:
-        """Build from step-quantised notes; a later note cuts an earlier one short (monophony)."""
+        """Build from step-quantised notes, monophonically: a later note cuts an earlier one short, and of
+        notes starting on the same step only the highest is kept (Magenta's ``ignore_polyphonic_notes``)."""
         end = max((n.end for n in notes), default=0)
         events = np.full(max(end + 1 if notes else 0, length or 0), NO_EVENT, dtype=np.int16)
+        last_onset = None
         for note in sorted(notes, key=lambda n: (n.start, -n.pitch)):
+            if note.start == last_onset:
+                continue
             events[note.start] = note.pitch
             events[note.start + 1 : note.end] = NO_EVENT
             events[note.end] = NOTE_OFF
+            last_onset = note.start
         if length is not None:
             events = events[:length]
         return cls(events, **kwargs)

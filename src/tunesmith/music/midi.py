@@ -18,7 +18,7 @@ import symusic
 
 from tunesmith.errors import BadInputError
 from tunesmith.files import write_bytes
-from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody
+from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody, Note
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 SCORE_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
@@ -264,16 +264,7 @@ def melody_from_score(score: symusic.Score, steps_per_quarter: int = DEFAULT_STE
         pitches_l.append(a["pitch"].astype(np.int64))
     starts, ends, pitches = (np.concatenate(x) for x in (starts_l, ends_l, pitches_l))
     ends = np.maximum(ends, starts + 1)
-    order = np.lexsort((-pitches, starts))
-    events = np.full(int(ends.max()) + 1, NO_EVENT, dtype=np.int16)
-    last_on = -1
-    for s, e, p in zip(starts[order], ends[order], pitches[order]):
-        if s == last_on:
-            continue
-        events[s] = p
-        events[s + 1 : e] = NO_EVENT
-        events[e] = NOTE_OFF
-        last_on = s
+    events = Melody.from_notes([Note(int(p), int(s), int(e)) for s, e, p in zip(starts, ends, pitches)]).events
     # drop leading silence up to the bar line of the first note
     spb = steps_per_bar_of(score, steps_per_quarter)
     first = int(np.flatnonzero(events >= 0)[0])
