@@ -32,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("prepare", help="folder of MIDI/score files -> token shards + corpus.json")
     s.add_argument("source")
     s.add_argument("-o", "--output", required=True)
-    s.add_argument("--workers", type=int)
+    s.add_argument("--workers", type=int, help="processes (default: all cores); with --engine ray: CPUs of the local Ray")
+    s.add_argument("--engine", choices=("process", "ray"), default="process",
+                   help="local processes (default) or Ray tasks, on this machine or a cluster (pip install 'tunesmith[ray]')")
+    s.add_argument("--ray-address", help="an existing Ray cluster, e.g. HEAD:6379 (default: $RAY_ADDRESS, else a local Ray)")
+    s.add_argument("--fresh", action="store_true",
+                   help="reprocess every file; by default files already processed into OUTPUT/parts are skipped")
     s.add_argument("--eval-ratio", type=float, default=0.1)
     s.add_argument("--min-bars", type=int, default=7)
     s.add_argument("--max-steps", type=int, default=512)
@@ -207,7 +212,8 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
                                       min_unique_pitches=args.min_unique_pitches, gap_bars=args.gap_bars,
                                       ignore_polyphonic_notes=not args.discard_polyphonic)
         report = prepare_corpus(args.source, args.output, eval_ratio=args.eval_ratio, workers=args.workers,
-                                settings=settings, progress=progress)
+                                settings=settings, progress=progress, engine=args.engine, ray_address=args.ray_address,
+                                fresh=args.fresh)
         print(report.summary())
         print(f"Corpus written to {args.output} (details in corpus.json)")
     elif cmd == "melody" and args.melody_command == "train":

@@ -1,29 +1,36 @@
 """Corpus ingestion: a folder of MIDI/score files -> melodies -> contiguous token shards.
 
-``prepare_corpus`` reads every file in parallel, extracts melodies the Magenta way, and writes
-``train``/``eval`` shards (memmap-able ``.npy`` arrays of events plus offsets) and ``corpus.json``.
-Every file that yields nothing is listed with its reason, so "0 melodies" never goes unexplained.
+``prepare_corpus`` reads every file in parallel (local processes or Ray tasks), extracts melodies the
+Magenta way, and writes ``train``/``eval`` shards (memmap-able ``.npy`` arrays of events plus offsets) and
+``corpus.json``. Every file that yields nothing is listed with its reason, so "0 melodies" never goes
+unexplained. Results stream into ``parts/`` as they arrive (bounded memory, resumable by content hash).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from tunesmith.errors import BadInputError, CorpusError
 from tunesmith.files import atomic_path, remove_stale_temps, write_json
+from tunesmith.music.engines import open_engine
 from tunesmith.music.midi import MIDI_SUFFIXES, SCORE_SUFFIXES, ExtractionSettings, extract_melodies, read_score
+from tunesmith.music.partstore import PartStore, content_key
 
 CORPUS_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
 SPLITS = ("train", "eval")
+# Bump when extraction code changes what a file yields: results stored in parts/ by older code are then redone.
+EXTRACTION_VERSION = 1
+READ_OK = (None, "polyphonic", "too_short", "too_few_pitches", "no_melody", "drums_only", "no_notes")
 
 
 @dataclass
@@ -117,8 +124,8 @@ def _process_abc(result: FileResult, settings: ExtractionSettings) -> FileResult
     return result
 
 
-def _process_chunk(args: tuple[list[str], ExtractionSettings]) -> list[FileResult]:
-    paths, settings = args
+def _process_chunk(paths: list[str], settings: ExtractionSettings) -> list[FileResult]:
+    """One task's work: a few dozen files, so task overhead (pickling, Ray scheduling) stays small."""
     return [process_file(p, settings) for p in paths]
 
 
@@ -173,6 +180,9 @@ class PrepareReport:
     eval_ratio: float
     seconds: float
     shards: dict
+    files_processed: int = 0  # read and extracted by this run
+    files_reused: int = 0  # content already processed (an earlier run, or a duplicate file): not read again
+    engine: str = "process"
 
     def summary(self) -> str:
         lines = [
@@ -181,6 +191,9 @@ class PrepareReport:
             f"Melodies: {self.melodies['train']} train, {self.melodies['eval']} eval "
             f"({self.steps['train'] + self.steps['eval']:,} steps) from {self.files_with_melodies} files.",
         ]
+        if self.files_reused:
+            lines.append(f"Processed {self.files_processed} files; {self.files_reused} needed no work "
+                         f"(content already processed, results kept in {self.out_dir}/parts).")
         if self.skip_counts:
             lines.append("Skipped files: " + ", ".join(f"{k} {v}" for k, v in sorted(self.skip_counts.items())))
             for item in self.skipped[:10]:
@@ -192,73 +205,118 @@ class PrepareReport:
 
 def prepare_corpus(source: str | os.PathLike, out_dir: str | os.PathLike, *, eval_ratio: float = 0.1,
                    workers: int | None = None, settings: ExtractionSettings | None = None,
-                   progress: bool = True, files: Iterable[Path] | None = None) -> PrepareReport:
-    """Turn a folder of MIDI/score files into token shards and ``corpus.json``; returns the report."""
+                   progress: bool = True, files: Iterable[Path] | None = None, engine: str = "process",
+                   ray_address: str | None = None, fresh: bool = False, flush_files: int = 2000) -> PrepareReport:
+    """Turn a folder of MIDI/score files into token shards and ``corpus.json``; returns the report.
+
+    Results are saved in ``out_dir/parts`` as they arrive, so a run that is interrupted (Ctrl-C, kill, crash)
+    or a folder that grew is finished by running the same command again: files whose content (blake2b of the
+    bytes) was already processed with the same settings are not read again. ``fresh=True`` redoes everything.
+    The shards are rebuilt at the end in sorted path order, so the corpus is the same whatever the engine,
+    the worker count or the number of interruptions.
+    """
     from tunesmith.progress import progress_bar
 
     started = time.perf_counter()
     settings = settings or ExtractionSettings()
-    source = Path(source)
-    out_dir = Path(out_dir)
-    paths = list(files) if files is not None else find_corpus_files(source)
+    source, out_dir = Path(source), Path(out_dir)
+    paths = [os.path.abspath(p) for p in (files if files is not None else find_corpus_files(source))]
     if not paths:
         raise CorpusError(f"{source}: no MIDI or score files found (looked for {', '.join(CORPUS_SUFFIXES)})")
-    base = source if source.is_dir() else source.parent
-    workers = workers or os.cpu_count() or 1
-    chunk = max(1, min(64, len(paths) // (workers * 4) or 1))
-    chunks = [[str(p) for p in paths[i : i + chunk]] for i in range(0, len(paths), chunk)]
+    base = os.path.abspath(source if source.is_dir() else source.parent)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in list(out_dir.glob("*-0*.npy")) + list(out_dir.glob("*-0*.sources.json")):
-        old.unlink()
     remove_stale_temps(out_dir)  # left by a killed earlier run
+    store = PartStore(out_dir / "parts", {"extraction": EXTRACTION_VERSION, "settings": asdict(settings)},
+                      fresh=fresh, flush_files=flush_files)
+    if store.discarded_reason and progress:
+        print(f"Reprocessing every file ({store.discarded_reason}).", file=sys.stderr)
+    keys: dict[str, str] = {}
+    bar = progress_bar(total=len(paths), desc="prepare", unit="file", disable=not progress)
+    try:
+        processed = _process_new_files(paths, keys, store, settings, engine, workers, ray_address, base, bar)
+    except KeyboardInterrupt:
+        print(f"Interrupted: the results of {len(store.records)} files are saved in {out_dir / 'parts'}; "
+              "run the same command again to continue.", file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+    entries = [(os.path.relpath(p, base), keys[p]) for p in paths]
+    report = _write_corpus(out_dir, entries, store, eval_ratio)
+    report.update(settings=asdict(settings), eval_ratio=eval_ratio, seconds=time.perf_counter() - started,
+                  files_processed=processed, files_reused=len(paths) - processed, engine=engine)
+    report = PrepareReport(out_dir=str(out_dir), **report)
+    write_json(out_dir / "corpus.json", asdict(report))  # written last: it marks the shards as complete
+    if report.melodies["train"] + report.melodies["eval"] == 0:
+        raise CorpusError(f"{source}: extracted 0 melodies from {len(paths)} files.\n{report.summary()}")
+    return report
+
+
+def _new_file_chunks(paths: list[str], keys: dict[str, str], store: PartStore, chunk: int, bar) -> Iterator[list[str]]:
+    """Hash each file (lazily, while workers run) and yield chunks of those whose content is not stored yet."""
+    queued: set[str] = set()
+    batch: list[str] = []
+    for path in paths:
+        key = keys[path] = content_key(path)
+        if key in store or key in queued:  # done by an earlier run, or the same bytes under another name
+            bar.update(1)
+            continue
+        queued.add(key)
+        batch.append(path)
+        if len(batch) >= chunk:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _process_new_files(paths: list[str], keys: dict[str, str], store: PartStore, settings: ExtractionSettings,
+                       engine: str, workers: int | None, ray_address: str | None, base: str, bar) -> int:
+    """Run the extraction on every file not in ``store``; results go to the store as they come. Returns the count."""
+    processed = 0
+    with open_engine(engine, workers, ray_address) as runner:
+        todo = max(1, len(paths) - len(store.records))
+        chunk = max(1, min(64, todo // (runner.parallelism * 4) or 1))
+        try:
+            for results in runner.map_unordered(partial(_process_chunk, settings=settings),
+                                                _new_file_chunks(paths, keys, store, chunk, bar)):
+                for res in results:
+                    store.add(keys[res.path], os.path.relpath(res.path, base), res)
+                    processed += 1
+                    bar.update(1)
+        finally:
+            store.flush()  # whatever happens, finished files are kept
+    return processed
+
+
+def _write_corpus(out_dir: Path, entries: list[tuple[str, str]], store: PartStore, eval_ratio: float) -> dict:
+    """Rebuild the train/eval shards from the stored results, in path order; returns the report's counts."""
+    for old in [out_dir / "corpus.json", *out_dir.glob("*-0*.npy"), *out_dir.glob("*-0*.sources.json")]:
+        old.unlink(missing_ok=True)
     writers = {split: ShardWriter(out_dir, split) for split in SPLITS}
     skipped, skip_counts, extraction_stats = [], Counter(), Counter()
     pitch_hist = np.zeros(128, dtype=np.int64)
     files_read = files_with_melodies = 0
-    bar = progress_bar(total=len(paths), desc="prepare", unit="file", disable=not progress)
-
-    def consume(results: list[FileResult]) -> None:
-        nonlocal files_read, files_with_melodies
-        for res in results:
-            rel = os.path.relpath(res.path, base)
-            extraction_stats.update(res.stats)
-            if res.skip_reason in (None, "polyphonic", "too_short", "too_few_pitches", "no_melody", "drums_only", "no_notes"):
-                files_read += 1
-            if res.events:
-                files_with_melodies += 1
-                for ev, spb, tune in zip(res.events, res.steps_per_bar, res.tune_ids):
-                    source = f"{rel}#X{tune}" if tune else rel
-                    writers[split_of(source, eval_ratio)].add(ev, spb, source)
-                    on = ev[ev >= 0]
-                    pitch_hist[:] += np.bincount(on.astype(np.int64), minlength=128)
-            else:
-                skipped.append({"file": rel, "reason": res.skip_reason, "detail": res.detail})
-                skip_counts[res.skip_reason] += 1
-            bar.update(1)
-
-    if workers <= 1 or len(chunks) == 1:
-        for c in chunks:
-            consume(_process_chunk((c, settings)))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for results in pool.map(_process_chunk, [(c, settings) for c in chunks]):
-                consume(results)
-    bar.close()
+    for rel, key in entries:
+        record = store.records[key]
+        extraction_stats.update(record["stats"])
+        files_read += record["skip_reason"] in READ_OK
+        melodies = store.melodies(key)
+        if not melodies:
+            skipped.append({"file": rel, "reason": record["skip_reason"], "detail": record["detail"]})
+            skip_counts[record["skip_reason"]] += 1
+            continue
+        files_with_melodies += 1
+        for events, spb, tune in melodies:
+            name = f"{rel}#X{tune}" if tune else rel
+            writers[split_of(name, eval_ratio)].add(events, spb, name)
+            pitch_hist += np.bincount(events[events >= 0].astype(np.int64), minlength=128)
     for writer in writers.values():
         writer.flush()
-    melodies = {s: sum(sh["melodies"] for sh in writers[s].shards) for s in SPLITS}
-    steps = {s: sum(sh["steps"] for sh in writers[s].shards) for s in SPLITS}
-    report = PrepareReport(
-        out_dir=str(out_dir), files_found=len(paths), files_read=files_read, files_with_melodies=files_with_melodies,
-        melodies=melodies, steps=steps, skipped=skipped, skip_counts=dict(skip_counts),
-        extraction_stats=dict(extraction_stats), pitch_histogram=pitch_hist.tolist(), settings=asdict(settings),
-        eval_ratio=eval_ratio, seconds=time.perf_counter() - started,
-        shards={s: writers[s].shards for s in SPLITS},
-    )
-    write_json(out_dir / "corpus.json", asdict(report))
-    if melodies["train"] + melodies["eval"] == 0:
-        raise CorpusError(f"{source}: extracted 0 melodies from {len(paths)} files.\n{report.summary()}")
-    return report
+    return {"files_found": len(entries), "files_read": files_read, "files_with_melodies": files_with_melodies,
+            "melodies": {s: sum(sh["melodies"] for sh in writers[s].shards) for s in SPLITS},
+            "steps": {s: sum(sh["steps"] for sh in writers[s].shards) for s in SPLITS},
+            "skipped": skipped, "skip_counts": dict(skip_counts), "extraction_stats": dict(extraction_stats),
+            "pitch_histogram": pitch_hist.tolist(), "shards": {s: writers[s].shards for s in SPLITS}}
 
 
 def load_split(corpus_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,140 @@
+"""Where corpus preparation runs its per-file work: inline, local processes, or Ray tasks (one machine or a cluster).
+
+Every engine maps one picklable function over an iterator of work items and yields the results as they finish
+(not in order). At most ``in_flight`` items are submitted at a time, so memory stays bounded however long the
+iterator is, and the iterator itself (which hashes files) is consumed lazily, overlapping with the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from itertools import islice
+
+from tunesmith.errors import TunesmithError
+
+ENGINES = ("process", "ray")
+
+
+class Engine:
+    """Runs ``fn`` over items; ``parallelism`` is how many items run at once (to size chunks)."""
+
+    parallelism = 1
+
+    def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _ignore_sigint() -> None:
+    """Workers ignore Ctrl-C: the parent decides, saves what is done and stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProcessEngine(Engine):
+    """A local process pool; the default engine."""
+
+    def __init__(self, workers: int):
+        self.parallelism = workers
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+
+    def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
+        items, pending = iter(items), set()
+        try:
+            while True:
+                pending |= {self.pool.submit(fn, item) for item in islice(items, 2 * self.parallelism - len(pending))}
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def import_ray():
+    """Ray is an optional extra; say how to get it rather than fail with a bare ImportError."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise TunesmithError("the Ray engine needs Ray: pip install 'tunesmith[ray]' (or pip install 'ray>=2.9'), "
+                             "or use --engine process") from exc
+    return ray
+
+
+def _apply(fn: Callable, item):
+    """Ray decorates plain functions only; this one runs any picklable callable (a partial) as a task."""
+    return fn(item)
+
+
+class RayEngine(Engine):
+    """Ray tasks: a local Ray started for this run, or an existing cluster (``address`` or ``$RAY_ADDRESS``).
+
+    Workers read the files by path, so on a cluster the corpus folder must be on storage every node sees
+    and tunesmith must be installed on every node.
+    """
+
+    def __init__(self, workers: int | None, address: str | None = None):
+        ray = self.ray = import_ray()
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        self.started_here = not ray.is_initialized()
+        if self.started_here and address is None:
+            # "local" rather than None: never attach by accident to the last cluster started on this machine
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run sends nothing anywhere
+            # Ray >= 2.5x turns on token auth for a new local cluster and warns about it: right, but not news here
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False)
+        elif self.started_here:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.parallelism = min(workers, cpus) if workers and address else cpus
+        self.address = address or "local"
+
+    def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
+        ray = self.ray
+        task, fn_ref = ray.remote(num_cpus=1, max_retries=2)(_apply), ray.put(fn)
+        items, pending = iter(items), []
+        try:
+            while True:
+                pending += [task.remote(fn_ref, item) for item in islice(items, 2 * self.parallelism - len(pending))]
+                if not pending:
+                    return
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    yield ray.get(ref)
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+
+    def close(self) -> None:
+        if self.started_here:
+            self.ray.shutdown()
+
+
+def open_engine(engine: str, workers: int | None, ray_address: str | None = None) -> Engine:
+    """The engine by name; one worker runs inline (no processes to start)."""
+    if engine == "ray":
+        return RayEngine(workers, ray_address)
+    if engine != "process":
+        raise TunesmithError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    if ray_address:
+        raise TunesmithError("--ray-address needs --engine ray")
+    workers = workers or os.cpu_count() or 1
+    return ProcessEngine(workers) if workers > 1 else Engine()
