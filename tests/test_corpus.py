@@ -180,3 +180,18 @@ def test_ray_engine_gives_the_process_engine_corpus(messy_corpus, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_same_corpus(tmp_path / "proc", tmp_path / "ray")
     assert json.loads((tmp_path / "ray" / "corpus.json").read_text())["engine"] == "ray"
+
+
+def test_engine_errors_say_what_to_do():
+    from tunesmith.music import engines
+
+    class Unreachable:
+        def init(self, **kwargs):
+            raise ConnectionError("Failed to connect to Ray cluster at head:6379")
+
+    with pytest.raises(TunesmithError, match="ray start --head.*RAY_AUTH_MODE=token"):
+        engines._connect(Unreachable(), "head:6379")
+    with pytest.raises(TunesmithError, match="needs --engine ray"):
+        engines.open_engine("process", 2, "head:6379")
+    with pytest.raises(TunesmithError, match="unknown engine"):
+        engines.open_engine("dask", 2)

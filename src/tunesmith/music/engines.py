@@ -102,7 +102,7 @@ class RayEngine(Engine):
             ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
                      logging_level=logging.WARNING, log_to_driver=False)
         elif self.started_here:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            _connect(ray, address)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.parallelism = min(workers, cpus) if workers and address else cpus
         self.address = address or "local"
@@ -126,6 +126,19 @@ class RayEngine(Engine):
     def close(self) -> None:
         if self.started_here:
             self.ray.shutdown()
+
+
+def _connect(ray, address: str) -> None:
+    """Join an existing cluster; a failure says what to check instead of Ray's long traceback."""
+    try:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError, ... depending on the Ray version
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise TunesmithError(
+            f"could not join the Ray cluster at {address} ({type(exc).__name__}: {first}). Check that `ray start --head` "
+            "runs there and that the address is its HOST:PORT (port 6379 by default). A cluster with token authentication "
+            "(the default of recent Ray) also needs RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token or "
+            "$RAY_AUTH_TOKEN (see docs/cluster.md)") from exc
 
 
 def open_engine(engine: str, workers: int | None, ray_address: str | None = None) -> Engine:
