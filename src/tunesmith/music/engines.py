@@ -97,7 +97,7 @@ class RayEngine(Engine):
         if self.started_here and address is None:
             # "local" rather than None: never attach by accident to the last cluster started on this machine
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run sends nothing anywhere
-            # Ray >= 2.5x turns on token auth for a new local cluster and warns about it: right, but not news here
+            # recent Ray (2.60 here) turns on token auth for a new local cluster and warns about it: right, not news
             logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
             ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
                      logging_level=logging.WARNING, log_to_driver=False)
