@@ -37,6 +37,7 @@ class TrainingTask(Protocol):
     def batch(self, epoch: int, index: int, rank: int = 0, world_size: int = 1) -> Any: ...
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
     def evaluate(self) -> dict[str, float]: ...
+    # optional: learning_rate(step) -> float, a schedule applied before every optimizer step
 
 
 @dataclass
@@ -146,6 +147,9 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
             loss.backward()
             if settings.clip_norm:
                 torch.nn.utils.clip_grad_norm_(task.model.parameters(), settings.clip_norm)
+            if hasattr(task, "learning_rate"):  # a schedule that is a function of the step survives a resume
+                for group in optimizer.param_groups:
+                    group["lr"] = task.learning_rate(step)
             optimizer.step()
             step += 1
             bar.update(1)

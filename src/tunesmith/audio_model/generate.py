@@ -56,17 +56,29 @@ class AudioModel:
         gen = torch.Generator(device="cpu").manual_seed(seed_value)
         window = seed[start:start + length].expand(n, length, -1)
         pred, state = model(model.features(window), last_only=True)  # warm the state on the seed window
+        pred = pred[:, 0]
         out = torch.empty(n, frames, c.bins, device=self.device)
         jumps = torch.rand(frames, n, generator=gen) < random_chance  # drawn up front: same seed, same audio
         where = torch.randint(0, seed.shape[0], (frames, n), generator=gen)
+        jump_steps = set(torch.nonzero(jumps.any(dim=1)).flatten().tolist()) if random_chance > 0 else set()
+        fast = model.log_domain and c.output_activation == "relu"
         for t in range(frames):
-            frame = model.to_magnitude(pred[:, 0])
-            if random_chance > 0 and bool(jumps[t].any()):
-                chosen = jumps[t].to(self.device)
-                frame = torch.where(chosen[:, None], seed[where[t].to(self.device)] * impulse_scale, frame)
-            out[:, t] = frame
-            pred, state = model(model.features(frame[:, None]), state)
-        return out
+            if fast:  # stay in log space: features(relu(expm1(z))) is (relu(z) - mean) / std; magnitudes after the loop
+                log_mag = torch.relu_(torch.addcmul(model.log_mean, pred.float(), model.log_std))
+                if t in jump_steps:
+                    chosen = jumps[t].to(self.device)[:, None]
+                    log_mag = torch.where(chosen, torch.log1p(seed[where[t].to(self.device)] * impulse_scale), log_mag)
+                out[:, t] = log_mag
+                feature = (log_mag - model.log_mean).div_(model.log_std)
+            else:
+                frame = model.to_magnitude(pred)
+                if t in jump_steps:
+                    chosen = jumps[t].to(self.device)[:, None]
+                    frame = torch.where(chosen, seed[where[t].to(self.device)] * impulse_scale, frame)
+                out[:, t] = frame
+                feature = model.features(frame)
+            pred, state = model.step(feature, state)
+        return torch.expm1_(out) if fast else out
 
     def generate(self, seed_clip, *, seconds: float = 20.0, n: int = 1, seed_offset: float = 0.0,
                  random_chance: float = 0.0, impulse_scale: float = 1.0, griffin_lim_iters: int = 32,

@@ -23,6 +23,7 @@ from torch import nn
 
 from tunesmith.config import config_from_dict, read_config_file
 from tunesmith.errors import BadInputError
+from tunesmith.rnn_step import rnn_step
 
 LOSSES = ("mse", "msle", "mae", "huber", "log-spectral")
 OPTIMIZERS = ("adam", "adamax", "adamw", "rmsprop", "sgd")
@@ -173,6 +174,19 @@ class SpectralLSTM(nn.Module):
         if self.config.residual:
             pred = pred + last_in.to(pred.dtype)
         return pred, state
+
+    def step(self, x: torch.Tensor, state=None):
+        """One frame ``x (batch, bins)`` in feature space -> the next prediction ``(batch, bins)`` and state.
+
+        Generation's inner loop: the same computation as ``forward`` on a one-step sequence (eval mode),
+        with the RNN as plain matmuls (``rnn_step``), several times faster than an ``nn.LSTM`` call.
+        """
+        h = self.embed(x) if self.embed is not None else x
+        if self.batchnorm is not None:
+            h = self.batchnorm(h)
+        out, state = rnn_step(self.rnn, h, state)
+        pred = self.head(out)
+        return (pred + x.to(pred.dtype) if self.config.residual else pred), state
 
     def raw_magnitude(self, pred: torch.Tensor) -> torch.Tensor:
         """Feature-space prediction -> linear magnitude before the output activation (> -1 in log mode)."""

@@ -84,3 +84,29 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, d
                 batches.append(piece)
     perm = rng.permutation(len(batches))
     return [batches[i] for i in perm]
+
+
+def window_batch(tokens: TokenSet, indices: np.ndarray, encoding: MelodyEncoding, window: int,
+                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One random window of ``window`` predictions per melody: ``inputs [B, W, F]``, ``labels [B, W]``, ``mask [B, W]``.
+
+    Each window is encoded together with the bars before it, so its lookback features and metric
+    counter are exactly those the whole melody would have: training on windows changes what the
+    model sees at once, not what any step means.
+    """
+    context = max(encoding.lookbacks, default=0)
+    inputs = torch.zeros(len(indices), window, encoding.input_size)
+    labels = torch.zeros(len(indices), window, dtype=torch.int64)
+    mask = torch.zeros(len(indices), window, dtype=torch.bool)
+    for row, i in enumerate(indices):
+        melody = tokens.melody(int(i))
+        start = int(rng.integers(0, max(len(melody) - window - 1, 0) + 1))
+        begin = max(start - context, 0)
+        piece = torch.from_numpy(melody[begin : start + window + 1].astype(np.int64)).unsqueeze(0)
+        skip = start - begin
+        x = encoding.inputs(piece[:, :-1], offset=begin)[0, skip:]
+        y = encoding.labels(piece)[0, 1 + skip :]
+        inputs[row, : len(y)] = x
+        labels[row, : len(y)] = y
+        mask[row, : len(y)] = True
+    return inputs, labels, mask

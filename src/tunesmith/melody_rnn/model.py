@@ -17,6 +17,7 @@ from torch import nn
 
 from tunesmith.errors import BadInputError
 from tunesmith.melody_rnn.encoding import MelodyEncoding
+from tunesmith.rnn_step import rnn_step
 
 
 @dataclass
@@ -36,6 +37,10 @@ class MelodyConfig:
     d_model: int = 128
     heads: int = 4
     transformer_layers: int = 4
+    attention_window: int = 0  # transformer: each step sees at most this many steps (0: all); set to train_window
+    # how training reads melodies: whole (0) or random windows of this many steps (cheap for the transformer)
+    train_window: int = 0
+    warmup_steps: int = 0  # linear learning-rate warm-up (the transformer wants it)
     # training defaults (Magenta's)
     learning_rate: float = 1e-3
     clip_norm: float = 5.0
@@ -53,6 +58,8 @@ class MelodyConfig:
             raise BadInputError("layers must be positive sizes and dropout in [0, 1)")
         if self.architecture == "transformer" and self.d_model % self.heads:
             raise BadInputError("d_model must be divisible by heads")
+        if self.train_window < 0 or self.attention_window < 0 or self.warmup_steps < 0:
+            raise BadInputError("train_window, attention_window and warmup_steps must be >= 0")
 
     @property
     def melody_encoding(self) -> MelodyEncoding:
@@ -102,8 +109,14 @@ class MelodyRNN(nn.Module):
         state = state or {}
         hidden = []
         x = inputs
+        previous = state.get("lstm", [None] * len(self.lstms))
+        one_step = x.shape[1] == 1 and not self.training  # generation: cell arithmetic beats a fused call
         for i, lstm in enumerate(self.lstms):
-            x, hc = lstm(x, state.get("lstm", [None] * len(self.lstms))[i])
+            if one_step:
+                out, hc = rnn_step(lstm, x[:, 0], previous[i])
+                x = out.unsqueeze(1)
+            else:
+                x, hc = lstm(x, previous[i])
             hidden.append(hc)
             x = self.dropout(x)
         new_state = {"lstm": hidden}
@@ -156,6 +169,7 @@ class _Block(nn.Module):
         super().__init__()
         d = config.d_model
         self.heads = config.heads
+        self.window = config.attention_window
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
@@ -169,10 +183,20 @@ class _Block(nn.Module):
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
         n = k.shape[2]
-        mask = torch.arange(n, device=x.device).unsqueeze(0) <= torch.arange(n - t, n, device=x.device).unsqueeze(1)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.drop.p if self.training else 0.0)
+        dropout = self.drop.p if self.training else 0.0
+        if n == t and (not self.window or t <= self.window):  # plain causal: the fast fused kernel
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        else:
+            key_pos = torch.arange(n, device=x.device).unsqueeze(0)
+            query_pos = torch.arange(n - t, n, device=x.device).unsqueeze(1)
+            mask = key_pos <= query_pos
+            if self.window:
+                mask &= key_pos > query_pos - self.window
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
         x = x + self.drop(self.mlp(self.norm2(x)))
+        if self.window:  # the next step sees only the last window-1 of these
+            k, v = k[:, :, -(self.window - 1) :], v[:, :, -(self.window - 1) :]
         return x, (k, v)
 
 

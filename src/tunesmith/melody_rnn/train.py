@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from tunesmith.config import config_from_dict
 from tunesmith.errors import TrainingError
-from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, load_tokens
+from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, load_tokens, window_batch
 from tunesmith.melody_rnn.model import MelodyConfig, build_model, preset
 from tunesmith.training import TrainSettings, run_training
 
@@ -23,11 +23,15 @@ def default_device() -> torch.device:
 
 
 def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor):
-    """Summed NLL, correct-prediction count and step count over every real (unpadded) step."""
+    """Per-step NLL, correct predictions and mask over every real (unpadded) step of whole melodies."""
     inputs = encoding.inputs(idx[:, :-1])
     labels = encoding.labels(idx)[:, 1:]
-    logits, _ = model(inputs)
     mask = torch.arange(labels.shape[1], device=idx.device).unsqueeze(0) < (lengths - 1).unsqueeze(1)
+    return masked_loss(model, inputs, labels, mask)
+
+
+def masked_loss(model, inputs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor):
+    logits, _ = model(inputs)
     logits = logits.float()
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view_as(labels)
     nll = nll * mask
@@ -70,16 +74,28 @@ class MelodyTask:
 
     def batch(self, epoch: int, index: int, rank: int = 0, world_size: int = 1):
         indices = self._batches(epoch, world_size)[index * world_size + rank]
+        if self.config.train_window:
+            rng = np.random.default_rng([self.seed, epoch, index, rank])  # a function of the step: resumable
+            inputs, labels, mask = window_batch(self.train, indices, self.encoding, self.config.train_window, rng)
+            return "windows", inputs.to(self.device), labels.to(self.device), mask.to(self.device)
         idx, lengths = self.train.batch(indices, self.config.max_steps)
-        return idx.to(self.device), lengths.to(self.device)
+        return "melodies", idx.to(self.device), lengths.to(self.device)
+
+    def learning_rate(self, step: int) -> float:
+        """Magenta's constant rate, after an optional linear warm-up (step counts from 0)."""
+        warmup = self.config.warmup_steps
+        return self.config.learning_rate * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
 
     def loss(self, batch):
-        idx, lengths = batch
+        kind, *tensors = batch
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            nll, correct, mask, _ = sequence_loss(self.model, self.encoding, idx, lengths)
+            if kind == "windows":
+                nll, correct, mask, _ = masked_loss(self.model, *tensors)
+            else:
+                nll, correct, mask, _ = sequence_loss(self.model, self.encoding, *tensors)
         count = mask.sum()
         loss = nll.sum() / count
-        self.real_steps += int(lengths.sum())
+        self.real_steps += int(count) + (len(mask) if kind == "melodies" else 0)
         value = float(loss.detach())
         return loss, {"loss": value, "perplexity": math.exp(min(value, 50)), "accuracy": float(correct.sum() / count)}
 
