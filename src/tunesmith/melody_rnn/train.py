@@ -13,9 +13,12 @@ import torch.nn.functional as F
 
 from tunesmith.config import config_from_dict
 from tunesmith.errors import TrainingError
-from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, load_tokens, window_batch
+from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody_rnn.model import MelodyConfig, build_model, preset
 from tunesmith.training import TrainSettings, run_training
+
+
+LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 
 
 def default_device() -> torch.device:
@@ -56,6 +59,7 @@ class MelodyTask:
         if precision not in ("fp32", "bf16"):
             raise TrainingError(f"precision must be fp32 or bf16, not {precision!r}")
         self.autocast = precision == "bf16"
+        self.groups = LENGTH_GROUPS
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
@@ -78,8 +82,9 @@ class MelodyTask:
             rng = np.random.default_rng([self.seed, epoch, index, rank])  # a function of the step: resumable
             inputs, labels, mask = window_batch(self.train, indices, self.encoding, self.config.train_window, rng)
             return "windows", inputs.to(self.device), labels.to(self.device), mask.to(self.device)
-        idx, lengths = self.train.batch(indices, self.config.max_steps)
-        return "melodies", idx.to(self.device), lengths.to(self.device)
+        lengths = np.minimum(self.train.lengths[indices], self.config.max_steps or np.iinfo(np.int64).max)
+        parts = [self.train.batch(indices[group], self.config.max_steps) for group in length_groups(lengths, self.groups)]
+        return "melodies", [(idx.to(self.device), n.to(self.device)) for idx, n in parts]
 
     def learning_rate(self, step: int) -> float:
         """Magenta's constant rate, after an optional linear warm-up (step counts from 0)."""
@@ -90,14 +95,15 @@ class MelodyTask:
         kind, *tensors = batch
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             if kind == "windows":
-                nll, correct, mask, _ = masked_loss(self.model, *tensors)
+                parts = [masked_loss(self.model, *tensors)]
             else:
-                nll, correct, mask, _ = sequence_loss(self.model, self.encoding, *tensors)
-        count = mask.sum()
-        loss = nll.sum() / count
-        self.real_steps += int(count) + (len(mask) if kind == "melodies" else 0)
+                parts = [sequence_loss(self.model, self.encoding, idx, n) for idx, n in tensors[0]]
+        count = sum(mask.sum() for _, _, mask, _ in parts)
+        loss = sum(nll.sum() for nll, _, _, _ in parts) / count
+        correct = sum(hit.sum() for _, hit, _, _ in parts)
+        self.real_steps += int(count) + (sum(len(mask) for _, _, mask, _ in parts) if kind == "melodies" else 0)
         value = float(loss.detach())
-        return loss, {"loss": value, "perplexity": math.exp(min(value, 50)), "accuracy": float(correct.sum() / count)}
+        return loss, {"loss": value, "perplexity": math.exp(min(value, 50)), "accuracy": float(correct / count)}
 
     def evaluate(self) -> dict[str, float]:
         if self.eval_set is None or len(self.eval_set) == 0:
