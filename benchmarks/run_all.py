@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["prepare", "melody_train", "melody_generate", "model_compare", "audio_train", "audio_generate", "render",
-           "transcribe", "pipeline"]
+SCRIPTS = ["prepare", "melody_train", "melody_generate", "model_compare", "speed_options", "audio_train",
+           "audio_generate", "render", "transcribe", "pipeline"]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
     "melody_train": ["--quality", "--quality-configs", "basic_rnn,lookback_rnn", "--precision", "bf16"],
@@ -56,6 +56,9 @@ def headline(name: str, r: dict) -> str:
             return "; ".join(f"{k} F1 {v['f1']} at {v['realtime_factor']}x" for k, v in auto.items())
         if name == "render":
             return f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
+        if name == "speed_options":
+            return "; ".join(f"{m}: " + ", ".join(f"{k} {v['real_steps_per_s']:,}" for k, v in opts.items() if "error" not in v)
+                             + " real steps/s" for m, opts in r["results"].items())
         if name == "model_compare":
             rows = [f"{k} {v['heldout_loss']:.3f} ({v['steps']} steps)" for k, v in r["results"].items()]
             rel = r.get("transformer_vs_attention_rnn", {}).get("relative_loss_reduction")

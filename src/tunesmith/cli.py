@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = melody.add_parser("train", help="train on a prepared corpus or a raw MIDI folder")
     t.add_argument("data")
     t.add_argument("-o", "--output", required=True)
-    t.add_argument("--config", default="attention_rnn", help="basic_rnn | lookback_rnn | attention_rnn | transformer")
+    t.add_argument("--config", default="transformer",
+                   help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn")
     t.add_argument("--steps", type=int)
     t.add_argument("--epochs", type=int)
     t.add_argument("--seed", type=int, default=0)

@@ -47,6 +47,6 @@ def run_demo(out_dir: str | os.PathLike = "tunesmith-demo", *, seed: int = 0, n:
             print(f"  {folder}/: melody_XX.mid, melody_XX_<instrument>.wav, melody_XX.html/png (piano rolls)")
         print(f"Open {index} in a browser to listen and look.")
         print("Next: tunesmith melody generate --primer 'E4 G4 A4' -n 4 --render guitar --plot -o out/\n"
-              "      tunesmith melody train YOUR_MIDI_FOLDER -o my-model --config attention_rnn --steps 2000\n"
+              "      tunesmith melody train YOUR_MIDI_FOLDER -o my-model --config transformer --steps 2000\n"
               "      tunesmith web")
     return {"index": str(index), "folders": [str(f) for f in written], "seconds": seconds}

@@ -17,7 +17,6 @@ from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, length_groups,
 from tunesmith.melody_rnn.model import MelodyConfig, build_model, preset
 from tunesmith.training import TrainSettings, run_training
 
-
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 
 
