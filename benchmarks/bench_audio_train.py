@@ -71,17 +71,17 @@ def reference_step_seconds(clip: Path, steps: int, threads: int, seed_variant: b
     return float(np.median(times[2:]))
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report its parent's peak
+PEAK = "import re; print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)"
 CHILD = """
-import resource, sys
+import sys
 from tunesmith.audio_model import train_audio_model
 train_audio_model(sys.argv[1], sys.argv[2], epochs=1, progress=False, threads=1)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
+""" + PEAK
 FLOOR = """
-import resource, torch
+import torch
 p = torch.nn.Parameter(torch.zeros(1)); p.grad = torch.zeros(1); torch.optim.Adam([p]).step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
+""" + PEAK
 
 
 def child_peak_mb(code: str, *args: str) -> float:

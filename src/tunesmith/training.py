@@ -57,6 +57,18 @@ class TrainSettings:
     on_log: Any = None  # called with each logged row (live progress in the web page)
 
 
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 autocast only where it is fast: CUDA with bf16, or a CPU with AVX512-BF16/AMX (oneDNN)."""
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():

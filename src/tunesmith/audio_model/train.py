@@ -17,23 +17,11 @@ import torch
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
 from tunesmith.audio_model.spectra import FrameSet, build_frame_set, find_audio_files, load_audio
 from tunesmith.errors import BadInputError
-from tunesmith.training import TrainSettings, run_training
+from tunesmith.training import TrainSettings, run_training, use_bf16
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast only where it is fast: CUDA with bf16, or a CPU with AVX512-BF16/AMX (oneDNN)."""
-    if precision != "auto":
-        return precision == "bf16"
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def load_clips(clips, sample_rate: int, min_samples: int) -> tuple[list[tuple[str, np.ndarray]], list[str]]:

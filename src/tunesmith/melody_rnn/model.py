@@ -164,7 +164,12 @@ class MelodyRNN(nn.Module):
 
 
 class MelodyTransformer(nn.Module):
-    """A small decoder-only Transformer with rotary positions over the same inputs and classes."""
+    """A small decoder-only Transformer with rotary positions over the same inputs and classes.
+
+    Each step attends at most ``attention_window`` steps back (a banded causal mask; the generation
+    cache keeps only that many keys), so it trains on short random windows yet runs on whole
+    melodies of any length with the same view of the past.
+    """
 
     def __init__(self, config: MelodyConfig):
         super().__init__()

@@ -15,7 +15,7 @@ from tunesmith.config import config_from_dict
 from tunesmith.errors import TrainingError
 from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody_rnn.model import MelodyConfig, build_model, preset
-from tunesmith.training import TrainSettings, run_training
+from tunesmith.training import TrainSettings, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 
@@ -45,7 +45,7 @@ class MelodyTask:
     kind = "melody"
 
     def __init__(self, config: MelodyConfig, train: TokenSet, eval_set: TokenSet | None, seed: int = 0,
-                 device: torch.device | None = None, corpus_info: dict | None = None, precision: str = "fp32"):
+                 device: torch.device | None = None, corpus_info: dict | None = None, precision: str = "auto"):
         self.config = config
         self.encoding = config.melody_encoding
         self.train, self.eval_set = train, eval_set
@@ -55,9 +55,9 @@ class MelodyTask:
         self.corpus_info = corpus_info or {}
         self._epoch_cache: tuple[int, list[np.ndarray]] | None = None
         self.real_steps = 0
-        if precision not in ("fp32", "bf16"):
-            raise TrainingError(f"precision must be fp32 or bf16, not {precision!r}")
-        self.autocast = precision == "bf16"
+        if precision not in ("auto", "fp32", "bf16"):
+            raise TrainingError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+        self.autocast = use_bf16(precision, self.device)  # auto: bf16 where the hardware does it fast
         self.groups = LENGTH_GROUPS
 
     def config_dict(self) -> dict:
@@ -142,7 +142,7 @@ def train_melody_model(data: str | os.PathLike, model_dir: str | os.PathLike, co
                        *, steps: int | None = None, epochs: int | None = None, seed: int = 0, resume: bool = False,
                        eval_every: int = 100, checkpoint_every: int = 100, progress: bool = True,
                        device: str | None = None, max_seconds: float | None = None, workers: int | None = None,
-                       stop_event=None, on_log=None, precision: str = "fp32", **overrides) -> dict:
+                       stop_event=None, on_log=None, precision: str = "auto", **overrides) -> dict:
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly)."""
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
