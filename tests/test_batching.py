@@ -79,9 +79,22 @@ def test_banded_transformer_matches_its_cache_and_the_full_model_within_the_band
             out, state = model(inputs[:, t:t + 1], state)
             steps.append(out)
     torch.testing.assert_close(torch.cat(steps, 1), full.detach(), rtol=1e-4, atol=1e-4)
-    assert state["cache"][0][0].shape[2] == 15  # only window - 1 past keys are kept
+    assert state["cache"][0][0].shape[2] == 16  # a ring of window keys, whatever the length
     unbanded = build_model(preset("transformer", d_model=32, heads=2, transformer_layers=2)).eval()
     unbanded.load_state_dict(model.state_dict())
     other, _ = unbanded(inputs)
     torch.testing.assert_close(other[:, :16], full[:, :16])
     assert not torch.allclose(other[:, 20:], full[:, 20:])
+
+
+def test_transformer_cache_works_for_a_primer_then_steps_then_chunks():
+    torch.manual_seed(1)
+    model = build_model(preset("transformer", d_model=32, heads=2, transformer_layers=2, attention_window=16)).eval()
+    inputs = torch.randn(3, 50, model.config.melody_encoding.input_size)
+    full, _ = model(inputs)
+    pieces, state = [], None
+    with torch.no_grad():
+        for start, stop in ((0, 20), (20, 21), (21, 22), (22, 30), (30, 31), (31, 50)):  # primer, steps, chunks
+            out, state = model(inputs[:, start:stop], state)
+            pieces.append(out)
+    torch.testing.assert_close(torch.cat(pieces, 1), full.detach(), rtol=1e-4, atol=1e-4)

@@ -208,24 +208,59 @@ class _Block(nn.Module):
         b, t, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         q, k = _rotary(q, offset), _rotary(k, offset)
+        if self.window and cache is not None and t == 1:
+            y, cache = self._attend_one(q, k, v, cache, offset)
+        else:
+            y, cache = self._attend(q, k, v, cache, offset)
+        x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
+        x = x + self.drop(self.mlp(self.norm2(x)))
+        return x, cache
+
+    def _attend(self, q, k, v, cache, offset):
+        """Attention for ``t`` new steps at once (training, evaluation, a primer)."""
+        t = q.shape[2]
         if cache is not None:
-            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            past_k, past_v = self._ordered(cache, offset) if self.window else cache
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
         n = k.shape[2]
         dropout = self.drop.p if self.training else 0.0
         if n == t and (not self.window or t <= self.window):  # plain causal: the fast fused kernel
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
         else:
-            key_pos = torch.arange(n, device=x.device).unsqueeze(0)
-            query_pos = torch.arange(n - t, n, device=x.device).unsqueeze(1)
+            key_pos = torch.arange(n, device=q.device).unsqueeze(0)
+            query_pos = torch.arange(n - t, n, device=q.device).unsqueeze(1)
             mask = key_pos <= query_pos
             if self.window:
                 mask &= key_pos > query_pos - self.window
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-        x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
-        x = x + self.drop(self.mlp(self.norm2(x)))
-        if self.window:  # the next step sees only the last window-1 of these
-            k, v = k[:, :, -(self.window - 1) :], v[:, :, -(self.window - 1) :]
-        return x, (k, v)
+        if not self.window:
+            return y, (k, v)
+        # keep the last ``window`` keys in a ring: the key of position p lives in slot p % window
+        end = offset + t
+        keep = min(n, self.window)
+        slots = torch.arange(end - keep, end, device=q.device) % self.window
+        ring_k = k.new_zeros(*k.shape[:2], self.window, k.shape[3])
+        ring_v = torch.zeros_like(ring_k)
+        ring_k[:, :, slots], ring_v[:, :, slots] = k[:, :, -keep:], v[:, :, -keep:]
+        return y, (ring_k, ring_v)
+
+    def _attend_one(self, q, k, v, ring, offset):
+        """One new step against the ring of past keys: written in place, no copy of the past (generation).
+
+        Keys carry their rotary phase, so their order in the ring does not matter; the slot being
+        overwritten held position ``offset - window``, which has just left the band.
+        """
+        ring_k, ring_v = ring
+        slot = offset % self.window
+        ring_k[:, :, slot], ring_v[:, :, slot] = k[:, :, 0], v[:, :, 0]
+        mask = None if offset + 1 >= self.window else (torch.arange(self.window, device=q.device) <= offset)[None]
+        return F.scaled_dot_product_attention(q, ring_k, ring_v, attn_mask=mask), ring
+
+    def _ordered(self, ring, offset):
+        """The ring's keys and values in position order (for several new steps at once)."""
+        count = min(offset, self.window)
+        slots = torch.arange(offset - count, offset, device=ring[0].device) % self.window
+        return ring[0][:, :, slots], ring[1][:, :, slots]
 
 
 def _rotary(x: torch.Tensor, offset: int) -> torch.Tensor:
