@@ -61,24 +61,20 @@ class AudioModel:
         jumps = torch.rand(frames, n, generator=gen) < random_chance  # drawn up front: same seed, same audio
         where = torch.randint(0, seed.shape[0], (frames, n), generator=gen)
         jump_steps = set(torch.nonzero(jumps.any(dim=1)).flatten().tolist()) if random_chance > 0 else set()
-        fast = model.log_domain and c.output_activation == "relu"
+        # in log space the loop skips a round trip: features(relu(expm1(z))) is (relu(z) - mean) / std
+        log_space = model.log_domain and c.output_activation == "relu"
         for t in range(frames):
-            if fast:  # stay in log space: features(relu(expm1(z))) is (relu(z) - mean) / std; magnitudes after the loop
-                log_mag = torch.relu_(torch.addcmul(model.log_mean, pred.float(), model.log_std))
-                if t in jump_steps:
-                    chosen = jumps[t].to(self.device)[:, None]
-                    log_mag = torch.where(chosen, torch.log1p(seed[where[t].to(self.device)] * impulse_scale), log_mag)
-                out[:, t] = log_mag
-                feature = (log_mag - model.log_mean).div_(model.log_std)
+            if log_space:
+                value = torch.relu_(torch.addcmul(model.log_mean, pred.float(), model.log_std))
             else:
-                frame = model.to_magnitude(pred)
-                if t in jump_steps:
-                    chosen = jumps[t].to(self.device)[:, None]
-                    frame = torch.where(chosen, seed[where[t].to(self.device)] * impulse_scale, frame)
-                out[:, t] = frame
-                feature = model.features(frame)
+                value = model.to_magnitude(pred)
+            if t in jump_steps:
+                jump = seed[where[t].to(self.device)] * impulse_scale
+                value = torch.where(jumps[t].to(self.device)[:, None], torch.log1p(jump) if log_space else jump, value)
+            out[:, t] = value
+            feature = (value - model.log_mean).div_(model.log_std) if log_space else model.features(value)
             pred, state = model.step(feature, state)
-        return torch.expm1_(out) if fast else out
+        return torch.expm1_(out) if log_space else out  # magnitudes
 
     def generate(self, seed_clip, *, seconds: float = 20.0, n: int = 1, seed_offset: float = 0.0,
                  random_chance: float = 0.0, impulse_scale: float = 1.0, griffin_lim_iters: int = 32,

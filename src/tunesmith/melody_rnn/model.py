@@ -235,6 +235,8 @@ class _Block(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         if not self.window:
             return y, (k, v)
+        if self.training:  # nothing continues from a training batch: no ring to build on the hot path
+            return y, None
         # keep the last ``window`` keys in a ring: the key of position p lives in slot p % window
         end = offset + t
         keep = min(n, self.window)

@@ -81,8 +81,8 @@ class MelodyTask:
             rng = np.random.default_rng([self.seed, epoch, index, rank])  # a function of the step: resumable
             inputs, labels, mask = window_batch(self.train, indices, self.encoding, self.config.train_window, rng)
             return "windows", inputs.to(self.device), labels.to(self.device), mask.to(self.device)
-        lengths = np.minimum(self.train.lengths[indices], self.config.max_steps or np.iinfo(np.int64).max)
-        parts = [self.train.batch(indices[group], self.config.max_steps) for group in length_groups(lengths, self.groups)]
+        groups = length_groups(self.train.lengths[indices], self.groups)  # batch() clips each part to max_steps
+        parts = [self.train.batch(indices[group], self.config.max_steps) for group in groups]
         return "melodies", [(idx.to(self.device), n.to(self.device)) for idx, n in parts]
 
     def learning_rate(self, step: int) -> float:
