@@ -46,7 +46,9 @@ def headline(name: str, r: dict) -> str:
             return (f"{f['default']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_default', '?')}x reference), "
                     f"seed variant {f['seed_variant']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_seed_variant', '?')}x); "
                     f"held-out MSE {f['default']['held_out_mse']} vs persistence {f['default']['persistence_mse']}; "
-                    f"peak RSS {f['peak_rss_mb']} MB")
+                    + (f"fresh-process peak {f['memory']['peak_mb_clip']} MB ({ref.get('peak_rss_ratio', '?')}x below "
+                       f"reference; torch's bare step {f['memory']['torch_bare_step_mb']} MB)" if "memory" in f
+                       else f"peak RSS {f['peak_rss_mb']} MB"))
         if name == "audio_generate":
             f = r["figures"]
             return (f"20 s of audio: RTF {f['real_time_factor']} (Griffin-Lim {f['griffin_lim_s']} s); GL 800x32 "

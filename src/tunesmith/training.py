@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import torch
 
 from tunesmith import checkpoint
+from tunesmith.allocator import release_freed_memory, reuse_freed_memory
 from tunesmith.errors import TrainingError, TunesmithError
 from tunesmith.files import remove_stale_temps, write_text
 from tunesmith.progress import progress_bar
@@ -94,6 +95,7 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
     """Train ``task.model``, checkpointing into ``model_dir``; returns the final metrics."""
     model_dir = Path(model_dir)
     rank, world = _distributed()
+    reuse_freed_memory()  # no page faults re-zeroing the same buffers every step
     torch.set_num_threads(settings.threads or max(1, (os.cpu_count() or 1) // world))
     per_epoch = task.batches_per_epoch(world)
     if per_epoch < 1:
@@ -142,6 +144,7 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
         checkpoint.save_weights(model_dir, task.model, {"step": step})
         checkpoint.save_train_state(model_dir, task.model, optimizer, {"step": step, "seed": settings.seed})
         if final:
+            release_freed_memory()  # drawing the curve must not add to the training loop's cached buffers
             try:
                 from tunesmith.plots import save_loss_curve
 

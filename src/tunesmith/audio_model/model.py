@@ -167,9 +167,11 @@ class SpectralLSTM(nn.Module):
         if self.batchnorm is not None:
             h = self.batchnorm(h.transpose(1, 2)).transpose(1, 2)
         out, state = self.rnn(h, state)
-        last_in = x[index] if index is not None else x
-        if last_only:
-            out, last_in = out[:, -1:], last_in[:, -1:]
+        if last_only:  # gather only the frames the prediction is added to
+            out = out[:, -1:]
+            last_in = x[index[:, -1:]] if index is not None else x[:, -1:]
+        else:
+            last_in = x[index] if index is not None else x
         pred = self.head(out)
         if self.config.residual:
             pred = pred + last_in.to(pred.dtype)

@@ -45,7 +45,10 @@ class TokenSet:
         lengths = self.lengths[indices]
         if max_steps:
             lengths = np.minimum(lengths, max_steps)
-        out = np.zeros((len(indices), int(lengths.max())), dtype=np.int64)
+        # width rounded up to a bar of 16th notes: a few dozen tensor shapes instead of one per batch
+        # (oneDNN builds and keeps a kernel per shape: fewer shapes, less set-up and memory)
+        width = -(-int(lengths.max()) // 16) * 16
+        out = np.zeros((len(indices), width), dtype=np.int64)
         for row, (i, n) in enumerate(zip(indices, lengths)):
             start = self.offsets[i]
             out[row, :n] = self.tokens[start : start + n]
