@@ -20,27 +20,28 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 256 << 20
 
-_done = False
+_glibc = None  # set once the tuning is in place
 
 
 def reuse_freed_memory() -> bool:
     """Tune glibc malloc for a training loop (once per process); False where there is no glibc."""
-    global _done
-    if _done:
+    global _glibc
+    if _glibc is not None:
         return True
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl and other libcs have no mallopt
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist (musl and other libcs lack them)
+    except (OSError, AttributeError):
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    _done = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    return _done
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    if libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD):
+        _glibc = libc
+    return _glibc is not None
 
 
 def release_freed_memory() -> None:
     """Hand the memory a finished training loop kept for reuse back to the OS (before plotting, say)."""
-    if _done:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    if _glibc is not None:
+        _glibc.malloc_trim(0)
