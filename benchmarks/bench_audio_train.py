@@ -13,7 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -64,11 +67,14 @@ head(out[:, -1]).square().mean().backward()
 REFERENCE_RUN = "import runpy, sys; sys.argv = ['train.py']; runpy.run_path('train.py', run_name='__main__')\n" + PEAK
 
 
-def child_peak_mb(code: str, *args: str) -> float:
-    import subprocess
+def run_child(code: str, *args: str, **kwargs) -> str:
+    """Run ``code`` in a fresh Python process; its stdout (the last line of which is its peak, see PEAK)."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True,
+                          **kwargs).stdout
 
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+
+def child_peak_mb(code: str, *args: str) -> float:
+    return float(run_child(code, *args).strip().splitlines()[-1])
 
 
 def run_reference(clip: Path, tmp: Path, variant: str, epochs: int, threads: int) -> dict:
@@ -77,18 +83,13 @@ def run_reference(clip: Path, tmp: Path, variant: str, epochs: int, threads: int
     Its epoch time excludes its evaluation; ours includes evaluation and the checkpoint, so the
     comparison leans its way.
     """
-    import re
-    import shutil
-    import subprocess
-
     work = tmp / f"magnet_{variant}"
     shutil.copytree(REFERENCE, work)
     shutil.copy(clip, work / "clip.wav")  # it writes its window cache next to the audio
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MAGNET_AUDIO=str(work / "clip.wav"),
                MAGNET_EPOCHS=str(epochs), MAGNET_HOLDOUT="0.1", MAGNET_SEED="0", MAGNET_VARIANT=variant,
                MAGNET_OUT=str(work / "weights.pth"))
-    out = subprocess.run([sys.executable, "-c", REFERENCE_RUN], cwd=work, env=env, capture_output=True, text=True,
-                         check=True).stdout
+    out = run_child(REFERENCE_RUN, cwd=work, env=env)
     epochs_s = [float(x) for x in re.findall(r"epoch_s=([\d.]+)", out)]
     val_mse = [float(x) for x in re.findall(r"val_mse=([\d.]+)", out)]
     return {"s_per_epoch_mean": round(float(np.mean(epochs_s)), 3), "s_per_epoch_min": round(min(epochs_s), 3),

@@ -60,7 +60,7 @@ class AudioModel:
         out = torch.empty(n, frames, c.bins, device=self.device)
         jumps = torch.rand(frames, n, generator=gen) < random_chance  # drawn up front: same seed, same audio
         where = torch.randint(0, seed.shape[0], (frames, n), generator=gen)
-        jump_steps = set(torch.nonzero(jumps.any(dim=1)).flatten().tolist()) if random_chance > 0 else set()
+        jump_steps = set(torch.nonzero(jumps.any(dim=1)).flatten().tolist())  # empty when random_chance is 0
         # in log space the loop skips a round trip: features(relu(expm1(z))) is (relu(z) - mean) / std
         log_space = model.log_domain and c.output_activation == "relu"
         for t in range(frames):
