@@ -40,10 +40,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip, model_dir = args.clip, args.model
         if args.quick:
-            audio, _ = load_audio(clip, 16000) if clip.is_file() else (np.random.default_rng(0).standard_normal(48000)
-                                                                        .astype(np.float32) * 0.1, 0)
+            audio, _ = (
+                load_audio(clip, 16000)
+                if clip.is_file()
+                else (np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1, 0)
+            )
             clip = Path(tmp) / "quick.wav"
-            sf.write(clip, audio[:3 * 16000], 16000)
+            sf.write(clip, audio[: 3 * 16000], 16000)
             args.seconds = 2.0
         if model_dir is None:
             model_dir = Path(tmp) / "model"
@@ -55,8 +58,9 @@ def main() -> None:
         model.generate(clip, seconds=1.0, n=args.n, griffin_lim_iters=2)  # warm-up
         t = time.perf_counter()
         seed = model.seed_frames(clip)
-        mags = model.generate_frames(seed, int(args.seconds * c.sample_rate) // c.hop_length + 1, n=args.n,
-                                     random_chance=0.02, seed_value=0)
+        mags = model.generate_frames(
+            seed, int(args.seconds * c.sample_rate) // c.hop_length + 1, n=args.n, random_chance=0.02, seed_value=0
+        )
         frames_s = time.perf_counter() - t
         t = time.perf_counter()
         griffin_lim(mags, c.n_fft, c.hop_length, 32)
@@ -75,20 +79,46 @@ def main() -> None:
         t = time.perf_counter()
         ours = griffin_lim(true, c.n_fft, c.hop_length, 32)
         ours_s = time.perf_counter() - t
-        sc = {name: round(spectral_convergence(true[:len(true) - 1], torch.stft(
-            torch.as_tensor(y), c.n_fft, c.hop_length, window=torch.hann_window(c.n_fft),
-            return_complex=True).abs().T[:len(true) - 1]), 4) for name, y in (("ours", ours), ("librosa", ref))}
-    print(json.dumps({
-        "benchmark": "audio_generate", "clip": str(args.clip), "quick": args.quick,
-        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "device": str(model.device), "load1": round(os.getloadavg()[0], 2)},
-        "figures": {"seconds": args.seconds, "n": args.n, "sample_rate": c.sample_rate,
-                    "frames_s": round(frames_s, 3), "griffin_lim_s": round(gl_s, 3), "total_s": round(total_s, 3),
+        sc = {
+            name: round(
+                spectral_convergence(
+                    true[: len(true) - 1],
+                    torch.stft(torch.as_tensor(y), c.n_fft, c.hop_length, window=torch.hann_window(c.n_fft), return_complex=True)
+                    .abs()
+                    .T[: len(true) - 1],
+                ),
+                4,
+            )
+            for name, y in (("ours", ours), ("librosa", ref))
+        }
+    print(
+        json.dumps(
+            {
+                "benchmark": "audio_generate",
+                "clip": str(args.clip),
+                "quick": args.quick,
+                "machine": {
+                    "cpu_count": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(),
+                    "device": str(model.device),
+                    "load1": round(os.getloadavg()[0], 2),
+                },
+                "figures": {
+                    "seconds": args.seconds,
+                    "n": args.n,
+                    "sample_rate": c.sample_rate,
+                    "frames_s": round(frames_s, 3),
+                    "griffin_lim_s": round(gl_s, 3),
+                    "total_s": round(total_s, 3),
                     "real_time_factor": round(total_s / (args.seconds * args.n), 4),
                     "output_rms": round(float(np.sqrt(np.mean(outs[0] ** 2))), 4),
                     "gl_800_frames_32_iter_s": {"ours": round(ours_s, 3), "librosa": round(librosa_s, 3)},
                     "gl_spectral_convergence": sc,
-                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}}))
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,38 +39,49 @@ def run(clip: Path, out: Path, config: dict, epochs: int, threads: int) -> dict:
     times = [0.0] + [r["time"] for r in rows if r["split"] == "train"]
     per_epoch = np.diff(times)
     last = [r for r in rows if r["split"] == "eval"][-1]
-    return {"s_per_epoch_mean": round(float(per_epoch.mean()), 3), "s_per_epoch_min": round(float(per_epoch.min()), 3),
-            "windows": result["windows"], "batches_per_epoch": result["batches_per_epoch"],
-            "held_out_mse": round(last["mse"], 4), "persistence_mse": round(last["persistence_mse"], 4),
-            "held_out_msle": round(last["msle"], 5), "persistence_msle": round(last["persistence_msle"], 5),
-            "train_loss_last_epoch": round([r for r in rows if r["split"] == "train"][-1]["loss"], 5)}
+    return {
+        "s_per_epoch_mean": round(float(per_epoch.mean()), 3),
+        "s_per_epoch_min": round(float(per_epoch.min()), 3),
+        "windows": result["windows"],
+        "batches_per_epoch": result["batches_per_epoch"],
+        "held_out_mse": round(last["mse"], 4),
+        "persistence_mse": round(last["persistence_mse"], 4),
+        "held_out_msle": round(last["msle"], 5),
+        "persistence_msle": round(last["persistence_msle"], 5),
+        "train_loss_last_epoch": round([r for r in rows if r["split"] == "train"][-1]["loss"], 5),
+    }
 
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report its parent's peak
 PEAK = "import re; print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)"
-CHILD = """
+CHILD = (
+    """
 import sys
 from tunesmith.audio_model import train_audio_model
 train_audio_model(sys.argv[1], sys.argv[2], epochs=1, progress=False, threads=1)
-""" + PEAK
+"""
+    + PEAK
+)
 TORCH_IMPORT = "import torch\n" + PEAK
 # the least any torch trainer of this network needs: one forward/backward of the 2x128 LSTM on one
 # batch of 64 windows of 40 frames (no data loading, no optimizer)
-TORCH_STEP = """
+TORCH_STEP = (
+    """
 import torch
 torch.set_num_threads(1)
 embed, lstm, head = torch.nn.Linear(1025, 128), torch.nn.LSTM(128, 128, 2, batch_first=True), torch.nn.Linear(128, 1025)
 out, _ = lstm(embed(torch.randn(64, 40, 1025)))
 head(out[:, -1]).square().mean().backward()
-""" + PEAK
+"""
+    + PEAK
+)
 # MAGNet's own train.py, run as it is (runpy), with its peak read the same way as ours
 REFERENCE_RUN = "import runpy, sys; sys.argv = ['train.py']; runpy.run_path('train.py', run_name='__main__')\n" + PEAK
 
 
 def run_child(code: str, *args: str, **kwargs) -> str:
     """Run ``code`` in a fresh Python process; its stdout (the last line of which is its peak, see PEAK)."""
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True,
-                          **kwargs).stdout
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, **kwargs).stdout
 
 
 def child_peak_mb(code: str, *args: str) -> float:
@@ -86,15 +97,27 @@ def run_reference(clip: Path, tmp: Path, variant: str, epochs: int, threads: int
     work = tmp / f"magnet_{variant}"
     shutil.copytree(REFERENCE, work)
     shutil.copy(clip, work / "clip.wav")  # it writes its window cache next to the audio
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MAGNET_AUDIO=str(work / "clip.wav"),
-               MAGNET_EPOCHS=str(epochs), MAGNET_HOLDOUT="0.1", MAGNET_SEED="0", MAGNET_VARIANT=variant,
-               MAGNET_OUT=str(work / "weights.pth"))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        MAGNET_AUDIO=str(work / "clip.wav"),
+        MAGNET_EPOCHS=str(epochs),
+        MAGNET_HOLDOUT="0.1",
+        MAGNET_SEED="0",
+        MAGNET_VARIANT=variant,
+        MAGNET_OUT=str(work / "weights.pth"),
+    )
     out = run_child(REFERENCE_RUN, cwd=work, env=env)
     epochs_s = [float(x) for x in re.findall(r"epoch_s=([\d.]+)", out)]
     val_mse = [float(x) for x in re.findall(r"val_mse=([\d.]+)", out)]
-    return {"s_per_epoch_mean": round(float(np.mean(epochs_s)), 3), "s_per_epoch_min": round(min(epochs_s), 3),
-            "batches_per_epoch": int(re.search(r"batches_per_epoch=(\d+)", out).group(1)),
-            "held_out_mse": val_mse[-1], "peak_rss_mb": round(float(out.strip().splitlines()[-1]))}
+    return {
+        "s_per_epoch_mean": round(float(np.mean(epochs_s)), 3),
+        "s_per_epoch_min": round(min(epochs_s), 3),
+        "batches_per_epoch": int(re.search(r"batches_per_epoch=(\d+)", out).group(1)),
+        "held_out_mse": val_mse[-1],
+        "peak_rss_mb": round(float(out.strip().splitlines()[-1])),
+    }
 
 
 def memory(clip: Path, tmp: Path) -> dict:
@@ -110,9 +133,15 @@ def memory(clip: Path, tmp: Path) -> dict:
     short_mb = child_peak_mb(CHILD, str(clip), str(tmp / "m_short"))
     long_mb = child_peak_mb(CHILD, str(long_clip), str(tmp / "m_long"))
     seconds = len(audio) / rate
-    return {"clip_s": round(seconds, 1), "peak_mb_clip": round(short_mb), "peak_mb_10x_clip": round(long_mb),
-            "mb_per_audio_second": round((long_mb - short_mb) / (9 * seconds), 3), "reference_mb_per_audio_second": 14.0,
-            "torch_import_mb": round(child_peak_mb(TORCH_IMPORT)), "torch_bare_step_mb": round(child_peak_mb(TORCH_STEP))}
+    return {
+        "clip_s": round(seconds, 1),
+        "peak_mb_clip": round(short_mb),
+        "peak_mb_10x_clip": round(long_mb),
+        "mb_per_audio_second": round((long_mb - short_mb) / (9 * seconds), 3),
+        "reference_mb_per_audio_second": 14.0,
+        "torch_import_mb": round(child_peak_mb(TORCH_IMPORT)),
+        "torch_bare_step_mb": round(child_peak_mb(TORCH_STEP)),
+    }
 
 
 def main() -> None:
@@ -127,10 +156,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = args.clip
         if args.quick:  # 3 s at 16 kHz, small network
-            audio, _ = load_audio(clip, 16000) if clip.is_file() else (np.random.default_rng(0).standard_normal(48000)
-                                                                        .astype(np.float32) * 0.1, 0)
+            audio, _ = (
+                load_audio(clip, 16000)
+                if clip.is_file()
+                else (np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1, 0)
+            )
             clip = Path(tmp) / "quick.wav"
-            sf.write(clip, audio[:3 * 16000], 16000)
+            sf.write(clip, audio[: 3 * 16000], 16000)
             base = dict(sample_rate=16000, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32)
             args.epochs = 1
         figures = {"default": run(clip, Path(tmp) / "default", base, args.epochs, args.threads)}
@@ -145,21 +177,34 @@ def main() -> None:
             ref = {variant: run_reference(clip, Path(tmp), variant, args.epochs, args.threads) for variant in ("ref", "seed")}
             mem = figures["memory"]
             figures["reference"] = {
-                "default": ref["ref"], "seed_variant": ref["seed"],
+                "default": ref["ref"],
+                "seed_variant": ref["seed"],
                 "speedup_default": round(ref["ref"]["s_per_epoch_mean"] / figures["default"]["s_per_epoch_mean"], 2),
-                "speedup_seed_variant": round(ref["seed"]["s_per_epoch_mean"] / figures["seed_variant"]["s_per_epoch_mean"],
-                                              2),
+                "speedup_seed_variant": round(ref["seed"]["s_per_epoch_mean"] / figures["seed_variant"]["s_per_epoch_mean"], 2),
                 "peak_rss_ratio": round(ref["ref"]["peak_rss_mb"] / mem["peak_mb_clip"], 2),
-                "peak_above_torch_step_ratio": round((ref["ref"]["peak_rss_mb"] - mem["torch_bare_step_mb"])
-                                                     / (mem["peak_mb_clip"] - mem["torch_bare_step_mb"]), 2),
+                "peak_above_torch_step_ratio": round(
+                    (ref["ref"]["peak_rss_mb"] - mem["torch_bare_step_mb"]) / (mem["peak_mb_clip"] - mem["torch_bare_step_mb"]), 2
+                ),
                 "note": "MAGNet's ref/train.py run as it is in a fresh process (same clip, hold-out, seed and threads); "
-                        "its epoch time excludes its evaluation, ours includes evaluation and checkpoint"}
-    print(json.dumps({
-        "benchmark": "audio_train", "clip": str(args.clip), "epochs": args.epochs, "quick": args.quick,
-        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                "its epoch time excludes its evaluation, ours includes evaluation and checkpoint",
+            }
+    print(
+        json.dumps(
+            {
+                "benchmark": "audio_train",
+                "clip": str(args.clip),
+                "epochs": args.epochs,
+                "quick": args.quick,
+                "machine": {
+                    "cpu_count": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(),
                     "device": "cuda" if torch.cuda.is_available() else "cpu",
-                    "load1": round(os.getloadavg()[0], 2)},
-        "figures": figures}))
+                    "load1": round(os.getloadavg()[0], 2),
+                },
+                "figures": figures,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

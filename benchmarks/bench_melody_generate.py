@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import TEST_FOLK, emit, machine, quick  # noqa: E402
-from tunesmith.melody_rnn.generate import load_melody_model  # noqa: E402
-from tunesmith.melody_rnn.train import train_melody_model  # noqa: E402
+from tunesmith.melody.generate import load_melody_model  # noqa: E402
+from tunesmith.melody.train import train_melody_model  # noqa: E402
 
 MAGENTA_SECONDS = {"sample": 87.0, "beam4": 89.0}
 
@@ -41,8 +41,17 @@ def main() -> None:
             row[f"{mode}_seconds"] = round(seconds, 3)
             row[f"{mode}_speedup_vs_magenta"] = round(MAGENTA_SECONDS[mode] * n / 100 / seconds, 1)
         results[label] = row
-    emit({"benchmark": "melody_generate", "machine": machine(), "outputs": n, "steps": 128, "results": results,
-          "goals_seconds": {"sample": 1.0, "beam4": 3.0}, "magenta_seconds": MAGENTA_SECONDS})
+    emit(
+        {
+            "benchmark": "melody_generate",
+            "machine": machine(),
+            "outputs": n,
+            "steps": 128,
+            "results": results,
+            "goals_seconds": {"sample": 1.0, "beam4": 3.0},
+            "magenta_seconds": MAGENTA_SECONDS,
+        }
+    )
 
 
 if __name__ == "__main__":

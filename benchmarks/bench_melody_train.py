@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine, peak_rss_mb, quick  # noqa: E402
-from tunesmith.melody_rnn.dataset import load_tokens  # noqa: E402
-from tunesmith.melody_rnn.train import evaluate_tokens, train_melody_model  # noqa: E402
+from tunesmith.melody.dataset import load_tokens  # noqa: E402
+from tunesmith.melody.train import evaluate_tokens, train_melody_model  # noqa: E402
 from tunesmith.music.corpus import prepare_corpus  # noqa: E402
 from tunesmith.music.midi import ExtractionSettings  # noqa: E402
 
@@ -46,33 +46,63 @@ def main() -> None:
     steps = 3 if small else args.steps
     throughput = {}
     for precision in ("fp32", "bf16"):
-        result = train_melody_model(work / "train", work / f"tp_{precision}", "basic_rnn", steps=steps, eval_every=10**9,
-                                    checkpoint_every=10**9, progress=False, batch_size=batch, precision=precision)
+        result = train_melody_model(
+            work / "train",
+            work / f"tp_{precision}",
+            "basic_rnn",
+            steps=steps,
+            eval_every=10**9,
+            checkpoint_every=10**9,
+            progress=False,
+            batch_size=batch,
+            precision=precision,
+        )
         seconds = result["seconds"]
         throughput[precision] = {
-            "steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 3),
+            "steps": steps,
+            "seconds": round(seconds, 2),
+            "steps_per_s": round(steps / seconds, 3),
             "sequences_per_s": round(steps * batch / seconds, 1),
             "real_steps_per_s": round(result["train_steps_real"] / seconds),
             "vs_magenta": round(result["train_steps_real"] / seconds / MAGENTA["real_steps_per_s"], 2),
         }
-    out = {"benchmark": "melody_train", "machine": machine(), "batch_size": batch, "throughput_basic_rnn": throughput,
-           "magenta": MAGENTA}
+    out = {
+        "benchmark": "melody_train",
+        "machine": machine(),
+        "batch_size": batch,
+        "throughput_basic_rnn": throughput,
+        "magenta": MAGENTA,
+    }
     if args.quality and heldout is not None:
         quality = {}
         for name in args.quality_configs.split(","):
             start = time.perf_counter()
             model_dir = work / f"q_{name}"
-            train_melody_model(work / "train", model_dir, name, steps=args.quality_steps, eval_every=250,
-                               checkpoint_every=250, progress=False, precision=args.precision)
-            from tunesmith.melody_rnn.generate import load_melody_model
+            train_melody_model(
+                work / "train",
+                model_dir,
+                name,
+                steps=args.quality_steps,
+                eval_every=250,
+                checkpoint_every=250,
+                progress=False,
+                precision=args.precision,
+            )
+            from tunesmith.melody.generate import load_melody_model
 
             model = load_melody_model(model_dir)
             tokens = load_tokens(heldout, "eval", model.encoding)
             ev = evaluate_tokens(model.module, model.encoding, tokens, None, model.device)
-            quality[name] = {"train_seconds": round(time.perf_counter() - start, 1), "heldout_melodies": len(tokens),
-                             **{k: round(v, 4) for k, v in ev.items() if isinstance(v, float)}}
-        out["quality"] = {"sequences_seen": args.quality_steps * 128, "configs": quality,
-                          "magenta_basic_rnn_heldout_loss": MAGENTA["heldout_loss_750_steps"]}
+            quality[name] = {
+                "train_seconds": round(time.perf_counter() - start, 1),
+                "heldout_melodies": len(tokens),
+                **{k: round(v, 4) for k, v in ev.items() if isinstance(v, float)},
+            }
+        out["quality"] = {
+            "sequences_seen": args.quality_steps * 128,
+            "configs": quality,
+            "magenta_basic_rnn_heldout_loss": MAGENTA["heldout_loss_750_steps"],
+        }
     out["peak_rss_mb"] = round(peak_rss_mb())
     emit(out)
 

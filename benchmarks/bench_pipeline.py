@@ -21,13 +21,29 @@ def main() -> None:
     audio_model = "audio-default" if (BUNDLED["audio-default"] / "config.json").is_file() else "none"
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = run_pipeline(example_clip(), Path(tmp) / "results", audio_model=audio_model, melody_model="default",
-                              instruments=["guitar"] if small else ["guitar", "music-box", "piano"], n=1 if small else 5,
-                              seconds=3 if small else 10, progress=False)
+        result = run_pipeline(
+            example_clip(),
+            Path(tmp) / "results",
+            audio_model=audio_model,
+            melody_model="default",
+            instruments=["guitar"] if small else ["guitar", "music-box", "piano"],
+            n=1 if small else 5,
+            seconds=3 if small else 10,
+            progress=False,
+        )
         seconds = time.perf_counter() - start
-    emit({"benchmark": "pipeline", "machine": machine(), "clip": str(example_clip()), "audio_model": audio_model,
-          "outputs": len(result["melodies"]), "seconds": round(seconds, 2), "goal_seconds": 60,
-          "peak_rss_mb": round(peak_rss_mb())})
+    emit(
+        {
+            "benchmark": "pipeline",
+            "machine": machine(),
+            "clip": str(example_clip()),
+            "audio_model": audio_model,
+            "outputs": len(result["melodies"]),
+            "seconds": round(seconds, 2),
+            "goal_seconds": 60,
+            "peak_rss_mb": round(peak_rss_mb()),
+        }
+    )
 
 
 if __name__ == "__main__":

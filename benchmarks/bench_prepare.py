@@ -32,9 +32,15 @@ def timed_prepare(source: Path, out: Path, **kwargs) -> dict:
     report = prepare_corpus(source, out, progress=False, **kwargs)
     seconds = time.perf_counter() - start
     melodies = report.melodies["train"] + report.melodies["eval"]
-    return {"files": report.files_found, "files_processed": report.files_processed, "seconds": round(seconds, 3),
-            "files_per_s": round(report.files_found / seconds, 1), "melodies": melodies,
-            "melodies_per_s": round(melodies / seconds, 1), "skip_counts": report.skip_counts}
+    return {
+        "files": report.files_found,
+        "files_processed": report.files_processed,
+        "seconds": round(seconds, 3),
+        "files_per_s": round(report.files_found / seconds, 1),
+        "melodies": melodies,
+        "melodies_per_s": round(melodies / seconds, 1),
+        "skip_counts": report.skip_counts,
+    }
 
 
 def settings_runs(source: Path) -> dict:
@@ -44,7 +50,8 @@ def settings_runs(source: Path) -> dict:
         for label, ignore in (("keep_highest", True), ("magenta_discard_polyphonic", False)):
             with tempfile.TemporaryDirectory() as tmp:
                 results[f"workers{workers}_{label}"] = timed_prepare(
-                    source, Path(tmp) / "c", workers=workers, settings=ExtractionSettings(ignore_polyphonic_notes=ignore))
+                    source, Path(tmp) / "c", workers=workers, settings=ExtractionSettings(ignore_polyphonic_notes=ignore)
+                )
     return results
 
 
@@ -65,8 +72,10 @@ def engine_runs(source: Path) -> dict:
             ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
             ray_start = time.perf_counter() - start
             try:
-                runs[f"ray_cpus{cpus}"] = {**timed_prepare(source, Path(tmp) / f"r{cpus}", engine="ray"),
-                                           "ray_start_s": round(ray_start, 2)}
+                runs[f"ray_cpus{cpus}"] = {
+                    **timed_prepare(source, Path(tmp) / f"r{cpus}", engine="ray"),
+                    "ray_start_s": round(ray_start, 2),
+                }
             finally:
                 ray.shutdown()
     return runs
@@ -77,8 +86,13 @@ def lakh_estimate(runs: dict, source: Path) -> dict:
     per_core = runs["process_workers1"]["files_per_s"]
     driver = runs["rerun_all_done"]["files_per_s"]
     mean_kb = sum(p.stat().st_size for p in find_corpus_files(source)) / runs["process_workers1"]["files"] / 1024
-    estimate = {"files": LAKH_FILES, "per_core_files_per_s": per_core, "driver_files_per_s": driver,
-                "mean_file_kb_measured": round(mean_kb, 1), "assumes": "files as costly as these; linear scaling in cores"}
+    estimate = {
+        "files": LAKH_FILES,
+        "per_core_files_per_s": per_core,
+        "driver_files_per_s": driver,
+        "mean_file_kb_measured": round(mean_kb, 1),
+        "assumes": "files as costly as these; linear scaling in cores",
+    }
     for cores in (16, 64, 256):
         seconds = max(LAKH_FILES / (per_core * cores), LAKH_FILES / driver)
         estimate[f"minutes_{cores}_cores"] = round(seconds / 60, 2)
@@ -90,10 +104,20 @@ def main() -> None:
     results = settings_runs(source)
     engines = engine_runs(source)
     best = results["workers2_magenta_discard_polyphonic"]
-    emit({"benchmark": "prepare", "machine": machine(), "corpus": str(source), "results": results,
-          "engines": engines, "lakh_176k": lakh_estimate(engines, source), "peak_rss_mb": round(peak_rss_mb(), 1),
-          "goal_files_per_s": 1000, "magenta_files_per_s": round(MAGENTA_FILES_PER_S, 1),
-          "speedup_vs_magenta": round(best["files_per_s"] / MAGENTA_FILES_PER_S, 1)})
+    emit(
+        {
+            "benchmark": "prepare",
+            "machine": machine(),
+            "corpus": str(source),
+            "results": results,
+            "engines": engines,
+            "lakh_176k": lakh_estimate(engines, source),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "goal_files_per_s": 1000,
+            "magenta_files_per_s": round(MAGENTA_FILES_PER_S, 1),
+            "speedup_vs_magenta": round(best["files_per_s"] / MAGENTA_FILES_PER_S, 1),
+        }
+    )
 
 
 if __name__ == "__main__":

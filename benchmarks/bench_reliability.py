@@ -56,16 +56,24 @@ class Tally:
         except Exception as exc:  # a crash: what the benchmark exists to find
             self.outcomes["crash"] += 1
             if len(self.crashes) < 10:
-                self.crashes.append(f"{label}: {type(exc).__name__}: {exc}"[:300] + " @ "
-                                    + traceback.extract_tb(exc.__traceback__)[-1].filename.rsplit("/", 2)[-1])
+                self.crashes.append(
+                    f"{label}: {type(exc).__name__}: {exc}"[:300]
+                    + " @ "
+                    + traceback.extract_tb(exc.__traceback__)[-1].filename.rsplit("/", 2)[-1]
+                )
         seconds = time.perf_counter() - started
         if seconds > self.max_seconds:
             self.max_seconds, self.slowest = seconds, label
 
     def report(self) -> dict:
-        return {"files": self.tried, "outcomes": dict(self.outcomes), "crashes": self.outcomes["crash"],
-                "crash_examples": self.crashes, "max_seconds_per_file": round(self.max_seconds, 3),
-                "slowest_file": self.slowest}
+        return {
+            "files": self.tried,
+            "outcomes": dict(self.outcomes),
+            "crashes": self.outcomes["crash"],
+            "crash_examples": self.crashes,
+            "max_seconds_per_file": round(self.max_seconds, 3),
+            "slowest_file": self.slowest,
+        }
 
 
 def midi_figures(work: Path) -> dict:
@@ -90,16 +98,22 @@ def midi_figures(work: Path) -> dict:
     started = time.perf_counter()
     try:
         report = prepare_corpus(work / "midi", work / "corpus", progress=False)
-        whole = {"files_found": report.files_found, "files_with_melodies": report.files_with_melodies,
-                 "skip_counts": report.skip_counts, "melodies": report.melodies}
+        whole = {
+            "files_found": report.files_found,
+            "files_with_melodies": report.files_with_melodies,
+            "skip_counts": report.skip_counts,
+            "melodies": report.melodies,
+        }
     except TunesmithError as exc:
         whole = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
     except Exception as exc:
         whole = {"crash": f"{type(exc).__name__}: {exc}"[:300]}
         prepare.outcomes["crash"] += 1
     whole["seconds"] = round(time.perf_counter() - started, 2)
-    return {"midi_prepare": {**prepare.report(), "files_without_melodies_or_reason": unexplained, "prepare_corpus": whole},
-            "midi_primer": primer.report()}
+    return {
+        "midi_prepare": {**prepare.report(), "files_without_melodies_or_reason": unexplained, "prepare_corpus": whole},
+        "midi_primer": primer.report(),
+    }
 
 
 def audio_figures(work: Path) -> dict:
@@ -145,16 +159,54 @@ def kill_figures(work: Path) -> dict:
     rng = random.Random(303)
 
     def melody(model_dir: Path) -> list[str]:
-        return [*py, "melody", "train", str(TEST_FOLK), "-o", str(model_dir), "--config", "basic_rnn", "--steps", str(steps),
-                "--checkpoint-every", "5", "--eval-every", "20", "--batch-size", "8", "--layers", "32,32", "--seed", "3"]
+        return [
+            *py,
+            "melody",
+            "train",
+            str(TEST_FOLK),
+            "-o",
+            str(model_dir),
+            "--config",
+            "basic_rnn",
+            "--steps",
+            str(steps),
+            "--checkpoint-every",
+            "5",
+            "--eval-every",
+            "20",
+            "--batch-size",
+            "8",
+            "--layers",
+            "32,32",
+            "--seed",
+            "3",
+        ]
 
     clip = work / "clip.wav"
     sf.write(clip, __import__("numpy").concatenate([fuzzing.tone(1.0, 16000, seed=s) for s in range(3)]), 16000)
     epochs = 8 if QUICK else 30  # 4 batches (steps) per epoch, a checkpoint after each epoch
 
     def audio(model_dir: Path) -> list[str]:
-        return [*py, "audio", "train", str(clip), "-o", str(model_dir), "--epochs", str(epochs), "--sr", "16000",
-                "--n-fft", "512", "--hop", "128", "--units", "32", "--seed", "1"]
+        return [
+            *py,
+            "audio",
+            "train",
+            str(clip),
+            "-o",
+            str(model_dir),
+            "--epochs",
+            str(epochs),
+            "--sr",
+            "16000",
+            "--n-fft",
+            "512",
+            "--hop",
+            "128",
+            "--units",
+            "32",
+            "--seed",
+            "1",
+        ]
 
     runs = {}
     if QUICK:  # the suite kills the melody run in tests/test_reliability.py already
@@ -181,7 +233,9 @@ def kill_figures(work: Path) -> dict:
         equal = reference.returncode == 0 and result["returncode"] == 0 and fuzzing.weights_equal(reference_dir, killed_dir)
         survived = sum(1 for k in kills if "error" not in k and not k["finished_before_kill"]) if equal else 0
         runs[name] = {
-            "kills": len(kills), "kills_survived": survived, "final_weights_equal_uninterrupted": equal,
+            "kills": len(kills),
+            "kills_survived": survived,
+            "final_weights_equal_uninterrupted": equal,
             "saved_steps_at_kills": [k["saved_step"] for k in kills],
             "kills_that_left_a_temp_file": sum(1 for k in kills if k["temp_files_left"]),
             "temp_files_after_final_resume": len(result["temp_files_at_end"]),
@@ -199,17 +253,19 @@ def main() -> None:
         figures = {**midi_figures(work), **audio_figures(work)}
         kills = kill_figures(work)
     crashes = sum(v.get("crashes", 0) for v in figures.values() if isinstance(v, dict))
-    emit({
-        "benchmark": "reliability",
-        "quick": QUICK,
-        "machine": machine(),
-        **figures,
-        "crashes": crashes,
-        "kill_resume": kills,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "peak_rss_children_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-        "seconds": round(time.perf_counter() - started, 1),
-    })
+    emit(
+        {
+            "benchmark": "reliability",
+            "quick": QUICK,
+            "machine": machine(),
+            **figures,
+            "crashes": crashes,
+            "kill_resume": kills,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "peak_rss_children_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ def random_melody(seconds: float, seed: int = 0, qpm: float = 120.0) -> Melody:
 def melody_with_notes(count: int, seed: int = 1) -> Melody:
     rng = np.random.default_rng(seed)
     starts = np.cumsum(rng.integers(1, 4, count))
-    return Melody.from_notes([Note(int(p), int(s), int(s) + 1) for p, s in zip(rng.integers(48, 84, count), starts)],
-                             primer_steps=32)
+    return Melody.from_notes(
+        [Note(int(p), int(s), int(s) + 1) for p, s in zip(rng.integers(48, 84, count), starts)], primer_steps=32
+    )
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
@@ -58,8 +59,13 @@ def main() -> None:
     result: dict = {
         "benchmark": "render",
         "quick": args.quick,
-        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": "cpu",
-                    "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "device": "cpu",
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
     }
 
     melody = random_melody(render_seconds)
@@ -67,10 +73,16 @@ def main() -> None:
     second, (audio, sr) = timed(render, melody, "piano")
     audio_seconds = len(audio) / sr
     best = min([second] + [timed(render, melody, "piano")[0] for _ in range(2)])  # other users share the cores
-    result["render"] = {"instrument": "piano", "audio_seconds": round(audio_seconds, 2), "notes": len(melody.notes()),
-                        "first_call_seconds": round(first, 3), "seconds": round(second, 3),
-                        "realtime_factor": round(audio_seconds / second, 1),
-                        "realtime_factor_best_of_3": round(audio_seconds / best, 1), "target_realtime_factor": 200}
+    result["render"] = {
+        "instrument": "piano",
+        "audio_seconds": round(audio_seconds, 2),
+        "notes": len(melody.notes()),
+        "first_call_seconds": round(first, 3),
+        "seconds": round(second, 3),
+        "realtime_factor": round(audio_seconds / second, 1),
+        "realtime_factor_best_of_3": round(audio_seconds / best, 1),
+        "target_realtime_factor": 200,
+    }
 
     roll = melody_with_notes(roll_notes)
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,16 +90,25 @@ def main() -> None:
         cold_png, _ = timed(save_piano_roll_png, roll, Path(tmp) / "warm.png")  # includes importing matplotlib
         html_s, _ = timed(save_piano_roll_html, roll, Path(tmp) / "roll.html")
         png_s, _ = timed(save_piano_roll_png, roll, Path(tmp) / "roll.png")
-        result["piano_roll"] = {"notes": len(roll.notes()), "html_seconds": round(html_s, 3),
-                                "png_seconds": round(png_s, 3), "total_seconds": round(html_s + png_s, 3),
-                                "first_call_seconds_with_imports": round(cold_html + cold_png, 3),
-                                "target_seconds": 1.0}
+        result["piano_roll"] = {
+            "notes": len(roll.notes()),
+            "html_seconds": round(html_s, 3),
+            "png_seconds": round(png_s, 3),
+            "total_seconds": round(html_s + png_s, 3),
+            "first_call_seconds_with_imports": round(cold_html + cold_png, 3),
+            "target_seconds": 1.0,
+        }
 
         clip = random_melody(video_seconds, seed=2)
         encode_s, path = timed(make_video, clip, Path(tmp) / "clip.mp4", "music-box")
-        result["video"] = {"melody_seconds": round(clip.duration_seconds(), 2), "fps": 30, "size": "1280x720",
-                           "encode_seconds": round(encode_s, 2), "megabytes": round(path.stat().st_size / 1e6, 2),
-                           "target_seconds": video_seconds}
+        result["video"] = {
+            "melody_seconds": round(clip.duration_seconds(), 2),
+            "fps": 30,
+            "size": "1280x720",
+            "encode_seconds": round(encode_s, 2),
+            "megabytes": round(path.stat().st_size / 1e6, 2),
+            "target_seconds": video_seconds,
+        }
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

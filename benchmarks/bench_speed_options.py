@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine  # noqa: E402
-from tunesmith.melody_rnn.dataset import load_tokens  # noqa: E402
-from tunesmith.melody_rnn.model import preset  # noqa: E402
-from tunesmith.melody_rnn.train import MelodyTask  # noqa: E402
+from tunesmith.melody.dataset import load_tokens  # noqa: E402
+from tunesmith.melody.model import preset  # noqa: E402
+from tunesmith.melody.train import MelodyTask  # noqa: E402
 from tunesmith.music.corpus import prepare_corpus  # noqa: E402
 
 
@@ -49,8 +49,11 @@ def measure(config, tokens, precision: str, compile_model: bool, steps: int) -> 
     for i in range(2, 2 + steps):
         step(i)
     seconds = time.perf_counter() - start
-    return {"steps_per_s": round(steps / seconds, 3), "real_steps_per_s": round(task.real_steps / seconds),
-            "warmup_seconds": round(warmup, 1)}
+    return {
+        "steps_per_s": round(steps / seconds, 3),
+        "real_steps_per_s": round(task.real_steps / seconds),
+        "warmup_seconds": round(warmup, 1),
+    }
 
 
 def main() -> None:
@@ -66,8 +69,11 @@ def main() -> None:
     for name in ("basic_rnn", "transformer"):
         base = preset(name, **({"batch_size": 8} if args.quick else {}))
         tokens = load_tokens(work, "train", base.melody_encoding)
-        options = {"fp32": (base, "fp32", False), "bf16": (base, "bf16", False),
-                   "bf16_batch_x2": (preset(name, batch_size=base.batch_size * 2), "bf16", False)}
+        options = {
+            "fp32": (base, "fp32", False),
+            "bf16": (base, "bf16", False),
+            "bf16_batch_x2": (preset(name, batch_size=base.batch_size * 2), "bf16", False),
+        }
         if not args.no_compile and not args.quick:
             options["bf16_compile"] = (base, "bf16", True)
         results[name] = {}

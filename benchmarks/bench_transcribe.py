@@ -54,14 +54,16 @@ def main() -> None:
                 "realtime_factor": round(audio_s / wall_s, 1),
                 "audio_seconds": round(audio_s, 1),
             }
-    emit({
-        "benchmark": "transcribe",
-        "quick": is_quick,
-        "machine": machine(),
-        "clips": [name for name, _ in tunes],
-        "clip_seconds": seconds,
-        "figures": figures,
-    })
+    emit(
+        {
+            "benchmark": "transcribe",
+            "quick": is_quick,
+            "machine": machine(),
+            "clips": [name for name, _ in tunes],
+            "clip_seconds": seconds,
+            "figures": figures,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["prepare", "melody_train", "melody_generate", "model_compare", "speed_options", "audio_train",
-           "audio_generate", "render", "transcribe", "pipeline"]
+SCRIPTS = [
+    "prepare",
+    "melody_train",
+    "melody_generate",
+    "model_compare",
+    "speed_options",
+    "audio_train",
+    "audio_generate",
+    "render",
+    "transcribe",
+    "pipeline",
+]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
     "melody_train": ["--quality", "--quality-configs", "basic_rnn,lookback_rnn", "--precision", "bf16"],
@@ -32,40 +42,58 @@ def headline(name: str, r: dict) -> str:
             return f"{best['files_per_s']:.0f} files/s ({r['speedup_vs_magenta']}x Magenta)"
         if name == "melody_train":
             t = r["throughput_basic_rnn"]
-            text = (f"basic_rnn {t['fp32']['real_steps_per_s']:,} real steps/s fp32, {t['bf16']['real_steps_per_s']:,} bf16 "
-                    f"({t['bf16']['vs_magenta']}x Magenta)")
+            text = (
+                f"basic_rnn {t['fp32']['real_steps_per_s']:,} real steps/s fp32, {t['bf16']['real_steps_per_s']:,} bf16 "
+                f"({t['bf16']['vs_magenta']}x Magenta)"
+            )
             if "quality" in r:
                 text += "; held-out " + ", ".join(f"{k} {v['loss']:.3f}" for k, v in r["quality"]["configs"].items())
             return text
         if name == "melody_generate":
-            rows = [f"{k} ({v['config']}) sampling {v['sample_seconds']} s, beam 4 {v['beam4_seconds']} s"
-                    for k, v in r["results"].items()]
+            rows = [
+                f"{k} ({v['config']}) sampling {v['sample_seconds']} s, beam 4 {v['beam4_seconds']} s"
+                for k, v in r["results"].items()
+            ]
             return f"{r['outputs']}x128 steps: " + "; ".join(rows)
         if name == "audio_train":
             f, ref = r["figures"], r["figures"].get("reference", {})
-            return (f"{f['default']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_default', '?')}x reference), "
-                    f"seed variant {f['seed_variant']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_seed_variant', '?')}x); "
-                    f"held-out MSE {f['default']['held_out_mse']} vs persistence {f['default']['persistence_mse']}; "
-                    + (f"fresh-process peak {f['memory']['peak_mb_clip']} MB ({ref.get('peak_rss_ratio', '?')}x below "
-                       f"reference; torch's bare step {f['memory']['torch_bare_step_mb']} MB)" if "memory" in f
-                       else f"peak RSS {f['peak_rss_mb']} MB"))
+            return (
+                f"{f['default']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_default', '?')}x reference), "
+                f"seed variant {f['seed_variant']['s_per_epoch_mean']} s/epoch ({ref.get('speedup_seed_variant', '?')}x); "
+                f"held-out MSE {f['default']['held_out_mse']} vs persistence {f['default']['persistence_mse']}; "
+                + (
+                    f"fresh-process peak {f['memory']['peak_mb_clip']} MB ({ref.get('peak_rss_ratio', '?')}x below "
+                    f"reference; torch's bare step {f['memory']['torch_bare_step_mb']} MB)"
+                    if "memory" in f
+                    else f"peak RSS {f['peak_rss_mb']} MB"
+                )
+            )
         if name == "audio_generate":
             f = r["figures"]
-            return (f"20 s of audio: RTF {f['real_time_factor']} (Griffin-Lim {f['griffin_lim_s']} s); GL 800x32 "
-                    f"{f['gl_800_frames_32_iter_s']['ours']} s vs librosa {f['gl_800_frames_32_iter_s']['librosa']} s")
+            return (
+                f"20 s of audio: RTF {f['real_time_factor']} (Griffin-Lim {f['griffin_lim_s']} s); GL 800x32 "
+                f"{f['gl_800_frames_32_iter_s']['ours']} s vs librosa {f['gl_800_frames_32_iter_s']['librosa']} s"
+            )
         if name == "transcribe":
             auto = {k: v for k, v in r["figures"].items() if k.endswith("/auto")}
             return "; ".join(f"{k} F1 {v['f1']} at {v['realtime_factor']}x" for k, v in auto.items())
         if name == "render":
             return f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
         if name == "speed_options":
-            return "; ".join(f"{m}: " + ", ".join(f"{k} {v['real_steps_per_s']:,}" for k, v in opts.items() if "error" not in v)
-                             + " real steps/s" for m, opts in r["results"].items())
+            return "; ".join(
+                f"{m}: "
+                + ", ".join(f"{k} {v['real_steps_per_s']:,}" for k, v in opts.items() if "error" not in v)
+                + " real steps/s"
+                for m, opts in r["results"].items()
+            )
         if name == "model_compare":
             rows = [f"{k} {v['heldout_loss']:.3f} ({v['steps']} steps)" for k, v in r["results"].items()]
             rel = r.get("transformer_vs_attention_rnn", {}).get("relative_loss_reduction")
-            return f"held-out after {r['seconds_per_config']:.0f} s each: " + ", ".join(rows) + (
-                f"; transformer {rel:.0%} lower than attention_rnn" if rel is not None else "")
+            return (
+                f"held-out after {r['seconds_per_config']:.0f} s each: "
+                + ", ".join(rows)
+                + (f"; transformer {rel:.0%} lower than attention_rnn" if rel is not None else "")
+            )
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"
     except (KeyError, TypeError, StopIteration):
@@ -89,7 +117,7 @@ def main() -> None:
         if proc.returncode != 0:
             results[name] = {"error": proc.stderr[-2000:]}
             continue
-        results[name] = json.loads(proc.stdout[proc.stdout.index("{"):])
+        results[name] = json.loads(proc.stdout[proc.stdout.index("{") :])
         results[name]["wall_seconds"] = round(time.perf_counter() - start, 1)
     out.write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| benchmark | figure |", "|---|---|"]

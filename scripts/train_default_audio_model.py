@@ -28,15 +28,32 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     start = time.perf_counter()
-    result = train_audio_model([example_clip()], out, epochs=args.epochs, seed=args.seed, sample_rate=22050, n_fft=1024,
-                               hop_length=256, units=128, layers=2, progress=True)
+    result = train_audio_model(
+        [example_clip()],
+        out,
+        epochs=args.epochs,
+        seed=args.seed,
+        sample_rate=22050,
+        n_fft=1024,
+        hop_length=256,
+        units=128,
+        layers=2,
+        progress=True,
+    )
     (out / "train_state.safetensors").unlink(missing_ok=True)
-    write_json(out / "report.json", {
-        "model": "audio-default", "clip": example_clip().name, "epochs": args.epochs, "seed": args.seed,
-        "wall_seconds": round(time.perf_counter() - start, 1), "windows": result["windows"],
-        "heldout": result["eval"],
-        "command": f"python scripts/train_default_audio_model.py --epochs {args.epochs} --seed {args.seed}",
-    })
+    write_json(
+        out / "report.json",
+        {
+            "model": "audio-default",
+            "clip": example_clip().name,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "wall_seconds": round(time.perf_counter() - start, 1),
+            "windows": result["windows"],
+            "heldout": result["eval"],
+            "command": f"python scripts/train_default_audio_model.py --epochs {args.epochs} --seed {args.seed}",
+        },
+    )
     print(result["eval"])
 
 

@@ -24,7 +24,7 @@ import torch
 
 from tunesmith.assets import MODELS
 from tunesmith.files import write_json
-from tunesmith.melody_rnn.train import train_melody_model
+from tunesmith.melody.train import train_melody_model
 from tunesmith.music.corpus import prepare_corpus
 
 COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs")
@@ -48,25 +48,47 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     start = time.perf_counter()
-    result = train_melody_model(work / "corpus", out, args.config, steps=args.steps, seed=args.seed,
-                                eval_every=200, checkpoint_every=200, progress=True, precision=args.precision)
+    result = train_melody_model(
+        work / "corpus",
+        out,
+        args.config,
+        steps=args.steps,
+        seed=args.seed,
+        eval_every=200,
+        checkpoint_every=200,
+        progress=True,
+        precision=args.precision,
+    )
     wall = time.perf_counter() - start
     config = json.loads((out / "config.json").read_text())["config"]
     (out / "train_state.safetensors").unlink(missing_ok=True)  # resume state is not needed to generate
-    write_json(out / "report.json", {
-        "model": "melody-default", "config": args.config, "steps": result["step"], "seed": args.seed,
-        "precision": args.precision, "batch_size": config["batch_size"],
-        "train_sequences_seen": result["step"] * config["batch_size"],
-        "wall_seconds": round(wall, 1), "machine": {"cpu_count": os.cpu_count(), "torch": torch.__version__,
-                                                    "python": platform.python_version()},
-        "corpus": {"collections": list(COLLECTIONS), "music21": music21.__version__, "files": report.files_found,
-                   "train_melodies": report.melodies["train"], "eval_melodies": report.melodies["eval"],
-                   "train_steps": report.steps["train"], "eval_steps": report.steps["eval"],
-                   "licence": "tunes public domain; ABC transcriptions from music21's corpus (BSD-3-Clause)"},
-        "heldout": result["eval"],
-        "command": f"python scripts/train_default_model.py --config {args.config} --steps {args.steps} --seed {args.seed} "
-                   f"--precision {args.precision}",
-    })
+    write_json(
+        out / "report.json",
+        {
+            "model": "melody-default",
+            "config": args.config,
+            "steps": result["step"],
+            "seed": args.seed,
+            "precision": args.precision,
+            "batch_size": config["batch_size"],
+            "train_sequences_seen": result["step"] * config["batch_size"],
+            "wall_seconds": round(wall, 1),
+            "machine": {"cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()},
+            "corpus": {
+                "collections": list(COLLECTIONS),
+                "music21": music21.__version__,
+                "files": report.files_found,
+                "train_melodies": report.melodies["train"],
+                "eval_melodies": report.melodies["eval"],
+                "train_steps": report.steps["train"],
+                "eval_steps": report.steps["eval"],
+                "licence": "tunes public domain; ABC transcriptions from music21's corpus (BSD-3-Clause)",
+            },
+            "heldout": result["eval"],
+            "command": f"python scripts/train_default_model.py --config {args.config} --steps {args.steps} --seed {args.seed} "
+            f"--precision {args.precision}",
+        },
+    )
     shutil.copytree(work / "corpus", out / "eval-corpus", ignore=shutil.ignore_patterns("train-*", "parts"))
     print(json.dumps(result["eval"], indent=2))
 

@@ -24,14 +24,37 @@ import numpy as np
 
 FOLK = Path(__file__).parent / "data" / "folk"
 
-MIDI_KINDS = ("bitflip", "truncate", "zero_length", "mthd_length", "mtrk_length", "huge_delta", "many_tracks_header",
-              "many_tiny_tracks", "running_status", "random_mthd", "bad_division")
-AUDIO_KINDS = ("bitflip", "truncate_header", "truncate_data", "riff_size", "data_size", "nan_inf", "zero_length",
-               "no_samples", "bad_fmt", "odd_rate", "long_sparse")
+MIDI_KINDS = (
+    "bitflip",
+    "truncate",
+    "zero_length",
+    "mthd_length",
+    "mtrk_length",
+    "huge_delta",
+    "many_tracks_header",
+    "many_tiny_tracks",
+    "running_status",
+    "random_mthd",
+    "bad_division",
+)
+AUDIO_KINDS = (
+    "bitflip",
+    "truncate_header",
+    "truncate_data",
+    "riff_size",
+    "data_size",
+    "nan_inf",
+    "zero_length",
+    "no_samples",
+    "bad_fmt",
+    "odd_rate",
+    "long_sparse",
+)
 END_OF_TRACK = b"\x00\xff\x2f\x00"
 
 
 # ----------------------------------------------------------------------------- MIDI
+
 
 def vlq(value: int) -> bytes:
     """``value`` as a MIDI variable-length quantity (0x0FFFFFFF -> FF FF FF 7F)."""
@@ -47,7 +70,7 @@ def chunks(data: bytes) -> list[tuple[int, bytes, int]]:
     """``(offset, id, declared length)`` of every chunk header that follows the declared lengths."""
     found, pos = [], 0
     while pos + 8 <= len(data):
-        cid, length = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])[0]
+        cid, length = data[pos : pos + 4], struct.unpack(">I", data[pos + 4 : pos + 8])[0]
         found.append((pos, cid, length))
         pos += 8 + length
     return found
@@ -71,7 +94,7 @@ def _insert_in_first_track(data: bytes, events: bytes) -> bytes:
     start, length = _first_track(data)
     if start >= len(data):
         return data + mtrk(events)
-    head = data[:start - 4] + struct.pack(">I", length + len(events))
+    head = data[: start - 4] + struct.pack(">I", length + len(events))
     return head + events + data[start:]
 
 
@@ -84,7 +107,7 @@ def mutate_midi(data: bytes, kind: str, rng: random.Random) -> bytes:
             out[pos] ^= 1 << rng.randrange(8)
         return bytes(out)
     if kind == "truncate":
-        return data[:rng.randrange(1, len(data))]
+        return data[: rng.randrange(1, len(data))]
     if kind == "zero_length":
         return b""
     if kind == "mthd_length":
@@ -95,7 +118,7 @@ def mutate_midi(data: bytes, kind: str, rng: random.Random) -> bytes:
         out = bytearray(data)
         pos, length = rng.choice(tracks)
         value = rng.choice((0, 1, max(0, length - 1), length + 1, length + 1000, 0x7FFFFFFF, 0xFFFFFFFF))
-        out[pos + 4:pos + 8] = struct.pack(">I", value)
+        out[pos + 4 : pos + 8] = struct.pack(">I", value)
         return bytes(out)
     if kind == "huge_delta":
         note = b"\x90\x3c\x40"
@@ -155,6 +178,7 @@ def write_midi_mutants(out_dir: Path, count: int, seed: int = 0) -> list[tuple[P
 
 # ----------------------------------------------------------------------------- audio
 
+
 def tone(seconds: float = 0.5, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
     """A short melody of three harmonic tones with a decay (what a plucked string roughly gives)."""
     rng = np.random.default_rng(seed)
@@ -165,7 +189,7 @@ def tone(seconds: float = 0.5, sample_rate: int = 16000, seed: int = 0) -> np.nd
         f0 = 440 * 2 ** ((pitch - 69) / 12)
         seg = slice(k * third, (k + 1) * third if k < 2 else len(t))
         local = t[seg] - t[seg][0]
-        out[seg] = sum(0.5 ** h * np.sin(2 * np.pi * f0 * (h + 1) * local) for h in range(4)) * np.exp(-3 * local)
+        out[seg] = sum(0.5**h * np.sin(2 * np.pi * f0 * (h + 1) * local) for h in range(4)) * np.exp(-3 * local)
     return (0.4 * out).astype(np.float32)
 
 
@@ -181,14 +205,14 @@ def riff_chunks(data: bytes) -> dict[bytes, tuple[int, int]]:
     """``{chunk id: (offset of its header, declared size)}`` of a RIFF WAV file."""
     found, pos = {}, 12
     while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         found.setdefault(cid, (pos, size))
         pos += 8 + size + (size & 1)
     return found
 
 
 def _put_u32(data: bytes, pos: int, value: int) -> bytes:
-    return data[:pos] + struct.pack("<I", value & 0xFFFFFFFF) + data[pos + 4:]
+    return data[:pos] + struct.pack("<I", value & 0xFFFFFFFF) + data[pos + 4 :]
 
 
 def long_sparse_wav(minutes: float = 10.0, sample_rate: int = 8000) -> bytes:
@@ -213,21 +237,21 @@ def mutate_audio(kind: str, rng: random.Random, sample_rate: int = 16000, second
             out[pos] ^= 1 << rng.randrange(8)
         return bytes(out)
     if kind == "truncate_header":
-        return data[:rng.randrange(1, data_pos + 8)]
+        return data[: rng.randrange(1, data_pos + 8)]
     if kind == "truncate_data":
-        return data[:rng.randrange(data_pos + 8, len(data))]
+        return data[: rng.randrange(data_pos + 8, len(data))]
     if kind == "riff_size":
         return _put_u32(data, 4, rng.choice((0, 4, 36, len(data) * 7, 0xFFFFFFFF)))
     if kind == "data_size":
         return _put_u32(data, data_pos + 4, rng.choice((0, 1, 3, data_size * 2, data_size + 1, 0x7FFFFFFF, 0xFFFFFFFF)))
     if kind == "nan_inf":
-        values = np.frombuffer(data[data_pos + 8:data_pos + 8 + data_size], dtype="<f4").copy()
+        values = np.frombuffer(data[data_pos + 8 : data_pos + 8 + data_size], dtype="<f4").copy()
         bad = rng.choice((np.nan, np.inf, -np.inf))
         if rng.random() < 0.5:
             values[rng.randrange(len(values))] = bad
         else:
             values[:] = bad
-        return data[:data_pos + 8] + values.tobytes() + data[data_pos + 8 + data_size:]
+        return data[: data_pos + 8] + values.tobytes() + data[data_pos + 8 + data_size :]
     if kind == "zero_length":
         return b""
     if kind == "no_samples":  # a well-formed header and no sample at all
@@ -236,11 +260,11 @@ def mutate_audio(kind: str, rng: random.Random, sample_rate: int = 16000, second
         field, fmt = rng.choice(((10, "<H"), (12, "<I"), (16, "<I"), (20, "<H"), (22, "<H"), (8, "<H")))
         value = rng.choice((0, 1, 3, 7, 255, 65535, 0xFFFFFFFF)) & (0xFFFF if fmt == "<H" else 0xFFFFFFFF)
         pos = fmt_pos + field
-        return data[:pos] + struct.pack(fmt, value) + data[pos + struct.calcsize(fmt):]
+        return data[:pos] + struct.pack(fmt, value) + data[pos + struct.calcsize(fmt) :]
     if kind == "odd_rate":  # a consistent header with an absurd sample rate
         rate = rng.choice((1, 7, 100, 999, 1_000_000, 2**31 - 1))
         data = _put_u32(data, fmt_pos + 12, rate)
-        block = struct.unpack("<H", data[fmt_pos + 20:fmt_pos + 22])[0]
+        block = struct.unpack("<H", data[fmt_pos + 20 : fmt_pos + 22])[0]
         return _put_u32(data, fmt_pos + 16, rate * block)
     if kind == "long_sparse":
         return long_sparse_wav()
@@ -272,6 +296,7 @@ def write_audio_mutants(out_dir: Path, count: int, seed: int = 0, long_files: in
 
 # ----------------------------------------------------------------------------- kill -9 and resume
 
+
 def train_state_step(model_dir: Path) -> int | None:
     """The step saved in ``model_dir/train_state.safetensors`` (None when there is none yet).
 
@@ -295,8 +320,15 @@ def temp_files(model_dir: Path) -> list[Path]:
     return sorted(p for p in Path(model_dir).rglob("*") if p.is_file() and ".tmp" in p.name)
 
 
-def kill_and_resume(command: list[str], model_dir: Path, kill_after_steps: list[int], rng: random.Random,
-                    max_delay: float = 0.05, timeout: float = 600.0, env: dict | None = None) -> dict:
+def kill_and_resume(
+    command: list[str],
+    model_dir: Path,
+    kill_after_steps: list[int],
+    rng: random.Random,
+    max_delay: float = 0.05,
+    timeout: float = 600.0,
+    env: dict | None = None,
+) -> dict:
     """Run ``command`` (a training CLI writing ``model_dir``), SIGKILL it once the saved step reaches each
     of ``kill_after_steps`` (plus a random 0..``max_delay`` s, so kills land mid-step or mid-write), and
     restart it with ``--resume`` each time. After every kill the train state must load. Returns a record
@@ -327,8 +359,12 @@ def kill_and_resume(command: list[str], model_dir: Path, kill_after_steps: list[
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             saved = train_state_step(model_dir)  # raises if half-written
-            record = {"target": target, "saved_step": saved, "temp_files_left": [p.name for p in temp_files(model_dir)],
-                      "finished_before_kill": proc.returncode == 0}
+            record = {
+                "target": target,
+                "saved_step": saved,
+                "temp_files_left": [p.name for p in temp_files(model_dir)],
+                "finished_before_kill": proc.returncode == 0,
+            }
             kills.append(record)
             if saved is None or saved < resumed_from:
                 record["error"] = f"saved step went back from {resumed_from} to {saved}"
@@ -339,8 +375,12 @@ def kill_and_resume(command: list[str], model_dir: Path, kill_after_steps: list[
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return {"kills": kills, "returncode": proc.returncode, "stderr": stderr.decode(errors="replace")[-2000:],
-            "temp_files_at_end": [str(p) for p in temp_files(model_dir)]}
+    return {
+        "kills": kills,
+        "returncode": proc.returncode,
+        "stderr": stderr.decode(errors="replace")[-2000:],
+        "temp_files_at_end": [str(p) for p in temp_files(model_dir)],
+    }
 
 
 def weights_equal(dir_a: Path, dir_b: Path, name: str = "model.safetensors") -> bool:

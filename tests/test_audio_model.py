@@ -27,8 +27,7 @@ from tunesmith.errors import BadInputError
 from tunesmith.training import read_log
 
 SR = 16000
-SMALL = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32,
-             learning_rate=3e-3)
+SMALL = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32, learning_rate=3e-3)
 BENCH_CLIP = Path("/work/shared/data/clips/bach-bwv66.6-piano-30s.wav")
 
 
@@ -40,7 +39,7 @@ def melody(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
     for start in range(0, len(out) - len(t), len(t)):
         f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
         tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * np.exp(-6 * t)
-        out[start:start + len(t)] += 0.3 * tone.astype(np.float32)
+        out[start : start + len(t)] += 0.3 * tone.astype(np.float32)
     return out
 
 
@@ -114,14 +113,26 @@ def test_resume_reproduces_uninterrupted_run(clip, tmp_path):
 
 
 def test_magnet_aliases_map_to_the_same_config(tmp_path):
-    magnet = {"loss_type": "MSLE", "number_rnn_layers": 3, "rnn_number_units": 128, "opt": "Adamax",
-              "learning_rate": 0.001, "amount_epochs": 200, "batch_size": 64, "sequence_length": 40,
-              "random_chance": 0.05, "impulse_scale": 1.0, "n_fft": 2048, "hop_length": 512}
+    magnet = {
+        "loss_type": "MSLE",
+        "number_rnn_layers": 3,
+        "rnn_number_units": 128,
+        "opt": "Adamax",
+        "learning_rate": 0.001,
+        "amount_epochs": 200,
+        "batch_size": 64,
+        "sequence_length": 40,
+        "random_chance": 0.05,
+        "impulse_scale": 1.0,
+        "n_fft": 2048,
+        "hop_length": 512,
+    }
     (tmp_path / "magnet.json").write_text(json.dumps(magnet))
     (tmp_path / "ours.toml").write_text(
         'loss = "msle"\nlayers = 3\nunits = 128\noptimizer = "adamax"\nlearning_rate = 0.001\nepochs = 200\n'
-        'batch_size = 64\nsequence_length = 40\nrandom_chance = 0.05\nimpulse_scale = 1.0\nn_fft = 2048\n'
-        'hop_length = 512\n')
+        "batch_size = 64\nsequence_length = 40\nrandom_chance = 0.05\nimpulse_scale = 1.0\nn_fft = 2048\n"
+        "hop_length = 512\n"
+    )
     assert audio_config_from_file(tmp_path / "magnet.json") == audio_config_from_file(tmp_path / "ours.toml")
     assert set(MAGNET_ALIASES.values()) <= set(AudioConfig.__dataclass_fields__)
     with pytest.raises(BadInputError, match="optimizer"):
@@ -164,7 +175,7 @@ def test_griffin_lim_recovers_a_known_magnitude():
 def test_piano_excerpt_beats_persistence(tmp_path):
     audio, _ = load_audio(BENCH_CLIP, 22050)
     excerpt = tmp_path / "piano5s.wav"
-    sf.write(excerpt, audio[:5 * 22050], 22050)
+    sf.write(excerpt, audio[: 5 * 22050], 22050)
     config = dict(sample_rate=22050, n_fft=1024, hop_length=256, sequence_length=24, units=64, batch_size=32)
     train_audio_model(excerpt, tmp_path / "m", config, epochs=3, progress=False, threads=1)
     evals = [r for r in read_log(tmp_path / "m") if r["split"] == "eval"]
@@ -177,8 +188,9 @@ def test_benchmarks_quick_print_one_json_object(script):
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--quick"], capture_output=True,
-                          text=True, timeout=120, cwd=root)
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / script), "--quick"], capture_output=True, text=True, timeout=120, cwd=root
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["quick"] and result["machine"]["cpu_count"] >= 1 and result["figures"]
@@ -190,8 +202,7 @@ def test_batches_embed_distinct_frames_once_in_few_shapes(clip):
     from tunesmith.audio_model.train import AudioTask, load_clips
 
     config = AudioConfig(**SMALL, precision="fp32")
-    data = build_frame_set(load_clips(clip, SR, config.n_fft)[0], config.n_fft, config.hop_length,
-                           config.sequence_length)
+    data = build_frame_set(load_clips(clip, SR, config.n_fft)[0], config.n_fft, config.hop_length, config.sequence_length)
     task = AudioTask(config, data, torch.device("cpu"))
     torch.nn.init.normal_(task.model.head.weight, std=0.1)  # a head that is not the zero (persistence) start
     rows = []

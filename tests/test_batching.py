@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from conftest import FOLK
-from tunesmith.melody_rnn.dataset import epoch_batches, length_groups, load_tokens, window_batch
-from tunesmith.melody_rnn.model import build_model, preset
-from tunesmith.melody_rnn.train import MelodyTask
+from tunesmith.melody.dataset import epoch_batches, length_groups, load_tokens, window_batch
+from tunesmith.melody.model import build_model, preset
+from tunesmith.melody.train import MelodyTask
 from tunesmith.music.corpus import prepare_corpus
 
 
@@ -63,8 +63,8 @@ def test_windows_are_encoded_with_their_history(tokens):
         start = int(rng.integers(0, max(melody.shape[1] - 49, 0) + 1))
         n = int(mask[row].sum())
         assert n == min(48, melody.shape[1] - 1 - start)
-        torch.testing.assert_close(inputs[row, :n], encoding.inputs(melody[:, :-1])[0, start:start + n])
-        assert torch.equal(labels[row, :n], encoding.labels(melody)[0, 1 + start:1 + start + n])
+        torch.testing.assert_close(inputs[row, :n], encoding.inputs(melody[:, :-1])[0, start : start + n])
+        assert torch.equal(labels[row, :n], encoding.labels(melody)[0, 1 + start : 1 + start + n])
 
 
 def test_banded_transformer_matches_its_cache_and_the_full_model_within_the_band():
@@ -76,7 +76,7 @@ def test_banded_transformer_matches_its_cache_and_the_full_model_within_the_band
     steps, state = [], None
     with torch.no_grad():
         for t in range(inputs.shape[1]):
-            out, state = model(inputs[:, t:t + 1], state)
+            out, state = model(inputs[:, t : t + 1], state)
             steps.append(out)
     torch.testing.assert_close(torch.cat(steps, 1), full.detach(), rtol=1e-4, atol=1e-4)
     assert state["cache"][0][0].shape[2] == 16  # a ring of window keys, whatever the length

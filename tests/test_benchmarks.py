@@ -17,5 +17,5 @@ SCRIPTS = sorted(p for p in BENCH.glob("bench_*.py") if p.stem not in OWN_TESTS)
 def test_benchmark_quick_json(script):
     proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    data = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert data["benchmark"] and data["machine"]["cpu_count"] >= 1 and "device" in data["machine"]

@@ -55,8 +55,11 @@ def test_empty_folder_and_only_bad_files(tmp_path):
 def test_cli_prints_error_without_traceback(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "a.mid").write_text("nope")
-    proc = subprocess.run([sys.executable, "-m", "tunesmith", "prepare", str(tmp_path / "bad"), "-o", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunesmith", "prepare", str(tmp_path / "bad"), "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "error:" in proc.stderr and "not a MIDI file" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -174,8 +177,20 @@ def test_missing_ray_is_a_clear_error(folk_dir, tmp_path, monkeypatch):
 def test_ray_engine_gives_the_process_engine_corpus(messy_corpus, tmp_path):
     prepare_corpus(messy_corpus, tmp_path / "proc", workers=2, progress=False)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray, started and stopped by the run
-    cmd = [sys.executable, "-m", "tunesmith", "--quiet", "prepare", str(messy_corpus), "-o", str(tmp_path / "ray"),
-           "--engine", "ray", "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tunesmith",
+        "--quiet",
+        "prepare",
+        str(messy_corpus),
+        "-o",
+        str(tmp_path / "ray"),
+        "--engine",
+        "ray",
+        "--workers",
+        "2",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_same_corpus(tmp_path / "proc", tmp_path / "ray")

@@ -10,16 +10,17 @@ import numpy as np
 import symusic
 
 from tunesmith.assets import BUNDLED, example_midis
-from tunesmith.melody_rnn.dataset import load_tokens
-from tunesmith.melody_rnn.generate import load_melody_model
-from tunesmith.melody_rnn.train import evaluate_tokens
+from tunesmith.melody.dataset import load_tokens
+from tunesmith.melody.generate import load_melody_model
+from tunesmith.melody.train import evaluate_tokens
 
 DEFAULT = BUNDLED["default"]
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tunesmith", "--quiet", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tunesmith", "--quiet", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def test_default_model_loads_and_generates_from_every_primer_form():
@@ -60,8 +61,23 @@ def test_models_lists_bundled():
 
 
 def test_generate_cli_writes_midi_and_settings(tmp_path):
-    proc = run_cli("melody", "generate", "--primer", "C#4", "-n", "3", "--steps", "64", "--seed", "7",
-                   "--render", "guitar", "--plot", "-o", tmp_path / "out")
+    proc = run_cli(
+        "melody",
+        "generate",
+        "--primer",
+        "C#4",
+        "-n",
+        "3",
+        "--steps",
+        "64",
+        "--seed",
+        "7",
+        "--render",
+        "guitar",
+        "--plot",
+        "-o",
+        tmp_path / "out",
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "out" / "generation.json").read_text())
     assert data["settings"]["seed"] == 7 and len(data["outputs"]) == 3
@@ -77,8 +93,23 @@ def test_generate_cli_writes_midi_and_settings(tmp_path):
 def test_train_cli_on_raw_folder(tmp_path):
     from conftest import FOLK
 
-    proc = run_cli("melody", "train", FOLK, "-o", tmp_path / "m", "--config", "basic_rnn", "--steps", "4",
-                   "--batch-size", "8", "--layers", "32,32", "--eval-every", "2")
+    proc = run_cli(
+        "melody",
+        "train",
+        FOLK,
+        "-o",
+        tmp_path / "m",
+        "--config",
+        "basic_rnn",
+        "--steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--layers",
+        "32,32",
+        "--eval-every",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Held-out loss" in proc.stdout and (tmp_path / "m" / "corpus" / "corpus.json").is_file()
     assert np.isfinite(json.loads((tmp_path / "m" / "log.jsonl").read_text().splitlines()[-1])["loss"])

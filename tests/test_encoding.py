@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from tunesmith.melody_rnn.encoding import MelodyEncoding, decode_indices, encode_melody_events
+from tunesmith.melody.encoding import MelodyEncoding, decode_indices, encode_melody_events
 
 RNG = np.random.default_rng(0)
 

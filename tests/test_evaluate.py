@@ -81,8 +81,24 @@ def test_chromatic_line_has_maximal_pitch_class_entropy():
 
 
 def test_empty_beat_rate_counts_beats_without_sounding_notes():
-    events = [60, NO_EVENT, NO_EVENT, NO_EVENT, NOTE_OFF, NO_EVENT, NO_EVENT, NO_EVENT,
-              62, NO_EVENT, NOTE_OFF, NO_EVENT, NO_EVENT, NO_EVENT, NO_EVENT, NO_EVENT]
+    events = [
+        60,
+        NO_EVENT,
+        NO_EVENT,
+        NO_EVENT,
+        NOTE_OFF,
+        NO_EVENT,
+        NO_EVENT,
+        NO_EVENT,
+        62,
+        NO_EVENT,
+        NOTE_OFF,
+        NO_EVENT,
+        NO_EVENT,
+        NO_EVENT,
+        NO_EVENT,
+        NO_EVENT,
+    ]
     assert melody_features(Melody.from_events(events))["empty_beat_rate"] == 0.5
     # a note sounding in steps 4-9 crosses a beat line: beats 1 and 2 sound, 4 of 6 beats are silent
     held = [NO_EVENT] * 4 + [64] + [NO_EVENT] * 5 + [NOTE_OFF] + [NO_EVENT] * 13
@@ -133,15 +149,13 @@ def test_identical_sets_overlap_and_different_sets_do_not():
 # --- likelihood and reports on a real tiny model ----------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory, folk_dir_module):
-    from tunesmith.melody_rnn.train import train_melody_model
+    from tunesmith.melody.train import train_melody_model
 
     root = tmp_path_factory.mktemp("models")
     a, b = root / "tiny_a", root / "tiny_b"
     # max_steps=64 keeps training and evaluation of the tiny models quick
-    train_melody_model(folk_dir_module, a, "basic_rnn", steps=20, batch_size=8, layers=[32, 32], progress=False,
-                       max_steps=64)
-    train_melody_model(a / "corpus", b, "basic_rnn", steps=5, batch_size=8, layers=[16], progress=False, seed=1,
-                       max_steps=64)
+    train_melody_model(folk_dir_module, a, "basic_rnn", steps=20, batch_size=8, layers=[32, 32], progress=False, max_steps=64)
+    train_melody_model(a / "corpus", b, "basic_rnn", steps=5, batch_size=8, layers=[16], progress=False, seed=1, max_steps=64)
     return a, b
 
 
@@ -188,7 +202,7 @@ def test_evaluate_model_writes_offline_report(tiny_models, tmp_path):
     saved = json.loads((out / "report.json").read_text())
     assert saved["likelihood"]["loss"] == pytest.approx(report["likelihood"]["loss"])
     page = (out / "report.html").read_text()
-    assert 'src="http' not in page and "href=\"http" not in page and "<script" not in page
+    assert 'src="http' not in page and 'href="http' not in page and "<script" not in page
     assert "data:image/png;base64," in page
     assert f"{report['likelihood']['loss']:.3f}" in page and f"{report['likelihood']['perplexity']:.3f}" in page
 

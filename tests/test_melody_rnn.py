@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import load_file
 
 from tunesmith.errors import BadInputError, ModelError, TrainingError
-from tunesmith.melody_rnn.dataset import load_tokens
-from tunesmith.melody_rnn.generate import load_melody_model
-from tunesmith.melody_rnn.train import train_melody_model
+from tunesmith.melody.dataset import load_tokens
+from tunesmith.melody.generate import load_melody_model
+from tunesmith.melody.train import train_melody_model
 from tunesmith.music.corpus import prepare_corpus
 from tunesmith.music.midi import read_score
 
@@ -28,16 +28,18 @@ def corpus(tmp_path_factory, folk_dir=None):
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("model")
-    result = train_melody_model(corpus, model_dir, "lookback_rnn", steps=100, eval_every=50, checkpoint_every=50,
-                                progress=False, seed=1, **SMALL)
+    result = train_melody_model(
+        corpus, model_dir, "lookback_rnn", steps=100, eval_every=50, checkpoint_every=50, progress=False, seed=1, **SMALL
+    )
     return model_dir, result
 
 
 def unigram_loss(corpus, encoding):
     train = load_tokens(corpus, "train", encoding)
     ev = load_tokens(corpus, "eval", encoding)
-    labels = lambda ts: torch.cat([encoding.labels(torch.as_tensor(ts.melody(i).astype(np.int64)).unsqueeze(0))[0, 1:]
-                                   for i in range(len(ts))])
+    labels = lambda ts: torch.cat(
+        [encoding.labels(torch.as_tensor(ts.melody(i).astype(np.int64)).unsqueeze(0))[0, 1:] for i in range(len(ts))]
+    )
     counts = torch.bincount(labels(train), minlength=encoding.num_classes).double() + 1
     logp = (counts / counts.sum()).log()
     return float(-logp[labels(ev)].mean())
@@ -74,7 +76,7 @@ def test_key_mask_keeps_notes_in_scale(trained):
     model = load_melody_model(trained[0])
     outs = model.generate("D4", n=8, steps=96, seed=0, key="D", scale="minor", temperature=1.5)
     d_minor = {2, 4, 5, 7, 9, 10, 0}
-    generated = [p for m in outs for p in m.events[m.primer_steps:] if p >= 0]
+    generated = [p for m in outs for p in m.events[m.primer_steps :] if p >= 0]
     assert generated and all(p % 12 in d_minor for p in generated)
 
 
@@ -111,8 +113,9 @@ def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
     train_melody_model(corpus, straight, "basic_rnn", steps=12, checkpoint_every=6, eval_every=6, progress=False, **SMALL)
     interrupted = tmp_path / "interrupted"
     train_melody_model(corpus, interrupted, "basic_rnn", steps=6, checkpoint_every=6, eval_every=6, progress=False, **SMALL)
-    train_melody_model(corpus, interrupted, "basic_rnn", steps=12, checkpoint_every=6, eval_every=6, progress=False,
-                       resume=True, **SMALL)
+    train_melody_model(
+        corpus, interrupted, "basic_rnn", steps=12, checkpoint_every=6, eval_every=6, progress=False, resume=True, **SMALL
+    )
     a, b = load_file(str(straight / "model.safetensors")), load_file(str(interrupted / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # the log-likelihood reported by generation is the model's own score (one-hot: one class per event)
@@ -124,8 +127,9 @@ def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
 
 def test_attention_and_transformer_configs_train_and_generate(corpus, tmp_path):
     for name in ("attention_rnn", "transformer"):
-        result = train_melody_model(corpus, tmp_path / name, name, steps=4, eval_every=4, progress=False,
-                                    batch_size=16, max_steps=128)
+        result = train_melody_model(
+            corpus, tmp_path / name, name, steps=4, eval_every=4, progress=False, batch_size=16, max_steps=128
+        )
         assert math.isfinite(result["eval"]["loss"])
         model = load_melody_model(tmp_path / name)
         outs = model.generate("C4", n=2, steps=40, beam_size=2, branch_factor=2)

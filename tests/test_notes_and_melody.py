@@ -6,8 +6,23 @@ from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, Note
 from tunesmith.music.notes import name_to_pitch, pitch_to_name
 
 
-@pytest.mark.parametrize(("name", "pitch"), [("C4", 60), ("C#4", 61), ("Db4", 61), ("C", 60), ("#C", 61), ("A4", 69),
-                                             ("Bb3", 58), ("c5", 72), ("C-1", 0), ("G9", 127), ("64", 64), (70, 70)])
+@pytest.mark.parametrize(
+    ("name", "pitch"),
+    [
+        ("C4", 60),
+        ("C#4", 61),
+        ("Db4", 61),
+        ("C", 60),
+        ("#C", 61),
+        ("A4", 69),
+        ("Bb3", 58),
+        ("c5", 72),
+        ("C-1", 0),
+        ("G9", 127),
+        ("64", 64),
+        (70, 70),
+    ],
+)
 def test_note_names(name, pitch):
     assert name_to_pitch(name) == pitch
 

@@ -11,7 +11,7 @@ import soundfile as sf
 from tunesmith.assets import example_clip
 from tunesmith.audio_model.train import train_audio_model
 from tunesmith.errors import BadInputError
-from tunesmith.melody_rnn.train import train_melody_model
+from tunesmith.melody.train import train_melody_model
 from tunesmith.pipeline import run_pipeline
 
 
@@ -21,8 +21,9 @@ def tiny_models(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("models")
     train_melody_model(FOLK, root / "melody", "basic_rnn", steps=5, batch_size=8, layers=[32, 32], progress=False)
-    train_audio_model([example_clip()], root / "audio", epochs=1, progress=False, sample_rate=22050, n_fft=512,
-                      hop_length=256, units=32)
+    train_audio_model(
+        [example_clip()], root / "audio", epochs=1, progress=False, sample_rate=22050, n_fft=512, hop_length=256, units=32
+    )
     return root
 
 
@@ -32,9 +33,17 @@ def linked_files(index: Path) -> list[str]:
 
 def test_pipeline_end_to_end(tiny_models, tmp_path):
     out = tmp_path / "results"
-    result = run_pipeline(example_clip(), out, audio_model=str(tiny_models / "audio"),
-                          melody_model=str(tiny_models / "melody"), instruments=["piano", "music-box"], n=2, steps=64,
-                          seconds=3, progress=False)
+    result = run_pipeline(
+        example_clip(),
+        out,
+        audio_model=str(tiny_models / "audio"),
+        melody_model=str(tiny_models / "melody"),
+        instruments=["piano", "music-box"],
+        n=2,
+        steps=64,
+        seconds=3,
+        progress=False,
+    )
     index = Path(result["index"])
     assert index.is_file()
     links = linked_files(index)
@@ -44,8 +53,17 @@ def test_pipeline_end_to_end(tiny_models, tmp_path):
     assert data["settings"]["n"] == 2 and len(data["melodies"]) == 2 and data["seed"] == 0
     assert (out / "primer.mid").is_file() and (out / "regenerated" / "output_01.wav").is_file()
     # chaining: a previous result's melody is the next primer
-    again = run_pipeline(example_clip(), tmp_path / "again", audio_model="none", melody_model=str(tiny_models / "melody"),
-                         primer=str(out / "melody_01.mid"), instruments=["piano"], n=1, steps=64, progress=False)
+    again = run_pipeline(
+        example_clip(),
+        tmp_path / "again",
+        audio_model="none",
+        melody_model=str(tiny_models / "melody"),
+        primer=str(out / "melody_01.mid"),
+        instruments=["piano"],
+        n=1,
+        steps=64,
+        progress=False,
+    )
     assert Path(again["index"]).is_file()
 
 
@@ -53,8 +71,15 @@ def test_pipeline_bad_audio(tiny_models, tmp_path):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(22050 * 2, dtype=np.float32), 22050)
     with pytest.raises(BadInputError, match="no pitched notes"):
-        run_pipeline(silent, tmp_path / "out", audio_model="none", melody_model=str(tiny_models / "melody"),
-                     instruments=["piano"], n=1, progress=False)
+        run_pipeline(
+            silent,
+            tmp_path / "out",
+            audio_model="none",
+            melody_model=str(tiny_models / "melody"),
+            instruments=["piano"],
+            n=1,
+            progress=False,
+        )
     assert not (tmp_path / "out" / "index.html").exists()
     text = tmp_path / "fake.wav"
     text.write_text("not audio")

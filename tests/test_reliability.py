@@ -60,6 +60,7 @@ def test_fuzzing_is_deterministic_and_covers_every_kind():
 
 # ----------------------------------------------------------------------------- (a) corpus preparation
 
+
 def test_prepare_corpus_survives_mutated_midi(midi_mutants, tmp_path):
     from tunesmith.music.corpus import prepare_corpus, process_file
     from tunesmith.music.midi import ExtractionSettings
@@ -90,6 +91,7 @@ def test_prepare_corpus_survives_mutated_midi(midi_mutants, tmp_path):
 
 # ----------------------------------------------------------------------------- (b) primers
 
+
 def test_parse_primer_on_mutated_midi(midi_mutants):
     from tunesmith.music.primer import parse_primer
 
@@ -109,6 +111,7 @@ def test_parse_primer_on_mutated_midi(midi_mutants):
 
 
 # ----------------------------------------------------------------------------- (c) audio loading
+
 
 def test_load_audio_and_clips_on_mutated_audio(audio_mutants):
     from tunesmith.audio_model.spectra import load_audio
@@ -138,6 +141,7 @@ def test_load_audio_and_clips_on_mutated_audio(audio_mutants):
 
 
 # ----------------------------------------------------------------------------- (d) transcription
+
 
 def test_transcribe_on_mutated_audio(audio_mutants):
     try:
@@ -193,15 +197,16 @@ def pickle_uses(source: str) -> list[str]:
 
 
 def test_no_pickle_anywhere_in_src():
-    assert pickle_uses("import pickle\nx = torch.load(f)\ny = np.load(f, allow_pickle=True)\ntorch.load(f, weights_only=True)")\
-        == ["line 1: import pickle", "line 2: torch.load without weights_only=True", "line 3: np.load(allow_pickle=True)"]
+    assert pickle_uses(
+        "import pickle\nx = torch.load(f)\ny = np.load(f, allow_pickle=True)\ntorch.load(f, weights_only=True)"
+    ) == ["line 1: import pickle", "line 2: torch.load without weights_only=True", "line 3: np.load(allow_pickle=True)"]
     assert pickle_uses('"""never pickle"""\n# import pickle\n') == []
     offenders = {str(p.relative_to(ROOT)): uses for p in sorted(SRC.rglob("*.py")) if (uses := pickle_uses(p.read_text()))}
     assert not offenders, f"pickle paths in src: {offenders}"
 
 
 def _melody_model_dir(path: Path, layers=(32, 32)) -> Path:
-    from tunesmith.melody_rnn.model import build_model, preset
+    from tunesmith.melody.model import build_model, preset
 
     config = preset("basic_rnn", layers=list(layers))
     checkpoint.save_config(path, "melody", config.__dict__ | {"layers": list(layers)})
@@ -212,7 +217,7 @@ def _melody_model_dir(path: Path, layers=(32, 32)) -> Path:
 def test_weights_that_disagree_with_config_are_refused(tmp_path):
     from tunesmith.audio_model.generate import load_audio_model
     from tunesmith.audio_model.model import AudioConfig, SpectralLSTM
-    from tunesmith.melody_rnn.generate import MelodyModel
+    from tunesmith.melody.generate import MelodyModel
 
     model_dir = _melody_model_dir(tmp_path / "melody")
     MelodyModel.load(model_dir)  # consistent: loads
@@ -243,15 +248,18 @@ def test_weights_that_disagree_with_config_are_refused(tmp_path):
         checkpoint.load_weights(model_dir, torch.nn.Linear(2, 2))
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"colour": "blue"}, ["unknown setting", "colour"]),
-    ({"layers": "abc"}, ["layers", "should be"]),
-    ({"learning_rate": "fast"}, ["learning_rate", "should be"]),
-    ({"batch_size": 3.5}, ["batch_size", "should be"]),
-    ({"dropout": None}, ["dropout"]),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"colour": "blue"}, ["unknown setting", "colour"]),
+        ({"layers": "abc"}, ["layers", "should be"]),
+        ({"learning_rate": "fast"}, ["learning_rate", "should be"]),
+        ({"batch_size": 3.5}, ["batch_size", "should be"]),
+        ({"dropout": None}, ["dropout"]),
+    ],
+)
 def test_config_json_with_unknown_keys_or_wrong_types_is_refused(tmp_path, change, words):
-    from tunesmith.melody_rnn.generate import MelodyModel
+    from tunesmith.melody.generate import MelodyModel
 
     model_dir = _melody_model_dir(tmp_path / "m")
     data = json.loads((model_dir / "config.json").read_text())
@@ -265,7 +273,7 @@ def test_config_json_with_unknown_keys_or_wrong_types_is_refused(tmp_path, chang
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"kind": "melody", "config": [1]}', ""])
 def test_damaged_config_json_is_a_model_error(tmp_path, text):
-    from tunesmith.melody_rnn.generate import MelodyModel
+    from tunesmith.melody.generate import MelodyModel
 
     model_dir = _melody_model_dir(tmp_path / "m")
     (model_dir / "config.json").write_text(text)
@@ -275,10 +283,33 @@ def test_damaged_config_json_is_a_model_error(tmp_path, text):
 
 # ----------------------------------------------------------------------------- (f) kill -9 and resume
 
+
 def melody_train_command(model_dir: Path, steps: int = 40) -> list[str]:
-    return [sys.executable, "-m", "tunesmith", "--quiet", "melody", "train", str(FOLK), "-o", str(model_dir),
-            "--config", "basic_rnn", "--steps", str(steps), "--checkpoint-every", "5", "--eval-every", "20",
-            "--batch-size", "8", "--layers", "32,32", "--seed", "3"]
+    return [
+        sys.executable,
+        "-m",
+        "tunesmith",
+        "--quiet",
+        "melody",
+        "train",
+        str(FOLK),
+        "-o",
+        str(model_dir),
+        "--config",
+        "basic_rnn",
+        "--steps",
+        str(steps),
+        "--checkpoint-every",
+        "5",
+        "--eval-every",
+        "20",
+        "--batch-size",
+        "8",
+        "--layers",
+        "32,32",
+        "--seed",
+        "3",
+    ]
 
 
 def test_training_killed_three_times_resumes_to_identical_weights(tmp_path):
@@ -287,8 +318,7 @@ def test_training_killed_three_times_resumes_to_identical_weights(tmp_path):
     rng = random.Random(3)
     targets = sorted(rng.sample(range(5, 35, 5), 3))
     try:
-        result = fuzzing.kill_and_resume(melody_train_command(killed_dir), killed_dir, targets, rng, max_delay=0.1,
-                                         timeout=300)
+        result = fuzzing.kill_and_resume(melody_train_command(killed_dir), killed_dir, targets, rng, max_delay=0.1, timeout=300)
     finally:
         _, reference_err = reference.communicate(timeout=300)
     assert reference.returncode == 0, reference_err.decode()[-2000:]
@@ -306,6 +336,7 @@ def test_training_killed_three_times_resumes_to_identical_weights(tmp_path):
 
 
 # ----------------------------------------------------------------------------- (g) full disk
+
 
 @pytest.fixture
 def tiny_disk(tmp_path):
@@ -335,8 +366,9 @@ def test_full_disk_is_reported_and_keeps_the_old_file(tiny_disk):
         "write_midi": lambda: write_midi(big_melody, good),
         "write_json": lambda: write_json(good, {"values": list(range(100_000))}),
         "save_weights": lambda: checkpoint.save_weights(tiny_disk, big_linear),
-        "save_train_state": lambda: checkpoint.save_train_state(tiny_disk, big_linear, torch.optim.Adam(big_linear.parameters()),
-                                                                {"step": 1}),
+        "save_train_state": lambda: checkpoint.save_train_state(
+            tiny_disk, big_linear, torch.optim.Adam(big_linear.parameters()), {"step": 1}
+        ),
     }
     for name, attempt in attempts.items():
         with pytest.raises(TunesmithError, match="disk full"):
@@ -346,12 +378,25 @@ def test_full_disk_is_reported_and_keeps_the_old_file(tiny_disk):
 
 
 def test_benchmark_quick_mode_prints_one_json_object():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_reliability.py"), "--quick"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_reliability.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    for key in ("machine", "midi_prepare", "midi_primer", "audio_load", "audio_train_clips", "transcribe", "kill_resume",
-                "crashes", "peak_rss_mb"):
+    for key in (
+        "machine",
+        "midi_prepare",
+        "midi_primer",
+        "audio_load",
+        "audio_train_clips",
+        "transcribe",
+        "kill_resume",
+        "crashes",
+        "peak_rss_mb",
+    ):
         assert key in report, key
     for key in ("midi_prepare", "midi_primer", "audio_load", "audio_train_clips"):  # transcription: see its own test
         assert report[key]["crashes"] == 0 and report[key]["files"] > 0, report[key]

@@ -43,7 +43,7 @@ def band_profile(audio: np.ndarray, sr: int) -> np.ndarray:
 def test_sustained_a4_on_piano_is_440_hz():
     melody = Melody.from_notes([Note(69, 0, 16)])  # 16 sixteenths at 120 qpm = 2 s
     audio, sr = render(melody, "piano")
-    segment = audio[int(0.1 * sr): int(1.9 * sr)]
+    segment = audio[int(0.1 * sr) : int(1.9 * sr)]
     spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment))))
     peak_hz = np.fft.rfftfreq(len(segment), 1 / sr)[np.argmax(spectrum)]
     assert abs(peak_hz - 440.0) < 3.0
@@ -122,9 +122,11 @@ def test_missing_soundfont_and_bad_preset(tmp_path):
 
 
 def test_multitrack_keeps_programs_and_drums(tmp_path):
-    flute_and_drums = make_score(scale_tune(bars=2, base=72), program=73,
-                                 extra_tracks=[([(36, i, 0.5) for i in range(8)] + [(42, i + 0.5, 0.25) for i in range(8)],
-                                                0, True)])
+    flute_and_drums = make_score(
+        scale_tune(bars=2, base=72),
+        program=73,
+        extra_tracks=[([(36, i, 0.5) for i in range(8)] + [(42, i + 0.5, 0.25) for i in range(8)], 0, True)],
+    )
     path = tmp_path / "band.mid"
     flute_and_drums.dump_midi(str(path))
     own, sr = render(path, None)

@@ -18,4 +18,4 @@ def test_melody_repr_html_has_playable_audio_and_roll():
     assert match
     samples, sr = sf.read(io.BytesIO(base64.b64decode(match.group(1))))
     assert sr > 8000 and np.abs(samples).max() > 0.05
-    assert "G4" in page and "src=\"http" not in page
+    assert "G4" in page and 'src="http' not in page

@@ -133,8 +133,9 @@ def test_note_f1_counts_onsets_and_pitches():
 
 def test_benchmark_quick_prints_one_json_object():
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_transcribe.py"), "--quick"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "bench_transcribe.py"), "--quick"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["quick"] and result["machine"]["cpu_count"] >= 1 and result["machine"]["device"] in ("cpu", "cuda")

@@ -57,8 +57,13 @@ def test_video_errors(tmp_path):
 
 
 def test_benchmark_quick_prints_one_json_object():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_render.py"), "--quick"],
-                         capture_output=True, text=True, check=True, timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_render.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     result = json.loads(out)
     assert result["machine"]["device"] == "cpu" and result["machine"]["cpu_count"] >= 1
     assert result["render"]["realtime_factor"] > 1

@@ -25,13 +25,20 @@ FOLK = Path(__file__).parent / "data" / "folk"
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
-    from tunesmith.melody_rnn.train import train_melody_model
+    from tunesmith.melody.train import train_melody_model
 
     root = tmp_path_factory.mktemp("models")
     train_melody_model(FOLK, root / "tiny", "basic_rnn", steps=10, batch_size=8, layers=[32, 32], progress=False)
@@ -94,9 +101,14 @@ def test_generate_from_c_sharp(client):
 
 
 def test_generate_reports_bad_input(client):
-    cases = [({"primer": "H9"}, 400, "bad token"), ({"primer": "/etc/passwd"}, 400, "upload"),
-             ({"model": "nope"}, 404, "no melody model"), ({"model": "../tiny"}, 404, "no melody model"),
-             ({"temperature": -1}, 422, "temperature"), ({"primer_upload": "0" * 32}, 404, "upload")]
+    cases = [
+        ({"primer": "H9"}, 400, "bad token"),
+        ({"primer": "/etc/passwd"}, 400, "upload"),
+        ({"model": "nope"}, 404, "no melody model"),
+        ({"model": "../tiny"}, 404, "no melody model"),
+        ({"temperature": -1}, 422, "temperature"),
+        ({"primer_upload": "0" * 32}, 404, "upload"),
+    ]
     for extra, status, words in cases:
         r = _generate(client, **extra)
         assert r.status_code == status, (extra, r.text)
@@ -105,9 +117,13 @@ def test_generate_reports_bad_input(client):
 
 def test_corrupt_uploads_give_messages(client):
     good = sorted(FOLK.glob("*.mid"))[0].read_bytes()
-    bad = [("truncated.mid", good[: len(good) // 3], "corrupt"), ("text.mid", b"not a MIDI file\n", "not a MIDI file"),
-           ("noise.wav", b"RIFF\x00\x00" + bytes(300), "not a MIDI file"), ("empty.mid", b"", "empty"),
-           ("broken.zip", b"PK\x03\x04" + bytes(100), "zip")]
+    bad = [
+        ("truncated.mid", good[: len(good) // 3], "corrupt"),
+        ("text.mid", b"not a MIDI file\n", "not a MIDI file"),
+        ("noise.wav", b"RIFF\x00\x00" + bytes(300), "not a MIDI file"),
+        ("empty.mid", b"", "empty"),
+        ("broken.zip", b"PK\x03\x04" + bytes(100), "zip"),
+    ]
     for name, data, words in bad:
         r = client.post("/api/uploads", files={"file": (name, data)})
         assert 400 <= r.status_code < 500, (name, r.text)
@@ -155,9 +171,16 @@ def test_oversized_upload_is_413(models_dir, tmp_path):
 
 
 def test_path_traversal_is_refused(client, app, tmp_path):
-    for path in ("/files/../../etc/passwd", "/files/%2e%2e/%2e%2e/etc/passwd", "/files/..%2f..%2fetc%2fpasswd",
-                 "/files/jobs/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/files/%2Fetc%2Fpasswd", "/model-files/%2e%2e/x",
-                 "/files/uploads/..%5c..%5cetc%5cpasswd", "/model-files/tiny/model.safetensors"):
+    for path in (
+        "/files/../../etc/passwd",
+        "/files/%2e%2e/%2e%2e/etc/passwd",
+        "/files/..%2f..%2fetc%2fpasswd",
+        "/files/jobs/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/files/%2Fetc%2Fpasswd",
+        "/model-files/%2e%2e/x",
+        "/files/uploads/..%5c..%5cetc%5cpasswd",
+        "/model-files/tiny/model.safetensors",
+    ):
         r = client.get(path)
         assert r.status_code in (400, 404), (path, r.status_code)
         assert "root:" not in r.text
@@ -169,7 +192,7 @@ def test_path_traversal_is_refused(client, app, tmp_path):
 
 
 def test_twenty_concurrent_generations(client, models_dir, tmp_path):
-    from tunesmith.melody_rnn.generate import generate_to_dir
+    from tunesmith.compose import generate_to_dir
 
     expected = {}
     for seed in range(20):  # the same requests one after another, straight through the library
@@ -234,18 +257,39 @@ def test_audio_model_and_pipeline_jobs(client, tmp_path):
     soundfile.write(tmp_path / "clip.wav", (0.4 * tones).astype(np.float32), rate)
     clip = client.post("/api/uploads", files={"file": ("clip.wav", (tmp_path / "clip.wav").read_bytes())}).json()
     assert clip["kind"] == "audio" and clip["seconds"] == 2.5
-    train = client.post("/api/audio/train", json={"name": "hum", "clip_upload": clip["id"], "epochs": 1, "layers": 1,
-                                                  "units": 16, "sequence_length": 8, "batch_size": 32})
-    pipe = client.post("/api/pipeline", json={"clip_upload": clip["id"], "audio_model": "none", "melody_model": "tiny",
-                                              "instruments": ["piano"], "n": 1, "steps": 48})
+    train = client.post(
+        "/api/audio/train",
+        json={
+            "name": "hum",
+            "clip_upload": clip["id"],
+            "epochs": 1,
+            "layers": 1,
+            "units": 16,
+            "sequence_length": 8,
+            "batch_size": 32,
+        },
+    )
+    pipe = client.post(
+        "/api/pipeline",
+        json={
+            "clip_upload": clip["id"],
+            "audio_model": "none",
+            "melody_model": "tiny",
+            "instruments": ["piano"],
+            "n": 1,
+            "steps": 48,
+        },
+    )
     assert train.status_code == 200 and pipe.status_code == 200, (train.text, pipe.text)
     job = _wait(client, train.json()["job"])
     assert job["status"] == "done", job
     model = job["result"]["model"]
-    assert {"name": model, "kind": "audio"}.items() <= next(m for m in client.get("/api/models").json()["models"]
-                                                         if m["name"] == model).items()
-    gen = client.post("/api/audio/generate", json={"model": model, "clip_upload": clip["id"], "seconds": 1,
-                                                   "griffin_lim_iters": 4})
+    assert {"name": model, "kind": "audio"}.items() <= next(
+        m for m in client.get("/api/models").json()["models"] if m["name"] == model
+    ).items()
+    gen = client.post(
+        "/api/audio/generate", json={"model": model, "clip_upload": clip["id"], "seconds": 1, "griffin_lim_iters": 4}
+    )
     job = _wait(client, gen.json()["job"])
     assert job["status"] == "done", job
     wav = client.get(job["result"]["outputs"][0]).content
@@ -333,8 +377,10 @@ def test_browser_studio(live_server, tmp_path):
             midi = Path(download.value.path()).read_bytes()
             assert _notes(midi)[0][0] == 61
 
-            page.set_input_files("#primer-file", files=[{"name": "broken.mid", "mimeType": "audio/midi",
-                                                         "buffer": b"MThd\x00\x00\x00\x06 this is not music"}])
+            page.set_input_files(
+                "#primer-file",
+                files=[{"name": "broken.mid", "mimeType": "audio/midi", "buffer": b"MThd\x00\x00\x00\x06 this is not music"}],
+            )
             expect(page.locator("#message")).to_contain_text("corrupt")
             expect(page.locator("#primer-file-status")).to_contain_text("broken.mid")
             page.screenshot(path=str(ARTIFACTS / "03-corrupt-upload.png"), full_page=True)
@@ -344,8 +390,9 @@ def test_browser_studio(live_server, tmp_path):
             with zipfile.ZipFile(zbuf, "w") as zf:
                 for f in sorted(FOLK.glob("*.mid")):
                     zf.write(f, f.name)
-            page.set_input_files("#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip",
-                                                         "buffer": zbuf.getvalue()}])
+            page.set_input_files(
+                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": zbuf.getvalue()}]
+            )
             expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
             page.fill("#train-form [name=name]", "browser-model")
             page.fill("#train-form [name=steps]", "20")

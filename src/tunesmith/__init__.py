@@ -22,11 +22,11 @@ from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_melody_model": "tunesmith.melody_rnn.generate",
-    "generate_to_dir": "tunesmith.melody_rnn.generate",
-    "MelodyModel": "tunesmith.melody_rnn.generate",
-    "train_melody_model": "tunesmith.melody_rnn.train",
-    "MelodyConfig": "tunesmith.melody_rnn.model",
+    "load_melody_model": "tunesmith.melody.generate",
+    "generate_to_dir": "tunesmith.compose",
+    "MelodyModel": "tunesmith.melody.generate",
+    "train_melody_model": "tunesmith.melody.train",
+    "MelodyConfig": "tunesmith.melody.model",
     "prepare_corpus": "tunesmith.music.corpus",
     "parse_primer": "tunesmith.music.primer",
     "read_score": "tunesmith.music.midi",

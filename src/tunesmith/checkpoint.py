@@ -78,8 +78,11 @@ def _check_and_load(model: torch.nn.Module, tensors: dict[str, torch.Tensor], pa
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
-    wrong = [f"{k}: file {tuple(tensors[k].shape)} vs config {tuple(v.shape)}"
-             for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    wrong = [
+        f"{k}: file {tuple(tensors[k].shape)} vs config {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
     if missing or extra or wrong:
         raise ModelError(
             f"{path} does not match its config.json (missing {missing[:3]}, unexpected {extra[:3]}, "
@@ -88,8 +91,7 @@ def _check_and_load(model: torch.nn.Module, tensors: dict[str, torch.Tensor], pa
     model.load_state_dict(tensors)
 
 
-def save_train_state(model_dir: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                     state: dict) -> None:
+def save_train_state(model_dir: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
     """One file holding weights, optimizer tensors, step counters and RNG: a resume is always consistent."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()

@@ -24,8 +24,9 @@ def _ints(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tunesmith",
-                                description="Train small music models on your own material; hear and see the results.")
+    p = argparse.ArgumentParser(
+        prog="tunesmith", description="Train small music models on your own material; hear and see the results."
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -33,25 +34,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--workers", type=int, help="processes (default: all cores); with --engine ray: CPUs of the local Ray")
-    s.add_argument("--engine", choices=("process", "ray"), default="process",
-                   help="local processes (default) or Ray tasks, on this machine or a cluster (pip install 'tunesmith[ray]')")
+    s.add_argument(
+        "--engine",
+        choices=("process", "ray"),
+        default="process",
+        help="local processes (default) or Ray tasks, on this machine or a cluster (pip install 'tunesmith[ray]')",
+    )
     s.add_argument("--ray-address", help="an existing Ray cluster, e.g. HEAD:6379 (default: $RAY_ADDRESS, else a local Ray)")
-    s.add_argument("--fresh", action="store_true",
-                   help="reprocess every file; by default files already processed into OUTPUT/parts are skipped")
+    s.add_argument(
+        "--fresh",
+        action="store_true",
+        help="reprocess every file; by default files already processed into OUTPUT/parts are skipped",
+    )
     s.add_argument("--eval-ratio", type=float, default=0.1)
     s.add_argument("--min-bars", type=int, default=7)
     s.add_argument("--max-steps", type=int, default=512)
     s.add_argument("--min-unique-pitches", type=int, default=5)
     s.add_argument("--gap-bars", type=float, default=1.0)
-    s.add_argument("--discard-polyphonic", action="store_true",
-                   help="drop a track with two onsets on one step (Magenta's melody_rnn default) instead of keeping the highest")
+    s.add_argument(
+        "--discard-polyphonic",
+        action="store_true",
+        help="drop a track with two onsets on one step (Magenta's melody_rnn default) instead of keeping the highest",
+    )
 
     melody = sub.add_parser("melody", help="the Melody RNN").add_subparsers(dest="melody_command", required=True)
     t = melody.add_parser("train", help="train on a prepared corpus or a raw MIDI folder")
     t.add_argument("data")
     t.add_argument("-o", "--output", required=True)
-    t.add_argument("--config", default="transformer",
-                   help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn")
+    t.add_argument(
+        "--config",
+        default="transformer",
+        help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn",
+    )
     t.add_argument("--steps", type=int)
     t.add_argument("--epochs", type=int)
     t.add_argument("--seed", type=int, default=0)
@@ -68,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--attention-length", type=int)
     t.add_argument("--device")
     t.add_argument("--max-seconds", type=float, help="stop after this much wall time (checkpoint kept)")
-    t.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
-                   help="auto: bf16 autocast where the CPU/GPU does it fast (1.35x here, same loss), else fp32")
+    t.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="auto: bf16 autocast where the CPU/GPU does it fast (1.35x here, same loss), else fp32",
+    )
 
     g = melody.add_parser("generate", help="continue a primer")
     g.add_argument("--model", default="default")
@@ -211,47 +229,101 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
         from tunesmith.music.corpus import prepare_corpus
         from tunesmith.music.midi import ExtractionSettings
 
-        settings = ExtractionSettings(min_bars=args.min_bars, max_steps=args.max_steps,
-                                      min_unique_pitches=args.min_unique_pitches, gap_bars=args.gap_bars,
-                                      ignore_polyphonic_notes=not args.discard_polyphonic)
-        report = prepare_corpus(args.source, args.output, eval_ratio=args.eval_ratio, workers=args.workers,
-                                settings=settings, progress=progress, engine=args.engine, ray_address=args.ray_address,
-                                fresh=args.fresh)
+        settings = ExtractionSettings(
+            min_bars=args.min_bars,
+            max_steps=args.max_steps,
+            min_unique_pitches=args.min_unique_pitches,
+            gap_bars=args.gap_bars,
+            ignore_polyphonic_notes=not args.discard_polyphonic,
+        )
+        report = prepare_corpus(
+            args.source,
+            args.output,
+            eval_ratio=args.eval_ratio,
+            workers=args.workers,
+            settings=settings,
+            progress=progress,
+            engine=args.engine,
+            ray_address=args.ray_address,
+            fresh=args.fresh,
+        )
         print(report.summary())
         print(f"Corpus written to {args.output} (details in corpus.json)")
     elif cmd == "melody" and args.melody_command == "train":
-        from tunesmith.melody_rnn.train import train_melody_model
+        from tunesmith.melody.train import train_melody_model
 
-        overrides = {k: getattr(args, k) for k in ("batch_size", "layers", "dropout", "learning_rate", "min_note",
-                                                   "max_note", "steps_per_quarter", "attention_length")}
+        overrides = {
+            k: getattr(args, k)
+            for k in (
+                "batch_size",
+                "layers",
+                "dropout",
+                "learning_rate",
+                "min_note",
+                "max_note",
+                "steps_per_quarter",
+                "attention_length",
+            )
+        }
         if args.steps is None and args.epochs is None:
             args.steps = 1000
-        result = train_melody_model(args.data, args.output, args.config, steps=args.steps, epochs=args.epochs,
-                                    seed=args.seed, resume=args.resume, eval_every=args.eval_every,
-                                    checkpoint_every=args.checkpoint_every, progress=progress, device=args.device,
-                                    max_seconds=args.max_seconds, precision=args.precision, **overrides)
+        result = train_melody_model(
+            args.data,
+            args.output,
+            args.config,
+            steps=args.steps,
+            epochs=args.epochs,
+            seed=args.seed,
+            resume=args.resume,
+            eval_every=args.eval_every,
+            checkpoint_every=args.checkpoint_every,
+            progress=progress,
+            device=args.device,
+            max_seconds=args.max_seconds,
+            precision=args.precision,
+            **overrides,
+        )
         ev = result.get("eval") or {}
         if result.get("world_size", 1) > 1:
             import torch.distributed as dist
 
             if dist.get_rank() != 0:
                 return
-            print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: "
-                  f"{result['ranks_in_sync']}")
+            print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: {result['ranks_in_sync']}")
         print(f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies.")
         if ev:
             print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")
-        print(f"Model in {args.output} (loss curve: {args.output}/plots/loss.png). Next: "
-              f"tunesmith melody generate --model {args.output} --primer C4 -n 4 -o out/")
+        print(
+            f"Model in {args.output} (loss curve: {args.output}/plots/loss.png). Next: "
+            f"tunesmith melody generate --model {args.output} --primer C4 -n 4 -o out/"
+        )
     elif cmd == "melody" and args.melody_command == "generate":
-        from tunesmith.melody_rnn.generate import generate_to_dir
+        from tunesmith.compose import generate_to_dir
 
         report = generate_to_dir(
-            args.model, args.primer, args.output, args.num_outputs, render=args.render, plot=args.plot,
-            video=args.video, primer_bars=args.primer_bars, soundfont=args.soundfont, steps=args.steps,
-            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
-            branch_factor=args.branch_factor, steps_per_iteration=args.steps_per_iteration, key=args.key,
-            scale=args.scale, qpm=args.qpm, exclude_primer=args.exclude_primer, strict=args.strict, seed=args.seed)
+            args.model,
+            args.primer,
+            args.output,
+            args.num_outputs,
+            render=args.render,
+            plot=args.plot,
+            video=args.video,
+            primer_bars=args.primer_bars,
+            soundfont=args.soundfont,
+            steps=args.steps,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            beam_size=args.beam_size,
+            branch_factor=args.branch_factor,
+            steps_per_iteration=args.steps_per_iteration,
+            key=args.key,
+            scale=args.scale,
+            qpm=args.qpm,
+            exclude_primer=args.exclude_primer,
+            strict=args.strict,
+            seed=args.seed,
+        )
         for item in report["outputs"]:
             print(f"{args.output}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
         print(f"Settings in {args.output}/generation.json")
@@ -260,12 +332,24 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
 
         instruments = _csv(args.instrument) if args.instrument else [None]
         if len(instruments) == 1:
-            path = render_to_file(args.input, args.output, instrument=instruments[0], soundfont=args.soundfont,
-                                  preset=args.preset, sample_rate=args.sample_rate)
+            path = render_to_file(
+                args.input,
+                args.output,
+                instrument=instruments[0],
+                soundfont=args.soundfont,
+                preset=args.preset,
+                sample_rate=args.sample_rate,
+            )
             print(f"Wrote {path}")
         else:
-            paths = render_many(args.input, instruments, args.output, Path(args.input).stem, soundfont=args.soundfont,
-                                sample_rate=args.sample_rate)
+            paths = render_many(
+                args.input,
+                instruments,
+                args.output,
+                Path(args.input).stem,
+                soundfont=args.soundfont,
+                sample_rate=args.sample_rate,
+            )
             for inst, path in paths.items():
                 print(f"{inst}: {path}")
     elif cmd == "plot":
@@ -301,10 +385,22 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
     elif cmd == "pipeline":
         from tunesmith.pipeline import run_pipeline
 
-        result = run_pipeline(args.clip, args.output, audio_model=args.audio_model, melody_model=args.melody_model,
-                              primer=args.primer, instruments=args.instrument, n=args.num_outputs, steps=args.steps,
-                              temperature=args.temperature, seconds=args.seconds, max_seconds=args.max_seconds,
-                              audio_epochs=args.audio_epochs, seed=args.seed, progress=progress)
+        result = run_pipeline(
+            args.clip,
+            args.output,
+            audio_model=args.audio_model,
+            melody_model=args.melody_model,
+            primer=args.primer,
+            instruments=args.instrument,
+            n=args.num_outputs,
+            steps=args.steps,
+            temperature=args.temperature,
+            seconds=args.seconds,
+            max_seconds=args.max_seconds,
+            audio_epochs=args.audio_epochs,
+            seed=args.seed,
+            progress=progress,
+        )
         print(f"Gallery: {result['index']}")
     elif cmd == "demo":
         from tunesmith.demo import run_demo
@@ -336,21 +432,50 @@ def _run_audio(args: argparse.Namespace, progress: bool) -> None:
         from tunesmith.audio_model.model import audio_config_from_file
         from tunesmith.audio_model.train import train_audio_model
 
-        keys = ("sample_rate", "n_fft", "hop_length", "sequence_length", "layers", "units", "rnn", "loss", "optimizer",
-                "learning_rate", "weight_decay", "batch_size", "normalisation")
+        keys = (
+            "sample_rate",
+            "n_fft",
+            "hop_length",
+            "sequence_length",
+            "layers",
+            "units",
+            "rnn",
+            "loss",
+            "optimizer",
+            "learning_rate",
+            "weight_decay",
+            "batch_size",
+            "normalisation",
+        )
         overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
         config = audio_config_from_file(args.config) if args.config else None
-        result = train_audio_model(args.clips, args.output, config, epochs=args.epochs, resume=args.resume,
-                                   seed=args.seed, progress=progress, **overrides)
+        result = train_audio_model(
+            args.clips,
+            args.output,
+            config,
+            epochs=args.epochs,
+            resume=args.resume,
+            seed=args.seed,
+            progress=progress,
+            **overrides,
+        )
         print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2, default=str))
         print(f"Model in {args.output}. Next: tunesmith audio generate --model {args.output} --seed-clip CLIP -o out/")
     else:
         from tunesmith.audio_model.generate import generate_audio
 
-        report = generate_audio(args.model, args.seed_clip, args.output, seconds=args.seconds, n=args.num_outputs,
-                                seed_offset=args.seed_offset, random_chance=args.random_chance,
-                                impulse_scale=args.impulse_scale, griffin_lim_iters=args.griffin_lim_iters,
-                                seed=args.seed)
+        report = generate_audio(
+            args.model,
+            args.seed_clip,
+            args.output,
+            seconds=args.seconds,
+            n=args.num_outputs,
+            seed_offset=args.seed_offset,
+            random_chance=args.random_chance,
+            impulse_scale=args.impulse_scale,
+            griffin_lim_iters=args.griffin_lim_iters,
+            seed=args.seed,
+        )
         for item in report.get("outputs", []):
             print(item if isinstance(item, str) else item.get("wav", item))
         print(f"Settings in {args.output}/generation.json")

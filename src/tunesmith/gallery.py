@@ -26,12 +26,22 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _audio(path: Path, root: Path, label: str) -> str:
-    return (f'<div class="player"><span>{html.escape(label)}</span><audio controls preload="none" '
-            f'src="{html.escape(_rel(path, root))}"></audio></div>')
+    return (
+        f'<div class="player"><span>{html.escape(label)}</span><audio controls preload="none" '
+        f'src="{html.escape(_rel(path, root))}"></audio></div>'
+    )
 
 
-def section_html(root: Path, title: str, *, meta: str = "", audio: dict[str, Path] | None = None,
-                 images: list[Path] | None = None, roll_html: Path | None = None, downloads: list[Path] | None = None) -> str:
+def section_html(
+    root: Path,
+    title: str,
+    *,
+    meta: str = "",
+    audio: dict[str, Path] | None = None,
+    images: list[Path] | None = None,
+    roll_html: Path | None = None,
+    downloads: list[Path] | None = None,
+) -> str:
     """One block of the gallery; missing files are simply left out."""
     parts = [f"<section><h2>{html.escape(title)}</h2>"]
     if meta:
@@ -44,8 +54,11 @@ def section_html(root: Path, title: str, *, meta: str = "", audio: dict[str, Pat
     for image in images or []:
         if image and Path(image).is_file():
             parts.append(f'<img alt="{html.escape(Path(image).stem)}" src="{html.escape(_rel(image, root))}">')
-    links = [f'<a href="{html.escape(_rel(p, root))}" download>{html.escape(Path(p).name)}</a>'
-             for p in downloads or [] if p and Path(p).is_file()]
+    links = [
+        f'<a href="{html.escape(_rel(p, root))}" download>{html.escape(Path(p).name)}</a>'
+        for p in downloads or []
+        if p and Path(p).is_file()
+    ]
     if links:
         parts.append("<p>Download: " + " · ".join(links) + "</p>")
     parts.append("</section>")
@@ -54,9 +67,13 @@ def section_html(root: Path, title: str, *, meta: str = "", audio: dict[str, Pat
 
 def write_gallery(root: str | os.PathLike, title: str, sections: list[str], intro: str = "") -> Path:
     root = Path(root)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            + (f"<p>{html.escape(intro)}</p>" if intro else "") + "\n".join(sections) + "</body></html>\n")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        + (f"<p>{html.escape(intro)}</p>" if intro else "")
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
     return write_text(root / "index.html", page)
 
 
@@ -66,8 +83,14 @@ def melody_sections(root: Path, outputs: list[dict], out_dir: Path) -> list[str]
     for item in outputs:
         files = {k: out_dir / v for k, v in item["files"].items()}
         audio = {k.removeprefix("audio_"): v for k, v in files.items() if k.startswith("audio_")}
-        sections.append(section_html(
-            root, item["name"], meta=f"{item['notes']} notes, {item['steps']} steps, log-likelihood {item['log_likelihood']:.1f}",
-            audio=audio, roll_html=files.get("piano_roll_html"), downloads=[files.get("midi"), *audio.values()],
-        ))
+        sections.append(
+            section_html(
+                root,
+                item["name"],
+                meta=f"{item['notes']} notes, {item['steps']} steps, log-likelihood {item['log_likelihood']:.1f}",
+                audio=audio,
+                roll_html=files.get("piano_roll_html"),
+                downloads=[files.get("midi"), *audio.values()],
+            )
+        )
     return sections

@@ -83,7 +83,9 @@ def model_html(model) -> str:
     rows = ""
     config = getattr(model, "config", None)
     if dataclasses.is_dataclass(config):
-        rows = "".join(f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(str(getattr(config, f.name)))}</td></tr>"
-                       for f in dataclasses.fields(config))
+        rows = "".join(
+            f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(str(getattr(config, f.name)))}</td></tr>"
+            for f in dataclasses.fields(config)
+        )
     table = f"<table>{rows}</table>" if rows else ""
     return f"<div class='tunesmith-model'><p><b>{html.escape(repr(model))}</b></p>{table}</div>"

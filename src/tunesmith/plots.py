@@ -96,8 +96,9 @@ def _ticks_to_seconds(score, ticks: int) -> float:
 
 
 # --- bokeh piano roll ---------------------------------------------------------------------
-def piano_roll_figure(obj, title: str | None = None, primer_steps: int | None = None,
-                      width: int | None = 1000, height: int = 400):
+def piano_roll_figure(
+    obj, title: str | None = None, primer_steps: int | None = None, width: int | None = 1000, height: int = 400
+):
     """An interactive bokeh piano roll: hover a note for its name, start, end and velocity."""
     from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, Span
     from bokeh.plotting import figure
@@ -108,10 +109,16 @@ def piano_roll_figure(obj, title: str | None = None, primer_steps: int | None = 
     low, high = int(notes.pitch.min()) - 2, int(notes.pitch.max()) + 2
     size = {"width": width} if width else {"sizing_mode": "stretch_width"}
     fig = figure(
-        title=title or _default_title(obj, notes), height=height, **size,
-        x_axis_label="time (s)", y_axis_label="pitch",
-        x_range=(0, max(notes.duration, notes.primer_end) * 1.02), y_range=(low - 0.5, high + 0.5),
-        tools="pan,wheel_zoom,box_zoom,reset,save", active_drag="pan", active_scroll="wheel_zoom",
+        title=title or _default_title(obj, notes),
+        height=height,
+        **size,
+        x_axis_label="time (s)",
+        y_axis_label="pitch",
+        x_range=(0, max(notes.duration, notes.primer_end) * 1.02),
+        y_range=(low - 0.5, high + 0.5),
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+        active_drag="pan",
+        active_scroll="wheel_zoom",
     )
     groups = [("primer", notes.primer, PRIMER_COLOR), ("generated", ~notes.primer, GENERATED_COLOR)]
     if not notes.primer.any():
@@ -120,22 +127,49 @@ def piano_roll_figure(obj, title: str | None = None, primer_steps: int | None = 
     for label, mask, color in groups:
         if not mask.any():
             continue
-        source = ColumnDataSource(dict(
-            left=notes.start[mask], right=notes.end[mask],
-            bottom=notes.pitch[mask] - 0.4, top=notes.pitch[mask] + 0.4,
-            pitch=notes.pitch[mask], name=[PITCH_NAMES[p] for p in notes.pitch[mask]],
-            start=np.round(notes.start[mask], 3), end=np.round(notes.end[mask], 3),
-            velocity=notes.velocity[mask], alpha=0.45 + 0.55 * notes.velocity[mask] / 127,
-        ))
-        renderers.append(fig.quad(left="left", right="right", bottom="bottom", top="top", source=source,
-                                  fill_color=color, fill_alpha="alpha", line_color="black", line_width=0.5,
-                                  legend_label=label))
-    fig.add_tools(HoverTool(renderers=renderers, tooltips=[
-        ("note", "@name (@pitch)"), ("start", "@start{0.000} s"), ("end", "@end{0.000} s"),
-        ("velocity", "@velocity")]))
+        source = ColumnDataSource(
+            dict(
+                left=notes.start[mask],
+                right=notes.end[mask],
+                bottom=notes.pitch[mask] - 0.4,
+                top=notes.pitch[mask] + 0.4,
+                pitch=notes.pitch[mask],
+                name=[PITCH_NAMES[p] for p in notes.pitch[mask]],
+                start=np.round(notes.start[mask], 3),
+                end=np.round(notes.end[mask], 3),
+                velocity=notes.velocity[mask],
+                alpha=0.45 + 0.55 * notes.velocity[mask] / 127,
+            )
+        )
+        renderers.append(
+            fig.quad(
+                left="left",
+                right="right",
+                bottom="bottom",
+                top="top",
+                source=source,
+                fill_color=color,
+                fill_alpha="alpha",
+                line_color="black",
+                line_width=0.5,
+                legend_label=label,
+            )
+        )
+    fig.add_tools(
+        HoverTool(
+            renderers=renderers,
+            tooltips=[
+                ("note", "@name (@pitch)"),
+                ("start", "@start{0.000} s"),
+                ("end", "@end{0.000} s"),
+                ("velocity", "@velocity"),
+            ],
+        )
+    )
     if notes.primer_end > 0:
-        fig.add_layout(Span(location=notes.primer_end, dimension="height", line_color=PRIMER_COLOR,
-                            line_dash="dashed", line_width=1.5))
+        fig.add_layout(
+            Span(location=notes.primer_end, dimension="height", line_color=PRIMER_COLOR, line_dash="dashed", line_width=1.5)
+        )
     ticks = [p for p in range(max(low, 0), min(high, 127) + 1) if p % 12 == 0] or [max(low, 0)]
     if high - low <= 24:
         ticks = list(range(max(low, 0), min(high, 127) + 1))
@@ -189,8 +223,9 @@ def _save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     return path
 
 
-def save_piano_roll_png(obj, path: str | os.PathLike, width: int = 1200, height: int = 400,
-                        title: str | None = None, primer_steps: int | None = None) -> Path:
+def save_piano_roll_png(
+    obj, path: str | os.PathLike, width: int = 1200, height: int = 400, title: str | None = None, primer_steps: int | None = None
+) -> Path:
     """Write a static piano roll PNG of exactly ``width`` x ``height`` pixels."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
@@ -204,8 +239,7 @@ def save_piano_roll_png(obj, path: str | os.PathLike, width: int = 1200, height:
     verts = np.stack([np.stack([x0, y0], 1), np.stack([x0, y1], 1), np.stack([x1, y1], 1), np.stack([x1, y0], 1)], 1)
     colors = np.where(notes.primer[:, None], _rgb(PRIMER_COLOR), _rgb(GENERATED_COLOR))
     alpha = 0.45 + 0.55 * notes.velocity / 127
-    ax.add_collection(PolyCollection(verts, facecolors=np.column_stack([colors, alpha]), edgecolors="black",
-                                     linewidths=0.4))
+    ax.add_collection(PolyCollection(verts, facecolors=np.column_stack([colors, alpha]), edgecolors="black", linewidths=0.4))
     low, high = int(notes.pitch.min()) - 2, int(notes.pitch.max()) + 2
     ax.set_xlim(0, max(notes.duration, notes.primer_end) * 1.02)
     ax.set_ylim(low - 0.5, high + 0.5)
@@ -216,8 +250,11 @@ def save_piano_roll_png(obj, path: str | os.PathLike, width: int = 1200, height:
     ax.grid(axis="x", alpha=0.3)
     if notes.primer.any():
         ax.axvline(notes.primer_end, color=PRIMER_COLOR, linestyle="--", linewidth=1)
-        ax.legend(handles=[Patch(color=PRIMER_COLOR, label="primer"), Patch(color=GENERATED_COLOR, label="generated")],
-                  loc="upper right", fontsize=8)
+        ax.legend(
+            handles=[Patch(color=PRIMER_COLOR, label="primer"), Patch(color=GENERATED_COLOR, label="generated")],
+            loc="upper right",
+            fontsize=8,
+        )
     fig.tight_layout()
     return _save_figure(fig, path)
 
@@ -247,8 +284,14 @@ def stft_db(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, top_db: float 
     return np.maximum(db, -top_db)
 
 
-def save_spectrogram(audio_or_path, path: str | os.PathLike, sample_rate: int | None = None,
-                     title: str | None = None, width: int = 1200, height: int = 500) -> Path:
+def save_spectrogram(
+    audio_or_path,
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    title: str | None = None,
+    width: int = 1200,
+    height: int = 500,
+) -> Path:
     """Log-frequency spectrogram (dB, relative to the peak) of an audio array or file, as a PNG."""
     if isinstance(audio_or_path, np.ndarray):
         if sample_rate is None:
@@ -296,16 +339,21 @@ def save_loss_curve(model_dir: str | os.PathLike) -> dict[str, Path]:
     series = {}
     for metric in ("loss", "accuracy"):
         for split in ("train", "eval"):
-            points = [(r["step"], r[metric]) for r in rows if r.get("split", "train") == split
-                      and isinstance(r.get(metric), int | float)]
+            points = [
+                (r["step"], r[metric])
+                for r in rows
+                if r.get("split", "train") == split and isinstance(r.get(metric), int | float)
+            ]
             if points:
                 series[(metric, split)] = np.array(points, np.float64)
     if not series:
         return {}
     metrics = [m for m in ("loss", "accuracy") if any(k[0] == m for k in series)]
     out_dir = model_dir / "plots"
-    return {"png": _loss_png(series, metrics, out_dir / "loss.png", model_dir.name),
-            "html": _loss_html(series, metrics, out_dir / "loss.html", model_dir.name)}
+    return {
+        "png": _loss_png(series, metrics, out_dir / "loss.png", model_dir.name),
+        "html": _loss_html(series, metrics, out_dir / "loss.html", model_dir.name),
+    }
 
 
 _SPLIT_COLORS = {"train": GENERATED_COLOR, "eval": PRIMER_COLOR}
@@ -317,8 +365,14 @@ def _loss_png(series, metrics, path: Path, name: str) -> Path:
         ax = fig.add_subplot(len(metrics), 1, i + 1)
         for (m, split), xy in series.items():
             if m == metric:
-                ax.plot(xy[:, 0], xy[:, 1], marker="o" if len(xy) < 50 else None, markersize=3,
-                        color=_SPLIT_COLORS[split], label=split)
+                ax.plot(
+                    xy[:, 0],
+                    xy[:, 1],
+                    marker="o" if len(xy) < 50 else None,
+                    markersize=3,
+                    color=_SPLIT_COLORS[split],
+                    label=split,
+                )
         ax.set_ylabel(metric)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -336,8 +390,14 @@ def _loss_html(series, metrics, path: Path, name: str) -> Path:
 
     figs = []
     for metric in metrics:
-        fig = figure(title=f"{name}: {metric}", width=900, height=320, x_axis_label="step", y_axis_label=metric,
-                     tools="pan,wheel_zoom,box_zoom,reset,save")
+        fig = figure(
+            title=f"{name}: {metric}",
+            width=900,
+            height=320,
+            x_axis_label="step",
+            y_axis_label=metric,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+        )
         for (m, split), xy in series.items():
             if m == metric:
                 fig.line(xy[:, 0], xy[:, 1], color=_SPLIT_COLORS[split], legend_label=split, line_width=2)

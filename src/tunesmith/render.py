@@ -43,40 +43,175 @@ FLUID_BLOCK = 64  # FluidSynth's internal block (FLUID_BUFSIZE)
 SILENCE = 1e-4  # a block quieter than this (relative to full scale at gain 0.2) counts as silent
 
 INSTRUMENTS: dict[str, int] = {
-    "piano": 0, "bright-piano": 1, "electric-piano": 4, "harpsichord": 6, "celesta": 8, "glockenspiel": 9,
-    "music-box": 10, "vibraphone": 11, "marimba": 12, "xylophone": 13, "organ": 19, "accordion": 21,
-    "harmonica": 22, "guitar": 24, "steel-guitar": 25, "jazz-guitar": 26, "electric-guitar": 27, "bass": 32,
-    "violin": 40, "viola": 41, "cello": 42, "strings": 48, "choir": 52, "trumpet": 56, "trombone": 57,
-    "horn": 60, "sax": 65, "oboe": 68, "clarinet": 71, "flute": 73, "recorder": 74, "pan-flute": 75,
-    "ocarina": 79, "synth-lead": 80, "pad": 88, "sitar": 104, "banjo": 105, "kalimba": 108, "steel-drums": 114,
+    "piano": 0,
+    "bright-piano": 1,
+    "electric-piano": 4,
+    "harpsichord": 6,
+    "celesta": 8,
+    "glockenspiel": 9,
+    "music-box": 10,
+    "vibraphone": 11,
+    "marimba": 12,
+    "xylophone": 13,
+    "organ": 19,
+    "accordion": 21,
+    "harmonica": 22,
+    "guitar": 24,
+    "steel-guitar": 25,
+    "jazz-guitar": 26,
+    "electric-guitar": 27,
+    "bass": 32,
+    "violin": 40,
+    "viola": 41,
+    "cello": 42,
+    "strings": 48,
+    "choir": 52,
+    "trumpet": 56,
+    "trombone": 57,
+    "horn": 60,
+    "sax": 65,
+    "oboe": 68,
+    "clarinet": 71,
+    "flute": 73,
+    "recorder": 74,
+    "pan-flute": 75,
+    "ocarina": 79,
+    "synth-lead": 80,
+    "pad": 88,
+    "sitar": 104,
+    "banjo": 105,
+    "kalimba": 108,
+    "steel-drums": 114,
 }
 
 GM_PROGRAM_NAMES: tuple[str, ...] = (
-    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",
-    "Electric Piano 1", "Electric Piano 2", "Harpsichord", "Clavinet",
-    "Celesta", "Glockenspiel", "Music Box", "Vibraphone", "Marimba", "Xylophone", "Tubular Bells", "Dulcimer",
-    "Drawbar Organ", "Percussive Organ", "Rock Organ", "Church Organ", "Reed Organ", "Accordion", "Harmonica",
+    "Acoustic Grand Piano",
+    "Bright Acoustic Piano",
+    "Electric Grand Piano",
+    "Honky-tonk Piano",
+    "Electric Piano 1",
+    "Electric Piano 2",
+    "Harpsichord",
+    "Clavinet",
+    "Celesta",
+    "Glockenspiel",
+    "Music Box",
+    "Vibraphone",
+    "Marimba",
+    "Xylophone",
+    "Tubular Bells",
+    "Dulcimer",
+    "Drawbar Organ",
+    "Percussive Organ",
+    "Rock Organ",
+    "Church Organ",
+    "Reed Organ",
+    "Accordion",
+    "Harmonica",
     "Tango Accordion",
-    "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)", "Electric Guitar (jazz)", "Electric Guitar (clean)",
-    "Electric Guitar (muted)", "Overdriven Guitar", "Distortion Guitar", "Guitar Harmonics",
-    "Acoustic Bass", "Electric Bass (finger)", "Electric Bass (pick)", "Fretless Bass", "Slap Bass 1",
-    "Slap Bass 2", "Synth Bass 1", "Synth Bass 2",
-    "Violin", "Viola", "Cello", "Contrabass", "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani",
-    "String Ensemble 1", "String Ensemble 2", "Synth Strings 1", "Synth Strings 2", "Choir Aahs", "Voice Oohs",
-    "Synth Voice", "Orchestra Hit",
-    "Trumpet", "Trombone", "Tuba", "Muted Trumpet", "French Horn", "Brass Section", "Synth Brass 1",
+    "Acoustic Guitar (nylon)",
+    "Acoustic Guitar (steel)",
+    "Electric Guitar (jazz)",
+    "Electric Guitar (clean)",
+    "Electric Guitar (muted)",
+    "Overdriven Guitar",
+    "Distortion Guitar",
+    "Guitar Harmonics",
+    "Acoustic Bass",
+    "Electric Bass (finger)",
+    "Electric Bass (pick)",
+    "Fretless Bass",
+    "Slap Bass 1",
+    "Slap Bass 2",
+    "Synth Bass 1",
+    "Synth Bass 2",
+    "Violin",
+    "Viola",
+    "Cello",
+    "Contrabass",
+    "Tremolo Strings",
+    "Pizzicato Strings",
+    "Orchestral Harp",
+    "Timpani",
+    "String Ensemble 1",
+    "String Ensemble 2",
+    "Synth Strings 1",
+    "Synth Strings 2",
+    "Choir Aahs",
+    "Voice Oohs",
+    "Synth Voice",
+    "Orchestra Hit",
+    "Trumpet",
+    "Trombone",
+    "Tuba",
+    "Muted Trumpet",
+    "French Horn",
+    "Brass Section",
+    "Synth Brass 1",
     "Synth Brass 2",
-    "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax", "Oboe", "English Horn", "Bassoon", "Clarinet",
-    "Piccolo", "Flute", "Recorder", "Pan Flute", "Blown Bottle", "Shakuhachi", "Whistle", "Ocarina",
-    "Lead 1 (square)", "Lead 2 (sawtooth)", "Lead 3 (calliope)", "Lead 4 (chiff)", "Lead 5 (charang)",
-    "Lead 6 (voice)", "Lead 7 (fifths)", "Lead 8 (bass + lead)",
-    "Pad 1 (new age)", "Pad 2 (warm)", "Pad 3 (polysynth)", "Pad 4 (choir)", "Pad 5 (bowed)", "Pad 6 (metallic)",
-    "Pad 7 (halo)", "Pad 8 (sweep)",
-    "FX 1 (rain)", "FX 2 (soundtrack)", "FX 3 (crystal)", "FX 4 (atmosphere)", "FX 5 (brightness)",
-    "FX 6 (goblins)", "FX 7 (echoes)", "FX 8 (sci-fi)",
-    "Sitar", "Banjo", "Shamisen", "Koto", "Kalimba", "Bagpipe", "Fiddle", "Shanai",
-    "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum", "Melodic Tom", "Synth Drum", "Reverse Cymbal",
-    "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet", "Telephone Ring", "Helicopter", "Applause",
+    "Soprano Sax",
+    "Alto Sax",
+    "Tenor Sax",
+    "Baritone Sax",
+    "Oboe",
+    "English Horn",
+    "Bassoon",
+    "Clarinet",
+    "Piccolo",
+    "Flute",
+    "Recorder",
+    "Pan Flute",
+    "Blown Bottle",
+    "Shakuhachi",
+    "Whistle",
+    "Ocarina",
+    "Lead 1 (square)",
+    "Lead 2 (sawtooth)",
+    "Lead 3 (calliope)",
+    "Lead 4 (chiff)",
+    "Lead 5 (charang)",
+    "Lead 6 (voice)",
+    "Lead 7 (fifths)",
+    "Lead 8 (bass + lead)",
+    "Pad 1 (new age)",
+    "Pad 2 (warm)",
+    "Pad 3 (polysynth)",
+    "Pad 4 (choir)",
+    "Pad 5 (bowed)",
+    "Pad 6 (metallic)",
+    "Pad 7 (halo)",
+    "Pad 8 (sweep)",
+    "FX 1 (rain)",
+    "FX 2 (soundtrack)",
+    "FX 3 (crystal)",
+    "FX 4 (atmosphere)",
+    "FX 5 (brightness)",
+    "FX 6 (goblins)",
+    "FX 7 (echoes)",
+    "FX 8 (sci-fi)",
+    "Sitar",
+    "Banjo",
+    "Shamisen",
+    "Koto",
+    "Kalimba",
+    "Bagpipe",
+    "Fiddle",
+    "Shanai",
+    "Tinkle Bell",
+    "Agogo",
+    "Steel Drums",
+    "Woodblock",
+    "Taiko Drum",
+    "Melodic Tom",
+    "Synth Drum",
+    "Reverse Cymbal",
+    "Guitar Fret Noise",
+    "Breath Noise",
+    "Seashore",
+    "Bird Tweet",
+    "Telephone Ring",
+    "Helicopter",
+    "Applause",
     "Gunshot",
 )
 
@@ -265,13 +400,33 @@ def _events(score, program: int | None, bank_program: tuple[int, int] | None, sa
             c = track.controls.numpy()
             keep = (c["number"] != 0) & (c["number"] != 32)  # bank select is ours to decide
             t = np.round(c["time"][keep] * sample_rate).astype(np.int64)
-            rows.append(np.stack([t, np.full(len(t), _CONTROL), np.full(len(t), channel),
-                                  c["number"][keep].astype(np.int64), c["value"][keep].astype(np.int64)], 1))
+            rows.append(
+                np.stack(
+                    [
+                        t,
+                        np.full(len(t), _CONTROL),
+                        np.full(len(t), channel),
+                        c["number"][keep].astype(np.int64),
+                        c["value"][keep].astype(np.int64),
+                    ],
+                    1,
+                )
+            )
         if len(track.pitch_bends):
             b = track.pitch_bends.numpy()
             t = np.round(b["time"] * sample_rate).astype(np.int64)
-            rows.append(np.stack([t, np.full(len(t), _BEND), np.full(len(t), channel),
-                                  b["value"].astype(np.int64), np.zeros(len(t), np.int64)], 1))
+            rows.append(
+                np.stack(
+                    [
+                        t,
+                        np.full(len(t), _BEND),
+                        np.full(len(t), channel),
+                        b["value"].astype(np.int64),
+                        np.zeros(len(t), np.int64),
+                    ],
+                    1,
+                )
+            )
     if not rows:
         return np.zeros((0, 5), np.int64), presets
     events = np.concatenate(rows)
@@ -283,8 +438,15 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def _synthesize(synth, sfid: int, events: np.ndarray, presets: dict[int, tuple[int, int]], sample_rate: int,
-                tail_seconds: float | None, strict: bool = False) -> np.ndarray:
+def _synthesize(
+    synth,
+    sfid: int,
+    events: np.ndarray,
+    presets: dict[int, tuple[int, int]],
+    sample_rate: int,
+    tail_seconds: float | None,
+    strict: bool = False,
+) -> np.ndarray:
     """Play the events into a stereo float32 buffer [n, 2]; the release tail is kept until silent."""
     handle, write_float = synth.synth, _write_float()
     last = int(events[:, 0].max()) if len(events) else 0
@@ -302,8 +464,10 @@ def _synthesize(synth, sfid: int, events: np.ndarray, presets: dict[int, tuple[i
     for channel, (bank, prog) in presets.items():
         if synth.program_select(channel, sfid, bank, prog) != 0:
             if strict and bank != DRUM_BANK:
-                raise RenderError(f"the SoundFont has no preset {bank}:{prog}; list its presets with a SoundFont "
-                                  "editor (e.g. Polyphone) and pick an existing BANK:PROGRAM")
+                raise RenderError(
+                    f"the SoundFont has no preset {bank}:{prog}; list its presets with a SoundFont "
+                    "editor (e.g. Polyphone) and pick an existing BANK:PROGRAM"
+                )
             # a preset this font lacks falls back to its piano / standard kit rather than silence
             synth.program_select(channel, sfid, bank if bank == DRUM_BANK else 0, 0)
     position = 0
@@ -346,9 +510,17 @@ def _import_fluidsynth():
     return fluidsynth
 
 
-def render(obj, instrument: str | int | None = "piano", *, sample_rate: int = 44100,
-           soundfont: str | os.PathLike | None = None, preset: str | None = None, channels: int = 1,
-           tail_seconds: float | None = None, max_seconds: float = 3600) -> tuple[np.ndarray, int]:
+def render(
+    obj,
+    instrument: str | int | None = "piano",
+    *,
+    sample_rate: int = 44100,
+    soundfont: str | os.PathLike | None = None,
+    preset: str | None = None,
+    channels: int = 1,
+    tail_seconds: float | None = None,
+    max_seconds: float = 3600,
+) -> tuple[np.ndarray, int]:
     """Render a Melody, symusic Score, MIDI bytes or path with a GM instrument; returns (samples, sample_rate).
 
     ``instrument`` replaces every non-drum track's program (``None`` keeps each track's own);
@@ -424,8 +596,9 @@ def render_to_file(obj, path: str | os.PathLike, instrument: str | int | None = 
     return write_audio(samples, sample_rate, path)
 
 
-def render_many(obj, instruments: list[str | int | None], out_dir: str | os.PathLike, stem: str,
-                suffix: str = ".wav", **kwargs) -> dict[str, Path]:
+def render_many(
+    obj, instruments: list[str | int | None], out_dir: str | os.PathLike, stem: str, suffix: str = ".wav", **kwargs
+) -> dict[str, Path]:
     """Render one piece with several instruments (SoundFont loaded once): ``{name: OUT_DIR/STEM_NAME.wav}``.
 
     ``None`` in the list keeps the file's own programs (written as ``STEM_original.wav``).

@@ -38,6 +38,7 @@ class TrainingTask(Protocol):
     def batch(self, epoch: int, index: int, rank: int = 0, world_size: int = 1) -> Any: ...
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
     def evaluate(self) -> dict[str, float]: ...
+
     # optional: learning_rate(step) -> float, a schedule applied before every optimizer step
 
 
@@ -179,8 +180,10 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
                 log_rows.append(row)
                 if settings.on_log:
                     settings.on_log(dict(row, total_steps=total))
-                bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss", "perplexity", "accuracy") if k in row}
-                                | ({"eval": f"{last_eval['loss']:.3f}"} if last_eval else {}))
+                bar.set_postfix(
+                    {k: f"{row[k]:.3f}" for k in ("loss", "perplexity", "accuracy") if k in row}
+                    | ({"eval": f"{last_eval['loss']:.3f}"} if last_eval else {})
+                )
             if step % settings.eval_every == 0 or step == total:
                 last_eval = _evaluate(task)
                 log_rows.append({"step": step, "epoch": step / per_epoch, "split": "eval", **last_eval})

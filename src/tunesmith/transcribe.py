@@ -151,8 +151,9 @@ def _salience_pitch(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return (best + MIN_PITCH).astype(np.float64), harmonicity, compressed
 
 
-def _segment(onsets: np.ndarray, pitch: np.ndarray, voiced: np.ndarray, energy_db: np.ndarray,
-             min_frames: int, pitch_of) -> list[tuple[int, int, int]]:
+def _segment(
+    onsets: np.ndarray, pitch: np.ndarray, voiced: np.ndarray, energy_db: np.ndarray, min_frames: int, pitch_of
+) -> list[tuple[int, int, int]]:
     """Onset frames + a frame pitch track -> notes (start frame, end frame, MIDI pitch).
 
     A note runs from its onset to the next onset, ending early when its energy falls ``NOTE_DROP_DB``
@@ -173,7 +174,7 @@ def _segment(onsets: np.ndarray, pitch: np.ndarray, voiced: np.ndarray, energy_d
     for i, a in enumerate(starts):
         b = starts[i + 1] if i + 1 < len(starts) else n
         peak = energy_db[a:b].max(initial=-np.inf)
-        quiet = np.flatnonzero(energy_db[a + 1:b] < max(peak - NOTE_DROP_DB, SILENCE_DB))
+        quiet = np.flatnonzero(energy_db[a + 1 : b] < max(peak - NOTE_DROP_DB, SILENCE_DB))
         end = a + 1 + quiet[0] if quiet.size else b
         if np.count_nonzero(voiced[a:end]) < min_frames:
             continue
@@ -207,8 +208,9 @@ def _onset_frames(y: np.ndarray, sr: int) -> np.ndarray:
     import librosa
 
     envelope = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP, n_fft=1024, lag=1, max_size=3)
-    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=HOP, backtrack=False,
-                                        delta=0.1, wait=7, units="frames")
+    onsets = librosa.onset.onset_detect(
+        onset_envelope=envelope, sr=sr, hop_length=HOP, backtrack=False, delta=0.1, wait=7, units="frames"
+    )
     return np.asarray(onsets, dtype=int)
 
 
@@ -226,9 +228,9 @@ def _note_pitch(spectrum: np.ndarray, a: int, b: int) -> int:
     Frames ~35-170 ms after the onset are averaged and the spectrum from just before the onset is
     subtracted, so a previous note still ringing (music box, guitar) does not pull the estimate.
     """
-    after = spectrum[:, a + 3: min(b, a + 15)].mean(axis=1) if b - a > 5 else spectrum[:, a:b].mean(axis=1)
+    after = spectrum[:, a + 3 : min(b, a + 15)].mean(axis=1) if b - a > 5 else spectrum[:, a:b].mean(axis=1)
     if a >= 10:
-        added = np.maximum(after - spectrum[:, a - 10: a - 7].mean(axis=1), 0.0)
+        added = np.maximum(after - spectrum[:, a - 10 : a - 7].mean(axis=1), 0.0)
         if added.sum() > 0.2 * after.sum():
             after = added
     return int(np.argmax(salience(after)[:, 0])) + MIN_PITCH
@@ -252,14 +254,15 @@ def _notes_salience(y: np.ndarray, sr: int, min_frames: int) -> list[tuple[int, 
 def _notes_pyin(y: np.ndarray, sr: int, min_frames: int) -> list[tuple[int, int, int]]:
     import librosa
 
-    f0, voiced, _ = librosa.pyin(y, fmin=librosa.midi_to_hz(MIN_PITCH), fmax=librosa.midi_to_hz(MAX_PITCH),
-                                 sr=sr, frame_length=2048, hop_length=HOP)
+    f0, voiced, _ = librosa.pyin(
+        y, fmin=librosa.midi_to_hz(MIN_PITCH), fmax=librosa.midi_to_hz(MAX_PITCH), sr=sr, frame_length=2048, hop_length=HOP
+    )
     pitch = np.where(voiced, librosa.hz_to_midi(np.where(voiced, f0, 440.0)), np.nan)
     energy_db = _energy_db(y, pitch.size)
     onsets = _onset_frames(y, sr)
 
     def pitch_of(a: int, b: int) -> int:
-        values = pitch[a + 3:b][np.isfinite(pitch[a + 3:b])] if b - a > 5 else pitch[a:b][np.isfinite(pitch[a:b])]
+        values = pitch[a + 3 : b][np.isfinite(pitch[a + 3 : b])] if b - a > 5 else pitch[a:b][np.isfinite(pitch[a:b])]
         return int(np.round(np.median(values))) if values.size else int(np.round(np.nanmedian(pitch[a:b])))
 
     return _segment(onsets, np.nan_to_num(pitch), voiced, energy_db, min_frames, pitch_of)
@@ -288,13 +291,18 @@ def _notes_basic_pitch(y: np.ndarray, sr: int, min_frames: int) -> list[tuple[in
     overlap = 30 * HOP
     step = n_window - overlap
     padded = np.concatenate([np.zeros(overlap // 2, np.float32), y])
-    windows = np.stack([np.pad(padded[i:i + n_window], (0, max(0, n_window - padded[i:i + n_window].size)))
-                        for i in range(0, padded.size, step)])[..., None]
+    windows = np.stack(
+        [
+            np.pad(padded[i : i + n_window], (0, max(0, n_window - padded[i : i + n_window].size)))
+            for i in range(0, padded.size, step)
+        ]
+    )[..., None]
     session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     # outputs: StatefulPartitionedCall:0 pitch contour (264 bins), :1 note (88), :2 onset (88)
     contour_out, note_out, onset_out = session.run(
         ["StatefulPartitionedCall:0", "StatefulPartitionedCall:1", "StatefulPartitionedCall:2"],
-        {session.get_inputs()[0].name: windows.astype(np.float32)})
+        {session.get_inputs()[0].name: windows.astype(np.float32)},
+    )
     half = 15
 
     def unwrap(a: np.ndarray) -> np.ndarray:
@@ -314,7 +322,7 @@ def _notes_basic_pitch(y: np.ndarray, sr: int, min_frames: int) -> list[tuple[in
     peaks = np.flatnonzero((strength[1:-1] > 0.5) & (strength[1:-1] >= strength[:-2]) & (strength[1:-1] > strength[2:])) + 1
 
     def pitch_of(a: int, b: int) -> int:
-        return int(np.argmax(note[a: min(b, a + 15)].sum(axis=0))) + 21
+        return int(np.argmax(note[a : min(b, a + 15)].sum(axis=0))) + 21
 
     return _segment(peaks, pitch, voiced, energy_db, min_frames, pitch_of)
 
@@ -322,8 +330,9 @@ def _notes_basic_pitch(y: np.ndarray, sr: int, min_frames: int) -> list[tuple[in
 _DETECTORS = {"salience": _notes_salience, "pyin": _notes_pyin, "basic-pitch": _notes_basic_pitch}
 
 
-def detect_notes(samples: np.ndarray, sample_rate: int, method: str = "auto",
-                 min_note_seconds: float = 0.06, name: str = "the audio") -> list[NoteEvent]:
+def detect_notes(
+    samples: np.ndarray, sample_rate: int, method: str = "auto", min_note_seconds: float = 0.06, name: str = "the audio"
+) -> list[NoteEvent]:
     """Monophonic notes (seconds, MIDI pitch) in mono ``samples``; raises BadInputError when none are found."""
     import librosa
 
@@ -371,8 +380,9 @@ def _tempo_guess(onsets: np.ndarray) -> float:
     return float(bpm[int(np.argmax(autocorr[lags] * prior))])
 
 
-def estimate_grid(onsets: np.ndarray, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
-                  qpm: float | None = None) -> tuple[float, float]:
+def estimate_grid(
+    onsets: np.ndarray, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, qpm: float | None = None
+) -> tuple[float, float]:
     """Tempo (qpm) and grid phase (seconds of step 0) that put the onsets nearest to whole steps.
 
     The first guess comes from the autocorrelation of the onsets (folded into 70-160 qpm); it is refined
@@ -398,8 +408,9 @@ def estimate_grid(onsets: np.ndarray, steps_per_quarter: int = DEFAULT_STEPS_PER
     return 60.0 / step / steps_per_quarter, float(phase)
 
 
-def quantize(notes: list[NoteEvent], qpm: float, phase: float = 0.0,
-             steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Melody:
+def quantize(
+    notes: list[NoteEvent], qpm: float, phase: float = 0.0, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+) -> Melody:
     """Notes in seconds -> Melody on the grid (step = a 16th at ``qpm``); the first note lands on step 0."""
     step = 60.0 / qpm / steps_per_quarter
     starts = np.round((np.array([n.onset for n in notes]) - phase) / step).astype(int)
@@ -416,15 +427,23 @@ def quantize(notes: list[NoteEvent], qpm: float, phase: float = 0.0,
         if nxt is not None and nxt > s:
             e = min(e, nxt)
         quantised.append(Note(int(notes[k].pitch), int(s), int(e)))
-    melody = Melody.from_notes(quantised, steps_per_quarter=steps_per_quarter,
-                               steps_per_bar=4 * steps_per_quarter, qpm=round(float(qpm), 2))
+    melody = Melody.from_notes(
+        quantised, steps_per_quarter=steps_per_quarter, steps_per_bar=4 * steps_per_quarter, qpm=round(float(qpm), 2)
+    )
     melody.meta["start_seconds"] = float(phase + first * step)
     return melody
 
 
-def transcribe(audio, *, sample_rate: int | None = None, method: str = "auto",
-               steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, qpm: float | None = None,
-               max_seconds: float = 120.0, min_note_seconds: float = 0.06) -> Melody:
+def transcribe(
+    audio,
+    *,
+    sample_rate: int | None = None,
+    method: str = "auto",
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+    qpm: float | None = None,
+    max_seconds: float = 120.0,
+    min_note_seconds: float = 0.06,
+) -> Melody:
     """Transcribe a monophonic recording into a Melody usable as a primer.
 
     ``audio`` is a file path, a ``(samples, sample_rate)`` tuple, or an array with ``sample_rate``.
@@ -434,8 +453,7 @@ def transcribe(audio, *, sample_rate: int | None = None, method: str = "auto",
     """
     samples, sr, name = load_audio(audio, sample_rate)
     if samples.size > max_seconds * sr:
-        warnings.warn(f"{name} lasts {samples.size / sr:.0f} s; transcribing only the first {max_seconds:g} s",
-                      stacklevel=2)
+        warnings.warn(f"{name} lasts {samples.size / sr:.0f} s; transcribing only the first {max_seconds:g} s", stacklevel=2)
         samples = samples[: int(max_seconds * sr)]
     notes = detect_notes(samples, sr, method=method, min_note_seconds=min_note_seconds, name=name)
     onsets = np.array([n.onset for n in notes])
@@ -473,5 +491,6 @@ def note_f1(reference, estimate, onset_tolerance: float = 0.05) -> dict[str, flo
     if not len(ref_p) or not len(est_p):
         return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
     p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        ref_i, ref_p, est_i, est_p, onset_tolerance=onset_tolerance, pitch_tolerance=50.0, offset_ratio=None)
+        ref_i, ref_p, est_i, est_p, onset_tolerance=onset_tolerance, pitch_tolerance=50.0, offset_ratio=None
+    )
     return {"precision": float(p), "recall": float(r), "f1": float(f)}

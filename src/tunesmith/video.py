@@ -45,8 +45,7 @@ def _hex(color: str) -> tuple[int, int, int]:
 class _Roll:
     """Draws the piano roll in strips on demand: x pixel = (time + lead-in) * px_per_second."""
 
-    def __init__(self, notes: NoteArrays, height: int, px_per_second: float, lead_seconds: float,
-                 low: int, high: int):
+    def __init__(self, notes: NoteArrays, height: int, px_per_second: float, lead_seconds: float, low: int, high: int):
         self.notes, self.height, self.pps, self.lead = notes, height, px_per_second, lead_seconds
         self.low, self.high = low, high
         self.row = height / (high - low + 1)
@@ -63,7 +62,7 @@ class _Roll:
         for pitch in range(self.low, self.high + 1):
             y0, y1 = self.y_range(pitch)
             if pitch % 12 in (1, 3, 6, 8, 10):
-                image[y0:y1 + 1] = BLACK_KEY_ROW
+                image[y0 : y1 + 1] = BLACK_KEY_ROW
             if pitch % 12 == 0:
                 image[min(y1 + 1, self.height - 1)] = C_LINE
         return image
@@ -84,7 +83,7 @@ class _Roll:
             shade = 0.55 + 0.45 * float(n.velocity[i]) / 127
             color = np.array(self.colors[bool(n.primer[i])]) * shade
             image[y0:y1, a:b] = color.astype(np.uint8)
-            image[y0:y1, a:min(a + 2, b)] = 230  # bright onset edge: repeated notes stay distinct
+            image[y0:y1, a : min(a + 2, b)] = 230  # bright onset edge: repeated notes stay distinct
         self.cache = {index: image}  # keep one strip: frames walk forward
         return image
 
@@ -106,10 +105,19 @@ def _label_strip(roll: _Roll) -> np.ndarray:
     return np.asarray(image)
 
 
-def make_video(obj, path: str | os.PathLike, instrument: str | int | None = "music-box", *, fps: int = 30,
-               width: int = 1280, height: int = 720, seconds_visible: float = 8.0,
-               soundfont: str | os.PathLike | None = None, primer_steps: int | None = None,
-               crf: int = 23) -> Path:
+def make_video(
+    obj,
+    path: str | os.PathLike,
+    instrument: str | int | None = "music-box",
+    *,
+    fps: int = 30,
+    width: int = 1280,
+    height: int = 720,
+    seconds_visible: float = 8.0,
+    soundfont: str | os.PathLike | None = None,
+    primer_steps: int | None = None,
+    crf: int = 23,
+) -> Path:
     """Write an MP4 (H.264 + AAC) of the piano roll scrolling under a playhead, with the rendered audio."""
     from tunesmith.render import render, write_audio
 
@@ -139,11 +147,46 @@ def make_video(obj, path: str | os.PathLike, instrument: str | int | None = "mus
         wav = write_audio(audio, sample_rate, Path(tmp_dir) / "audio.wav")
         log = Path(tmp_dir) / "ffmpeg.log"
         command = [
-            ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0",
-            "-i", str(wav), "-map", "0:v", "-map", "1:a",
-            "-c:v", "libx264", "-preset", "veryfast", "-tune", "animation", "-crf", str(crf), "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", "-f", "mp4", str(tmp),
+            ffmpeg_exe(),
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            str(fps),
+            "-i",
+            "pipe:0",
+            "-i",
+            str(wav),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "animation",
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            str(tmp),
         ]
         with open(log, "wb") as log_file:
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file)
@@ -155,14 +198,14 @@ def make_video(obj, path: str | os.PathLike, instrument: str | int | None = "mus
                 for k in range(frames):
                     t = k / fps
                     index, offset = divmod(int(round(t * pps)), STRIP)
-                    frame[:] = roll.strip(index, width)[:, offset:offset + width]
+                    frame[:] = roll.strip(index, width)[:, offset : offset + width]
                     frame[:, :LABEL_WIDTH] = labels
                     # light up the notes sounding under the playhead
                     first, last = np.searchsorted(starts, [t - longest, t], side="right")
                     for i in first + np.flatnonzero(ends[first:last] > t):
                         y0, y1 = roll.y_range(int(notes.pitch[order[i]]))
-                        frame[y0:y1, playhead - 4:playhead + 5] = active_color
-                    frame[:, playhead - 1:playhead + 1] = PLAYHEAD
+                        frame[y0:y1, playhead - 4 : playhead + 5] = active_color
+                    frame[:, playhead - 1 : playhead + 1] = PLAYHEAD
                     process.stdin.write(memoryview(frame).cast("B"))
             except BrokenPipeError:
                 pass  # ffmpeg stopped early; its log says why

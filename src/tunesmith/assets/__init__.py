@@ -10,8 +10,11 @@ from tunesmith.errors import ModelError
 ASSETS = Path(__file__).parent
 MODELS = ASSETS / "models"
 EXAMPLES = ASSETS / "examples"
-BUNDLED = {"default": MODELS / "melody-default", "melody-default": MODELS / "melody-default",
-           "audio-default": MODELS / "audio-default"}
+BUNDLED = {
+    "default": MODELS / "melody-default",
+    "melody-default": MODELS / "melody-default",
+    "audio-default": MODELS / "audio-default",
+}
 
 
 def resolve_model_dir(model: str | os.PathLike) -> Path:

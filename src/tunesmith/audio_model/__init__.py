@@ -9,5 +9,16 @@ from tunesmith.audio_model.model import MAGNET_ALIASES, AudioConfig, SpectralLST
 from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
 from tunesmith.audio_model.train import train_audio_model
 
-__all__ = ["MAGNET_ALIASES", "AudioConfig", "AudioModel", "SpectralLSTM", "audio_config_from_file", "generate_audio",
-           "griffin_lim", "load_audio", "load_audio_model", "magnitudes", "train_audio_model"]
+__all__ = [
+    "MAGNET_ALIASES",
+    "AudioConfig",
+    "AudioModel",
+    "SpectralLSTM",
+    "audio_config_from_file",
+    "generate_audio",
+    "griffin_lim",
+    "load_audio",
+    "load_audio_model",
+    "magnitudes",
+    "train_audio_model",
+]

@@ -42,19 +42,30 @@ class AudioModel:
             self.notes.append(f"{seed_clip}: resampled from {rate} Hz to the model's {c.sample_rate} Hz")
         frames = magnitudes(audio, c.n_fft, c.hop_length)
         if frames.shape[0] < c.sequence_length:
-            raise BadInputError(f"{seed_clip}: {frames.shape[0]} frames; the model needs a seed of at least "
-                                f"{c.sequence_length} frames ({c.sequence_length * c.hop_length / c.sample_rate:.2f} s)")
+            raise BadInputError(
+                f"{seed_clip}: {frames.shape[0]} frames; the model needs a seed of at least "
+                f"{c.sequence_length} frames ({c.sequence_length * c.hop_length / c.sample_rate:.2f} s)"
+            )
         return frames.to(self.device)
 
     @torch.inference_mode()
-    def generate_frames(self, seed: torch.Tensor, frames: int, *, n: int = 1, seed_offset: float = 0.0,
-                        random_chance: float = 0.0, impulse_scale: float = 1.0, seed_value: int = 0) -> torch.Tensor:
+    def generate_frames(
+        self,
+        seed: torch.Tensor,
+        frames: int,
+        *,
+        n: int = 1,
+        seed_offset: float = 0.0,
+        random_chance: float = 0.0,
+        impulse_scale: float = 1.0,
+        seed_value: int = 0,
+    ) -> torch.Tensor:
         """``(n, frames, bins)`` magnitudes continuing the seed window; deterministic for ``seed_value``."""
         c, model = self.config, self.model
         length = c.sequence_length
         start = min(max(0, round(seed_offset * c.sample_rate / c.hop_length)), seed.shape[0] - length)
         gen = torch.Generator(device="cpu").manual_seed(seed_value)
-        window = seed[start:start + length].expand(n, length, -1)
+        window = seed[start : start + length].expand(n, length, -1)
         pred, state = model(model.features(window), last_only=True)  # warm the state on the seed window
         pred = pred[:, 0]
         out = torch.empty(n, frames, c.bins, device=self.device)
@@ -76,17 +87,33 @@ class AudioModel:
             pred, state = model.step(feature, state)
         return torch.expm1_(out) if log_space else out  # magnitudes
 
-    def generate(self, seed_clip, *, seconds: float = 20.0, n: int = 1, seed_offset: float = 0.0,
-                 random_chance: float = 0.0, impulse_scale: float = 1.0, griffin_lim_iters: int = 32,
-                 seed: int = 0) -> list[np.ndarray]:
+    def generate(
+        self,
+        seed_clip,
+        *,
+        seconds: float = 20.0,
+        n: int = 1,
+        seed_offset: float = 0.0,
+        random_chance: float = 0.0,
+        impulse_scale: float = 1.0,
+        griffin_lim_iters: int = 32,
+        seed: int = 0,
+    ) -> list[np.ndarray]:
         """``n`` float32 mono clips of ``seconds`` at ``config.sample_rate``, continuing ``seed_clip``."""
         if seconds <= 0 or n < 1:
             raise BadInputError("seconds must be > 0 and n >= 1")
         c = self.config
         samples = int(round(seconds * c.sample_rate))
         frames = samples // c.hop_length + 1
-        mags = self.generate_frames(self.seed_frames(seed_clip), frames, n=n, seed_offset=seed_offset,
-                                    random_chance=random_chance, impulse_scale=impulse_scale, seed_value=seed)
+        mags = self.generate_frames(
+            self.seed_frames(seed_clip),
+            frames,
+            n=n,
+            seed_offset=seed_offset,
+            random_chance=random_chance,
+            impulse_scale=impulse_scale,
+            seed_value=seed,
+        )
         with torch.inference_mode():
             audio = griffin_lim(mags, c.n_fft, c.hop_length, griffin_lim_iters, length=samples, seed=seed)
         audio = audio.float().cpu().numpy()
@@ -110,16 +137,35 @@ def load_audio_model(model_dir: str | os.PathLike, device: str | None = None) ->
     return AudioModel(config, model.to(dev), dev)
 
 
-def generate_audio(model_dir: str | os.PathLike, seed_clip, out_dir: str | os.PathLike, *, seconds: float = 20.0,
-                   n: int = 1, seed_offset: float = 0.0, random_chance: float = 0.0, impulse_scale: float = 1.0,
-                   griffin_lim_iters: int = 32, seed: int = 0, device: str | None = None) -> dict:
+def generate_audio(
+    model_dir: str | os.PathLike,
+    seed_clip,
+    out_dir: str | os.PathLike,
+    *,
+    seconds: float = 20.0,
+    n: int = 1,
+    seed_offset: float = 0.0,
+    random_chance: float = 0.0,
+    impulse_scale: float = 1.0,
+    griffin_lim_iters: int = 32,
+    seed: int = 0,
+    device: str | None = None,
+) -> dict:
     """Write ``output_01.wav``... , spectrogram PNGs of the seed and each output, and ``generation.json``."""
     import soundfile as sf
 
     started = time.perf_counter()
     model = load_audio_model(model_dir, device)
-    clips = model.generate(seed_clip, seconds=seconds, n=n, seed_offset=seed_offset, random_chance=random_chance,
-                           impulse_scale=impulse_scale, griffin_lim_iters=griffin_lim_iters, seed=seed)
+    clips = model.generate(
+        seed_clip,
+        seconds=seconds,
+        n=n,
+        seed_offset=seed_offset,
+        random_chance=random_chance,
+        impulse_scale=impulse_scale,
+        griffin_lim_iters=griffin_lim_iters,
+        seed=seed,
+    )
     elapsed = time.perf_counter() - started
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,11 +177,23 @@ def generate_audio(model_dir: str | os.PathLike, seed_clip, out_dir: str | os.Pa
             sf.write(str(tmp), audio, rate, subtype="PCM_16", format="WAV")
         outputs.append(str(path))
     images = _spectrograms(seed_clip, clips, rate, out_dir, model.notes)
-    summary = {"model": str(model_dir), "seed_clip": str(seed_clip), "outputs": outputs, "spectrograms": images,
-               "seconds": seconds, "n": n, "sample_rate": rate, "seed_offset": seed_offset,
-               "random_chance": random_chance, "impulse_scale": impulse_scale,
-               "griffin_lim_iters": griffin_lim_iters, "seed": seed, "generation_seconds": round(elapsed, 3),
-               "real_time_factor": round(elapsed / (seconds * n), 4), "notes": model.notes}
+    summary = {
+        "model": str(model_dir),
+        "seed_clip": str(seed_clip),
+        "outputs": outputs,
+        "spectrograms": images,
+        "seconds": seconds,
+        "n": n,
+        "sample_rate": rate,
+        "seed_offset": seed_offset,
+        "random_chance": random_chance,
+        "impulse_scale": impulse_scale,
+        "griffin_lim_iters": griffin_lim_iters,
+        "seed": seed,
+        "generation_seconds": round(elapsed, 3),
+        "real_time_factor": round(elapsed / (seconds * n), 4),
+        "notes": model.notes,
+    }
     write_json(out_dir / "generation.json", summary)
     return summary
 

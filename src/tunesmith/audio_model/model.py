@@ -56,8 +56,12 @@ class AudioConfig:
 
     def __post_init__(self) -> None:
         self.rnn = self.rnn.lower()
-        self.loss = {"mean_squared_error": "mse", "mean_squared_logarithmic_error": "msle", "log_spectral": "log-spectral",
-                     "mean_absolute_error": "mae"}.get(self.loss.lower(), self.loss.lower())
+        self.loss = {
+            "mean_squared_error": "mse",
+            "mean_squared_logarithmic_error": "msle",
+            "log_spectral": "log-spectral",
+            "mean_absolute_error": "mae",
+        }.get(self.loss.lower(), self.loss.lower())
         self.optimizer = self.optimizer.lower()
         self.normalisation = self.normalisation.lower().replace("normalization", "normalisation")
         self.output_activation = self.output_activation.lower()
@@ -66,15 +70,23 @@ class AudioConfig:
             (self.rnn in ("lstm", "gru"), f"rnn must be lstm or gru, not {self.rnn!r}"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"),
-            (self.normalisation in ("log-standardise", "batchnorm"),
-             f"normalisation must be log-standardise or batchnorm, not {self.normalisation!r}"),
-            (self.output_activation in ("relu", "softplus", "none"),
-             f"output_activation must be relu, softplus or none, not {self.output_activation!r}"),
+            (
+                self.normalisation in ("log-standardise", "batchnorm"),
+                f"normalisation must be log-standardise or batchnorm, not {self.normalisation!r}",
+            ),
+            (
+                self.output_activation in ("relu", "softplus", "none"),
+                f"output_activation must be relu, softplus or none, not {self.output_activation!r}",
+            ),
             (self.precision in ("auto", "bf16", "fp32"), f"precision must be auto, bf16 or fp32, not {self.precision!r}"),
-            (self.n_fft >= 16 and self.hop_length >= 1 and self.sample_rate >= 1000,
-             "n_fft must be >= 16, hop_length >= 1 and sample_rate >= 1000"),
-            (self.sequence_length >= 1 and self.layers >= 1 and self.units >= 1 and self.batch_size >= 1,
-             "sequence_length, layers, units and batch_size must be positive"),
+            (
+                self.n_fft >= 16 and self.hop_length >= 1 and self.sample_rate >= 1000,
+                "n_fft must be >= 16, hop_length >= 1 and sample_rate >= 1000",
+            ),
+            (
+                self.sequence_length >= 1 and self.layers >= 1 and self.units >= 1 and self.batch_size >= 1,
+                "sequence_length, layers, units and batch_size must be positive",
+            ),
             (0 <= self.dropout < 1 and 0 <= self.random_chance <= 1, "dropout must be in [0, 1), random_chance in [0, 1]"),
             (self.learning_rate > 0 and self.weight_decay >= 0, "learning_rate must be > 0 and weight_decay >= 0"),
         ]
@@ -128,8 +140,13 @@ class SpectralLSTM(nn.Module):
         self.batchnorm = nn.BatchNorm1d(bins) if config.normalisation == "batchnorm" else None
         self.embed = nn.Linear(bins, units) if config.embedding else None
         rnn = nn.LSTM if config.rnn == "lstm" else nn.GRU
-        self.rnn = rnn(units if config.embedding else bins, units, config.layers, batch_first=True,
-                       dropout=config.dropout if config.layers > 1 else 0.0)
+        self.rnn = rnn(
+            units if config.embedding else bins,
+            units,
+            config.layers,
+            batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
         self.head = nn.Linear(units, bins)
         if config.residual:  # start as the persistence predictor; training learns the corrections
             nn.init.zeros_(self.head.weight)

@@ -29,6 +29,7 @@ HELD_OUT_FRACTION = 0.1
 
 # ----------------------------------------------------------------------------- loading audio
 
+
 def find_audio_files(clips: str | os.PathLike | list | tuple) -> list[Path]:
     """One file, a folder (searched recursively for audio suffixes), or a list of either, as sorted paths."""
     items = [clips] if isinstance(clips, (str, os.PathLike)) else list(clips)
@@ -71,15 +72,18 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: in
 
             audio, rate = librosa.load(str(path), sr=None, mono=True)
         except Exception as exc:
-            raise BadInputError(f"{path}: not readable audio ({type(exc).__name__}: {exc}); "
-                                "convert it to WAV/FLAC/OGG/MP3") from None
+            raise BadInputError(
+                f"{path}: not readable audio ({type(exc).__name__}: {exc}); convert it to WAV/FLAC/OGG/MP3"
+            ) from None
     if audio.size == 0:
         raise BadInputError(f"{path}: contains no samples")
     if not np.isfinite(audio).all():
         raise BadInputError(f"{path}: contains NaN or infinite samples; re-export it as ordinary PCM audio")
     if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
-        raise BadInputError(f"{path}: the header claims {rate} samples per second (expected {MIN_FILE_RATE}-"
-                            f"{MAX_FILE_RATE}); the file is damaged, re-export it")
+        raise BadInputError(
+            f"{path}: the header claims {rate} samples per second (expected {MIN_FILE_RATE}-"
+            f"{MAX_FILE_RATE}); the file is damaged, re-export it"
+        )
     sample_rate = sample_rate or rate
     if rate != sample_rate:
         import librosa
@@ -87,18 +91,22 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: in
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     if audio.size < min_samples:
-        raise BadInputError(f"{path}: only {audio.size / sample_rate:.3f} s of audio; need at least "
-                            f"{min_samples / sample_rate:.3f} s ({min_samples} samples at {sample_rate} Hz)")
+        raise BadInputError(
+            f"{path}: only {audio.size / sample_rate:.3f} s of audio; need at least "
+            f"{min_samples / sample_rate:.3f} s ({min_samples} samples at {sample_rate} Hz)"
+        )
     return audio, int(rate)
 
 
 # ----------------------------------------------------------------------------- STFT
 
+
 def magnitudes(audio: np.ndarray | torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
     """``|STFT|`` as ``(frames, bins)`` float32: Hann window of ``n_fft``, centred frames (as MAGNet/librosa)."""
     audio = torch.as_tensor(audio, dtype=torch.float32)
-    spec = torch.stft(audio, n_fft, hop_length, window=torch.hann_window(n_fft, device=audio.device),
-                      center=True, return_complex=True)
+    spec = torch.stft(
+        audio, n_fft, hop_length, window=torch.hann_window(n_fft, device=audio.device), center=True, return_complex=True
+    )
     return spec.abs().transpose(-1, -2).contiguous()
 
 
@@ -108,6 +116,7 @@ def frames_for_samples(samples: int, hop_length: int) -> int:
 
 
 # ----------------------------------------------------------------------------- training windows
+
 
 @dataclass
 class FrameSet:
@@ -130,8 +139,7 @@ class FrameSet:
         return self.frames.unfold(0, self.sequence_length, 1).transpose(1, 2)
 
 
-def build_frame_set(clips: list[tuple[str, np.ndarray]], n_fft: int, hop_length: int,
-                    sequence_length: int) -> FrameSet:
+def build_frame_set(clips: list[tuple[str, np.ndarray]], n_fft: int, hop_length: int, sequence_length: int) -> FrameSet:
     """STFT every clip, concatenate the frames once, and index the train / held-out windows."""
     blocks, train_starts, held_starts, train_mask, names = [], [], [], [], []
     offset = 0
@@ -139,9 +147,11 @@ def build_frame_set(clips: list[tuple[str, np.ndarray]], n_fft: int, hop_length:
         mags = magnitudes(audio, n_fft, hop_length)
         count = mags.shape[0]
         if count < sequence_length + 2:
-            raise BadInputError(f"{name}: {count} STFT frames, too short for windows of {sequence_length} frames "
-                                f"plus a target; use a longer clip (at least "
-                                f"{(sequence_length + 1) * hop_length} samples) or a smaller sequence_length")
+            raise BadInputError(
+                f"{name}: {count} STFT frames, too short for windows of {sequence_length} frames "
+                f"plus a target; use a longer clip (at least "
+                f"{(sequence_length + 1) * hop_length} samples) or a smaller sequence_length"
+            )
         targets = np.arange(sequence_length, count)  # every window's target frame, within this clip
         split = max(sequence_length + 1, min(count - 1, int(math.floor((1 - HELD_OUT_FRACTION) * count))))
         starts = targets - sequence_length
@@ -153,11 +163,13 @@ def build_frame_set(clips: list[tuple[str, np.ndarray]], n_fft: int, hop_length:
         blocks.append(mags)
         names.append(name)
         offset += count
-    return FrameSet(torch.cat(blocks), torch.cat(train_starts), torch.cat(held_starts), torch.cat(train_mask),
-                    sequence_length, names)
+    return FrameSet(
+        torch.cat(blocks), torch.cat(train_starts), torch.cat(held_starts), torch.cat(train_mask), sequence_length, names
+    )
 
 
 # ----------------------------------------------------------------------------- Griffin-Lim
+
 
 def _overlap_add(frames: torch.Tensor, hop_length: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """Sum ``(..., T, n_fft)`` frames placed ``hop_length`` apart; fast path when hop divides n_fft."""
@@ -170,15 +182,22 @@ def _overlap_add(frames: torch.Tensor, hop_length: int, out: torch.Tensor | None
         rows = out.view(*lead, count + k - 1, hop_length)
         rows.zero_()
         for j in range(k):  # k shifted adds instead of a scatter
-            rows[..., j:j + count, :] += blocks[..., j, :]
+            rows[..., j : j + count, :] += blocks[..., j, :]
         return out
     flat = frames.reshape(-1, count, n_fft).transpose(1, 2)
     result = torch.nn.functional.fold(flat, (1, length), (1, n_fft), stride=(1, hop_length)).reshape(*lead, length)
     return result if out is None else out.copy_(result)
 
 
-def griffin_lim(mags: torch.Tensor, n_fft: int, hop_length: int, n_iter: int = 32, momentum: float = 0.99,
-                length: int | None = None, seed: int = 0) -> torch.Tensor:
+def griffin_lim(
+    mags: torch.Tensor,
+    n_fft: int,
+    hop_length: int,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    length: int | None = None,
+    seed: int = 0,
+) -> torch.Tensor:
     """Audio whose STFT magnitude matches ``mags`` ``(batch, frames, bins)``: fast Griffin-Lim, batched.
 
     Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) adds a momentum term to the classic
@@ -199,7 +218,7 @@ def griffin_lim(mags: torch.Tensor, n_fft: int, hop_length: int, n_iter: int = 3
     inv_norm = torch.where(norm > 1e-8, 1.0 / norm.clamp_min(1e-8), torch.zeros_like(norm))
     pad = n_fft // 2
     inv_norm[:pad] = 0  # as istft trims the centring pad and stft pads with zeros again
-    inv_norm[full - pad:] = 0
+    inv_norm[full - pad :] = 0
     gen = torch.Generator(device="cpu").manual_seed(seed)
     phase = torch.rand(batch, count, bins, generator=gen).to(device) * (2 * math.pi)
     spec = torch.polar(mags, phase)
@@ -224,10 +243,11 @@ def griffin_lim(mags: torch.Tensor, n_fft: int, hop_length: int, n_iter: int = 3
         torch.hypot(angles[..., 0], angles[..., 1], out=scale)
         torch.div(mags, scale.add_(1e-16), out=scale)
         angles.mul_(scale.unsqueeze(-1))
-    audio = to_audio(spec)[..., pad:full - pad].clone()
+    audio = to_audio(spec)[..., pad : full - pad].clone()
     if length is not None:
-        audio = audio[..., :length] if audio.shape[-1] >= length else \
-            torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
+        audio = (
+            audio[..., :length] if audio.shape[-1] >= length else torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
+        )
     return audio[0] if single else audio
 
 

@@ -85,7 +85,7 @@ class AudioTask:
         order = np.random.default_rng([self.config.seed, epoch]).permutation(len(self.train_starts))
         size = self.config.batch_size
         first = (index * world_size + rank) * size
-        return self.train_starts[torch.from_numpy(order[first:first + size])].to(self.device)
+        return self.train_starts[torch.from_numpy(order[first : first + size])].to(self.device)
 
     def _predict(self, starts: torch.Tensor) -> torch.Tensor:
         """Feature-space one-step predictions for windows starting at ``starts``: distinct frames embedded once."""
@@ -122,10 +122,22 @@ class AudioTask:
         return {k: v / max(1, len(starts)) for k, v in sums.items()}
 
 
-def train_audio_model(clips, model_dir: str | os.PathLike, config: AudioConfig | dict | None = None, *,
-                      epochs: int | None = None, resume: bool = False, seed: int = 0, progress: bool = True,
-                      device: str | None = None, threads: int | None = None, checkpoint_every: int | None = None,
-                      stop_event=None, on_log=None, **overrides) -> dict:
+def train_audio_model(
+    clips,
+    model_dir: str | os.PathLike,
+    config: AudioConfig | dict | None = None,
+    *,
+    epochs: int | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+    device: str | None = None,
+    threads: int | None = None,
+    checkpoint_every: int | None = None,
+    stop_event=None,
+    on_log=None,
+    **overrides,
+) -> dict:
     """Train (or ``resume``) an audio model on ``clips`` (a file, a folder, or a list) into ``model_dir``.
 
     ``config`` is an AudioConfig or a dict with our or MAGNet's names; ``overrides`` (same names)
@@ -154,12 +166,30 @@ def train_audio_model(clips, model_dir: str | os.PathLike, config: AudioConfig |
     task = AudioTask(cfg, data, pick_device(device))
     per_epoch = task.batches_per_epoch()
     if per_epoch < 1:
-        raise BadInputError(f"{len(data.train_starts)} training windows are fewer than one batch of {cfg.batch_size}; "
-                            "add audio or lower batch_size")
-    settings = TrainSettings(epochs=cfg.epochs, eval_every=per_epoch, checkpoint_every=checkpoint_every or per_epoch,
-                             log_every=per_epoch, seed=seed, resume=resume, progress=progress, threads=threads,
-                             stop_event=stop_event, on_log=on_log)
+        raise BadInputError(
+            f"{len(data.train_starts)} training windows are fewer than one batch of {cfg.batch_size}; "
+            "add audio or lower batch_size"
+        )
+    settings = TrainSettings(
+        epochs=cfg.epochs,
+        eval_every=per_epoch,
+        checkpoint_every=checkpoint_every or per_epoch,
+        log_every=per_epoch,
+        seed=seed,
+        resume=resume,
+        progress=progress,
+        threads=threads,
+        stop_event=stop_event,
+        on_log=on_log,
+    )
     result = run_training(task, model_dir, settings)
-    result.update({"files": data.files, "skipped": skipped, "windows": len(data.train_starts),
-                   "held_out_windows": len(data.held_out_starts), "batches_per_epoch": per_epoch})
+    result.update(
+        {
+            "files": data.files,
+            "skipped": skipped,
+            "windows": len(data.train_starts),
+            "held_out_windows": len(data.held_out_starts),
+            "batches_per_epoch": per_epoch,
+        }
+    )
     return result

@@ -90,10 +90,16 @@ def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     result.steps_per_bar = [m.steps_per_bar for m in extraction.melodies]
     result.tune_ids = [""] * len(result.events)
     if not result.events:
-        reasons = [k for k in ("polyphonic_tracks_discarded", "melodies_discarded_too_short",
-                               "melodies_discarded_too_few_pitches") if extraction.stats.get(k)]
-        names = {"polyphonic_tracks_discarded": "polyphonic", "melodies_discarded_too_short": "too_short",
-                 "melodies_discarded_too_few_pitches": "too_few_pitches"}
+        reasons = [
+            k
+            for k in ("polyphonic_tracks_discarded", "melodies_discarded_too_short", "melodies_discarded_too_few_pitches")
+            if extraction.stats.get(k)
+        ]
+        names = {
+            "polyphonic_tracks_discarded": "polyphonic",
+            "melodies_discarded_too_short": "too_short",
+            "melodies_discarded_too_few_pitches": "too_few_pitches",
+        }
         result.skip_reason = names.get(reasons[0] if reasons else "", "no_melody")
         result.detail = ", ".join(f"{k}={extraction.stats[k]}" for k in reasons) or "no melody found"
     return result
@@ -154,8 +160,11 @@ class ShardWriter:
         stem = f"{self.split}-{len(self.shards):05d}"
         lengths = np.array([e.size for e in self.events], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        for suffix, array in (("events", np.concatenate(self.events).astype(np.int8)), ("offsets", offsets),
-                              ("steps_per_bar", np.asarray(self.steps_per_bar, dtype=np.int16))):
+        for suffix, array in (
+            ("events", np.concatenate(self.events).astype(np.int8)),
+            ("offsets", offsets),
+            ("steps_per_bar", np.asarray(self.steps_per_bar, dtype=np.int16)),
+        ):
             with atomic_path(self.out_dir / f"{stem}.{suffix}.npy") as tmp:
                 with open(tmp, "wb") as handle:
                     np.save(handle, array)
@@ -192,8 +201,10 @@ class PrepareReport:
             f"({self.steps['train'] + self.steps['eval']:,} steps) from {self.files_with_melodies} files.",
         ]
         if self.files_reused:
-            lines.append(f"Processed {self.files_processed} files; {self.files_reused} needed no work "
-                         f"(content already processed, results kept in {self.out_dir}/parts).")
+            lines.append(
+                f"Processed {self.files_processed} files; {self.files_reused} needed no work "
+                f"(content already processed, results kept in {self.out_dir}/parts)."
+            )
         if self.skip_counts:
             lines.append("Skipped files: " + ", ".join(f"{k} {v}" for k, v in sorted(self.skip_counts.items())))
             for item in self.skipped[:10]:
@@ -203,10 +214,20 @@ class PrepareReport:
         return "\n".join(lines)
 
 
-def prepare_corpus(source: str | os.PathLike, out_dir: str | os.PathLike, *, eval_ratio: float = 0.1,
-                   workers: int | None = None, settings: ExtractionSettings | None = None,
-                   progress: bool = True, files: Iterable[Path] | None = None, engine: str = "process",
-                   ray_address: str | None = None, fresh: bool = False, flush_files: int = 2000) -> PrepareReport:
+def prepare_corpus(
+    source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    eval_ratio: float = 0.1,
+    workers: int | None = None,
+    settings: ExtractionSettings | None = None,
+    progress: bool = True,
+    files: Iterable[Path] | None = None,
+    engine: str = "process",
+    ray_address: str | None = None,
+    fresh: bool = False,
+    flush_files: int = 2000,
+) -> PrepareReport:
     """Turn a folder of MIDI/score files into token shards and ``corpus.json``; returns the report.
 
     Results are saved in ``out_dir/parts`` as they arrive, so a run that is interrupted (Ctrl-C, kill, crash)
@@ -226,8 +247,9 @@ def prepare_corpus(source: str | os.PathLike, out_dir: str | os.PathLike, *, eva
     base = os.path.abspath(source if source.is_dir() else source.parent)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out_dir)  # left by a killed earlier run
-    store = PartStore(out_dir / "parts", {"extraction": EXTRACTION_VERSION, "settings": asdict(settings)},
-                      fresh=fresh, flush_files=flush_files)
+    store = PartStore(
+        out_dir / "parts", {"extraction": EXTRACTION_VERSION, "settings": asdict(settings)}, fresh=fresh, flush_files=flush_files
+    )
     if store.discarded_reason and progress:
         print(f"Reprocessing every file ({store.discarded_reason}).", file=sys.stderr)
     keys: dict[str, str] = {}
@@ -235,15 +257,24 @@ def prepare_corpus(source: str | os.PathLike, out_dir: str | os.PathLike, *, eva
     try:
         processed = _process_new_files(paths, keys, store, settings, engine, workers, ray_address, base, bar)
     except KeyboardInterrupt:
-        print(f"Interrupted: the results of {len(store.records)} files are saved in {out_dir / 'parts'}; "
-              "run the same command again to continue.", file=sys.stderr)
+        print(
+            f"Interrupted: the results of {len(store.records)} files are saved in {out_dir / 'parts'}; "
+            "run the same command again to continue.",
+            file=sys.stderr,
+        )
         raise
     finally:
         bar.close()
     entries = [(os.path.relpath(p, base), keys[p]) for p in paths]
     report = _write_corpus(out_dir, entries, store, eval_ratio)
-    report.update(settings=asdict(settings), eval_ratio=eval_ratio, seconds=time.perf_counter() - started,
-                  files_processed=processed, files_reused=len(paths) - processed, engine=engine)
+    report.update(
+        settings=asdict(settings),
+        eval_ratio=eval_ratio,
+        seconds=time.perf_counter() - started,
+        files_processed=processed,
+        files_reused=len(paths) - processed,
+        engine=engine,
+    )
     report = PrepareReport(out_dir=str(out_dir), **report)
     write_json(out_dir / "corpus.json", asdict(report))  # written last: it marks the shards as complete
     if report.melodies["train"] + report.melodies["eval"] == 0:
@@ -269,16 +300,26 @@ def _new_file_chunks(paths: list[str], keys: dict[str, str], store: PartStore, c
         yield batch
 
 
-def _process_new_files(paths: list[str], keys: dict[str, str], store: PartStore, settings: ExtractionSettings,
-                       engine: str, workers: int | None, ray_address: str | None, base: str, bar) -> int:
+def _process_new_files(
+    paths: list[str],
+    keys: dict[str, str],
+    store: PartStore,
+    settings: ExtractionSettings,
+    engine: str,
+    workers: int | None,
+    ray_address: str | None,
+    base: str,
+    bar,
+) -> int:
     """Run the extraction on every file not in ``store``; results go to the store as they come. Returns the count."""
     processed = 0
     with open_engine(engine, workers, ray_address) as runner:
         todo = max(1, len(paths) - len(store.records))
         chunk = max(1, min(64, todo // (runner.parallelism * 4) or 1))
         try:
-            for results in runner.map_unordered(partial(_process_chunk, settings=settings),
-                                                _new_file_chunks(paths, keys, store, chunk, bar)):
+            for results in runner.map_unordered(
+                partial(_process_chunk, settings=settings), _new_file_chunks(paths, keys, store, chunk, bar)
+            ):
                 for res in results:
                     store.add(keys[res.path], os.path.relpath(res.path, base), res)
                     processed += 1
@@ -312,11 +353,18 @@ def _write_corpus(out_dir: Path, entries: list[tuple[str, str]], store: PartStor
             pitch_hist += np.bincount(events[events >= 0].astype(np.int64), minlength=128)
     for writer in writers.values():
         writer.flush()
-    return {"files_found": len(entries), "files_read": files_read, "files_with_melodies": files_with_melodies,
-            "melodies": {s: sum(sh["melodies"] for sh in writers[s].shards) for s in SPLITS},
-            "steps": {s: sum(sh["steps"] for sh in writers[s].shards) for s in SPLITS},
-            "skipped": skipped, "skip_counts": dict(skip_counts), "extraction_stats": dict(extraction_stats),
-            "pitch_histogram": pitch_hist.tolist(), "shards": {s: writers[s].shards for s in SPLITS}}
+    return {
+        "files_found": len(entries),
+        "files_read": files_read,
+        "files_with_melodies": files_with_melodies,
+        "melodies": {s: sum(sh["melodies"] for sh in writers[s].shards) for s in SPLITS},
+        "steps": {s: sum(sh["steps"] for sh in writers[s].shards) for s in SPLITS},
+        "skipped": skipped,
+        "skip_counts": dict(skip_counts),
+        "extraction_stats": dict(extraction_stats),
+        "pitch_histogram": pitch_hist.tolist(),
+        "shards": {s: writers[s].shards for s in SPLITS},
+    }
 
 
 def load_split(corpus_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

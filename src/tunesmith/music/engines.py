@@ -73,8 +73,9 @@ def import_ray():
     try:
         import ray
     except ImportError as exc:
-        raise TunesmithError("the Ray engine needs Ray: pip install 'tunesmith[ray]' (or pip install 'ray>=2.9'), "
-                             "or use --engine process") from exc
+        raise TunesmithError(
+            "the Ray engine needs Ray: pip install 'tunesmith[ray]' (or pip install 'ray>=2.9'), or use --engine process"
+        ) from exc
     return ray
 
 
@@ -99,8 +100,13 @@ class RayEngine(Engine):
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run sends nothing anywhere
             # recent Ray (2.60 here) turns on token auth for a new local cluster and warns about it: right, not news
             logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
-                     logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(
+                address="local",
+                num_cpus=workers or os.cpu_count() or 1,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
         elif self.started_here:
             _connect(ray, address)
         cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -138,7 +144,8 @@ def _connect(ray, address: str) -> None:
             f"could not join the Ray cluster at {address} ({type(exc).__name__}: {first}). Check that `ray start --head` "
             "runs there and that the address is its HOST:PORT (port 6379 by default). A cluster with token authentication "
             "(the default of recent Ray) also needs RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token or "
-            "$RAY_AUTH_TOKEN (see docs/cluster.md)") from exc
+            "$RAY_AUTH_TOKEN (see docs/cluster.md)"
+        ) from exc
 
 
 def open_engine(engine: str, workers: int | None, ray_address: str | None = None) -> Engine:

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tunesmith.errors import BadInputError
-from tunesmith.music.notes import pitch_to_name
+from tunesmith.music.notes import KEY_NAMES, MAJOR_SCALE, pitch_to_name
 
 NOTE_OFF = -1
 NO_EVENT = -2
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 DEFAULT_STEPS_PER_QUARTER = 4
 DEFAULT_MIN_NOTE = 48
 DEFAULT_MAX_NOTE = 84
@@ -120,7 +119,7 @@ class Melody:
         pitches = self.pitches
         if not pitches.size:
             return f"Melody: {len(self)} steps, no notes"
-        key = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[self.major_key()]
+        key = KEY_NAMES[self.major_key()]
         return (
             f"Melody: {pitches.size} notes, {len(self)} steps ({self.duration_seconds():.1f} s at {self.qpm:g} qpm), "
             f"key ~{key} major, range {pitch_to_name(int(pitches.min()))}-{pitch_to_name(int(pitches.max()))}"
@@ -128,8 +127,13 @@ class Melody:
 
     def copy(self, **changes) -> Melody:
         kwargs = dict(
-            events=self.events.copy(), steps_per_quarter=self.steps_per_quarter, steps_per_bar=self.steps_per_bar,
-            qpm=self.qpm, primer_steps=self.primer_steps, name=self.name, meta=dict(self.meta),
+            events=self.events.copy(),
+            steps_per_quarter=self.steps_per_quarter,
+            steps_per_bar=self.steps_per_bar,
+            qpm=self.qpm,
+            primer_steps=self.primer_steps,
+            name=self.name,
+            meta=dict(self.meta),
         )
         kwargs.update(changes)
         return Melody(**kwargs)
@@ -144,8 +148,9 @@ class Melody:
         events[on] = shifted
         return self.copy(events=events.astype(np.int16))
 
-    def squash(self, min_note: int = DEFAULT_MIN_NOTE, max_note: int = DEFAULT_MAX_NOTE,
-               transpose_to_key: int | None = 0) -> Melody:
+    def squash(
+        self, min_note: int = DEFAULT_MIN_NOTE, max_note: int = DEFAULT_MAX_NOTE, transpose_to_key: int | None = 0
+    ) -> Melody:
         """Magenta's ``Melody.squash``: transpose to a key (C by default) and fold into the range by octaves.
 
         The lowest note is placed in the lowest octave of the range that fits it, then any note still

@@ -186,9 +186,7 @@ def extract_melodies(score: symusic.Score, settings: ExtractionSettings | None =
         starts, ends, pitches = starts[order], ends[order], pitches[order]
         search_start = 0
         while True:
-            melody_events, next_start, polyphonic = _extract_one(
-                starts, ends, pitches, search_start, steps_per_bar, settings
-            )
+            melody_events, next_start, polyphonic = _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings)
             if polyphonic:
                 stats["polyphonic_tracks_discarded"] += 1
                 break
@@ -206,8 +204,13 @@ def extract_melodies(score: symusic.Score, settings: ExtractionSettings | None =
                 stats["melodies_discarded_too_few_pitches"] += 1
                 continue
             melodies.append(
-                Melody(melody_events, steps_per_quarter=spq, steps_per_bar=steps_per_bar, qpm=qpm,
-                       meta={"track": track_index, "program": int(track.program)})
+                Melody(
+                    melody_events,
+                    steps_per_quarter=spq,
+                    steps_per_bar=steps_per_bar,
+                    qpm=qpm,
+                    meta={"track": track_index, "program": int(track.program)},
+                )
             )
     stats["melodies_extracted"] += len(melodies)
     return ExtractionResult(melodies, stats)
@@ -250,8 +253,9 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
     return np.asarray(events, dtype=np.int16), melody_start + last_off, False
 
 
-def melody_from_score(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
-                      track: int | None = None) -> Melody:
+def melody_from_score(
+    score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, track: int | None = None
+) -> Melody:
     """The main line of a score as one Melody (for primers): every pitched note, highest on collisions."""
     tracks = [t for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes) and (track is None or i == track)]
     if not tracks:
@@ -273,8 +277,9 @@ def melody_from_score(score: symusic.Score, steps_per_quarter: int = DEFAULT_STE
 
 
 # --- writing ------------------------------------------------------------------------------
-def melody_to_score(melody: Melody, program: int = 0, velocity: int = 100, tpq: int = 480,
-                    qpm: float | None = None, name: str = "melody") -> symusic.Score:
+def melody_to_score(
+    melody: Melody, program: int = 0, velocity: int = 100, tpq: int = 480, qpm: float | None = None, name: str = "melody"
+) -> symusic.Score:
     """A one-track Score of the melody with tempo and time signature set."""
     qpm = float(qpm or melody.qpm)
     ticks_per_step = tpq // melody.steps_per_quarter
@@ -284,8 +289,9 @@ def melody_to_score(melody: Melody, program: int = 0, velocity: int = 100, tpq: 
     score.time_signatures.append(symusic.TimeSignature(0, numerator, denominator))
     track = symusic.Track(name, int(program), False)
     for note in melody.notes():
-        track.notes.append(symusic.Note(note.start * ticks_per_step, (note.end - note.start) * ticks_per_step,
-                                        note.pitch, velocity))
+        track.notes.append(
+            symusic.Note(note.start * ticks_per_step, (note.end - note.start) * ticks_per_step, note.pitch, velocity)
+        )
     score.tracks.append(track)
     return score
 

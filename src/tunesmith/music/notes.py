@@ -12,6 +12,20 @@ import re
 from tunesmith.errors import BadInputError
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # tonics as key signatures spell them
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor (aeolian), as MusPy's scale consistency uses
+SCALES = {
+    "major": MAJOR_SCALE,
+    "minor": MINOR_SCALE,
+    "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "pentatonic": (0, 2, 4, 7, 9),
+    "minor-pentatonic": (0, 3, 5, 7, 10),
+    "blues": (0, 3, 5, 6, 7, 10),
+    "chromatic": tuple(range(12)),
+}
 _LETTER_TO_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _NAME_RE = re.compile(r"^(?P<pre>[#b]?)(?P<letter>[A-Ga-g])(?P<post>(##|bb|#|b|x)?)(?P<octave>-?\d+)?$")
 DEFAULT_OCTAVE = 4
@@ -35,9 +49,7 @@ def name_to_pitch(name: str | int) -> int:
         else:
             match = _NAME_RE.match(text)
             if not match:
-                raise BadInputError(
-                    f"'{name}' is not a note name; write e.g. C4, C#4, Db4, C (= C4) or a MIDI number 0-127"
-                )
+                raise BadInputError(f"'{name}' is not a note name; write e.g. C4, C#4, Db4, C (= C4) or a MIDI number 0-127")
             pc = _LETTER_TO_PC[match["letter"].upper()]
             accidental = match["pre"] + match["post"]
             pc += accidental.count("#") + 2 * accidental.count("x") - accidental.count("b")

@@ -42,8 +42,16 @@ def content_key(path: str | Path) -> str:
 class PartStore:
     """Reads the records of earlier runs, appends new results in parts, and serves any file's melodies back."""
 
-    def __init__(self, directory: Path, fingerprint: dict, *, fresh: bool = False, flush_files: int = 2000,
-                 flush_steps: int = 1_000_000, flush_seconds: float = 30.0):
+    def __init__(
+        self,
+        directory: Path,
+        fingerprint: dict,
+        *,
+        fresh: bool = False,
+        flush_files: int = 2000,
+        flush_steps: int = 1_000_000,
+        flush_seconds: float = 30.0,
+    ):
         self.dir = Path(directory)
         self.flush_files, self.flush_steps, self.flush_seconds = flush_files, flush_steps, flush_seconds
         self.records: dict[str, dict] = {}  # content key -> record (with "part")
@@ -80,14 +88,23 @@ class PartStore:
 
     def add(self, key: str, file: str, result) -> None:
         """Queue one file's result (a corpus.FileResult); parts are written by count, size and age."""
-        record = {"key": key, "file": file, "melodies": len(result.events), "skip_reason": result.skip_reason,
-                  "detail": result.detail, "stats": result.stats}
+        record = {
+            "key": key,
+            "file": file,
+            "melodies": len(result.events),
+            "skip_reason": result.skip_reason,
+            "detail": result.detail,
+            "stats": result.stats,
+        }
         if any(result.tune_ids):
             record["tune_ids"] = list(result.tune_ids)
         self._pending.append((record, result.events, result.steps_per_bar))
         self._pending_steps += sum(e.size for e in result.events)
-        if (len(self._pending) >= self.flush_files or self._pending_steps >= self.flush_steps
-                or time.monotonic() - self._last_flush >= self.flush_seconds):
+        if (
+            len(self._pending) >= self.flush_files
+            or self._pending_steps >= self.flush_steps
+            or time.monotonic() - self._last_flush >= self.flush_seconds
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -103,9 +120,11 @@ class PartStore:
             spb += melody_spb
             first += len(melody_events)
         lengths = np.array([e.size for e in events], dtype=np.int64)
-        arrays = {"events": np.concatenate(events).astype(np.int8) if events else np.zeros(0, np.int8),
-                  "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                  "steps_per_bar": np.asarray(spb, dtype=np.int16)}
+        arrays = {
+            "events": np.concatenate(events).astype(np.int8) if events else np.zeros(0, np.int8),
+            "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            "steps_per_bar": np.asarray(spb, dtype=np.int16),
+        }
         for suffix, array in arrays.items():
             with atomic_path(self.dir / f"{name}.{suffix}.npy") as tmp, open(tmp, "wb") as handle:
                 np.save(handle, array)
@@ -122,9 +141,12 @@ class PartStore:
             return []
         part = record["part"]
         if part not in self._arrays:
-            self._arrays[part] = tuple(np.load(self.dir / f"{part}.{a}.npy", mmap_mode="r" if a == "events" else None)
-                                       for a in ARRAYS)
+            self._arrays[part] = tuple(
+                np.load(self.dir / f"{part}.{a}.npy", mmap_mode="r" if a == "events" else None) for a in ARRAYS
+            )
         events, offsets, spb = self._arrays[part]
         tune_ids = record.get("tune_ids") or [""] * record["melodies"]
-        return [(np.array(events[offsets[i] : offsets[i + 1]]), int(spb[i]), tune_ids[i - record["first"]])
-                for i in range(record["first"], record["first"] + record["melodies"])]
+        return [
+            (np.array(events[offsets[i] : offsets[i + 1]]), int(spb[i]), tune_ids[i - record["first"]])
+            for i in range(record["first"], record["first"] + record["melodies"])
+        ]

@@ -21,8 +21,9 @@ from tunesmith.music.notes import name_to_pitch
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a")
 
 
-def parse_primer(primer, *, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, primer_bars: int | None = None,
-                 qpm: float | None = None) -> Melody | None:
+def parse_primer(
+    primer, *, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, primer_bars: int | None = None, qpm: float | None = None
+) -> Melody | None:
     """Parse any primer form into a Melody (None stays None: the caller picks a start note)."""
     if primer is None or (isinstance(primer, str) and not primer.strip()):
         return None
@@ -40,7 +41,7 @@ def parse_primer(primer, *, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, 
             events = melody.events[-keep:].copy()
             if events[0] < 0:  # start on a note: drop leading holds/offs
                 first = np.flatnonzero(events >= 0)
-                events = events[first[0]:] if first.size else events
+                events = events[first[0] :] if first.size else events
             melody = melody.copy(events=events)
     if qpm:
         melody.qpm = float(qpm)

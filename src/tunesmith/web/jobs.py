@@ -51,9 +51,19 @@ class Job:
     def to_dict(self, since: int = 0) -> dict:
         """JSON view; ``since`` skips log rows the page already has."""
         with self.lock:
-            return {"id": self.id, "kind": self.kind, "status": self.status, "progress": self.progress,
-                    "message": self.message, "log": self.log[since:], "log_total": len(self.log),
-                    "result": self.result, "error": self.error, "created": self.created, "finished": self.finished}
+            return {
+                "id": self.id,
+                "kind": self.kind,
+                "status": self.status,
+                "progress": self.progress,
+                "message": self.message,
+                "log": self.log[since:],
+                "log_total": len(self.log),
+                "result": self.result,
+                "error": self.error,
+                "created": self.created,
+                "finished": self.finished,
+            }
 
 
 class JobRunner:

@@ -249,8 +249,13 @@ class Studio:
         except (OSError, json.JSONDecodeError):
             data = {}
         loss = path / "plots" / "loss.png"
-        return {"name": name, "kind": data.get("kind", "unknown"), "config": (data.get("config") or {}).get("name"),
-                "bundled": bundled, "loss_png": self.url(loss) if loss.is_file() and not bundled else None}
+        return {
+            "name": name,
+            "kind": data.get("kind", "unknown"),
+            "config": (data.get("config") or {}).get("name"),
+            "bundled": bundled,
+            "loss_png": self.url(loss) if loss.is_file() and not bundled else None,
+        }
 
     def model_path(self, name: str, kind: str) -> Path:
         from tunesmith.assets import BUNDLED
@@ -268,7 +273,7 @@ class Studio:
 
     def melody_model(self, name: str):
         """A loaded MelodyModel, cached until its weights file changes (loading is thread-safe)."""
-        from tunesmith.melody_rnn.generate import load_melody_model
+        from tunesmith.melody.generate import load_melody_model
 
         path = self.model_path(name, "melody")
         stamp = (path / "model.safetensors").stat().st_mtime
@@ -329,8 +334,13 @@ class Studio:
         if suffix not in AUDIO_SUFFIXES:
             fixed = path.with_suffix(AUDIO_FORMAT_SUFFIX.get(info.format, ".wav"))
             path = path.rename(fixed)
-        return {"kind": "audio", "path": path.name, "seconds": round(info.frames / info.samplerate, 3),
-                "sample_rate": info.samplerate, "url": self.url(path)}
+        return {
+            "kind": "audio",
+            "path": path.name,
+            "seconds": round(info.frames / info.samplerate, 3),
+            "sample_rate": info.samplerate,
+            "url": self.url(path),
+        }
 
     def _unzip(self, data: bytes, name: str, folder: Path) -> dict:
         """Keep the zip's MIDI files (checked by content, flat safe names); report what was skipped."""
@@ -415,8 +425,7 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'body'}: {e.get('msg')}"
-                             for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'body'}: {e.get('msg')}" for e in exc.errors())
         return JSONResponse({"error": f"bad request: {problems}"}, status_code=422)
 
     @app.middleware("http")
@@ -449,18 +458,22 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
     @app.get("/api/info")
     def info():
         """Choices for the page's menus and which optional parts of the library exist."""
-        from tunesmith.melody_rnn.generate import SCALES
-        from tunesmith.melody_rnn.model import CONFIGS
+        from tunesmith.melody.model import CONFIGS
+        from tunesmith.music.notes import SCALES
         from tunesmith.render import INSTRUMENTS
 
         audio_model = optional("tunesmith.audio_model.model", "LOSSES")
         return {
-            "instruments": list(INSTRUMENTS), "scales": list(SCALES), "melody_configs": list(CONFIGS),
-            "audio_losses": list(audio_model or ()), "audio_optimizers": list(optional("tunesmith.audio_model.model",
-                                                                                         "OPTIMIZERS") or ()),
-            "features": {"audio_model": optional("tunesmith.audio_model", "train_audio_model") is not None,
-                         "pipeline": optional("tunesmith.pipeline", "run_pipeline") is not None,
-                         "audio_primer": optional("tunesmith.transcribe", "transcribe") is not None},
+            "instruments": list(INSTRUMENTS),
+            "scales": list(SCALES),
+            "melody_configs": list(CONFIGS),
+            "audio_losses": list(audio_model or ()),
+            "audio_optimizers": list(optional("tunesmith.audio_model.model", "OPTIMIZERS") or ()),
+            "features": {
+                "audio_model": optional("tunesmith.audio_model", "train_audio_model") is not None,
+                "pipeline": optional("tunesmith.pipeline", "run_pipeline") is not None,
+                "audio_primer": optional("tunesmith.transcribe", "transcribe") is not None,
+            },
             "max_upload_mb": studio.max_bytes / 2**20,
         }
 
@@ -479,7 +492,7 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
     @app.post("/api/generate")
     def generate(req: GenerateRequest):
         """Continue a primer into melodies with renders and piano rolls (fast: runs in the request)."""
-        from tunesmith.melody_rnn.generate import generate_to_dir
+        from tunesmith.compose import generate_to_dir
 
         if req.primer_upload:
             primer = studio.upload(req.primer_upload, ("midi", "audio"))[1]
@@ -487,22 +500,35 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
             primer = _primer_text(req.primer) or None
         model = studio.melody_model(req.model)
         job_id, out_dir = studio.new_job_dir()
-        report = generate_to_dir(model, primer, out_dir, req.n, render=req.instruments or None, plot=req.plot,
-                                 steps=req.steps, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
-                                 beam_size=req.beam_size, key=(req.key or None), scale=req.scale, seed=req.seed)
+        report = generate_to_dir(
+            model,
+            primer,
+            out_dir,
+            req.n,
+            render=req.instruments or None,
+            plot=req.plot,
+            steps=req.steps,
+            temperature=req.temperature,
+            top_k=req.top_k,
+            top_p=req.top_p,
+            beam_size=req.beam_size,
+            key=(req.key or None),
+            scale=req.scale,
+            seed=req.seed,
+        )
         report.pop("melodies", None)
         for item in report["outputs"]:
             item["urls"] = {k: studio.url(out_dir / v) for k, v in item["files"].items()}
-            item["audio"] = [{"instrument": k[len("audio_"):], "url": u} for k, u in item["urls"].items()
-                             if k.startswith("audio_")]
-        report.update({"job": job_id, "primer": req.primer if not req.primer_upload else "uploaded file",
-                       "model": req.model})
+            item["audio"] = [
+                {"instrument": k[len("audio_") :], "url": u} for k, u in item["urls"].items() if k.startswith("audio_")
+            ]
+        report.update({"job": job_id, "primer": req.primer if not req.primer_upload else "uploaded file", "model": req.model})
         return jsonable(report)
 
     @app.post("/api/melody/train")
     def train_melody(req: MelodyTrainRequest):
         """Start training a melody model on uploaded MIDI/zip files or a local folder (a background job)."""
-        from tunesmith.melody_rnn.train import train_melody_model
+        from tunesmith.melody.train import train_melody_model
 
         if req.folder:
             data_dir = Path(req.folder).expanduser()
@@ -531,13 +557,24 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
 
             def on_log(row: dict):
                 total = row.get("total_steps") or req.steps
-                job.update(row["step"] / total, f"step {row['step']} / {total}",
-                           {k: row.get(k) for k in ("step", "split", "loss", "accuracy")})
+                job.update(
+                    row["step"] / total,
+                    f"step {row['step']} / {total}",
+                    {k: row.get(k) for k in ("step", "split", "loss", "accuracy")},
+                )
 
             try:
-                result = train_melody_model(data_dir or corpus, tmp, req.config, steps=req.steps, seed=req.seed,
-                                            batch_size=req.batch_size, progress=False, stop_event=job.stop_event,
-                                            on_log=on_log)
+                result = train_melody_model(
+                    data_dir or corpus,
+                    tmp,
+                    req.config,
+                    steps=req.steps,
+                    seed=req.seed,
+                    batch_size=req.batch_size,
+                    progress=False,
+                    stop_event=job.stop_event,
+                    on_log=on_log,
+                )
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -545,11 +582,21 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
             os.replace(tmp, target)
             _redraw_loss(target)
             loss = target / "plots" / "loss.png"
-            job.update(message=f"stopped at step {result['step']} of {req.steps}; model saved" if job.cancelled
-                       else f"{result['step']} steps in {result.get('seconds', 0):.0f} s")
-            return jsonable({"model": target.name, "step": result["step"], "eval": result.get("eval"),
-                             "train_melodies": result.get("train_melodies"), "seconds": result.get("seconds"),
-                             "loss_png": studio.url(loss) if loss.is_file() else None})
+            job.update(
+                message=f"stopped at step {result['step']} of {req.steps}; model saved"
+                if job.cancelled
+                else f"{result['step']} steps in {result.get('seconds', 0):.0f} s"
+            )
+            return jsonable(
+                {
+                    "model": target.name,
+                    "step": result["step"],
+                    "eval": result.get("eval"),
+                    "train_melodies": result.get("train_melodies"),
+                    "seconds": result.get("seconds"),
+                    "loss_png": studio.url(loss) if loss.is_file() else None,
+                }
+            )
 
         job = studio.runner.submit("melody-train", work)
         return {"job": job.id, "model": final.name}
@@ -570,15 +617,18 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
             if accepts(train_audio_model, "stop_event"):
                 extra["stop_event"] = job.stop_event
             if accepts(train_audio_model, "on_log"):
-                extra["on_log"] = lambda row: job.update(row["step"] / max(1, row.get("total_steps") or 1),
-                                                         f"epoch {row.get('epoch', 0):.0f} / {req.epochs}",
-                                                         {k: row.get(k) for k in ("step", "split", "loss", "epoch")})
+                extra["on_log"] = lambda row: job.update(
+                    row["step"] / max(1, row.get("total_steps") or 1),
+                    f"epoch {row.get('epoch', 0):.0f} / {req.epochs}",
+                    {k: row.get(k) for k in ("step", "split", "loss", "epoch")},
+                )
             done = threading.Event()
             if "on_log" not in extra:  # older trainer: follow its log file instead
                 threading.Thread(target=_follow_log, args=(tmp, job, req.epochs, done), daemon=True).start()
             try:
-                result = train_audio_model(str(clip), tmp, None, epochs=req.epochs, seed=req.seed, progress=False,
-                                           **knobs, **extra)
+                result = train_audio_model(
+                    str(clip), tmp, None, epochs=req.epochs, seed=req.seed, progress=False, **knobs, **extra
+                )
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -588,8 +638,15 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
             os.replace(tmp, target)
             _redraw_loss(target)
             loss = target / "plots" / "loss.png"
-            return jsonable({"model": target.name, "step": result.get("step"), "eval": result.get("eval"),
-                             "seconds": result.get("seconds"), "loss_png": studio.url(loss) if loss.is_file() else None})
+            return jsonable(
+                {
+                    "model": target.name,
+                    "step": result.get("step"),
+                    "eval": result.get("eval"),
+                    "seconds": result.get("seconds"),
+                    "loss_png": studio.url(loss) if loss.is_file() else None,
+                }
+            )
 
         job = studio.runner.submit("audio-train", work)
         return {"job": job.id, "model": final.name, "cancel_supported": accepts(train_audio_model, "stop_event")}
@@ -608,10 +665,15 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
             out_dir = studio.jobs_dir / job.id
             job.update(0.1, "generating frames")
             summary = generate_audio(model, clip, out_dir, **settings)
-            return jsonable({"outputs": [studio.url(p) for p in summary.get("outputs", [])],
-                             "spectrograms": [studio.url(p) for p in summary.get("spectrograms", [])],
-                             "seed_url": studio.url(clip), "notes": summary.get("notes", []),
-                             "generation_seconds": summary.get("generation_seconds")})
+            return jsonable(
+                {
+                    "outputs": [studio.url(p) for p in summary.get("outputs", [])],
+                    "spectrograms": [studio.url(p) for p in summary.get("spectrograms", [])],
+                    "seed_url": studio.url(clip),
+                    "notes": summary.get("notes", []),
+                    "generation_seconds": summary.get("generation_seconds"),
+                }
+            )
 
         job = studio.runner.submit("audio-generate", work)
         return {"job": job.id}
@@ -635,8 +697,16 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
             out_dir = studio.jobs_dir / job.id
             extra = {"stop_event": job.stop_event} if accepts(run_pipeline, "stop_event") else {}
             job.update(0.05, "running the pipeline (audio model, transcription, melodies, renders)")
-            result = run_pipeline(str(clip), out_dir, audio_model=audio_model, melody_model=melody_model, primer=primer,
-                                  progress=False, **settings, **extra)
+            result = run_pipeline(
+                str(clip),
+                out_dir,
+                audio_model=audio_model,
+                melody_model=melody_model,
+                primer=primer,
+                progress=False,
+                **settings,
+                **extra,
+            )
             index = result.get("index") if isinstance(result, dict) else None
             return {"index": studio.url(index) if index else None, "summary": jsonable(result)}
 
@@ -678,13 +748,21 @@ def _follow_log(model_dir: Path, job: Job, epochs: int, done: threading.Event) -
     while not done.wait(1.0):
         rows = read_log(model_dir)
         for row in rows[seen:]:
-            job.update(min(0.99, row.get("epoch", 0) / max(1, epochs)), f"epoch {row.get('epoch', 0):.0f} / {epochs}",
-                       {k: row.get(k) for k in ("step", "split", "loss", "epoch")})
+            job.update(
+                min(0.99, row.get("epoch", 0) / max(1, epochs)),
+                f"epoch {row.get('epoch', 0):.0f} / {epochs}",
+                {k: row.get(k) for k in ("step", "split", "loss", "epoch")},
+            )
         seen = len(rows)
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, max_upload_mb: float = 50.0, workdir: str | os.PathLike | None = None,
-          models_dir: str | os.PathLike | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    max_upload_mb: float = 50.0,
+    workdir: str | os.PathLike | None = None,
+    models_dir: str | os.PathLike | None = None,
+) -> None:
     """Run the studio with uvicorn (local only by default); ``workdir`` defaults to ~/.tunesmith/studio."""
     import uvicorn
 

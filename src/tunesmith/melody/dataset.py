@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tunesmith.melody_rnn.encoding import MelodyEncoding
+from tunesmith.melody.encoding import MelodyEncoding
 from tunesmith.music.corpus import load_split
 from tunesmith.music.melody import Melody
 
@@ -55,8 +55,9 @@ class TokenSet:
         return torch.from_numpy(out), torch.from_numpy(lengths.astype(np.int64))
 
 
-def melodies_to_tokens(events: np.ndarray, offsets: np.ndarray, encoding: MelodyEncoding,
-                       transpose_to_key: int | None = 0) -> TokenSet:
+def melodies_to_tokens(
+    events: np.ndarray, offsets: np.ndarray, encoding: MelodyEncoding, transpose_to_key: int | None = 0
+) -> TokenSet:
     """Squash every melody into the encoding's range (key of C by default) and encode it."""
     pieces = []
     for i in range(len(offsets) - 1):
@@ -96,8 +97,9 @@ def length_groups(lengths: np.ndarray, groups: int) -> list[np.ndarray]:
     return [part for part in np.array_split(order, min(groups, len(order))) if len(part)]
 
 
-def window_batch(tokens: TokenSet, indices: np.ndarray, encoding: MelodyEncoding, window: int,
-                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def window_batch(
+    tokens: TokenSet, indices: np.ndarray, encoding: MelodyEncoding, window: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One random window of ``window`` predictions per melody: ``inputs [B, W, F]``, ``labels [B, W]``, ``mask [B, W]``.
 
     Each window is encoded together with the bars before it, so its lookback features and metric

@@ -18,16 +18,11 @@ import torch
 from tunesmith import checkpoint
 from tunesmith.config import config_from_dict
 from tunesmith.errors import BadInputError, ModelError
-from tunesmith.melody_rnn.encoding import NUM_SPECIAL, MelodyEncoding
-from tunesmith.melody_rnn.model import MelodyConfig, build_model
-from tunesmith.music.melody import MAJOR_SCALE, Melody, fold_into_range
+from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
+from tunesmith.melody.model import MelodyConfig, build_model
+from tunesmith.music.melody import Melody, fold_into_range
+from tunesmith.music.notes import SCALES
 from tunesmith.music.primer import parse_primer
-
-SCALES = {
-    "major": MAJOR_SCALE, "minor": (0, 2, 3, 5, 7, 8, 10), "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
-    "dorian": (0, 2, 3, 5, 7, 9, 10), "mixolydian": (0, 2, 4, 5, 7, 9, 10), "pentatonic": (0, 2, 4, 7, 9),
-    "minor-pentatonic": (0, 3, 5, 7, 10), "blues": (0, 3, 5, 6, 7, 10), "chromatic": tuple(range(12)),
-}
 
 
 @dataclass
@@ -50,8 +45,7 @@ class GenerationSettings:
 class MelodyModel:
     """A trained melody model ready to generate: ``MelodyModel.load(dir).generate("C#4", n=4)``."""
 
-    def __init__(self, module: torch.nn.Module, config: MelodyConfig, model_dir: Path | None = None,
-                 info: dict | None = None):
+    def __init__(self, module: torch.nn.Module, config: MelodyConfig, model_dir: Path | None = None, info: dict | None = None):
         self.module = module.eval()
         self.config = config
         self.encoding: MelodyEncoding = config.melody_encoding
@@ -88,18 +82,22 @@ class MelodyModel:
         if melody is None:
             rng = np.random.default_rng(seed)
             low = max(self.config.min_note, 60 - 6)
-            melody = Melody([int(rng.integers(low, min(low + 12, self.config.max_note)))],
-                            steps_per_quarter=self.config.steps_per_quarter)
+            melody = Melody(
+                [int(rng.integers(low, min(low + 12, self.config.max_note)))], steps_per_quarter=self.config.steps_per_quarter
+            )
         if melody.steps_per_quarter != self.config.steps_per_quarter:
-            raise BadInputError(f"primer has {melody.steps_per_quarter} steps per quarter, the model "
-                                f"{self.config.steps_per_quarter}")
+            raise BadInputError(
+                f"primer has {melody.steps_per_quarter} steps per quarter, the model {self.config.steps_per_quarter}"
+            )
         pitches = melody.pitches
         lo, hi = self.config.min_note, self.config.max_note
         if pitches.size and (pitches.min() < lo or pitches.max() >= hi):
             from tunesmith.music.notes import pitch_to_name
 
-            message = (f"primer notes {pitch_to_name(int(pitches.min()))}-{pitch_to_name(int(pitches.max()))} lie outside "
-                       f"the model's range {pitch_to_name(lo)}-{pitch_to_name(hi - 1)}")
+            message = (
+                f"primer notes {pitch_to_name(int(pitches.min()))}-{pitch_to_name(int(pitches.max()))} lie outside "
+                f"the model's range {pitch_to_name(lo)}-{pitch_to_name(hi - 1)}"
+            )
             if strict:
                 raise BadInputError(message + "; transpose the primer or drop --strict to fold it by octaves")
             warnings.warn(message + "; moved by octaves into range", stacklevel=3)
@@ -113,8 +111,9 @@ class MelodyModel:
     def generate(self, primer=None, n: int = 1, steps: int = 128, **kwargs) -> list[Melody]:
         """Continue ``primer`` (any form ``parse_primer`` accepts) into ``n`` melodies of ``steps`` total steps."""
         settings = GenerationSettings(steps=steps, **{k: v for k, v in kwargs.items() if k != "primer_bars"})
-        primer_melody = self.prepare_primer(primer, strict=settings.strict, primer_bars=kwargs.get("primer_bars"),
-                                            seed=settings.seed)
+        primer_melody = self.prepare_primer(
+            primer, strict=settings.strict, primer_bars=kwargs.get("primer_bars"), seed=settings.seed
+        )
         return generate_melodies(self, primer_melody, n, settings)
 
     def log_likelihood(self, melodies: list[Melody]) -> np.ndarray:
@@ -157,8 +156,9 @@ def generate_melodies(model: MelodyModel, primer: Melody, n: int, settings: Gene
             if beams > 1 and settings.branch_factor > 1:
                 history, state, logits, scores = _branch(history, state, logits, scores, settings.branch_factor)
             for _ in range(chunk):
-                history, state, logits, scores = _sample_step(model, history, state, logits, scores, scale_mask,
-                                                              settings, generator)
+                history, state, logits, scores = _sample_step(
+                    model, history, state, logits, scores, scale_mask, settings, generator
+                )
             done += chunk
             if beams > 1:
                 history, state, logits, scores = _prune(history, state, logits, scores, n, beams)
@@ -172,10 +172,18 @@ def generate_melodies(model: MelodyModel, primer: Melody, n: int, settings: Gene
         ev = events[i]
         primer_steps = len(primer)
         if settings.exclude_primer:
-            ev, primer_steps = ev[len(primer):], 0
-        outputs.append(Melody(ev, steps_per_quarter=primer.steps_per_quarter, steps_per_bar=model.config.steps_per_bar,
-                              qpm=qpm, primer_steps=primer_steps, name=f"melody_{i + 1:02d}",
-                              meta={"log_likelihood": float(scores[i]), "seed": settings.seed}))
+            ev, primer_steps = ev[len(primer) :], 0
+        outputs.append(
+            Melody(
+                ev,
+                steps_per_quarter=primer.steps_per_quarter,
+                steps_per_bar=model.config.steps_per_bar,
+                qpm=qpm,
+                primer_steps=primer_steps,
+                name=f"melody_{i + 1:02d}",
+                meta={"log_likelihood": float(scores[i]), "seed": settings.seed},
+            )
+        )
     return outputs
 
 
@@ -192,7 +200,7 @@ def _sample_step(model, history, state, logits, scores, scale_mask, settings, ge
     scores = scores + logp.gather(1, classes.unsqueeze(1)).squeeze(1)
     new_idx = enc.class_to_index(classes, history)
     history = torch.cat([history, new_idx.unsqueeze(1)], dim=1)
-    window = history[:, -(2 * enc.steps_per_bar + 1):] if enc.lookbacks else history[:, -1:]
+    window = history[:, -(2 * enc.steps_per_bar + 1) :] if enc.lookbacks else history[:, -1:]
     inputs = enc.inputs(window, offset=history.shape[1] - window.shape[1])[:, -1:]
     logits, state = model.module(inputs, state)
     return history, state, logits[:, -1], scores
@@ -271,47 +279,3 @@ def settings_dict(settings: GenerationSettings) -> dict:
 def load_melody_model(model_dir: str | os.PathLike = "default", device: str | None = None) -> MelodyModel:
     """Load a trained melody model directory, or ``'default'`` for the shipped one."""
     return MelodyModel.load(model_dir, device=device)
-
-
-def generate_to_dir(model: MelodyModel | str | os.PathLike, primer, out_dir: str | os.PathLike, n: int = 1, *,
-                    render: list[str] | None = None, plot: bool = False, video: bool = False,
-                    primer_bars: int | None = None, soundfont: str | None = None, **settings_kwargs) -> dict:
-    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos)."""
-    from tunesmith.files import write_json
-    from tunesmith.music.midi import write_midi
-
-    if not isinstance(model, MelodyModel):
-        model = load_melody_model(model)
-    settings = GenerationSettings(**settings_kwargs)
-    primer_melody = model.prepare_primer(primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed)
-    outputs = generate_melodies(model, primer_melody, n, settings)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    items = []
-    for melody in outputs:
-        files = {"midi": write_midi(melody, out_dir / f"{melody.name}.mid").name}
-        if render:
-            from tunesmith.render import render_many
-
-            for inst, path in render_many(melody, render, out_dir, melody.name, soundfont=soundfont).items():
-                files[f"audio_{inst}"] = Path(path).name
-        if plot:
-            from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
-
-            files["piano_roll_html"] = save_piano_roll_html(melody, out_dir / f"{melody.name}.html").name
-            files["piano_roll_png"] = save_piano_roll_png(melody, out_dir / f"{melody.name}.png").name
-        if video:
-            from tunesmith.video import make_video
-
-            inst = (render or ["music-box"])[0]
-            files["video"] = make_video(melody, out_dir / f"{melody.name}.mp4", instrument=inst, soundfont=soundfont).name
-        items.append({"name": melody.name, "log_likelihood": melody.meta["log_likelihood"], "steps": len(melody),
-                      "notes": len(melody.notes()), "files": files})
-    report = {
-        "model": str(model.model_dir), "config": model.config.name, "primer": str(primer) if primer is not None else None,
-        "primer_events": primer_melody.events.tolist(), "n": n, "settings": settings_dict(settings),
-        "outputs": items,
-    }
-    write_json(out_dir / "generation.json", report)
-    report["melodies"] = outputs
-    return report

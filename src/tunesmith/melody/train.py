@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from tunesmith.config import config_from_dict
 from tunesmith.errors import TrainingError
-from tunesmith.melody_rnn.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
-from tunesmith.melody_rnn.model import MelodyConfig, build_model, preset
+from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
+from tunesmith.melody.model import MelodyConfig, build_model, preset
 from tunesmith.training import TrainSettings, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
@@ -37,15 +37,23 @@ def masked_loss(model, inputs: torch.Tensor, labels: torch.Tensor, mask: torch.T
     logits = logits.float()
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view_as(labels)
     nll = nll * mask
-    correct = ((logits.argmax(-1) == labels) & mask)
+    correct = (logits.argmax(-1) == labels) & mask
     return nll, correct, mask, labels
 
 
 class MelodyTask:
     kind = "melody"
 
-    def __init__(self, config: MelodyConfig, train: TokenSet, eval_set: TokenSet | None, seed: int = 0,
-                 device: torch.device | None = None, corpus_info: dict | None = None, precision: str = "auto"):
+    def __init__(
+        self,
+        config: MelodyConfig,
+        train: TokenSet,
+        eval_set: TokenSet | None,
+        seed: int = 0,
+        device: torch.device | None = None,
+        corpus_info: dict | None = None,
+        precision: str = "auto",
+    ):
         self.config = config
         self.encoding = config.melody_encoding
         self.train, self.eval_set = train, eval_set
@@ -132,17 +140,37 @@ def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, de
     loss = total / max(steps, 1)
     other = max(steps - on_steps, 1)
     return {
-        "loss": loss, "perplexity": math.exp(loss), "accuracy": correct / max(steps, 1), "steps": int(steps),
-        "note_on_loss": on_nll / max(on_steps, 1), "note_on_accuracy": on_correct / max(on_steps, 1),
-        "other_loss": (total - on_nll) / other, "other_accuracy": (correct - on_correct) / other,
+        "loss": loss,
+        "perplexity": math.exp(loss),
+        "accuracy": correct / max(steps, 1),
+        "steps": int(steps),
+        "note_on_loss": on_nll / max(on_steps, 1),
+        "note_on_accuracy": on_correct / max(on_steps, 1),
+        "other_loss": (total - on_nll) / other,
+        "other_accuracy": (correct - on_correct) / other,
     }
 
 
-def train_melody_model(data: str | os.PathLike, model_dir: str | os.PathLike, config: str | MelodyConfig | dict = "basic_rnn",
-                       *, steps: int | None = None, epochs: int | None = None, seed: int = 0, resume: bool = False,
-                       eval_every: int = 100, checkpoint_every: int = 100, progress: bool = True,
-                       device: str | None = None, max_seconds: float | None = None, workers: int | None = None,
-                       stop_event=None, on_log=None, precision: str = "auto", **overrides) -> dict:
+def train_melody_model(
+    data: str | os.PathLike,
+    model_dir: str | os.PathLike,
+    config: str | MelodyConfig | dict = "basic_rnn",
+    *,
+    steps: int | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    eval_every: int = 100,
+    checkpoint_every: int = 100,
+    progress: bool = True,
+    device: str | None = None,
+    max_seconds: float | None = None,
+    workers: int | None = None,
+    stop_event=None,
+    on_log=None,
+    precision: str = "auto",
+    **overrides,
+) -> dict:
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly)."""
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
@@ -174,15 +202,28 @@ def train_melody_model(data: str | os.PathLike, model_dir: str | os.PathLike, co
             f"add more MIDI files or pass batch_size={max(1, len(train))}"
         )
     torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
-    task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None,
-                      precision=precision)
+    task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None, precision=precision)
     task.config_extra = {"corpus": str(corpus_dir.resolve())}  # where evaluation finds the held-out split
-    settings = TrainSettings(steps=steps, epochs=epochs, eval_every=eval_every, checkpoint_every=checkpoint_every,
-                             clip_norm=cfg.clip_norm, seed=seed, resume=resume, progress=progress,
-                             max_seconds=max_seconds, stop_event=stop_event, on_log=on_log)
+    settings = TrainSettings(
+        steps=steps,
+        epochs=epochs,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        clip_norm=cfg.clip_norm,
+        seed=seed,
+        resume=resume,
+        progress=progress,
+        max_seconds=max_seconds,
+        stop_event=stop_event,
+        on_log=on_log,
+    )
     result = run_training(task, model_dir, settings)
-    result.update({"train_melodies": len(train), "eval_melodies": len(eval_set), "train_steps_real": task.real_steps,
-                   "corpus": str(corpus_dir)})
+    result.update(
+        {
+            "train_melodies": len(train),
+            "eval_melodies": len(eval_set),
+            "train_steps_real": task.real_steps,
+            "corpus": str(corpus_dir),
+        }
+    )
     return result
-
-

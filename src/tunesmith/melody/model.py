@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.errors import BadInputError
-from tunesmith.melody_rnn.encoding import MelodyEncoding
+from tunesmith.melody.encoding import MelodyEncoding
 from tunesmith.rnn_step import rnn_step
 
 
@@ -72,9 +72,22 @@ CONFIGS = {
     "attention_rnn": MelodyConfig(name="attention_rnn", encoding="lookback", attention_length=40, clip_norm=3.0),
     # Small on purpose: at equal time on 2 CPU cores this beats bigger ones (more steps). Trained on random
     # 128-step windows (8 bars: far enough back to copy a repeated phrase) and attends 128 steps back.
-    "transformer": MelodyConfig(name="transformer", encoding="lookback", architecture="transformer", dropout=0.1,
-                                layers=[96], d_model=96, heads=4, transformer_layers=2, attention_window=128,
-                                train_window=128, batch_size=32, learning_rate=2e-3, warmup_steps=50, clip_norm=1.0),
+    "transformer": MelodyConfig(
+        name="transformer",
+        encoding="lookback",
+        architecture="transformer",
+        dropout=0.1,
+        layers=[96],
+        d_model=96,
+        heads=4,
+        transformer_layers=2,
+        attention_window=128,
+        train_window=128,
+        batch_size=32,
+        learning_rate=2e-3,
+        warmup_steps=50,
+        clip_norm=1.0,
+    ),
 }
 
 

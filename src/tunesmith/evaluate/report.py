@@ -1,0 +1,363 @@
+"""The whole evaluation of a melody model: likelihood + generated-vs-reference statistics, as JSON and offline HTML."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tunesmith.errors import BadInputError
+from tunesmith.evaluate.likelihood import _corpus_dir, _likelihood, _load_model
+from tunesmith.evaluate.statistics import (
+    FEATURES,
+    MAX_INTERVAL,
+    NOTE_LENGTH_LABELS,
+    PITCH_CLASSES,
+    SCALAR_METRICS,
+    _compare,
+    melody_statistics,
+)
+from tunesmith.files import write_json, write_text
+from tunesmith.music.melody import Melody
+
+
+# --- the whole evaluation -------------------------------------------------------------------------
+def reference_melodies(
+    corpus: str | os.PathLike, model, *, split: str = "eval", limit: int | None = None, steps: int | None = None, seed: int = 0
+) -> list[Melody]:
+    """Melodies of one split as the model sees them: squashed into its range in C, cut to ``steps`` steps.
+
+    Cutting makes the reference as long as the generated melodies, so length-dependent features (pitch
+    count, range) compare fairly. ``limit`` picks that many at random (seeded).
+    """
+    from tunesmith.music.corpus import load_split
+
+    events, offsets, spb = load_split(corpus, split)
+    order = np.arange(len(offsets) - 1)
+    if limit is not None and order.size > limit:
+        order = np.sort(np.random.default_rng(seed).choice(order.size, limit, replace=False))
+    cfg = model.config
+    out = []
+    for i in order:
+        ev = np.asarray(events[offsets[i] : offsets[i + 1]], dtype=np.int16)
+        melody = Melody(ev, steps_per_quarter=cfg.steps_per_quarter, steps_per_bar=int(spb[i]) if spb.size else 16)
+        melody = melody.squash(cfg.min_note, cfg.max_note, 0)
+        if steps:
+            melody = melody.copy(events=melody.events[:steps])
+        melody.name = f"{split}_{int(i):05d}"
+        out.append(melody)
+    return out
+
+
+def _primers(reference: list[Melody], bar: int, count: int) -> list[Melody | str]:
+    """The first bar of up to ``count`` reference melodies that start with a note in it; else "C4"."""
+    primers: list[Melody | str] = []
+    for melody in reference:
+        first = melody.events[:bar]
+        if (first >= 0).any():
+            start = int(np.flatnonzero(first >= 0)[0])
+            primers.append(melody.copy(events=first[start:].copy(), name=""))
+        if len(primers) == count:
+            break
+    return primers or ["C4"]
+
+
+def _generate(model, reference: list[Melody], n: int, steps: int, seed: int) -> list[Melody]:
+    primers = _primers(reference, model.config.steps_per_bar, max(1, min(10, n // 20)))  # >= 20 melodies per primer
+    sizes = [n // len(primers) + (1 if g < n % len(primers) else 0) for g in range(len(primers))]
+    out: list[Melody] = []
+    for g, (primer, size) in enumerate(zip(primers, sizes)):
+        if size:
+            out.extend(model.generate(primer, n=size, steps=steps, seed=seed + g))
+    return out
+
+
+def _params(model) -> int:
+    return int(sum(p.numel() for p in model.module.parameters()))
+
+
+def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tuple[dict, dict]:
+    from tunesmith.progress import progress_bar
+
+    if n < 1 or steps < 2:
+        raise BadInputError("evaluation needs n >= 1 melodies of at least 2 steps")
+    model = _load_model(model)
+    bar = progress_bar(total=4, desc="evaluate", unit="part", disable=not progress)
+    with _corpus_dir(model, data, progress) as corpus:
+        lik = _likelihood(model, corpus)
+        bar.update(1)
+        lik["data"] = str(data) if data is not None else str(corpus)
+        reference = reference_melodies(corpus, model, split="eval", limit=n, steps=steps, seed=seed)
+    generated = _generate(model, reference, n, steps, seed)
+    bar.update(1)
+    stats = {"generated": melody_statistics(generated), "reference": melody_statistics(reference)}
+    bar.update(1)
+    comparison, curves = _compare(generated, reference)
+    bar.update(1)
+    bar.close()
+    report = {
+        "model": str(model.model_dir) if model.model_dir else None,
+        "config": model.config.name,
+        "params": _params(model),
+        "model_config": dataclasses.asdict(model.config),
+        "settings": {
+            "data": None if data is None else str(data),
+            "n": n,
+            "steps": steps,
+            "seed": seed,
+            "reference_split": "eval",
+            "reference_melodies": len(reference),
+        },
+        "likelihood": lik,
+        "statistics": stats,
+        "comparison": comparison,
+    }
+    return report, curves
+
+
+def evaluate_model(
+    model, out_dir: str | os.PathLike, *, data=None, n: int = 200, steps: int = 128, seed: int = 0, progress: bool = True
+) -> dict:
+    """Evaluate a melody model and write ``report.json`` and an offline ``report.html`` into ``out_dir``.
+
+    Likelihood on held-out data, then ``n`` melodies of ``steps`` steps generated from the first bar of
+    reference melodies (one primer per 20 melodies, at most 10; "C4" when none) and compared with the reference set (the
+    held-out melodies, squashed like training data and cut to ``steps``). Generated melodies include their
+    one-bar primer, as the reference melodies include their first bar. Returns the report dict (keys
+    ``likelihood``, ``statistics``, ``comparison``, plus model, config, params, settings, files).
+    """
+    report, curves = _evaluate(model, data, n, steps, seed, progress)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report["files"] = {"json": "report.json", "html": "report.html"}
+    write_json(out_dir / "report.json", report)
+    write_text(out_dir / "report.html", report_html(report, curves))
+    return report
+
+
+# --- the HTML report ------------------------------------------------------------------------------
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}">'
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _histogram_figures(stats: dict) -> str:
+    gen, ref = stats["generated"], stats["reference"]
+    panels = [
+        ("Pitch-class histogram", list(PITCH_CLASSES), "pitch_class_histogram"),
+        ("Note-length histogram", list(NOTE_LENGTH_LABELS), "note_length_histogram"),
+        (
+            "Interval histogram (semitones)",
+            [f"≤{-MAX_INTERVAL}", *map(str, range(1 - MAX_INTERVAL, MAX_INTERVAL)), f"≥{MAX_INTERVAL}"],
+            "interval_histogram",
+        ),
+    ]
+    fig = _figure(14, 3.6)
+    axes = fig.subplots(1, 3, width_ratios=[1, 1, 1.6])
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.22, top=0.9, wspace=0.2)
+    for ax, (title, labels, key) in zip(axes, panels):
+        x = np.arange(len(labels))
+        for offset, (name, values, color) in zip(
+            (-0.2, 0.2), (("generated", gen[key], "#d62728"), ("reference", ref[key], "#1f77b4"))
+        ):
+            if values is not None:
+                ax.bar(x + offset, values, width=0.4, label=name, color=color)
+        ax.set_xticks(x, labels, rotation=60 if len(labels) > 12 else 30, ha="right", rotation_mode="anchor", fontsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("share")
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _distance_figures(curves: dict) -> str:
+    fig = _figure(14, 6)
+    axes = fig.subplots(2, 4).ravel()
+    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.06, top=0.94, wspace=0.25, hspace=0.3)
+    for ax, name in zip(axes, FEATURES):
+        c = curves[name]
+        for key, color in (("intra_reference", "#1f77b4"), ("intra_generated", "#d62728"), ("inter", "#2ca02c")):
+            if c[key] is not None:
+                ax.plot(c["grid"], c[key], color=color, label=key.replace("_", "-"))
+        ax.set_title(name.replace("_", " ") + " (distance density)", fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    axes[-1].axis("off")
+    return _png(fig)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
+    return html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, str) else _fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+LIKELIHOOD_ROWS = (
+    ("loss", "loss (nats/step)"),
+    ("bits_per_step", "bits/step"),
+    ("perplexity", "perplexity"),
+    ("accuracy", "accuracy"),
+    ("note_on_loss", "note-on loss"),
+    ("note_on_accuracy", "note-on accuracy"),
+    ("other_loss", "hold/off loss"),
+    ("other_accuracy", "hold/off accuracy"),
+    ("steps", "steps"),
+    ("melodies", "melodies"),
+)
+
+
+def report_html(report: dict, curves: dict | None = None) -> str:
+    """The report as one self-contained HTML page (figures are embedded PNGs; nothing is fetched)."""
+    lik, stats, comp = report["likelihood"], report["statistics"], report["comparison"]
+    lik_rows = [[label, *(lik[s].get(k) if lik.get(s) else None for s in ("eval", "train"))] for k, label in LIKELIHOOD_ROWS]
+    lik_rows.append(["eval - train loss", lik.get("train_eval_gap"), None])
+    lik_rows.append(["overfitting (from log.jsonl)", _fmt(lik.get("overfitting")), ""])
+    stat_rows = [[name.replace("_", " "), stats["generated"].get(name), stats["reference"].get(name)] for name in SCALAR_METRICS]
+    comp_rows = [
+        [
+            name.replace("_", " "),
+            r["intra_generated_mean"],
+            r["intra_reference_mean"],
+            r["inter_mean"],
+            r["kl"],
+            r["oa"],
+            r["oa_generated"],
+        ]
+        for name, r in comp["features"].items()
+    ]
+    comp_rows.append(["mean", None, None, None, comp["summary"]["mean_kl"], comp["summary"]["mean_oa"], None])
+    settings = report["settings"]
+    title = f"tunesmith evaluation: {report['config']}"
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Model <code>{_fmt(report['model'])}</code> ({report['params']:,} parameters); "
+        f"{settings['n']} generated melodies of {settings['steps']} steps (seed {settings['seed']}) vs "
+        f"{settings['reference_melodies']} reference melodies from the {settings['reference_split']} split.</p>",
+        "<h2>Likelihood</h2><p>Mean negative log-likelihood per step on held-out melodies; perplexity = exp(loss).</p>",
+        _table(["", "held-out (eval)", "train"], lik_rows),
+        "<h2>Melody statistics</h2><p>Means over melodies; the histograms are side by side below.</p>",
+        _table(["metric", "generated", "reference"], stat_rows),
+        _histogram_figures(stats),
+        "<h2>Set comparison (MGEval)</h2><p>Euclidean distances between melodies' features within each set "
+        "(intra) and across sets (inter). KL and OA compare the reference intra-set distribution with the "
+        "inter-set one: OA near 1 and KL near 0 mean the generated melodies sit among the reference ones.</p>",
+        _table(["feature", "intra generated", "intra reference", "inter", "KL", "OA", "OA (generated intra)"], comp_rows),
+    ]
+    if curves:
+        parts.append(_distance_figures(curves))
+    style = (
+        "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    )
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
+
+
+# --- several models -------------------------------------------------------------------------------
+def _model_label(model, used: set[str]) -> str:
+    base = Path(model.model_dir).name if model.model_dir else model.config.name
+    label, k = base, 2
+    while label in used:
+        label, k = f"{base}_{k}", k + 1
+    used.add(label)
+    return label
+
+
+def compare_models(
+    models: list, *, data=None, n: int = 100, out_dir: str | os.PathLike | None = None, steps: int = 128, seed: int = 0
+) -> str:
+    """Evaluate each model the same way and return a Markdown table, one row per model.
+
+    With ``out_dir``: each model's report goes to ``out_dir/<name>/`` and the table to ``compare.md`` and
+    ``compare.json``. Without ``data`` each model is judged on its own held-out split, so rows are only
+    comparable when the models were trained on the same corpus (the table says so).
+    """
+    if not models:
+        raise BadInputError("compare_models needs at least one model")
+    rows, reports, used = [], [], set()
+    for item in models:
+        model = _load_model(item)
+        label = _model_label(model, used)
+        if out_dir is not None:
+            report = evaluate_model(model, Path(out_dir) / label, data=data, n=n, steps=steps, seed=seed, progress=False)
+        else:
+            report = _evaluate(model, data, n, steps, seed, False)[0]
+        reports.append({"name": label, **report})
+        lik, gen, summ = report["likelihood"], report["statistics"]["generated"], report["comparison"]["summary"]
+        ref = report["statistics"]["reference"]
+        rows.append(
+            [
+                label,
+                report["config"],
+                f"{report['params']:,}",
+                _fmt(lik["loss"]),
+                _fmt(lik["perplexity"], 2),
+                _fmt(lik["accuracy"]),
+                _fmt(lik["note_on_loss"]),
+                _fmt(lik["overfitting"]),
+                f"{_fmt(gen['pitch_class_entropy'], 2)} / {_fmt(ref['pitch_class_entropy'], 2)}",
+                f"{_fmt(gen['scale_consistency'], 2)} / {_fmt(ref['scale_consistency'], 2)}",
+                f"{_fmt(gen['empty_beat_rate'], 2)} / {_fmt(ref['empty_beat_rate'], 2)}",
+                _fmt(summ["mean_oa"]),
+                _fmt(summ["mean_kl"]),
+            ]
+        )
+    header = [
+        "model",
+        "config",
+        "params",
+        "held-out loss",
+        "ppl",
+        "acc",
+        "note-on loss",
+        "overfitting",
+        "pc entropy gen/ref",
+        "scale consistency gen/ref",
+        "empty beats gen/ref",
+        "mean OA",
+        "mean KL",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    if data is None and len({r["likelihood"]["data"] for r in reports}) > 1:
+        lines.append("\nEach model was judged on its own held-out split; pass data= to compare on the same melodies.")
+    lines.append(
+        f"\nloss in nats/step; {n} generated melodies per model; OA/KL average MGEval's "
+        f"{len(FEATURES)} features (OA 1 = like the reference set)."
+    )
+    table = "\n".join(lines) + "\n"
+    if out_dir is not None:
+        write_text(Path(out_dir) / "compare.md", table)
+        write_json(Path(out_dir) / "compare.json", {"data": None if data is None else str(data), "n": n, "models": reports})
+    return table
