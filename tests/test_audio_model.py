@@ -23,8 +23,8 @@ from tunesmith.audio_model import (
     train_audio_model,
 )
 from tunesmith.audio_model.spectra import spectral_convergence
+from tunesmith.checkpoint import read_log
 from tunesmith.errors import BadInputError
-from tunesmith.training import read_log
 
 SR = 16000
 SMALL = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32, learning_rate=3e-3)

@@ -24,6 +24,7 @@ from tunesmith.files import write_bytes, write_json
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TRAIN_STATE = "train_state.safetensors"
+LOG = "log.jsonl"  # one JSON object per line: {"step", "split", "loss", ...}; appended at each checkpoint
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
@@ -126,3 +127,17 @@ def load_train_state(model_dir: str | os.PathLike, model: torch.nn.Module, optim
 
 def has_train_state(model_dir: str | os.PathLike) -> bool:
     return (Path(model_dir) / TRAIN_STATE).is_file()
+
+
+def read_log(model_dir: str | os.PathLike) -> list[dict]:
+    """The rows of a model directory's training log; [] when there is none yet."""
+    path = Path(model_dir) / LOG
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a torn last line from a kill: ignore it
+    return rows

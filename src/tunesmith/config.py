@@ -13,15 +13,14 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from tunesmith.errors import BadInputError
 
 T = TypeVar("T")
-
-
-def config_to_dict(config) -> dict:
-    return dataclasses.asdict(config)
 
 
 def config_from_dict(cls: type[T], data: dict, aliases: dict[str, str] | None = None, source: str = "config") -> T:

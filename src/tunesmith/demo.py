@@ -57,14 +57,13 @@ def run_demo(
     )
     seconds = time.perf_counter() - started
     # the demo always says where its files are (--quiet only hides progress bars)
-    if out:
-        print(f"Generated {n * len(primers)} melodies from {len(primers)} primers in {seconds:.1f} s.")
-        for folder in written:
-            print(f"  {folder}/: melody_XX.mid, melody_XX_<instrument>.wav, melody_XX.html/png (piano rolls)")
-        print(f"Open {index} in a browser to listen and look.")
-        print(
-            "Next: tunesmith melody generate --primer 'E4 G4 A4' -n 4 --render guitar --plot -o out/\n"
-            "      tunesmith melody train YOUR_MIDI_FOLDER -o my-model --config transformer --steps 2000\n"
-            "      tunesmith web"
-        )
+    print(f"Generated {n * len(primers)} melodies from {len(primers)} primers in {seconds:.1f} s.")
+    for folder in written:
+        print(f"  {folder}/: melody_XX.mid, melody_XX_<instrument>.wav, melody_XX.html/png (piano rolls)")
+    print(f"Open {index} in a browser to listen and look.")
+    print(
+        "Next: tunesmith melody generate --primer 'E4 G4 A4' -n 4 --render guitar --plot -o out/\n"
+        "      tunesmith melody train YOUR_MIDI_FOLDER -o my-model --config transformer --steps 2000\n"
+        "      tunesmith web"
+    )
     return {"index": str(index), "folders": [str(f) for f in written], "seconds": seconds}

@@ -29,7 +29,7 @@ def describe(model_dir: Path, name: str | None = None) -> str:
 
 
 def _log_rows(model_dir: Path) -> list[dict]:
-    from tunesmith.training import read_log
+    from tunesmith.checkpoint import read_log
 
     return read_log(model_dir)
 

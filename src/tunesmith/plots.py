@@ -332,7 +332,7 @@ def save_loss_curve(model_dir: str | os.PathLike) -> dict[str, Path]:
 
     Accuracy gets a second panel when the log has it. Returns ``{}`` (writes nothing) when the log is empty.
     """
-    from tunesmith.training import read_log
+    from tunesmith.checkpoint import read_log
 
     model_dir = Path(model_dir)
     rows = [r for r in read_log(model_dir) if "step" in r]

@@ -21,11 +21,10 @@ import torch
 
 from tunesmith import checkpoint
 from tunesmith.allocator import release_freed_memory, reuse_freed_memory
+from tunesmith.checkpoint import LOG, read_log
 from tunesmith.errors import TrainingError, TunesmithError
 from tunesmith.files import remove_stale_temps, write_text
 from tunesmith.progress import progress_bar
-
-LOG = "log.jsonl"
 
 
 class TrainingTask(Protocol):
@@ -77,19 +76,6 @@ def _distributed() -> tuple[int, int]:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
     return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
-
-
-def read_log(model_dir: str | os.PathLike) -> list[dict]:
-    path = Path(model_dir) / LOG
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a torn last line from a kill: ignore it
-    return rows
 
 
 def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: TrainSettings) -> dict:

@@ -110,11 +110,6 @@ def magnitudes(audio: np.ndarray | torch.Tensor, n_fft: int, hop_length: int) ->
     return spec.abs().transpose(-1, -2).contiguous()
 
 
-def frames_for_samples(samples: int, hop_length: int) -> int:
-    """How many centred STFT frames cover ``samples`` samples."""
-    return samples // hop_length + 1
-
-
 # ----------------------------------------------------------------------------- training windows
 
 

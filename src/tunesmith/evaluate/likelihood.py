@@ -72,7 +72,7 @@ def training_gap(model_dir: str | os.PathLike | None, window: int = 3) -> dict:
     ``overfitting`` is True when the gap widened at each of the last ``window`` evaluations while the
     held-out loss stopped improving (its latest value is above its best): more training now memorises.
     """
-    from tunesmith.training import read_log
+    from tunesmith.checkpoint import read_log
 
     rows = read_log(model_dir) if model_dir else []
     train = sorted((r["step"], r["loss"]) for r in rows if r.get("split") == "train" and "loss" in r)

@@ -25,6 +25,7 @@ from tunesmith.evaluate.statistics import (
     melody_statistics,
 )
 from tunesmith.files import write_json, write_text
+from tunesmith.melody.model import count_parameters
 from tunesmith.music.melody import Melody
 
 
@@ -79,10 +80,6 @@ def _generate(model, reference: list[Melody], n: int, steps: int, seed: int) -> 
     return out
 
 
-def _params(model) -> int:
-    return int(sum(p.numel() for p in model.module.parameters()))
-
-
 def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tuple[dict, dict]:
     from tunesmith.progress import progress_bar
 
@@ -105,7 +102,7 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tup
     report = {
         "model": str(model.model_dir) if model.model_dir else None,
         "config": model.config.name,
-        "params": _params(model),
+        "params": count_parameters(model.module),
         "model_config": dataclasses.asdict(model.config),
         "settings": {
             "data": None if data is None else str(data),

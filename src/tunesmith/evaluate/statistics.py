@@ -50,7 +50,7 @@ _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy 2 renamed trapz
 
 
 # --- one melody -----------------------------------------------------------------------------------
-def note_arrays(melody: Melody) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def note_spans(melody: Melody) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pitches, starts, ends) in steps: a note lasts until NOTE_OFF, the next onset, or the end."""
     events = np.asarray(melody.events)
     onsets = np.flatnonzero(events >= 0)
@@ -147,7 +147,7 @@ def intervals(pitches: np.ndarray) -> np.ndarray:
 
 def melody_features(melody: Melody) -> dict:
     """Every per-melody feature above for one melody (histograms as arrays)."""
-    pitches, starts, ends = note_arrays(melody)
+    pitches, starts, ends = note_spans(melody)
     spq = melody.steps_per_quarter
     return {
         "pitch_count": pitch_count(pitches),
@@ -190,7 +190,7 @@ def melody_statistics(melodies: Sequence[Melody]) -> dict:
         out[name + "_std"] = float(values.std()) if values.size else None
     for name in ("pitch_class_histogram", "note_length_histogram", "pitch_class_transition_matrix"):
         out[name] = np.mean([f[name] for f in feats], axis=0).tolist() if feats else None
-    steps = np.concatenate([intervals(note_arrays(m)[0]) for m in with_notes]) if with_notes else np.zeros(0, np.int64)
+    steps = np.concatenate([intervals(note_spans(m)[0]) for m in with_notes]) if with_notes else np.zeros(0, np.int64)
     counts = np.bincount(np.clip(steps, -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL, minlength=2 * MAX_INTERVAL + 1)
     out["interval_histogram"] = (counts / max(counts.sum(), 1)).tolist()
     return out

@@ -19,7 +19,7 @@ from tunesmith import checkpoint
 from tunesmith.config import config_from_dict
 from tunesmith.errors import BadInputError, ModelError
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
-from tunesmith.melody.model import MelodyConfig, build_model
+from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
 from tunesmith.music.melody import Melody, fold_into_range
 from tunesmith.music.notes import SCALES
 from tunesmith.music.primer import parse_primer
@@ -69,7 +69,7 @@ class MelodyModel:
 
     def __repr__(self) -> str:
         where = f" from {self.model_dir}" if self.model_dir else ""
-        return f"MelodyModel({self.config.name}{where}, {sum(p.numel() for p in self.module.parameters()):,} parameters)"
+        return f"MelodyModel({self.config.name}{where}, {count_parameters(self.module):,} parameters)"
 
     def _repr_html_(self) -> str:
         from tunesmith.notebook import model_html

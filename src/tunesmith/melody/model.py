@@ -66,6 +66,8 @@ class MelodyConfig:
         return MelodyEncoding(self.encoding, self.min_note, self.max_note, self.steps_per_bar)
 
 
+DEFAULT_CONFIG = "transformer"  # learns most per minute of training (README figures); the RNNs are for Magenta compatibility
+
 CONFIGS = {
     "basic_rnn": MelodyConfig(),
     "lookback_rnn": MelodyConfig(name="lookback_rnn", encoding="lookback"),
@@ -294,8 +296,5 @@ def build_model(config: MelodyConfig) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Trainable weights of a model (melody or audio): the size figure reports and model listings quote."""
     return sum(p.numel() for p in model.parameters())
-
-
-def uniform_loss(config: MelodyConfig) -> float:
-    return math.log(config.melody_encoding.num_classes)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tunesmith.config import config_from_dict
 from tunesmith.errors import TrainingError
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
-from tunesmith.melody.model import MelodyConfig, build_model, preset
+from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
 from tunesmith.training import TrainSettings, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
@@ -154,7 +154,7 @@ def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, de
 def train_melody_model(
     data: str | os.PathLike,
     model_dir: str | os.PathLike,
-    config: str | MelodyConfig | dict = "basic_rnn",
+    config: str | MelodyConfig | dict = DEFAULT_CONFIG,
     *,
     steps: int | None = None,
     epochs: int | None = None,

@@ -100,9 +100,6 @@ class Melody:
     def pitches(self) -> np.ndarray:
         return self.events[self.events >= 0].astype(np.int64)
 
-    def note_histogram(self) -> np.ndarray:
-        return np.bincount(self.pitches, minlength=128)
-
     def major_key(self) -> int:
         """The major key (0 = C ... 11 = B) whose scale holds the most notes, as Magenta estimates it."""
         pc_hist = np.bincount(self.pitches % 12, minlength=12)

@@ -311,11 +311,6 @@ def write_midi(obj: Melody | symusic.Score, path: str | os.PathLike, **kwargs) -
     return write_bytes(path, bytes(score.dumps_midi()))
 
 
-def midi_bytes(obj: Melody | symusic.Score, **kwargs) -> bytes:
-    score = melody_to_score(obj, **kwargs) if isinstance(obj, Melody) else obj
-    return bytes(score.dumps_midi())
-
-
 def as_score(obj) -> symusic.Score:
     """Accept a Score, a Melody, MIDI bytes or a path and return a Score."""
     if isinstance(obj, symusic.Score):

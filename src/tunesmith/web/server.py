@@ -742,7 +742,7 @@ def _redraw_loss(model_dir: Path) -> None:
 
 def _follow_log(model_dir: Path, job: Job, epochs: int, done: threading.Event) -> None:
     """Progress for trainers without ``on_log``: read their ``log.jsonl`` once a second."""
-    from tunesmith.training import read_log
+    from tunesmith.checkpoint import read_log
 
     seen = 0
     while not done.wait(1.0):
