@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import re
-import time
 
 import matplotlib.image
 import numpy as np
@@ -76,16 +75,15 @@ def test_png_has_the_requested_pixel_size(tmp_path):
     assert matplotlib.image.imread(str(path)).shape[:2] == (400, 1200)
 
 
-def test_thousand_notes_plot_in_under_a_second(tmp_path):
+def test_thousand_notes_plot_whole(tmp_path):
     rng = np.random.default_rng(0)
     starts = np.cumsum(rng.integers(1, 4, 1000))
     melody = Melody.from_notes([Note(int(p), int(s), int(s) + 1) for p, s in zip(rng.integers(48, 84, 1000), starts)])
-    save_piano_roll_png(melody, tmp_path / "warm.png")  # imports and font cache are not what we time
-    save_piano_roll_html(melody, tmp_path / "warm.html")
-    began = time.perf_counter()
-    save_piano_roll_html(melody, tmp_path / "big.html")
-    save_piano_roll_png(melody, tmp_path / "big.png")
-    assert time.perf_counter() - began < 1.0
+    assert len(note_arrays(melody).pitch) == 1000  # every note reaches the plot
+    html = save_piano_roll_html(melody, tmp_path / "big.html").read_text()
+    assert_offline(html)
+    png = save_piano_roll_png(melody, tmp_path / "big.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_empty_melody_cannot_be_plotted(tmp_path):
@@ -131,8 +129,7 @@ def test_melody_html_plays_and_shows_offline():
     assert_offline(html)
     assert melody.summary() in html and "Bokeh" in html
     match = re.search(r'<audio[^>]*src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', html)
-    if match is None:  # no SoundFont here: the reason is shown instead of a player
-        pytest.skip("audio not rendered on this machine")
+    assert match, "no audio player: install.sh installs the SoundFont this needs"
     audio, sr = soundfile.read(io.BytesIO(base64.b64decode(match[1])))
     assert sr > 0 and len(audio) / sr > 5.5 and np.abs(audio).max() > 0.5
     assert "Score: 8 notes" in score_html(make_score(scale_tune(bars=2)))

@@ -97,7 +97,6 @@ def test_parse_primer_on_mutated_midi(midi_mutants):
 
     outcomes = {"melody": 0, "error": 0}
     for path, kind in midi_mutants[:200]:
-        started = time.perf_counter()
         try:
             melody = parse_primer(path)
         except TunesmithError as exc:
@@ -106,7 +105,6 @@ def test_parse_primer_on_mutated_midi(midi_mutants):
         else:
             assert_valid_melody(melody, f"{path.name} ({kind})")
             outcomes["melody"] += 1
-        assert time.perf_counter() - started < 2.0, f"{path.name} ({kind}) is slow"
     assert outcomes["melody"] > 10 and outcomes["error"] > 50, outcomes
 
 
