@@ -1,15 +1,23 @@
 """The ``tunesmith`` command: parse arguments, call one library function, print where things went.
 
-No logic lives here. Errors of the TunesmithError family are printed without a traceback and the
-process exits with status 1; Ctrl-C exits with 130.
+No logic lives here. Each option is written once, in its command's ``options`` list, with its help text;
+an option named like a parameter of the library function the command calls takes its default from that
+function (shown by ``--help``) and is passed on only when the user gives it, so a default lives in one
+place. Errors of the TunesmithError family are printed without a traceback and the process exits with
+status 1; Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
+import inspect
 import json
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
@@ -23,462 +31,552 @@ def _ints(text: str) -> list[int]:
     return [int(t) for t in _csv(text)]
 
 
+def opt(*flags: str, **kwargs) -> tuple[tuple[str, ...], dict]:
+    """One option or positional argument, as ``argparse.add_argument`` takes it."""
+    return flags, kwargs
+
+
+@dataclass
+class Command:
+    """A subcommand: its options, the library functions whose defaults they share, and what it runs."""
+
+    path: tuple[str, ...]
+    help: str
+    options: list
+    run: Callable[[dict, bool], None]
+    defaults_from: tuple[str, ...] = ()  # "module:function" (or a dataclass) whose parameter defaults options share
+
+
+COMMANDS: list[Command] = []
+
+
+def command(*path: str, help: str, options: list, defaults_from: tuple[str, ...] = ()):
+    def register(run):
+        COMMANDS.append(Command(path, help, options, run, defaults_from))
+        return run
+
+    return register
+
+
+def _defaults(targets: tuple[str, ...]) -> dict:
+    """Parameter defaults of the library functions (or dataclass fields) named ``module:attribute``."""
+    out: dict = {}
+    for target in targets:
+        module, name = target.split(":")
+        obj = getattr(importlib.import_module(module), name)
+        if dataclasses.is_dataclass(obj):
+            out.update({f.name: f.default for f in dataclasses.fields(obj) if f.default is not dataclasses.MISSING})
+        else:
+            for p in inspect.signature(obj).parameters.values():
+                if p.default is not inspect.Parameter.empty:
+                    out.setdefault(p.name, p.default)
+    return out
+
+
+def _show(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def given(options: dict, *names: str) -> dict:
+    """The options among ``names`` that the user gave (others keep the library's defaults)."""
+    return {k: options[k] for k in names if k in options}
+
+
+# --- corpus --------------------------------------------------------------------------------------
+@command(
+    "prepare",
+    help="folder of MIDI/score files -> token shards + corpus.json",
+    defaults_from=("tunesmith.music.corpus:prepare_corpus", "tunesmith.music.midi:ExtractionSettings"),
+    options=[
+        opt("source", help="a folder of MIDI/ABC/MusicXML files (searched recursively)"),
+        opt("-o", "--output", dest="out_dir", required=True, help="the corpus folder to write"),
+        opt("--workers", type=int, help="processes (default: all cores); with --engine ray: CPUs of the local Ray"),
+        opt("--engine", choices=("process", "ray"), help="local processes, or Ray tasks on this machine or a cluster"),
+        opt("--ray-address", help="an existing Ray cluster, e.g. HEAD:6379 (default: $RAY_ADDRESS, else a local Ray)"),
+        opt("--fresh", action="store_true", help="reprocess every file (by default files already in OUTPUT/parts are skipped)"),
+        opt("--eval-ratio", type=float, help="share of files held out for evaluation"),
+        opt("--min-bars", type=int, help="shortest melody kept, in bars"),
+        opt("--max-steps", type=int, help="longest melody kept whole, in 16th-note steps (longer ones are cut)"),
+        opt("--min-unique-pitches", type=int, help="melodies with fewer distinct pitches are dropped"),
+        opt("--gap-bars", type=float, help="a rest this long (in bars) ends a melody"),
+        opt(
+            "--discard-polyphonic",
+            action="store_true",
+            help="drop a track with two onsets on one step (Magenta's default) instead of keeping the highest note",
+        ),
+    ],
+)
+def _prepare(o: dict, progress: bool) -> None:
+    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.music.midi import ExtractionSettings
+
+    settings = ExtractionSettings(**given(o, "min_bars", "max_steps", "min_unique_pitches", "gap_bars"))
+    if o.get("discard_polyphonic"):
+        settings.ignore_polyphonic_notes = False
+    run_options = given(o, "eval_ratio", "workers", "engine", "ray_address", "fresh")
+    report = prepare_corpus(o["source"], o["out_dir"], settings=settings, progress=progress, **run_options)
+    print(report.summary())
+    print(f"Corpus written to {o['out_dir']} (details in corpus.json)")
+
+
+# --- the melody model ----------------------------------------------------------------------------
+MELODY_CONFIG_KEYS = (
+    "batch_size",
+    "layers",
+    "dropout",
+    "learning_rate",
+    "min_note",
+    "max_note",
+    "steps_per_quarter",
+    "attention_length",
+)
+
+
+@command(
+    "melody",
+    "train",
+    help="train a melody model on a prepared corpus or a raw MIDI folder",
+    defaults_from=("tunesmith.melody.train:train_melody_model",),
+    options=[
+        opt("data", help="a corpus made by `tunesmith prepare`, or a folder of MIDI files (prepared into MODEL/corpus)"),
+        opt("-o", "--output", dest="model_dir", required=True, help="the model folder to write"),
+        opt("--config", help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn"),
+        opt("--steps", type=int, help="training steps (default: 1000 unless --epochs is given)"),
+        opt("--epochs", type=int, help="passes over the training melodies, instead of --steps"),
+        opt("--seed", type=int, help="same seed, same model"),
+        opt("--resume", action="store_true", help="continue the training in OUTPUT (after Ctrl-C, a crash or for more steps)"),
+        opt("--eval-every", type=int, help="steps between held-out evaluations"),
+        opt("--checkpoint-every", type=int, help="steps between checkpoints"),
+        opt("--batch-size", type=int, help="melodies per step (default: the config's)"),
+        opt("--layers", type=_ints, help="LSTM sizes, e.g. 128,128 (default: the config's)"),
+        opt("--dropout", type=float, help="dropout between layers (default: the config's)"),
+        opt("--learning-rate", "--lr", type=float, dest="learning_rate", help="Adam's step size (default: the config's)"),
+        opt("--min-note", type=int, help="lowest MIDI pitch the model plays (default: the config's)"),
+        opt("--max-note", type=int, help="highest MIDI pitch + 1 (default: the config's)"),
+        opt("--steps-per-quarter", type=int, help="time grid: 4 = 16th notes (default: the config's)"),
+        opt("--attention-length", type=int, help="attention_rnn: steps attended back (default: the config's)"),
+        opt("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)"),
+        opt("--max-seconds", type=float, help="stop after this much wall time (checkpoint kept)"),
+        opt(
+            "--precision",
+            choices=["auto", "bf16", "fp32"],
+            help="auto: bf16 autocast where the CPU/GPU does it fast (same loss), else fp32",
+        ),
+    ],
+)
+def _melody_train(o: dict, progress: bool) -> None:
+    from tunesmith.melody.train import train_melody_model
+
+    if "steps" not in o and "epochs" not in o:
+        o["steps"] = 1000
+    overrides = {k: o.pop(k) for k in MELODY_CONFIG_KEYS if k in o}
+    data, model_dir = o.pop("data"), o.pop("model_dir")
+    result = train_melody_model(data, model_dir, progress=progress, **o, **overrides)
+    ev = result.get("eval") or {}
+    if result.get("world_size", 1) > 1:
+        import torch.distributed as dist
+
+        if dist.get_rank() != 0:
+            return
+        print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: {result['ranks_in_sync']}")
+    print(f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies.")
+    if ev:
+        print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")
+    print(
+        f"Model in {model_dir} (loss curve: {model_dir}/plots/loss.png). Next: "
+        f"tunesmith melody generate --model {model_dir} --primer C4 -n 4 -o out/"
+    )
+
+
+@command(
+    "melody",
+    "generate",
+    help="continue a primer with a melody model",
+    defaults_from=("tunesmith.compose:generate_to_dir", "tunesmith.melody.generate:GenerationSettings"),
+    options=[
+        opt("--model", default="default", help="a trained model folder, or 'default' (the shipped one)"),
+        opt("--primer", help='"C#4", "C4 E4 G4", "[60, -2, 62, -1]", a MIDI/score file or an audio clip'),
+        opt("--primer-bars", type=int, help="use only the last N bars of a file primer"),
+        opt("-n", "--num-outputs", dest="n", type=int, help="how many melodies"),
+        opt("--steps", type=int, help="16th-note steps to generate"),
+        opt("-o", "--output", dest="out_dir", required=True, help="folder for melody_01.mid ... and generation.json"),
+        opt("--temperature", type=float, help="below 1: safer, more repetitive; above 1: more surprising"),
+        opt("--top-k", type=int, help="sample only among the k likeliest events"),
+        opt("--top-p", type=float, help="sample only among the likeliest events that cover this probability"),
+        opt("--beam-size", type=int, help="keep the N likeliest continuations (beam search); 1 = plain sampling"),
+        opt("--branch-factor", type=int, help="beam search: candidates sampled per beam"),
+        opt("--steps-per-iteration", type=int, help="beam search: steps sampled between prunings"),
+        opt("--key", help="keep notes in this key, e.g. D or F#"),
+        opt("--scale", help="with --key: major, minor, dorian, mixolydian, pentatonic, blues, ..."),
+        opt("--qpm", type=float, help="tempo of the written MIDI, quarter notes per minute"),
+        opt("--exclude-primer", action="store_true", help="write only the new notes, not the primer"),
+        opt("--strict", action="store_true", help="refuse a primer outside the model's range (default: fold it in)"),
+        opt("--seed", type=int, help="same seed, same melodies"),
+        opt("--render", type=_csv, help="also render with these instruments, e.g. guitar,music-box,piano"),
+        opt("--soundfont", help="a .sf2/.sf3 file for --render (default: the General MIDI SoundFont)"),
+        opt("--plot", action="store_true", help="also write piano rolls (HTML and PNG)"),
+        opt("--video", action="store_true", help="also write MP4 videos (needs tunesmith[video])"),
+    ],
+)
+def _melody_generate(o: dict, progress: bool) -> None:
+    from tunesmith.compose import generate_to_dir
+
+    model, out_dir = o.pop("model"), o.pop("out_dir")
+    report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
+    for item in report["outputs"]:
+        print(f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
+    print(f"Settings in {out_dir}/generation.json")
+
+
+# --- hear and see --------------------------------------------------------------------------------
+@command(
+    "render",
+    help="MIDI -> audio with a real instrument",
+    defaults_from=("tunesmith.render:render",),
+    options=[
+        opt("input", help="a MIDI/score file"),
+        opt("-o", "--output", required=True, help="a WAV/FLAC/OGG file, or a folder when several instruments"),
+        opt(
+            "--instrument",
+            help="a name (piano, guitar, music-box ...), a GM program 0-127, or a,b,c for several (default: the file's own)",
+        ),
+        opt("--soundfont", help="a .sf2/.sf3 file (default: the General MIDI SoundFont)"),
+        opt("--preset", help="BANK:PROG in the SoundFont"),
+        opt("--sample-rate", type=int, help="samples per second"),
+    ],
+)
+def _render(o: dict, progress: bool) -> None:
+    from tunesmith.render import render_many, render_to_file
+
+    instruments = _csv(o["instrument"]) if o.get("instrument") else [None]
+    extra = given(o, "soundfont", "sample_rate")
+    if len(instruments) == 1:
+        path = render_to_file(o["input"], o["output"], instrument=instruments[0], **given(o, "preset"), **extra)
+        print(f"Wrote {path}")
+    else:
+        for inst, path in render_many(o["input"], instruments, o["output"], Path(o["input"]).stem, **extra).items():
+            print(f"{inst}: {path}")
+
+
+@command(
+    "plot",
+    help="piano roll (interactive HTML, or PNG)",
+    defaults_from=("tunesmith.plots:save_piano_roll_png",),
+    options=[
+        opt("input", help="a MIDI/score file"),
+        opt("-o", "--output", required=True, help="an .html file (interactive) or a .png"),
+        opt("--png", action="store_true", help="write a PNG whatever the suffix"),
+        opt("--width", type=int, help="PNG width in pixels"),
+        opt("--height", type=int, help="PNG height in pixels"),
+    ],
+)
+def _plot(o: dict, progress: bool) -> None:
+    from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
+
+    if o.get("png") or o["output"].lower().endswith(".png"):
+        path = save_piano_roll_png(o["input"], o["output"], **given(o, "width", "height"))
+    else:
+        path = save_piano_roll_html(o["input"], o["output"])
+    print(f"Wrote {path}")
+
+
+@command(
+    "spectrogram",
+    help="log-frequency spectrogram PNG of an audio file",
+    options=[opt("input", help="an audio file"), opt("-o", "--output", required=True, help="the PNG to write")],
+)
+def _spectrogram(o: dict, progress: bool) -> None:
+    from tunesmith.plots import save_spectrogram
+
+    print(f"Wrote {save_spectrogram(o['input'], o['output'])}")
+
+
+@command(
+    "loss-curve",
+    help="loss curves of a model directory (PNG + HTML in MODEL/plots)",
+    options=[opt("model", help="a trained model folder")],
+)
+def _loss_curve(o: dict, progress: bool) -> None:
+    from tunesmith.plots import save_loss_curve
+
+    paths = save_loss_curve(o["model"])
+    print("\n".join(f"Wrote {p}" for p in paths.values()) or f"{o['model']}: log.jsonl has no rows to plot yet")
+
+
+@command(
+    "video",
+    help="MP4: scrolling piano roll + rendered audio",
+    defaults_from=("tunesmith.video:make_video",),
+    options=[
+        opt("input", help="a MIDI/score file"),
+        opt("-o", "--output", dest="path", required=True, help="the .mp4 to write"),
+        opt("--instrument", help="a name, a GM program 0-127"),
+        opt("--soundfont", help="a .sf2/.sf3 file (default: the General MIDI SoundFont)"),
+        opt("--fps", type=int, help="frames per second"),
+    ],
+)
+def _video(o: dict, progress: bool) -> None:
+    from tunesmith.video import make_video
+
+    print(f"Wrote {make_video(o.pop('input'), o.pop('path'), **o)}")
+
+
+# --- the audio model and the bridge --------------------------------------------------------------
+AUDIO_CONFIG_KEYS = (
+    "sample_rate",
+    "n_fft",
+    "hop_length",
+    "sequence_length",
+    "layers",
+    "units",
+    "rnn",
+    "loss",
+    "optimizer",
+    "learning_rate",
+    "weight_decay",
+    "batch_size",
+    "normalisation",
+)
+
+
+@command(
+    "audio",
+    "train",
+    help="train the audio model on the magnitude spectra of clips",
+    defaults_from=("tunesmith.audio_model.train:train_audio_model",),
+    options=[
+        opt("clips", nargs="+", help="audio files or folders of them"),
+        opt("-o", "--output", dest="model_dir", required=True, help="the model folder to write"),
+        opt("--config", help="JSON/TOML file; MAGNet names (loss_type, rnn_number_units, opt, ...) accepted"),
+        opt("--epochs", type=int, help="passes over the clips (default: the config's amount_epochs)"),
+        opt("--seed", type=int, help="same seed, same model"),
+        opt("--resume", action="store_true", help="continue the training in OUTPUT"),
+        opt("--sr", type=int, dest="sample_rate", help="resample clips to this rate (default: the config's)"),
+        opt("--n-fft", type=int, help="FFT size (default: the config's)"),
+        opt("--hop", type=int, dest="hop_length", help="STFT hop in samples (default: the config's)"),
+        opt("--sequence-length", type=int, help="frames the LSTM sees before predicting one (default: the config's)"),
+        opt("--layers", type=int, help="LSTM layers (MAGNet's number_rnn_layers; default: the config's)"),
+        opt("--units", type=int, help="units per layer (MAGNet's rnn_number_units; default: the config's)"),
+        opt("--rnn", choices=["lstm", "gru"], help="recurrent cell (default: the config's)"),
+        opt("--loss", help="mse, msle, mae, huber, ... (MAGNet's loss_type; default: the config's)"),
+        opt("--optimizer", "--opt", dest="optimizer", help="adam, adamax, rmsprop, sgd, ... (default: the config's)"),
+        opt("--lr", type=float, dest="learning_rate", help="learning rate (default: the config's)"),
+        opt("--weight-decay", type=float, help="L2 weight decay (default: the config's)"),
+        opt("--batch-size", type=int, help="windows per step (default: the config's)"),
+        opt("--normalisation", help="input normalisation of the spectra (default: the config's)"),
+    ],
+)
+def _audio_train(o: dict, progress: bool) -> None:
+    from tunesmith.audio_model.model import audio_config_from_file
+    from tunesmith.audio_model.train import train_audio_model
+
+    overrides = {k: o.pop(k) for k in AUDIO_CONFIG_KEYS if k in o}
+    config = audio_config_from_file(o.pop("config")) if o.get("config") else None
+    o.pop("config", None)
+    clips, model_dir = o.pop("clips"), o.pop("model_dir")
+    result = train_audio_model(clips, model_dir, config, progress=progress, **o, **overrides)
+    print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2, default=str))
+    print(f"Model in {model_dir}. Next: tunesmith audio generate --model {model_dir} --seed-clip CLIP -o out/")
+
+
+@command(
+    "audio",
+    "generate",
+    help="new audio from a seed clip with an audio model",
+    defaults_from=("tunesmith.audio_model.generate:generate_audio",),
+    options=[
+        opt("--model", dest="model_dir", default="default", help="a trained audio model folder, or 'default' (the shipped one)"),
+        opt("--seed-clip", required=True, help="the clip whose first frames start the generation"),
+        opt("--seed-offset", type=float, help="seconds into the seed clip to start from"),
+        opt("--seconds", type=float, help="length of each output"),
+        opt("-n", "--num-outputs", dest="n", type=int, help="how many outputs"),
+        opt("--random-chance", type=float, help="MAGNet's jumps: chance per frame of re-seeding from a random place of the clip"),
+        opt("--impulse-scale", type=float, help="MAGNet's impulse: scale of the re-seeded frame"),
+        opt("--griffin-lim-iters", type=int, help="phase reconstruction iterations (more: cleaner, slower)"),
+        opt("--seed", type=int, help="same seed, same audio"),
+        opt("-o", "--output", dest="out_dir", required=True, help="folder for the WAVs, spectrograms and generation.json"),
+    ],
+)
+def _audio_generate(o: dict, progress: bool) -> None:
+    from tunesmith.audio_model.generate import generate_audio
+
+    out_dir = o["out_dir"]
+    report = generate_audio(o.pop("model_dir"), o.pop("seed_clip"), o.pop("out_dir"), **o)
+    for item in report.get("outputs", []):
+        print(item if isinstance(item, str) else item.get("wav", item))
+    print(f"Settings in {out_dir}/generation.json")
+
+
+@command(
+    "transcribe",
+    help="audio -> monophonic melody MIDI",
+    defaults_from=("tunesmith.transcribe:transcribe",),
+    options=[
+        opt("input", help="an audio file"),
+        opt("-o", "--output", required=True, help="the MIDI file to write"),
+        opt("--method", help="auto, or a transcription method by name"),
+        opt("--max-seconds", type=float, help="read at most this much of the clip"),
+    ],
+)
+def _transcribe(o: dict, progress: bool) -> None:
+    from tunesmith.music.midi import write_midi
+    from tunesmith.transcribe import transcribe
+
+    melody = transcribe(o["input"], **given(o, "method", "max_seconds"))
+    write_midi(melody, o["output"])
+    print(f"{melody.summary()}\nWrote {o['output']}")
+
+
+@command(
+    "pipeline",
+    help="clip -> audio model -> primer -> melodies -> renders, plots, gallery",
+    defaults_from=("tunesmith.pipeline:run_pipeline",),
+    options=[
+        opt("clip", help="an audio clip"),
+        opt("--audio-model", help="a model folder, 'audio-default', 'train' (train on the clip) or 'none'"),
+        opt("--melody-model", help="a model folder or 'default'"),
+        opt("--primer", help="use this primer instead of transcribing the regenerated audio"),
+        opt("--instrument", dest="instruments", type=_csv, help="instruments to render, e.g. guitar,music-box,piano"),
+        opt("-n", "--num-outputs", dest="n", type=int, help="how many melodies"),
+        opt("--steps", type=int, help="16th-note steps per melody"),
+        opt("--temperature", type=float, help="below 1: safer; above 1: more surprising"),
+        opt("--seconds", type=float, help="seconds of audio to regenerate with the audio model"),
+        opt("--max-seconds", type=float, help="read at most this much of the clip"),
+        opt("--audio-epochs", type=int, help="with --audio-model train: epochs on the clip"),
+        opt("--seed", type=int, help="same seed, same results"),
+        opt("-o", "--output", dest="out_dir", required=True, help="folder for everything, with an index.html gallery"),
+    ],
+)
+def _pipeline(o: dict, progress: bool) -> None:
+    from tunesmith.pipeline import run_pipeline
+
+    result = run_pipeline(o.pop("clip"), o.pop("out_dir"), progress=progress, **o)
+    print(f"Gallery: {result['index']}")
+
+
+# --- models, evaluation, demo, web ---------------------------------------------------------------
+@command(
+    "demo",
+    help="music in one command from the shipped model",
+    defaults_from=("tunesmith.demo:run_demo",),
+    options=[
+        opt("-o", "--output", dest="out_dir", help="folder for the demo gallery"),
+        opt("--seed", type=int, help="same seed, same melodies"),
+    ],
+)
+def _demo(o: dict, progress: bool) -> None:
+    from tunesmith.demo import run_demo
+
+    run_demo(progress=progress, **o)
+
+
+@command("models", help="list bundled and local models", options=[])
+def _models(o: dict, progress: bool) -> None:
+    from tunesmith.models import list_models
+
+    print("\n".join(list_models()))
+
+
+@command(
+    "evaluate",
+    help="likelihood and melody statistics of a model",
+    defaults_from=("tunesmith.evaluate:evaluate_model",),
+    options=[
+        opt("--model", default="default", help="a trained model folder, or 'default'"),
+        opt("--data", help="prepared corpus or MIDI folder (default: the model's eval split)"),
+        opt("-n", type=int, help="melodies to generate and compare"),
+        opt("-o", "--output", dest="out_dir", required=True, help="folder for report.json and report.html"),
+        opt("--seed", type=int, help="same seed, same report"),
+    ],
+)
+def _evaluate(o: dict, progress: bool) -> None:
+    from tunesmith.evaluate import evaluate_model
+
+    out_dir = o["out_dir"]
+    report = evaluate_model(o.pop("model"), o.pop("out_dir"), progress=progress, **o)
+    print(json.dumps(report["likelihood"], indent=2))
+    print(f"Report: {out_dir}/report.html")
+
+
+@command(
+    "compare",
+    help="the evaluation of several models in one table",
+    defaults_from=("tunesmith.evaluate:compare_models",),
+    options=[
+        opt("models", nargs="+", help="model folders (or 'default')"),
+        opt("--data", help="prepared corpus or MIDI folder (default: each model's eval split)"),
+        opt("-n", type=int, help="melodies to generate per model"),
+        opt("-o", "--output", dest="out_dir", help="also write the reports into this folder"),
+    ],
+)
+def _compare(o: dict, progress: bool) -> None:
+    from tunesmith.evaluate import compare_models
+
+    print(compare_models(o.pop("models"), **o))
+
+
+@command(
+    "web",
+    help="the local web studio",
+    defaults_from=("tunesmith.web.server:serve",),
+    options=[
+        opt("--host", help="address to listen on (keep 127.0.0.1 unless you know why)"),
+        opt("--port", type=int, help="port to listen on"),
+        opt("--max-upload-mb", type=float, help="largest upload accepted"),
+        opt("--workdir", help="folder for uploads, jobs and results (default: a folder in your cache)"),
+    ],
+)
+def _web(o: dict, progress: bool) -> None:
+    from tunesmith.web.server import serve
+
+    serve(**o)
+
+
+# --- parser --------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose ``--help`` shows the library's defaults (looked up only when help is shown,
+    so running a command never imports the modules of the others)."""
+
+    defaults_from: tuple[str, ...] = ()
+
+    def format_help(self) -> str:
+        defaults = _defaults(self.defaults_from) if self.defaults_from else {}
+        for action in self._actions:
+            shown = action.default if action.default is not argparse.SUPPRESS else defaults.get(action.dest)
+            text = action.help or ""
+            if not action.option_strings or "default:" in text or action.help == argparse.SUPPRESS:
+                continue
+            if shown not in (None, False, ()) and not isinstance(action, argparse._StoreTrueAction):
+                action.help = f"{text} (default: {_show(shown)})".strip()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="tunesmith", description="Train small music models on your own material; hear and see the results."
-    )
+    p = _Parser(prog="tunesmith", description="Train small music models on your own material; hear and see the results.")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser("prepare", help="folder of MIDI/score files -> token shards + corpus.json")
-    s.add_argument("source")
-    s.add_argument("-o", "--output", required=True)
-    s.add_argument("--workers", type=int, help="processes (default: all cores); with --engine ray: CPUs of the local Ray")
-    s.add_argument(
-        "--engine",
-        choices=("process", "ray"),
-        default="process",
-        help="local processes (default) or Ray tasks, on this machine or a cluster (pip install 'tunesmith[ray]')",
-    )
-    s.add_argument("--ray-address", help="an existing Ray cluster, e.g. HEAD:6379 (default: $RAY_ADDRESS, else a local Ray)")
-    s.add_argument(
-        "--fresh",
-        action="store_true",
-        help="reprocess every file; by default files already processed into OUTPUT/parts are skipped",
-    )
-    s.add_argument("--eval-ratio", type=float, default=0.1)
-    s.add_argument("--min-bars", type=int, default=7)
-    s.add_argument("--max-steps", type=int, default=512)
-    s.add_argument("--min-unique-pitches", type=int, default=5)
-    s.add_argument("--gap-bars", type=float, default=1.0)
-    s.add_argument(
-        "--discard-polyphonic",
-        action="store_true",
-        help="drop a track with two onsets on one step (Magenta's melody_rnn default) instead of keeping the highest",
-    )
-
-    melody = sub.add_parser("melody", help="the Melody RNN").add_subparsers(dest="melody_command", required=True)
-    t = melody.add_parser("train", help="train on a prepared corpus or a raw MIDI folder")
-    t.add_argument("data")
-    t.add_argument("-o", "--output", required=True)
-    t.add_argument(
-        "--config",
-        default="transformer",
-        help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn",
-    )
-    t.add_argument("--steps", type=int)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--eval-every", type=int, default=100)
-    t.add_argument("--checkpoint-every", type=int, default=100)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--layers", type=_ints, help="LSTM sizes, e.g. 128,128")
-    t.add_argument("--dropout", type=float)
-    t.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
-    t.add_argument("--min-note", type=int)
-    t.add_argument("--max-note", type=int)
-    t.add_argument("--steps-per-quarter", type=int)
-    t.add_argument("--attention-length", type=int)
-    t.add_argument("--device")
-    t.add_argument("--max-seconds", type=float, help="stop after this much wall time (checkpoint kept)")
-    t.add_argument(
-        "--precision",
-        choices=["auto", "bf16", "fp32"],
-        default="auto",
-        help="auto: bf16 autocast where the CPU/GPU does it fast (1.35x here, same loss), else fp32",
-    )
-
-    g = melody.add_parser("generate", help="continue a primer")
-    g.add_argument("--model", default="default")
-    g.add_argument("--primer", help='"C#4", "C4 E4 G4", "[60, -2, 62, -1]", a MIDI/score file or an audio clip')
-    g.add_argument("--primer-bars", type=int)
-    g.add_argument("-n", "--num-outputs", type=int, default=1)
-    g.add_argument("--steps", type=int, default=128)
-    g.add_argument("-o", "--output", required=True)
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-k", type=int)
-    g.add_argument("--top-p", type=float)
-    g.add_argument("--beam-size", type=int, default=1)
-    g.add_argument("--branch-factor", type=int, default=1)
-    g.add_argument("--steps-per-iteration", type=int, default=1)
-    g.add_argument("--key")
-    g.add_argument("--scale", default="major")
-    g.add_argument("--qpm", type=float)
-    g.add_argument("--exclude-primer", action="store_true")
-    g.add_argument("--strict", action="store_true", help="refuse a primer outside the model's range")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--render", type=_csv, help="instruments, e.g. guitar,music-box,piano")
-    g.add_argument("--soundfont")
-    g.add_argument("--plot", action="store_true")
-    g.add_argument("--video", action="store_true")
-
-    r = sub.add_parser("render", help="MIDI -> audio with a real instrument")
-    r.add_argument("input")
-    r.add_argument("-o", "--output", required=True, help="WAV/FLAC/OGG file, or a folder when several instruments")
-    r.add_argument("--instrument", default=None, help="name, GM program, or a,b,c for several (default: the file's own)")
-    r.add_argument("--soundfont")
-    r.add_argument("--preset", help="BANK:PROG in the SoundFont")
-    r.add_argument("--sample-rate", type=int, default=44100)
-
-    pl = sub.add_parser("plot", help="piano roll (interactive HTML, or PNG)")
-    pl.add_argument("input")
-    pl.add_argument("-o", "--output", required=True)
-    pl.add_argument("--png", action="store_true")
-    pl.add_argument("--width", type=int, default=1200)
-    pl.add_argument("--height", type=int, default=400)
-
-    sp = sub.add_parser("spectrogram", help="log-frequency spectrogram PNG of an audio file")
-    sp.add_argument("input")
-    sp.add_argument("-o", "--output", required=True)
-
-    lc = sub.add_parser("loss-curve", help="loss curves of a model directory (PNG + HTML in MODEL/plots)")
-    lc.add_argument("model")
-
-    v = sub.add_parser("video", help="MP4: scrolling piano roll + rendered audio")
-    v.add_argument("input")
-    v.add_argument("-o", "--output", required=True)
-    v.add_argument("--instrument", default="music-box")
-    v.add_argument("--soundfont")
-    v.add_argument("--fps", type=int, default=30)
-
-    audio = sub.add_parser("audio", help="the MAGNet-style audio model").add_subparsers(dest="audio_command", required=True)
-    at = audio.add_parser("train")
-    at.add_argument("clips", nargs="+")
-    at.add_argument("-o", "--output", required=True)
-    at.add_argument("--config", help="JSON/TOML file; MAGNet names (loss_type, rnn_number_units, opt, ...) accepted")
-    at.add_argument("--epochs", type=int)
-    at.add_argument("--seed", type=int, default=0)
-    at.add_argument("--resume", action="store_true")
-    at.add_argument("--sr", type=int, dest="sample_rate")
-    at.add_argument("--n-fft", type=int)
-    at.add_argument("--hop", type=int, dest="hop_length")
-    at.add_argument("--sequence-length", type=int)
-    at.add_argument("--layers", type=int)
-    at.add_argument("--units", type=int)
-    at.add_argument("--rnn", choices=["lstm", "gru"])
-    at.add_argument("--loss")
-    at.add_argument("--optimizer", "--opt", dest="optimizer")
-    at.add_argument("--lr", type=float, dest="learning_rate")
-    at.add_argument("--weight-decay", type=float)
-    at.add_argument("--batch-size", type=int)
-    at.add_argument("--normalisation")
-    ag = audio.add_parser("generate")
-    ag.add_argument("--model", default="audio-default")
-    ag.add_argument("--seed-clip", required=True)
-    ag.add_argument("--seed-offset", type=float, default=0.0)
-    ag.add_argument("--seconds", type=float, default=20.0)
-    ag.add_argument("-n", "--num-outputs", type=int, default=1)
-    ag.add_argument("--random-chance", type=float, default=0.0)
-    ag.add_argument("--impulse-scale", type=float, default=1.0)
-    ag.add_argument("--griffin-lim-iters", type=int, default=32)
-    ag.add_argument("--seed", type=int, default=0)
-    ag.add_argument("-o", "--output", required=True)
-
-    tr = sub.add_parser("transcribe", help="audio -> monophonic melody MIDI")
-    tr.add_argument("input")
-    tr.add_argument("-o", "--output", required=True)
-    tr.add_argument("--method", default="auto")
-    tr.add_argument("--max-seconds", type=float, default=120.0)
-
-    pp = sub.add_parser("pipeline", help="clip -> audio model -> primer -> melodies -> renders, plots, gallery")
-    pp.add_argument("clip")
-    pp.add_argument("--audio-model", default="audio-default", help="a model dir, 'audio-default', 'train' or 'none'")
-    pp.add_argument("--melody-model", default="default")
-    pp.add_argument("--primer", help="use this primer instead of transcribing the regenerated audio")
-    pp.add_argument("--instrument", type=_csv, default=["guitar", "music-box", "piano"])
-    pp.add_argument("-n", "--num-outputs", type=int, default=5)
-    pp.add_argument("--steps", type=int, default=128)
-    pp.add_argument("--temperature", type=float, default=1.0)
-    pp.add_argument("--seconds", type=float, default=10.0)
-    pp.add_argument("--max-seconds", type=float, default=60.0)
-    pp.add_argument("--audio-epochs", type=int, default=20)
-    pp.add_argument("--seed", type=int, default=0)
-    pp.add_argument("-o", "--output", required=True)
-
-    d = sub.add_parser("demo", help="music in one command from the shipped model")
-    d.add_argument("-o", "--output", default="tunesmith-demo")
-    d.add_argument("--seed", type=int, default=0)
-
-    sub.add_parser("models", help="list bundled and local models")
-
-    e = sub.add_parser("evaluate", help="likelihood and melody statistics of a model")
-    e.add_argument("--model", default="default")
-    e.add_argument("--data", help="prepared corpus or MIDI folder (default: the model's eval split)")
-    e.add_argument("-n", type=int, default=200)
-    e.add_argument("-o", "--output", required=True)
-    e.add_argument("--seed", type=int, default=0)
-    c = sub.add_parser("compare", help="the evaluation of several models in one table")
-    c.add_argument("models", nargs="+")
-    c.add_argument("--data")
-    c.add_argument("-n", type=int, default=100)
-    c.add_argument("-o", "--output")
-
-    w = sub.add_parser("web", help="the local web studio")
-    w.add_argument("--host", default="127.0.0.1")
-    w.add_argument("--port", type=int, default=7860)
-    w.add_argument("--max-upload-mb", type=float, default=50.0)
-    w.add_argument("--workdir", default=None)
+    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {(): p.add_subparsers(dest="command", required=True)}
+    group_help = {("melody",): "the melody model", ("audio",): "the MAGNet-style audio model"}
+    for cmd in COMMANDS:
+        parent = cmd.path[:-1]
+        if parent not in groups:
+            holder = groups[parent[:-1]].add_parser(parent[-1], help=group_help.get(parent))
+            groups[parent] = holder.add_subparsers(dest=f"{parent[-1]}_command", required=True)
+        s = groups[parent].add_parser(cmd.path[-1], help=cmd.help, description=cmd.help)
+        s.defaults_from = cmd.defaults_from
+        for flags, kwargs in cmd.options:
+            kwargs = dict(kwargs)
+            if flags[0].startswith("-") and not kwargs.get("required") and "default" not in kwargs:
+                kwargs["default"] = argparse.SUPPRESS  # absent: the library's default applies
+            if "--output" in flags:
+                kwargs.setdefault("metavar", "OUTPUT")
+            s.add_argument(*flags, **kwargs)
+        s.set_defaults(_command=cmd)
     return p
 
 
-def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table is the clearest form here
-    progress = not args.quiet
-    cmd = args.command
-    if cmd == "prepare":
-        from tunesmith.music.corpus import prepare_corpus
-        from tunesmith.music.midi import ExtractionSettings
-
-        settings = ExtractionSettings(
-            min_bars=args.min_bars,
-            max_steps=args.max_steps,
-            min_unique_pitches=args.min_unique_pitches,
-            gap_bars=args.gap_bars,
-            ignore_polyphonic_notes=not args.discard_polyphonic,
-        )
-        report = prepare_corpus(
-            args.source,
-            args.output,
-            eval_ratio=args.eval_ratio,
-            workers=args.workers,
-            settings=settings,
-            progress=progress,
-            engine=args.engine,
-            ray_address=args.ray_address,
-            fresh=args.fresh,
-        )
-        print(report.summary())
-        print(f"Corpus written to {args.output} (details in corpus.json)")
-    elif cmd == "melody" and args.melody_command == "train":
-        from tunesmith.melody.train import train_melody_model
-
-        overrides = {
-            k: getattr(args, k)
-            for k in (
-                "batch_size",
-                "layers",
-                "dropout",
-                "learning_rate",
-                "min_note",
-                "max_note",
-                "steps_per_quarter",
-                "attention_length",
-            )
-        }
-        if args.steps is None and args.epochs is None:
-            args.steps = 1000
-        result = train_melody_model(
-            args.data,
-            args.output,
-            args.config,
-            steps=args.steps,
-            epochs=args.epochs,
-            seed=args.seed,
-            resume=args.resume,
-            eval_every=args.eval_every,
-            checkpoint_every=args.checkpoint_every,
-            progress=progress,
-            device=args.device,
-            max_seconds=args.max_seconds,
-            precision=args.precision,
-            **overrides,
-        )
-        ev = result.get("eval") or {}
-        if result.get("world_size", 1) > 1:
-            import torch.distributed as dist
-
-            if dist.get_rank() != 0:
-                return
-            print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: {result['ranks_in_sync']}")
-        print(f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies.")
-        if ev:
-            print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")
-        print(
-            f"Model in {args.output} (loss curve: {args.output}/plots/loss.png). Next: "
-            f"tunesmith melody generate --model {args.output} --primer C4 -n 4 -o out/"
-        )
-    elif cmd == "melody" and args.melody_command == "generate":
-        from tunesmith.compose import generate_to_dir
-
-        report = generate_to_dir(
-            args.model,
-            args.primer,
-            args.output,
-            args.num_outputs,
-            render=args.render,
-            plot=args.plot,
-            video=args.video,
-            primer_bars=args.primer_bars,
-            soundfont=args.soundfont,
-            steps=args.steps,
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            beam_size=args.beam_size,
-            branch_factor=args.branch_factor,
-            steps_per_iteration=args.steps_per_iteration,
-            key=args.key,
-            scale=args.scale,
-            qpm=args.qpm,
-            exclude_primer=args.exclude_primer,
-            strict=args.strict,
-            seed=args.seed,
-        )
-        for item in report["outputs"]:
-            print(f"{args.output}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
-        print(f"Settings in {args.output}/generation.json")
-    elif cmd == "render":
-        from tunesmith.render import render_many, render_to_file
-
-        instruments = _csv(args.instrument) if args.instrument else [None]
-        if len(instruments) == 1:
-            path = render_to_file(
-                args.input,
-                args.output,
-                instrument=instruments[0],
-                soundfont=args.soundfont,
-                preset=args.preset,
-                sample_rate=args.sample_rate,
-            )
-            print(f"Wrote {path}")
-        else:
-            paths = render_many(
-                args.input,
-                instruments,
-                args.output,
-                Path(args.input).stem,
-                soundfont=args.soundfont,
-                sample_rate=args.sample_rate,
-            )
-            for inst, path in paths.items():
-                print(f"{inst}: {path}")
-    elif cmd == "plot":
-        from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
-
-        if args.png or args.output.lower().endswith(".png"):
-            path = save_piano_roll_png(args.input, args.output, width=args.width, height=args.height)
-        else:
-            path = save_piano_roll_html(args.input, args.output)
-        print(f"Wrote {path}")
-    elif cmd == "spectrogram":
-        from tunesmith.plots import save_spectrogram
-
-        print(f"Wrote {save_spectrogram(args.input, args.output)}")
-    elif cmd == "loss-curve":
-        from tunesmith.plots import save_loss_curve
-
-        paths = save_loss_curve(args.model)
-        print("\n".join(f"Wrote {p}" for p in paths.values()) or f"{args.model}: log.jsonl has no rows to plot yet")
-    elif cmd == "video":
-        from tunesmith.video import make_video
-
-        print(f"Wrote {make_video(args.input, args.output, instrument=args.instrument, soundfont=args.soundfont, fps=args.fps)}")
-    elif cmd == "audio":
-        _run_audio(args, progress)
-    elif cmd == "transcribe":
-        from tunesmith.music.midi import write_midi
-        from tunesmith.transcribe import transcribe
-
-        melody = transcribe(args.input, method=args.method, max_seconds=args.max_seconds)
-        write_midi(melody, args.output)
-        print(f"{melody.summary()}\nWrote {args.output}")
-    elif cmd == "pipeline":
-        from tunesmith.pipeline import run_pipeline
-
-        result = run_pipeline(
-            args.clip,
-            args.output,
-            audio_model=args.audio_model,
-            melody_model=args.melody_model,
-            primer=args.primer,
-            instruments=args.instrument,
-            n=args.num_outputs,
-            steps=args.steps,
-            temperature=args.temperature,
-            seconds=args.seconds,
-            max_seconds=args.max_seconds,
-            audio_epochs=args.audio_epochs,
-            seed=args.seed,
-            progress=progress,
-        )
-        print(f"Gallery: {result['index']}")
-    elif cmd == "demo":
-        from tunesmith.demo import run_demo
-
-        run_demo(args.output, seed=args.seed, progress=progress)
-    elif cmd == "models":
-        from tunesmith.models import list_models
-
-        for line in list_models():
-            print(line)
-    elif cmd == "evaluate":
-        from tunesmith.evaluate import evaluate_model
-
-        report = evaluate_model(args.model, args.output, data=args.data, n=args.n, seed=args.seed, progress=progress)
-        print(json.dumps(report["likelihood"], indent=2))
-        print(f"Report: {args.output}/report.html")
-    elif cmd == "compare":
-        from tunesmith.evaluate import compare_models
-
-        print(compare_models(args.models, data=args.data, n=args.n, out_dir=args.output))
-    elif cmd == "web":
-        from tunesmith.web.server import serve
-
-        serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, workdir=args.workdir)
-
-
-def _run_audio(args: argparse.Namespace, progress: bool) -> None:
-    if args.audio_command == "train":
-        from tunesmith.audio_model.model import audio_config_from_file
-        from tunesmith.audio_model.train import train_audio_model
-
-        keys = (
-            "sample_rate",
-            "n_fft",
-            "hop_length",
-            "sequence_length",
-            "layers",
-            "units",
-            "rnn",
-            "loss",
-            "optimizer",
-            "learning_rate",
-            "weight_decay",
-            "batch_size",
-            "normalisation",
-        )
-        overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-        config = audio_config_from_file(args.config) if args.config else None
-        result = train_audio_model(
-            args.clips,
-            args.output,
-            config,
-            epochs=args.epochs,
-            resume=args.resume,
-            seed=args.seed,
-            progress=progress,
-            **overrides,
-        )
-        print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2, default=str))
-        print(f"Model in {args.output}. Next: tunesmith audio generate --model {args.output} --seed-clip CLIP -o out/")
-    else:
-        from tunesmith.audio_model.generate import generate_audio
-
-        report = generate_audio(
-            args.model,
-            args.seed_clip,
-            args.output,
-            seconds=args.seconds,
-            n=args.num_outputs,
-            seed_offset=args.seed_offset,
-            random_chance=args.random_chance,
-            impulse_scale=args.impulse_scale,
-            griffin_lim_iters=args.griffin_lim_iters,
-            seed=args.seed,
-        )
-        for item in report.get("outputs", []):
-            print(item if isinstance(item, str) else item.get("wav", item))
-        print(f"Settings in {args.output}/generation.json")
+def run(args: argparse.Namespace) -> None:
+    options = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "quiet" and not k.endswith("command")}
+    args._command.run(options, not args.quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,14 +11,17 @@ ASSETS = Path(__file__).parent
 MODELS = ASSETS / "models"
 EXAMPLES = ASSETS / "examples"
 BUNDLED = {
-    "default": MODELS / "melody-default",
+    "default": MODELS / "melody-default",  # the melody model; resolve_model_dir(kind="audio") maps it to audio-default
     "melody-default": MODELS / "melody-default",
     "audio-default": MODELS / "audio-default",
 }
 
 
-def resolve_model_dir(model: str | os.PathLike) -> Path:
-    """``'default'`` (or another bundled name) -> its shipped folder; anything else is a path."""
+def resolve_model_dir(model: str | os.PathLike, kind: str = "melody") -> Path:
+    """``'default'`` -> the shipped model of ``kind`` ('melody' or 'audio'); another bundled name -> its shipped
+    folder; anything else is a path."""
+    if model == "default" and kind != "melody":
+        model = f"{kind}-default"
     if isinstance(model, str) and model in BUNDLED:
         path = BUNDLED[model]
         if not (path / "config.json").is_file():

@@ -123,10 +123,10 @@ class AudioModel:
 
 
 def load_audio_model(model_dir: str | os.PathLike, device: str | None = None) -> AudioModel:
-    """Load ``model_dir`` (or ``'audio-default'``, the shipped one) on ``device`` (CUDA if present, else CPU)."""
+    """Load ``model_dir`` (or ``'default'``/``'audio-default'``, the shipped one) on ``device`` (CUDA if present, else CPU)."""
     from tunesmith.assets import resolve_model_dir
 
-    model_dir = resolve_model_dir(model_dir)
+    model_dir = resolve_model_dir(model_dir, kind="audio")
     data = checkpoint.load_config(model_dir)
     if data["kind"] != "audio":
         raise ModelError(f"{model_dir} holds a {data['kind']} model, not an audio model")
