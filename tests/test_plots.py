@@ -134,3 +134,15 @@ def test_melody_html_plays_and_shows_offline():
     assert sr > 0 and len(audio) / sr > 5.5 and np.abs(audio).max() > 0.5
     assert "Score: 8 notes" in score_html(make_score(scale_tune(bars=2)))
     assert audio_html(np.zeros(100, np.float32), 8000).startswith("<audio controls")
+
+
+def test_gallery_pages_share_one_copy_of_bokeh(tmp_path):
+    alone = save_piano_roll_html(primed_melody(), tmp_path / "alone.html").stat().st_size
+    pages = [save_piano_roll_html(primed_melody(), tmp_path / "sub" / f"m{i}.html", js_dir=tmp_path) for i in range(3)]
+    shared = tmp_path / "static" / "js" / "bokeh.min.js"
+    assert shared.stat().st_size > 1_000_000 and alone > 1_000_000
+    for page in pages:
+        html = page.read_text()
+        assert page.stat().st_size < alone / 10 and '<script src="../static/js/bokeh.min.js">' in html
+        assert_offline(html)
+    assert "mathjax@3" not in shared.read_text()  # bokeh would fetch MathJax for TeX labels: kept strictly offline

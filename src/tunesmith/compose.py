@@ -25,6 +25,7 @@ def generate_to_dir(
     video: bool = False,
     primer_bars: int | None = None,
     soundfont: str | None = None,
+    js_dir: str | os.PathLike | None = None,
     **settings_kwargs,
 ) -> dict:
     """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos)."""
@@ -46,7 +47,9 @@ def generate_to_dir(
         if plot:
             from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
 
-            files["piano_roll_html"] = save_piano_roll_html(melody, out_dir / f"{melody.name}.html").name
+            files["piano_roll_html"] = save_piano_roll_html(
+                melody, out_dir / f"{melody.name}.html", js_dir=js_dir or out_dir
+            ).name
             files["piano_roll_png"] = save_piano_roll_png(melody, out_dir / f"{melody.name}.png").name
         if video:
             from tunesmith.video import make_video

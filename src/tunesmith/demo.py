@@ -38,6 +38,7 @@ def run_demo(
             n,
             render=INSTRUMENTS,
             plot=True,
+            js_dir=out,  # one copy of bokeh's JS for the whole gallery
             steps=steps,
             seed=seed + i,
             primer_bars=2 if primer.endswith(".mid") else None,

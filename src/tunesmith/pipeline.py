@@ -117,13 +117,22 @@ def run_pipeline(
         model = load_melody_model(melody_model)
         primer_melody = model.prepare_primer(primer)
     write_midi(primer_melody, out / "primer.mid")
-    save_piano_roll_html(primer_melody, out / "primer.html", title="primer")
+    save_piano_roll_html(primer_melody, out / "primer.html", title="primer", js_dir=out)
     save_piano_roll_png(primer_melody, out / "primer.png", title="primer")
 
     # 3. the melody model continues the primer; renders and piano rolls per output
     total_steps = max(steps, len(primer_melody) + 16)
     generation = generate_to_dir(
-        model, primer_melody, out, n, render=instruments, plot=True, steps=total_steps, temperature=temperature, seed=seed
+        model,
+        primer_melody,
+        out,
+        n,
+        render=instruments,
+        plot=True,
+        js_dir=out,
+        steps=total_steps,
+        temperature=temperature,
+        seed=seed,
     )
     results["primer"] = {"events": primer_melody.events.tolist(), "summary": primer_melody.summary()}
     results["melodies"] = generation["outputs"]

@@ -186,12 +186,14 @@ def _default_title(obj, notes: NoteArrays) -> str:
     return f"{name + ': ' if name else ''}{len(notes)} notes, {notes.duration:.1f} s"
 
 
-def figure_html(fig, title: str = "tunesmith") -> str:
-    """A standalone HTML page with bokeh's JS embedded (no CDN), so it works offline."""
+def figure_html(fig, title: str = "tunesmith", js_url: str | None = None) -> str:
+    """An HTML page that works offline: bokeh's JS embedded (1.3 MB), or loaded from ``js_url``, a relative
+    folder holding ``static/js/`` as ``share_bokeh_js`` writes it (pages of one gallery share one copy)."""
     from bokeh.embed import file_html
-    from bokeh.resources import INLINE
+    from bokeh.resources import INLINE, Resources
 
-    html = file_html(fig, resources=INLINE, title=title)
+    resources = INLINE if js_url is None else Resources(mode="server", root_url=js_url)
+    html = file_html(fig, resources=resources, title=title)
     # bokeh's bundle would pull MathJax from a CDN if a label held TeX; keep the page strictly offline
     return html.replace(f'"{_MATHJAX_CDN}"', '""')
 
@@ -199,10 +201,26 @@ def figure_html(fig, title: str = "tunesmith") -> str:
 _MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js"
 
 
-def save_piano_roll_html(obj, path: str | os.PathLike, **kwargs) -> Path:
-    """Write the interactive piano roll as one self-contained HTML file."""
+def share_bokeh_js(folder: str | os.PathLike) -> Path:
+    """Write bokeh's JS once into ``FOLDER/static/js/`` (what ``figure_html(js_url=...)`` pages load)."""
+    from bokeh.util.paths import bokehjs_path
+
+    target = Path(folder) / "static" / "js" / "bokeh.min.js"
+    if not target.is_file():
+        code = (bokehjs_path() / "js" / "bokeh.min.js").read_text(encoding="utf-8")
+        write_text(target, code.replace(f'"{_MATHJAX_CDN}"', '""'))
+    return target
+
+
+def save_piano_roll_html(obj, path: str | os.PathLike, *, js_dir: str | os.PathLike | None = None, **kwargs) -> Path:
+    """Write the interactive piano roll as an HTML file: self-contained, or, with ``js_dir``, loading bokeh's
+    JS from the copy shared by all pages under that folder (a gallery of many melodies stays small)."""
     fig = piano_roll_figure(obj, **kwargs)
-    return write_text(path, figure_html(fig, title=fig.title.text or "piano roll"))
+    js_url = None
+    if js_dir is not None:
+        share_bokeh_js(js_dir)
+        js_url = Path(os.path.relpath(Path(js_dir), Path(path).parent)).as_posix() + "/"
+    return write_text(path, figure_html(fig, title=fig.title.text or "piano roll", js_url=js_url))
 
 
 # --- matplotlib piano roll ----------------------------------------------------------------
