@@ -37,7 +37,9 @@ def test_every_option_has_help_and_the_library_default(cmd):
             continue
         assert action.help, f"tunesmith {' '.join(cmd.path)} {action.option_strings or action.dest}: no help text"
         library = defaults.get(action.dest)
-        shows = action.option_strings and not isinstance(action, argparse._StoreTrueAction) and "default:" not in written[action.dest]
+        shows = (
+            action.option_strings and not isinstance(action, argparse._StoreTrueAction) and "default:" not in written[action.dest]
+        )
         if shows and library not in (None, False, ()):
             assert f"(default: {library if not isinstance(library, (list, tuple)) else ','.join(map(str, library))})" in text
 

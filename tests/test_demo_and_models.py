@@ -114,3 +114,12 @@ def test_train_cli_on_raw_folder(tmp_path):
     assert "Held-out loss" in proc.stdout and (tmp_path / "m" / "corpus" / "corpus.json").is_file()
     assert np.isfinite(json.loads((tmp_path / "m" / "log.jsonl").read_text().splitlines()[-1])["loss"])
     assert Path(tmp_path / "m" / "plots" / "loss.png").is_file()
+
+
+def test_shipped_files_hold_no_machine_paths():
+    """A path of the machine that trained a shipped model means nothing on the user's machine."""
+    from tunesmith.assets import ASSETS
+
+    for path in ASSETS.rglob("*.json"):
+        text = path.read_text()
+        assert not re.search(r'"(/tmp|/work|/home|/root|[A-Z]:\\\\)', text), f"{path} holds a machine path"
