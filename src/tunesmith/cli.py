@@ -110,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--render", type=_csv, help="instruments, e.g. guitar,music-box,piano")
     g.add_argument("--soundfont")
-    g.add_argument("--plot", action="store_true")
+    g.add_argument("--plot", action="store_true", help="piano rolls (HTML + PNG) and engraved scores (SVG)")
     g.add_argument("--video", action="store_true")
+    g.add_argument("--format", type=_csv, dest="formats", help="notation beside each MIDI file: abc,musicxml,svg")
+    g.add_argument("--chords", action="store_true", help="add a chord accompaniment (second track and instrument)")
 
     r = sub.add_parser("render", help="MIDI -> audio with a real instrument")
     r.add_argument("input")
@@ -127,6 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--png", action="store_true")
     pl.add_argument("--width", type=int, default=1200)
     pl.add_argument("--height", type=int, default=400)
+
+    sc = sub.add_parser("score", help="engraved score (SVG, PNG or PDF) of a MIDI/ABC/MusicXML melody")
+    sc.add_argument("input")
+    sc.add_argument("-o", "--output", required=True, help="OUT.svg, OUT.png or OUT.pdf (PNG/PDF need cairosvg)")
+    sc.add_argument("--key", help="key signature to write, e.g. G or Em (default: the file's, else estimated)")
+    sc.add_argument("--title")
+    sc.add_argument("--chords", action="store_true", help="add chord symbols chosen by tunesmith harmonize")
+    sc.add_argument("--primer-steps", type=int, default=0, help="draw this many leading steps (16ths) in orange as the primer")
+
+    ex = sub.add_parser("export", help="MIDI/ABC/MusicXML melody -> ABC or MusicXML (by the output suffix)")
+    ex.add_argument("input")
+    ex.add_argument("-o", "--output", required=True, help="OUT.abc, OUT.musicxml or OUT.mxl")
+    ex.add_argument("--key", help="key signature to write, e.g. G or Em (default: the file's, else estimated)")
+    ex.add_argument("--title")
+    ex.add_argument("--chords", action="store_true", help="add chord symbols chosen by tunesmith harmonize")
+
+    hz = sub.add_parser("harmonize", help="add chords to a melody: two-track MIDI (or ABC/MusicXML by suffix)")
+    hz.add_argument("input")
+    hz.add_argument("-o", "--output", required=True, help="OUT.mid (melody + chords track), OUT.abc or OUT.musicxml")
+    hz.add_argument("--key", help="harmonise in this key, e.g. D or Bm (default: estimated; needed for atonal lines)")
+    hz.add_argument("--per", choices=("auto", "bar", "half"), default="auto", help="chord slot: bar, half bar, or by meter")
+    hz.add_argument("--chord-instrument", default="guitar", help="instrument of the chord track (name or GM program)")
 
     sp = sub.add_parser("spectrogram", help="log-frequency spectrogram PNG of an audio file")
     sp.add_argument("input")
@@ -323,9 +347,13 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             exclude_primer=args.exclude_primer,
             strict=args.strict,
             seed=args.seed,
+            formats=args.formats,
+            chords=args.chords,
         )
         for item in report["outputs"]:
             print(f"{args.output}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
+            if item.get("chords") or item.get("chords_error"):
+                print(f"  chords: {' '.join(item['chords'])}" if item.get("chords") else f"  no chords: {item['chords_error']}")
         print(f"Settings in {args.output}/generation.json")
     elif cmd == "render":
         from tunesmith.render import render_many, render_to_file
@@ -360,6 +388,16 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
         else:
             path = save_piano_roll_html(args.input, args.output)
         print(f"Wrote {path}")
+    elif cmd in ("score", "export"):
+        _run_notation(args)
+    elif cmd == "harmonize":
+        from tunesmith.harmony import harmonize_file
+
+        result = harmonize_file(args.input, args.output, key=args.key, per=args.per, chord_instrument=args.chord_instrument)
+        stats = result.stats()
+        print(f"Key {result.key}, {args.per} slots: {' '.join(result.symbols())}")
+        print(f"{stats['strong_beat_chord_tones']:.0%} of strong-beat notes are chord tones; cadence: {stats['cadence']}")
+        print(f"Wrote {args.output}")
     elif cmd == "spectrogram":
         from tunesmith.plots import save_spectrogram
 
@@ -425,6 +463,22 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
         from tunesmith.web.server import serve
 
         serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, workdir=args.workdir)
+
+
+def _run_notation(args: argparse.Namespace) -> None:
+    from tunesmith.music.export import export_melody, load_melody
+    from tunesmith.score import save_score
+
+    melody = load_melody(args.input)
+    if getattr(args, "primer_steps", 0):
+        melody.primer_steps = args.primer_steps
+    chords = None
+    if args.chords:
+        from tunesmith.harmony import harmonize
+
+        chords = harmonize(melody, key=args.key).chords
+    write = save_score if args.command == "score" else export_melody
+    print(f"Wrote {write(melody, args.output, chords=chords, key=args.key, title=args.title)}")
 
 
 def _run_audio(args: argparse.Namespace, progress: bool) -> None:
