@@ -158,3 +158,17 @@ def test_cli_score_and_export(tmp_path, capsys):
     assert _m21_notes(back) == _want(load_melody(JIG))
     assert main(["score", str(JIG), "-o", str(tmp_path / "s.bmp")]) == 1
     assert "unknown score format" in capsys.readouterr().err
+
+
+def test_galleries_and_notebooks_show_the_score(tmp_path):
+    from tunesmith.compose import generate_to_dir
+    from tunesmith.gallery import melody_sections, write_gallery
+    from tunesmith.notebook import melody_html
+
+    report = generate_to_dir("default", "E4 G4 A4", tmp_path, 1, plot=True, steps=48, seed=1)
+    files = report["outputs"][0]["files"]
+    assert files["score_svg"] == "melody_01.svg" and "#e6550d" in (tmp_path / "melody_01.svg").read_text()
+    page = write_gallery(tmp_path, "t", melody_sections(tmp_path, report["outputs"], tmp_path)).read_text()
+    assert 'src="melody_01.svg"' in page and 'src="melody_01.html"' in page  # score beside the piano roll
+    html = melody_html(report["melodies"][0])
+    assert "tunesmith-notation" in html and 'class="note"' in html
