@@ -19,7 +19,7 @@ from pathlib import Path
 from tunesmith.errors import BadInputError
 from tunesmith.files import atomic_path, write_text
 from tunesmith.music.melody import Melody
-from tunesmith.music.notation import Key, beat_steps, estimate_key, key_from_signature, meter_of, parse_key
+from tunesmith.music.notation import Key, bar_steps, beat_steps, estimate_key, key_from_signature, meter_of, parse_key
 
 EXPORT_FORMATS = ("abc", "musicxml")
 CHORD_TRACK_NAME = "chords"
@@ -131,7 +131,7 @@ def _abc_pitch(pitch: int, key: Key, bar_state: dict) -> str:
 def _tokens(melody: Melody, chords, meter) -> list[dict]:
     """Notes and rests cut at bar lines and chord changes into notatable pieces: dicts of start, length, pitch, tie."""
     spq = melody.steps_per_quarter
-    bar = melody.steps_per_bar
+    bar = bar_steps(meter, melody.steps_per_quarter)  # bar lines from the same meter the M: field states
     notes = melody.notes()
     end = -(-notes[-1].end // bar) * bar
     cuts = set(range(0, end + 1, bar)) | {c.start for c in chords or [] if c.start < end}
@@ -190,10 +190,11 @@ def to_abc(
     meter = meter_of(melody)
     spq = melody.steps_per_quarter
     beat = beat_steps(meter, spq)
+    bar = bar_steps(meter, spq)
     chord_at = {c.start: c.symbol for c in chords or []}
     lines = [f"X:{number}", f"T:{title or melody.name or 'tunesmith melody'}"]
     if mark_primer and melody.primer_steps:
-        lines.append(f"T:primer in orange: {_span_words(melody.primer_steps, melody.steps_per_bar, spq)}")
+        lines.append(f"T:primer in orange: {_span_words(melody.primer_steps, bar, spq)}")
     lines += [f"M:{meter[0]}/{meter[1]}", "L:1/8"]
     if tempo:
         lines.append(f"Q:1/4={int(round(melody.qpm))}")
@@ -202,7 +203,7 @@ def to_abc(
     primer_marked = continuation_marked = False
     for tok in _tokens(melody, chords, meter):
         start = tok["start"]
-        if start and start % melody.steps_per_bar == 0:
+        if start and start % bar == 0:
             bars += 1
             line.append(" |")
             bar_state = {}
