@@ -25,6 +25,7 @@ SCRIPTS = [
     "render",
     "transcribe",
     "pipeline",
+    "harmony",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
@@ -93,6 +94,13 @@ def headline(name: str, r: dict) -> str:
                 f"held-out after {r['seconds_per_config']:.0f} s each: "
                 + ", ".join(rows)
                 + (f"; transformer {rel:.0%} lower than attention_rnn" if rel is not None else "")
+            )
+        if name == "harmony":
+            h, ref = r["heldout"], r["reference_tunes_with_chords"]
+            return (
+                f"{h['tunes']} held-out tunes: {h['strong_beat_chord_tones']:.0%} strong-beat chord tones, "
+                f"cadence {h['cadence_share']:.0%}, {h['changes_per_bar']} changes/bar "
+                f"(tunes with chords: {ref['changes_per_bar']})"
             )
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"

@@ -45,6 +45,13 @@ _LAZY = {
     "evaluate_model": "tunesmith.evaluate",
     "compare_models": "tunesmith.evaluate",
     "run_demo": "tunesmith.demo",
+    "save_score": "tunesmith.score",
+    "score_svg": "tunesmith.score",
+    "export_melody": "tunesmith.music.export",
+    "to_abc": "tunesmith.music.export",
+    "to_musicxml": "tunesmith.music.export",
+    "harmonize": "tunesmith.harmony",
+    "harmonize_file": "tunesmith.harmony",
 }
 
 __all__ = ["Melody", "NOTE_OFF", "NO_EVENT", "TunesmithError", "__version__", *_LAZY]

@@ -214,8 +214,10 @@ def _melody_train(o: dict, progress: bool) -> None:
         opt("--seed", type=int, help="same seed, same melodies"),
         opt("--render", type=_csv, help="also render with these instruments, e.g. guitar,music-box,piano"),
         opt("--soundfont", help="a .sf2/.sf3 file for --render (default: the General MIDI SoundFont)"),
-        opt("--plot", action="store_true", help="also write piano rolls (HTML and PNG)"),
+        opt("--plot", action="store_true", help="also write piano rolls (HTML and PNG) and engraved scores (SVG)"),
         opt("--video", action="store_true", help="also write MP4 videos (needs tunesmith[video])"),
+        opt("--format", type=_csv, dest="formats", help="notation beside each MIDI file: abc,musicxml,svg"),
+        opt("--chords", action="store_true", help="add a chord accompaniment (second track and instrument)"),
     ],
 )
 def _melody_generate(o: dict, progress: bool) -> None:
@@ -225,6 +227,8 @@ def _melody_generate(o: dict, progress: bool) -> None:
     report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
     for item in report["outputs"]:
         print(f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
+        if item.get("chords") or item.get("chords_error"):
+            print(f"  chords: {' '.join(item['chords'])}" if item.get("chords") else f"  no chords: {item['chords_error']}")
     print(f"Settings in {out_dir}/generation.json")
 
 
@@ -278,6 +282,74 @@ def _plot(o: dict, progress: bool) -> None:
     else:
         path = save_piano_roll_html(o["input"], o["output"])
     print(f"Wrote {path}")
+
+
+NOTATION_OPTIONS = [
+    opt("input", help="a MIDI/ABC/MusicXML melody"),
+    opt("--key", help="key signature to write, e.g. G or Em (default: the file's, else estimated)"),
+    opt("--title", help="title written above the music (default: the file name)"),
+    opt("--chords", action="store_true", help="add chord symbols chosen by tunesmith harmonize"),
+]
+
+
+@command(
+    "score",
+    help="engraved score (SVG, PNG or PDF) of a MIDI/ABC/MusicXML melody",
+    options=[
+        *NOTATION_OPTIONS,
+        opt("-o", "--output", required=True, help="OUT.svg, OUT.png or OUT.pdf (PNG/PDF need cairosvg)"),
+        opt("--primer-steps", type=int, help="draw this many leading 16th-note steps in orange as the primer"),
+    ],
+)
+def _score(o: dict, progress: bool) -> None:
+    _notation(o, score=True)
+
+
+@command(
+    "export",
+    help="MIDI/ABC/MusicXML melody -> ABC or MusicXML (by the output suffix)",
+    options=[*NOTATION_OPTIONS, opt("-o", "--output", required=True, help="OUT.abc, OUT.musicxml or OUT.mxl")],
+)
+def _export(o: dict, progress: bool) -> None:
+    _notation(o, score=False)
+
+
+def _notation(o: dict, score: bool) -> None:
+    from tunesmith.music.export import export_melody, load_melody
+    from tunesmith.score import save_score
+
+    melody = load_melody(o["input"])
+    if o.get("primer_steps"):
+        melody.primer_steps = o["primer_steps"]
+    chords = None
+    if o.get("chords"):
+        from tunesmith.harmony import harmonize
+
+        chords = harmonize(melody, key=o.get("key")).chords
+    write = save_score if score else export_melody
+    print(f"Wrote {write(melody, o['output'], chords=chords, key=o.get('key'), title=o.get('title'))}")
+
+
+@command(
+    "harmonize",
+    help="add chords to a melody: two-track MIDI (or ABC/MusicXML by suffix)",
+    defaults_from=("tunesmith.harmony:harmonize_file",),
+    options=[
+        opt("input", help="a MIDI/ABC/MusicXML melody"),
+        opt("-o", "--output", required=True, help="OUT.mid (melody + chords track), OUT.abc or OUT.musicxml"),
+        opt("--key", help="harmonise in this key, e.g. D or Bm (default: estimated; needed for atonal lines)"),
+        opt("--per", choices=("auto", "bar", "half"), help="chord slot: a bar, half a bar, or chosen by the meter"),
+        opt("--chord-instrument", help="instrument of the chord track (name or GM program)"),
+    ],
+)
+def _harmonize(o: dict, progress: bool) -> None:
+    from tunesmith.harmony import harmonize_file
+
+    result = harmonize_file(o["input"], o["output"], **given(o, "key", "per", "chord_instrument"))
+    stats = result.stats()
+    print(f"Key {result.key}: {' '.join(result.symbols())}")
+    print(f"{stats['strong_beat_chord_tones']:.0%} of strong-beat notes are chord tones; cadence: {stats['cadence']}")
+    print(f"Wrote {o['output']}")
 
 
 @command(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tunesmith.errors import BadInputError, TunesmithError
 from tunesmith.files import write_json
 from tunesmith.melody.generate import GenerationSettings, MelodyModel, generate_melodies, load_melody_model, settings_dict
 from tunesmith.music.midi import write_midi
@@ -26,9 +27,21 @@ def generate_to_dir(
     primer_bars: int | None = None,
     soundfont: str | None = None,
     js_dir: str | os.PathLike | None = None,
+    formats: list[str] | None = None,
+    chords: bool = False,
     **settings_kwargs,
 ) -> dict:
-    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos)."""
+    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos).
+
+    ``formats`` adds notation beside each MIDI file: ``abc``, ``musicxml``, ``svg`` (an engraved score; ``plot``
+    writes it too). ``chords`` adds a chord accompaniment (``tunesmith.harmony``): a second MIDI track heard on a
+    second instrument, chord symbols in the ABC/MusicXML/score; a melody with no clear key keeps no chords and
+    says why in ``generation.json``.
+    """
+    formats = [f.strip().lower().lstrip(".") for f in formats or []]
+    unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
+    if unknown:
+        raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
@@ -38,11 +51,27 @@ def generate_to_dir(
     out_dir.mkdir(parents=True, exist_ok=True)
     items = []
     for melody in outputs:
-        files = {"midi": write_midi(melody, out_dir / f"{melody.name}.mid").name}
+        extra: dict = {}
+        chord_spans = None
+        piece = melody  # what is written and heard: the melody, or melody + chord track
+        if chords:
+            from tunesmith.harmony import harmonize, harmonized_score
+
+            try:
+                result = harmonize(melody)
+            except TunesmithError as exc:
+                extra["chords_error"] = str(exc)
+            else:
+                chord_spans = result.chords
+                piece = harmonized_score(melody, chord_spans, key=result.key)
+                extra["chords"] = result.symbols()
+                extra["key"] = str(result.key)
+        files = {"midi": write_midi(piece, out_dir / f"{melody.name}.mid").name}
+        files.update(_notation_files(melody, chord_spans, out_dir, formats, plot))
         if render:
             from tunesmith.render import render_many
 
-            for inst, path in render_many(melody, render, out_dir, melody.name, soundfont=soundfont).items():
+            for inst, path in render_many(piece, render, out_dir, melody.name, soundfont=soundfont).items():
                 files[f"audio_{inst}"] = Path(path).name
         if plot:
             from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
@@ -63,6 +92,7 @@ def generate_to_dir(
                 "steps": len(melody),
                 "notes": len(melody.notes()),
                 "files": files,
+                **extra,
             }
         )
     report = {
@@ -77,3 +107,23 @@ def generate_to_dir(
     write_json(out_dir / "generation.json", report)
     report["melodies"] = outputs
     return report
+
+
+def _notation_files(melody, chord_spans, out_dir: Path, formats: list[str], plot: bool) -> dict:
+    """ABC / MusicXML / engraved SVG beside the MIDI file; the score for ``plot`` only where Verovio is installed."""
+    from tunesmith.music.export import export_melody
+
+    files = {}
+    if "abc" in formats:
+        files["abc"] = export_melody(melody, out_dir / f"{melody.name}.abc", chords=chord_spans).name
+    if "musicxml" in formats:
+        files["musicxml"] = export_melody(melody, out_dir / f"{melody.name}.musicxml", chords=chord_spans).name
+    if "svg" in formats or plot:
+        from tunesmith.score import save_score
+
+        try:
+            files["score_svg"] = save_score(melody, out_dir / f"{melody.name}.svg", chords=chord_spans).name
+        except TunesmithError:
+            if "svg" in formats:  # asked for by name: say why; as a side dish of --plot: leave it out
+                raise
+    return files

@@ -16,7 +16,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem 
 background:#fafafa}
 h1{font-weight:600}section{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
 .players{display:flex;flex-wrap:wrap;gap:1rem}.player{display:flex;flex-direction:column;font-size:.9rem}
-img{max-width:100%;border:1px solid #eee}iframe{width:100%;height:430px;border:0}
+img{max-width:100%;border:1px solid #eee;background:#fff}iframe{width:100%;height:430px;border:0}
 .meta{color:#666;font-size:.9rem}a{color:#1565c0}
 """
 
@@ -83,14 +83,18 @@ def melody_sections(root: Path, outputs: list[dict], out_dir: Path) -> list[str]
     for item in outputs:
         files = {k: out_dir / v for k, v in item["files"].items()}
         audio = {k.removeprefix("audio_"): v for k, v in files.items() if k.startswith("audio_")}
+        meta = f"{item['notes']} notes, {item['steps']} steps, log-likelihood {item['log_likelihood']:.1f}"
+        if item.get("chords"):
+            meta += f"; chords ({item.get('key', '')}): {' '.join(item['chords'])}"
         sections.append(
             section_html(
                 root,
                 item["name"],
-                meta=f"{item['notes']} notes, {item['steps']} steps, log-likelihood {item['log_likelihood']:.1f}",
+                meta=meta,
                 audio=audio,
                 roll_html=files.get("piano_roll_html"),
-                downloads=[files.get("midi"), *audio.values()],
+                images=[files.get("score_svg")],
+                downloads=[files.get("midi"), files.get("abc"), files.get("musicxml"), *audio.values()],
             )
         )
     return sections

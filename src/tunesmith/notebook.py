@@ -1,4 +1,4 @@
-"""Rich notebook display: a melody shows its summary, a player and an interactive piano roll.
+"""Rich notebook display: a melody shows its summary, a player, an interactive piano roll and its engraved score.
 
 Everything is inlined (audio as a base64 ``data:`` URI, bokeh's JavaScript embedded), so a saved
 notebook still plays and zooms offline, with no CDN.
@@ -58,8 +58,20 @@ def melody_html(melody) -> str:
     if len(melody.pitches):
         parts.append(_rendered_audio(melody))
         parts.append(_piano_roll_html(melody))
+        parts.append(_score_svg(melody))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _score_svg(melody) -> str:
+    """The engraved score as inline SVG (primer in orange); a line saying why when Verovio is missing."""
+    try:
+        from tunesmith.score import score_svg
+
+        svg = score_svg(melody)
+    except TunesmithError as exc:
+        return f"<p><i>score not engraved: {html.escape(str(exc))}</i></p>"
+    return f"<div class='tunesmith-notation' style='background:#fff'>{svg}</div>"
 
 
 def score_html(score) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.errors import BadInputError, TunesmithError
 from tunesmith.files import write_json
 
 
@@ -119,6 +119,12 @@ def run_pipeline(
     write_midi(primer_melody, out / "primer.mid")
     save_piano_roll_html(primer_melody, out / "primer.html", title="primer", js_dir=out)
     save_piano_roll_png(primer_melody, out / "primer.png", title="primer")
+    try:
+        from tunesmith.score import save_score
+
+        save_score(primer_melody, out / "primer.svg", title="primer")
+    except TunesmithError as exc:  # Verovio not installed: the gallery shows the piano roll alone
+        notes.append(f"no engraved scores ({exc})")
 
     # 3. the melody model continues the primer; renders and piano rolls per output
     total_steps = max(steps, len(primer_melody) + 16)
@@ -155,6 +161,7 @@ def run_pipeline(
             "Primer (transcribed)" if primer is None else "Primer",
             meta=primer_melody.summary(),
             roll_html=out / "primer.html",
+            images=[out / "primer.svg"],
             downloads=[out / "primer.mid"],
         )
     )

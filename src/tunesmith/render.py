@@ -369,7 +369,18 @@ def _parse_preset(preset: str | None) -> tuple[int, int] | None:
     return int(match[1]), int(match[2])
 
 
-def _events(score, program: int | None, bank_program: tuple[int, int] | None, sample_rate: int):
+CHORD_TRACK_NAME = "chords"  # the accompaniment track tunesmith.harmony writes
+
+
+def _chord_program(track_program: int, program: int | None, accompaniment: int | None) -> int:
+    """The chord track keeps its own instrument (or ``accompaniment``), and never doubles the melody's."""
+    chosen = track_program if accompaniment is None else accompaniment
+    if program is not None and chosen == program and accompaniment is None:
+        chosen = INSTRUMENTS["guitar"] if program != INSTRUMENTS["guitar"] else INSTRUMENTS["piano"]
+    return chosen
+
+
+def _events(score, program: int | None, bank_program: tuple[int, int] | None, sample_rate: int, accompaniment: int | None = None):
     """All note/control events as an (n, 5) int64 array [sample, kind, channel, a, b] plus per-channel presets."""
     seconds = score.to("second")
     rows: list[np.ndarray] = []
@@ -384,7 +395,9 @@ def _events(score, program: int | None, bank_program: tuple[int, int] | None, sa
             presets[channel] = (DRUM_BANK, int(track.program))
         else:
             channel = melodic_channels[index % len(melodic_channels)]
-            if bank_program is not None:
+            if track.name == CHORD_TRACK_NAME:
+                presets[channel] = (0, _chord_program(int(track.program), program, accompaniment))
+            elif bank_program is not None:
                 presets[channel] = bank_program
             else:
                 presets[channel] = (0, int(track.program) if program is None else program)
@@ -520,13 +533,16 @@ def render(
     channels: int = 1,
     tail_seconds: float | None = None,
     max_seconds: float = 3600,
+    accompaniment: str | int | None = None,
 ) -> tuple[np.ndarray, int]:
     """Render a Melody, symusic Score, MIDI bytes or path with a GM instrument; returns (samples, sample_rate).
 
     ``instrument`` replaces every non-drum track's program (``None`` keeps each track's own);
     ``preset='BANK:PROG'`` picks a preset of your own ``soundfont`` instead. Samples are float32,
     shape ``[n]`` (mono) or ``[n, 2]`` (stereo), peak-normalised to -1 dBFS. The release tail rings
-    on after the last note until silent (at most 2 s), or exactly ``tail_seconds``.
+    on after the last note until silent (at most 2 s), or exactly ``tail_seconds``. A track named ``chords``
+    (from ``tunesmith.harmony``) is the accompaniment: it keeps its own program, or takes ``accompaniment``,
+    and switches to guitar (or piano) rather than double the melody's instrument.
     """
     from tunesmith.music.midi import as_score
 
@@ -551,7 +567,8 @@ def render(
             "cut it shorter or raise max_seconds"
         )
     font = _get_font(find_soundfont(soundfont))
-    events, presets = _events(score, program, bank_program, int(sample_rate))
+    chord_program = None if accompaniment is None else resolve_instrument(accompaniment)
+    events, presets = _events(score, program, bank_program, int(sample_rate), chord_program)
     with font.lock, font.synth(int(sample_rate)) as (synth, sfid):
         stereo = _synthesize(synth, sfid, events, presets, int(sample_rate), tail_seconds, strict=preset is not None)
     # mono by hand: stereo.mean(axis=1) is ~10x slower on an [n, 2] array

@@ -1,0 +1,196 @@
+"""What a score needs beyond the notes: the key (tonic and mode), the meter, and how to spell each pitch.
+
+A *key* here is a tonic pitch class and a mode (major or minor); its *key signature* is counted in
+*fifths*: +1 per sharp, -1 per flat (G major and E minor are +1, F major and D minor are -1). The
+*meter* (time signature) is a numerator and a denominator: 6/8 means six eighth notes per bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tunesmith.errors import BadInputError
+from tunesmith.music.notes import MAJOR_SCALE, MINOR_SCALE
+
+# Krumhansl & Kessler's key profiles: how well each scale degree fits a major/minor key (1982 probe-tone data)
+_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+_MAJOR_FIFTHS = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 1: -5, 8: -4, 3: -3, 10: -2, 5: -1}
+_MAJOR_BY_FIFTHS = {
+    -6: "Gb",
+    -5: "Db",
+    -4: "Ab",
+    -3: "Eb",
+    -2: "Bb",
+    -1: "F",
+    0: "C",
+    1: "G",
+    2: "D",
+    3: "A",
+    4: "E",
+    5: "B",
+    6: "F#",
+}
+_MINOR_BY_FIFTHS = {
+    -6: "Eb",
+    -5: "Bb",
+    -4: "F",
+    -3: "C",
+    -2: "G",
+    -1: "D",
+    0: "A",
+    1: "E",
+    2: "B",
+    3: "F#",
+    4: "C#",
+    5: "G#",
+    6: "D#",
+}
+_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+_SHARP_ORDER = "FCGDAEB"
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_LETTERS = "CDEFGAB"
+# semitones above the tonic -> letters above it: in major #1 b3 #4 #5 b7 (C#, Eb, F#, G#, Bb in C), the
+# chromatic notes folk and common-practice tunes use most; in minor b2, the raised 3rd, #4, raised 6th and 7th
+_DEGREE_OF_INTERVAL = {"major": (0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6), "minor": (0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6)}
+DEFAULT_METER = (4, 4)
+
+
+@dataclass(frozen=True)
+class Key:
+    """A tonic pitch class (0 = C ... 11 = B) and a mode, ``'major'`` or ``'minor'``."""
+
+    tonic: int
+    mode: str = "major"
+
+    @property
+    def fifths(self) -> int:
+        """The key signature: sharps (> 0) or flats (< 0)."""
+        major = self.tonic if self.mode == "major" else (self.tonic + 3) % 12
+        return _MAJOR_FIFTHS[major % 12]
+
+    @property
+    def scale(self) -> tuple[int, ...]:
+        """Pitch classes of the scale (minor adds the raised 7th, the leading tone of its V chord)."""
+        steps = MAJOR_SCALE if self.mode == "major" else (*MINOR_SCALE, 11)
+        return tuple(sorted((self.tonic + d) % 12 for d in steps))
+
+    @property
+    def name(self) -> str:
+        """``'G'``, ``'Em'``: the tonic as the key signature spells it, ``m`` for minor (ABC's K: field)."""
+        if self.mode == "major":
+            return _MAJOR_BY_FIFTHS[self.fifths]
+        return _MINOR_BY_FIFTHS[self.fifths] + "m"
+
+    def spell(self, pitch_class: int) -> str:
+        """A pitch class named as the key hears it: scale notes by the signature, others by their degree above
+        the tonic (see _DEGREE_OF_INTERVAL: F# in D minor, Bb and G# in C major), e.g. ``'F#'``, ``'Bb'``."""
+        tonic_name = (_MAJOR_BY_FIFTHS if self.mode == "major" else _MINOR_BY_FIFTHS)[self.fifths]
+        interval = (int(pitch_class) - self.tonic) % 12
+        letter = _LETTERS[(_LETTERS.index(tonic_name[0]) + _DEGREE_OF_INTERVAL[self.mode][interval]) % 7]
+        alter = (int(pitch_class) - _LETTER_PC[letter] + 6) % 12 - 6
+        if abs(alter) > 1:  # a double sharp/flat: plain sharps or flats read better
+            return (_FLAT_NAMES if self.fifths < 0 else _SHARP_NAMES)[int(pitch_class) % 12]
+        return letter + ("#" if alter > 0 else "b" if alter < 0 else "")
+
+    def signature_accidentals(self) -> dict[str, int]:
+        """Letter -> +1 (sharp) / -1 (flat) for the letters the key signature alters."""
+        n = self.fifths
+        letters = _SHARP_ORDER[:n] if n > 0 else _SHARP_ORDER[::-1][:-n]
+        return {letter: (1 if n > 0 else -1) for letter in letters}
+
+    def __str__(self) -> str:
+        return f"{self.spell(self.tonic)} {self.mode}"
+
+
+def parse_key(text: str) -> Key:
+    """``'G'``, ``'Em'``, ``'F# minor'``, ``'Bb major'``, ``'D dorian'`` is refused -> a Key."""
+    raw = str(text).strip()
+    t = raw.replace(" ", "").replace("major", "").replace("maj", "")
+    mode = "major"
+    for suffix in ("minor", "min", "m"):
+        if t.endswith(suffix) and len(t) > len(suffix):
+            t, mode = t[: -len(suffix)], "minor"
+            break
+    if not t or t[0].upper() not in _LETTER_PC:
+        raise BadInputError(f"key '{raw}' is not a key; write e.g. G, Em, 'F# minor' or 'Bb major'")
+    pc = _LETTER_PC[t[0].upper()] + t[1:].count("#") - t[1:].count("b")
+    if len(t) > 1 and set(t[1:]) - {"#", "b"}:
+        raise BadInputError(f"key '{raw}' is not a key; write e.g. G, Em, 'F# minor' or 'Bb major'")
+    return Key(pc % 12, mode)
+
+
+def key_from_signature(fifths: int, minor: bool) -> Key:
+    """The key a MIDI/MusicXML key signature names (fifths -6..+6 and a minor flag)."""
+    major = next(pc for pc, f in _MAJOR_FIFTHS.items() if f == int(np.clip(fifths, -6, 6)))
+    return Key((major - 3) % 12, "minor") if minor else Key(major, "major")
+
+
+def estimate_key(melody) -> tuple[Key, float]:
+    """The most likely key of a melody and how tonal it is.
+
+    Correlates the duration-weighted pitch-class histogram with the Krumhansl-Kessler profiles of all 24
+    keys; a final note on the tonic adds a little (folk tunes nearly always end there). Returns the key and
+    its *fit*: the share of note time on that key's scale (1.0 = every note fits; random notes ~0.6).
+    """
+    notes = melody.notes()
+    if not notes:
+        raise BadInputError("the melody has no notes, so it has no key")
+    hist = np.zeros(12)
+    for n in notes:
+        hist[n.pitch % 12] += n.end - n.start
+    last_pc = notes[-1].pitch % 12
+    best, best_score = Key(0), -np.inf
+    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
+        for tonic in range(12):
+            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1] if hist.std() > 0 else 0.0
+            score = float(np.nan_to_num(r)) + (0.15 if last_pc == tonic else 0.0)
+            if score > best_score:
+                best, best_score = Key(tonic, mode), score
+    fit = float(hist[list(best.scale)].sum() / hist.sum())
+    return best, fit
+
+
+def meter_of(melody) -> tuple[int, int]:
+    """The melody's time signature as (numerator, denominator).
+
+    The one place that decides the meter for scores, ABC and chords: a ``meter`` attribute of the Melody
+    (a ``(num, den)`` pair or an object with ``numerator``/``denominator``) wins, then ``meta['time_signature']``
+    (set when a file is read), then the bar length (``steps_per_bar``: 12 steps at 4 per quarter -> 3/4),
+    and 4/4 when nothing says otherwise.
+    """
+    for source in (getattr(melody, "meter", None), getattr(melody, "meta", {}).get("time_signature")):
+        if source is None:
+            continue
+        if hasattr(source, "numerator"):
+            num, den = int(source.numerator), int(source.denominator)
+        else:
+            num, den = (int(x) for x in source)
+        if num > 0 and den > 0 and den & (den - 1) == 0:
+            return num, den
+    spq, spb = int(getattr(melody, "steps_per_quarter", 4)), int(getattr(melody, "steps_per_bar", 0))
+    if spq > 0 and spb > 0:
+        quarters = spb / spq
+        if float(quarters).is_integer():
+            return int(quarters), 4
+        if float(quarters * 2).is_integer():
+            return int(quarters * 2), 8
+    return DEFAULT_METER
+
+
+def bar_steps(meter: tuple[int, int], steps_per_quarter: int) -> int:
+    """Steps in one bar of ``meter`` (6/8 at 4 steps per quarter -> 12)."""
+    num, den = meter
+    return max(1, int(round(num * 4 / den * steps_per_quarter)))
+
+
+def beat_steps(meter: tuple[int, int], steps_per_quarter: int) -> int:
+    """Steps per felt beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else the denominator's note."""
+    num, den = meter
+    beat = 4 / den * steps_per_quarter
+    if den >= 8 and num % 3 == 0 and num > 3:
+        beat *= 3
+    return max(1, int(round(beat)))
