@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps-per-quarter", type=int)
     t.add_argument("--attention-length", type=int)
     t.add_argument("--device")
+    t.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads (default: 1 for the small RNNs, all allowed CPUs for the transformer; honours OMP_NUM_THREADS)",
+    )
     t.add_argument("--max-seconds", type=float, help="stop after this much wall time (checkpoint kept)")
     t.add_argument(
         "--precision",
@@ -112,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--soundfont")
     g.add_argument("--plot", action="store_true")
     g.add_argument("--video", action="store_true")
+    g.add_argument("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)")
 
     r = sub.add_parser("render", help="MIDI -> audio with a real instrument")
     r.add_argument("input")
@@ -163,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--weight-decay", type=float)
     at.add_argument("--batch-size", type=int)
     at.add_argument("--normalisation")
+    at.add_argument(
+        "--threads", type=int, help="CPU threads (default: 1 for LSTMs up to 256 units; honours OMP_NUM_THREADS and taskset)"
+    )
     ag = audio.add_parser("generate")
     ag.add_argument("--model", default="audio-default")
     ag.add_argument("--seed-clip", required=True)
@@ -174,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--griffin-lim-iters", type=int, default=32)
     ag.add_argument("--seed", type=int, default=0)
     ag.add_argument("-o", "--output", required=True)
+    ag.add_argument("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)")
 
     tr = sub.add_parser("transcribe", help="audio -> monophonic melody MIDI")
     tr.add_argument("input")
@@ -195,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--audio-epochs", type=int, default=20)
     pp.add_argument("--seed", type=int, default=0)
     pp.add_argument("-o", "--output", required=True)
+    pp.add_argument("--threads", type=int, help="CPU threads for every step (default: chosen per step; honours OMP_NUM_THREADS)")
 
     d = sub.add_parser("demo", help="music in one command from the shipped model")
     d.add_argument("-o", "--output", default="tunesmith-demo")
@@ -279,6 +290,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             checkpoint_every=args.checkpoint_every,
             progress=progress,
             device=args.device,
+            threads=args.threads,
             max_seconds=args.max_seconds,
             precision=args.precision,
             **overrides,
@@ -299,6 +311,10 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
         )
     elif cmd == "melody" and args.melody_command == "generate":
         from tunesmith.compose import generate_to_dir
+        from tunesmith.device import use_threads
+
+        if args.threads:
+            use_threads(args.threads)
 
         report = generate_to_dir(
             args.model,
@@ -400,6 +416,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             audio_epochs=args.audio_epochs,
             seed=args.seed,
             progress=progress,
+            threads=args.threads,
         )
         print(f"Gallery: {result['index']}")
     elif cmd == "demo":
@@ -457,12 +474,17 @@ def _run_audio(args: argparse.Namespace, progress: bool) -> None:
             resume=args.resume,
             seed=args.seed,
             progress=progress,
+            threads=args.threads,
             **overrides,
         )
         print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2, default=str))
         print(f"Model in {args.output}. Next: tunesmith audio generate --model {args.output} --seed-clip CLIP -o out/")
     else:
         from tunesmith.audio_model.generate import generate_audio
+        from tunesmith.device import use_threads
+
+        if args.threads:
+            use_threads(args.threads)
 
         report = generate_audio(
             args.model,

@@ -1,0 +1,62 @@
+"""Where the models run: the device, and how many CPU threads (one home for both choices).
+
+Threads. A user limits them from outside the usual ways, and both are honoured: ``OMP_NUM_THREADS``
+and the CPU affinity (``taskset``, a container's cpuset). Within that limit the default depends on
+the model, by measurement (2-core EPYC, quiet, issue 24): the small LSTMs train fastest on ONE
+thread (basic_rnn batch 128 x 128 units: 61k real steps/s on 1 thread, 19k on 2; the audio LSTM:
+1.32 s/epoch on 1, 1.93 s on 2), because each time step is a few small oneDNN matmuls and every one
+becomes an OpenMP fork/join the second thread cannot pay for; the Transformer's large batched
+matmuls do pay (8.3 steps/s on 2 threads, 6.6 on 1). A machine busy with other work makes the
+fork/join cost worse still (a second thread that is descheduled stalls every join), never better.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from tunesmith.errors import BadInputError
+
+SMALL_RNN_UNITS = 256  # recurrent layers up to this size train fastest on one thread (measured at 128)
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` when given, else CUDA when there is a GPU, else the CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, cpusets), else ``os.cpu_count()``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_limit() -> int:
+    """The most threads to use: ``OMP_NUM_THREADS`` when set (its first number), else the available CPUs."""
+    text = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    return available_cpus()
+
+
+def default_threads(recurrent: bool = False, units: int = 0, processes: int = 1) -> int:
+    """Threads for training a model: one for a small RNN, else every CPU the limit allows (shared by ``processes``)."""
+    share = max(1, thread_limit() // max(1, processes))
+    if recurrent and units <= SMALL_RNN_UNITS:
+        return 1
+    return share
+
+
+def use_threads(threads: int | None = None, **model) -> int:
+    """Set torch's intra-op threads to ``threads`` (when given) or :func:`default_threads` ``(**model)``; returns it."""
+    if threads is not None and threads < 1:
+        raise BadInputError(f"--threads {threads}: give 1 or more")
+    chosen = threads or default_threads(**model)
+    if torch.get_num_threads() != chosen:
+        torch.set_num_threads(chosen)
+    return chosen
