@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 import warnings
-from pathlib import Path
 
 from tunesmith.errors import TunesmithError
 
@@ -120,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)")
 
     r = sub.add_parser("render", help="MIDI -> audio with a real instrument")
-    r.add_argument("input")
-    r.add_argument("-o", "--output", required=True, help="WAV/FLAC/OGG file, or a folder when several instruments")
+    r.add_argument("input", nargs="+", help="MIDI file(s); many in one call load the SoundFont once")
+    r.add_argument("-o", "--output", required=True, help="WAV/FLAC/OGG file, or a folder with several inputs or instruments")
+    r.add_argument("--format", choices=["wav", "flac", "ogg"], default="wav", help="audio format of files written into a folder")
     r.add_argument("--instrument", default=None, help="name, GM program, or a,b,c for several (default: the file's own)")
     r.add_argument("--soundfont")
     r.add_argument("--preset", help="BANK:PROG in the SoundFont")
@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--output", required=True)
     v.add_argument("--instrument", default="music-box")
     v.add_argument("--soundfont")
-    v.add_argument("--fps", type=int, default=30)
+    v.add_argument("--fps", type=int, default=24, help="frames per second (default 24)")
+    v.add_argument("--size", default="960x540", help="WIDTHxHEIGHT, both even (default 960x540)")
 
     audio = sub.add_parser("audio", help="the MAGNet-style audio model").add_subparsers(dest="audio_command", required=True)
     at = audio.add_parser("train")
@@ -344,30 +345,18 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             print(f"{args.output}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
         print(f"Settings in {args.output}/generation.json")
     elif cmd == "render":
-        from tunesmith.render import render_many, render_to_file
+        from tunesmith.render import render_files
 
-        instruments = _csv(args.instrument) if args.instrument else [None]
-        if len(instruments) == 1:
-            path = render_to_file(
-                args.input,
-                args.output,
-                instrument=instruments[0],
-                soundfont=args.soundfont,
-                preset=args.preset,
-                sample_rate=args.sample_rate,
-            )
-            print(f"Wrote {path}")
-        else:
-            paths = render_many(
-                args.input,
-                instruments,
-                args.output,
-                Path(args.input).stem,
-                soundfont=args.soundfont,
-                sample_rate=args.sample_rate,
-            )
-            for inst, path in paths.items():
-                print(f"{inst}: {path}")
+        paths = render_files(
+            args.input,
+            args.output,
+            _csv(args.instrument) if args.instrument else None,
+            suffix=f".{args.format}",
+            soundfont=args.soundfont,
+            preset=args.preset,
+            sample_rate=args.sample_rate,
+        )
+        print("\n".join(f"Wrote {p}" for p in paths))
     elif cmd == "plot":
         from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
 
@@ -388,7 +377,19 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
     elif cmd == "video":
         from tunesmith.video import make_video
 
-        print(f"Wrote {make_video(args.input, args.output, instrument=args.instrument, soundfont=args.soundfont, fps=args.fps)}")
+        width, _, height = args.size.lower().partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise TunesmithError(f"--size {args.size}: give WIDTHxHEIGHT, e.g. 960x540")
+        path = make_video(
+            args.input,
+            args.output,
+            instrument=args.instrument,
+            soundfont=args.soundfont,
+            fps=args.fps,
+            width=int(width),
+            height=int(height),
+        )
+        print(f"Wrote {path}")
     elif cmd == "audio":
         _run_audio(args, progress)
     elif cmd == "transcribe":
