@@ -303,7 +303,10 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             if dist.get_rank() != 0:
                 return
             print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: {result['ranks_in_sync']}")
-        print(f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies.")
+        print(
+            f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies "
+            f"({result['threads']} CPU thread{'s' if result['threads'] > 1 else ''})."
+        )
         if ev:
             print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")
         print(
