@@ -37,8 +37,12 @@ CLEAN_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_
 MAGENTA_MEAN_LENGTH = 226.7  # real 16th-note steps per sequence of the shared split (Magenta REPORT.md)
 
 
+EXTRA_ENV: dict[str, str] = {}  # --env K=V: a hypothesis to test (e.g. OMP_WAIT_POLICY=PASSIVE), recorded in the JSON
+
+
 def user_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    env.update(EXTRA_ENV)
     env["PYTHONPATH"] = str(ROOT / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["TUNESMITH_QUIET"] = "1"
     return env
@@ -154,7 +158,9 @@ def main() -> None:
     parser.add_argument("--magenta-venv", type=Path, help="a venv with magenta 2.1.4 (melody_rnn_train)")
     parser.add_argument("--magenta-tfrecord", type=Path, help="Magenta's basic_rnn training_melodies.tfrecord")
     parser.add_argument("--quick", action="store_true", help="tiny runs on the test tunes: a shape check")
+    parser.add_argument("--env", action="append", default=[], help="K=V set for every run (default: none, as shipped)")
     args = parser.parse_args()
+    EXTRA_ENV.update(item.split("=", 1) for item in args.env)
     if args.quick:
         args.steps, args.warmup, args.epochs, args.rounds = 30, 10, 2, 1
     settings = [None if s == "default" else int(s) for s in args.threads.split(",")]
@@ -220,6 +226,7 @@ def main() -> None:
             "note": "each round runs every setting back to back; ratios within a round are same-run ratios",
             "steps": args.steps,
             "warmup": args.warmup,
+            "env": EXTRA_ENV,
             "summary": summary,
             "rounds": pairs,
         }

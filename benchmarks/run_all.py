@@ -23,6 +23,9 @@ SCRIPTS = [
     "audio_train",
     "audio_generate",
     "render",
+    "video",
+    "threads",
+    "time_to_quality",
     "transcribe",
     "pipeline",
 ]
@@ -78,7 +81,33 @@ def headline(name: str, r: dict) -> str:
             auto = {k: v for k, v in r["figures"].items() if k.endswith("/auto")}
             return "; ".join(f"{k} F1 {v['f1']} at {v['realtime_factor']}x" for k, v in auto.items())
         if name == "render":
-            return f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
+            text = f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
+            if "render_cli" in r:
+                c = r["render_cli"]
+                text += (
+                    f"; CLI with start-up, 2-min 4-track file: {c['realtime_factor_wall_best_of_3']}x wall "
+                    f"({c['realtime_factor_cpu_best_of_3']}x CPU), {c['files_in_one_call']} files in one call "
+                    f"{c['many_realtime_factor_wall']}x"
+                )
+            return text
+        if name == "video":
+            d = r["default"]
+            return (
+                f"{d['video_seconds']:.0f} s song: {d['realtime_factor_wall']}x real time wall, {d['realtime_factor_cpu']}x "
+                f"per CPU-second (load {d['load_before']})"
+            )
+        if name == "threads":
+            return "; ".join(
+                f"{k}: default {v.get('default_threads')} thread(s) = {v.get('default_vs_best')}x best ({v['best']})"
+                for k, v in r["summary"].items()
+            )
+        if name == "time_to_quality":
+            return "; ".join(
+                f"{k} {v['seconds_to_target']} s ({v['vs_magenta_time']}x faster than Magenta)"
+                if v["reached"]
+                else f"{k} not reached in {r['budget_seconds']:.0f} s"
+                for k, v in r["results"].items()
+            )
         if name == "speed_options":
             return "; ".join(
                 f"{m}: "

@@ -8,21 +8,27 @@ thread (basic_rnn batch 128 x 128 units: 61k real steps/s on 1 thread, 19k on 2;
 becomes an OpenMP fork/join the second thread cannot pay for; the Transformer's large batched
 matmuls do pay (8.3 steps/s on 2 threads, 6.6 on 1). A machine busy with other work makes the
 fork/join cost worse still (a second thread that is descheduled stalls every join), never better.
+
+torch is imported only where needed: ``render`` asks for the CPU count without paying torch's import.
 """
 
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from tunesmith.errors import BadInputError
+
+if TYPE_CHECKING:
+    import torch
 
 SMALL_RNN_UNITS = 256  # recurrent layers up to this size train fastest on one thread (measured at 128)
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` when given, else CUDA when there is a GPU, else the CPU."""
+    import torch
+
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -56,6 +62,8 @@ def use_threads(threads: int | None = None, **model) -> int:
     """Set torch's intra-op threads to ``threads`` (when given) or :func:`default_threads` ``(**model)``; returns it."""
     if threads is not None and threads < 1:
         raise BadInputError(f"--threads {threads}: give 1 or more")
+    import torch
+
     chosen = threads or default_threads(**model)
     if torch.get_num_threads() != chosen:
         torch.set_num_threads(chosen)
