@@ -9,7 +9,11 @@ import resource
 import sys
 from pathlib import Path
 
+# isort: off
+import tunesmith  # noqa: F401 - before torch: it sets OMP_WAIT_POLICY=PASSIVE, read when torch loads libgomp
 import torch
+
+# isort: on
 
 ROOT = Path(__file__).resolve().parents[1]
 # the shared data beside the checkout (/work/shared for /work/main), or $TUNESMITH_SHARED; a worktree one level deeper

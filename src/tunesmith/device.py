@@ -2,12 +2,16 @@
 
 Threads. A user limits them from outside the usual ways, and both are honoured: ``OMP_NUM_THREADS``
 and the CPU affinity (``taskset``, a container's cpuset). Within that limit the default depends on
-the model, by measurement (2-core EPYC, quiet, issue 24): the small LSTMs train fastest on ONE
-thread (basic_rnn batch 128 x 128 units: 61k real steps/s on 1 thread, 19k on 2; the audio LSTM:
-1.32 s/epoch on 1, 1.93 s on 2), because each time step is a few small oneDNN matmuls and every one
-becomes an OpenMP fork/join the second thread cannot pay for; the Transformer's large batched
-matmuls do pay (8.3 steps/s on 2 threads, 6.6 on 1). A machine busy with other work makes the
-fork/join cost worse still (a second thread that is descheduled stalls every join), never better.
+the model. Why (2-core EPYC VM, issue 24): every time step of an LSTM is a few small oneDNN matmuls,
+and each is an OpenMP fork/join. tunesmith makes idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``,
+set in ``tunesmith/__init__``): with spinning threads a busy machine made 2-thread training collapse
+(measured at load ~16: LSTM 128x2 fwd+bwd, batch 128 x 200 steps, 19.6 s and 6.3 CPU-s per step
+spinning vs 1.9 s and 0.9 CPU-s sleeping; the Transformer 0.3 vs 3.0 steps/s). But a sleeping
+thread must be woken for every fork, on a VM a cross-CPU interrupt, which costs more than the small
+matmul it would split: on a quiet machine basic_rnn (batch 128 x 128 units) trains at 61k real
+steps/s on 1 thread and 19k on 2, the audio LSTM at 1.32 s/epoch on 1 and 1.93 s on 2. The
+Transformer's large batched matmuls do pay for the wake-ups (8.3 steps/s on 2 threads, 6.6 on 1).
+So: small RNNs train on one thread, everything else on every CPU allowed.
 
 torch is imported only where needed: ``render`` asks for the CPU count without paying torch's import.
 """
