@@ -1,5 +1,5 @@
-"""The speed work on render and video keeps their output: many files in one call, FluidSynth on several
-threads, frames sent to ffmpeg as YUV 4:2:0."""
+"""The speed work on render and video keeps their output: many files in one call (the SoundFont loaded
+once), identical renders, frames sent to ffmpeg as YUV 4:2:0."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import soundfile
 
 from conftest import make_score, scale_tune
-from tunesmith import render as render_module
 from tunesmith.cli import main
 from tunesmith.errors import RenderError
 from tunesmith.music.melody import Melody, Note
@@ -33,14 +32,11 @@ def midi_files(tmp_path):
     return paths
 
 
-def test_several_synth_threads_render_the_same_samples(midi_files, monkeypatch):
-    monkeypatch.setattr(render_module, "MAX_SYNTH_CORES", 1)
-    one, _ = render(midi_files[0], None, channels=2)
-    monkeypatch.setattr(render_module, "MAX_SYNTH_CORES", 4)
-    monkeypatch.setattr("tunesmith.device.available_cpus", lambda: 2)
-    assert render_module._cores() == 2
-    two, _ = render(midi_files[0], None, channels=2)
-    assert np.array_equal(one, two)
+def test_renders_of_one_file_are_identical(midi_files):
+    first, _ = render(midi_files[0], None, channels=2)
+    for _ in range(3):  # FluidSynth's multi-threaded mode broke this about 1 time in 6
+        again, _ = render(midi_files[0], None, channels=2)
+        assert np.array_equal(first, again)
 
 
 def test_render_files_writes_one_file_per_input_like_single_renders(midi_files, tmp_path):

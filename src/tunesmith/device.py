@@ -7,7 +7,7 @@ and each is an OpenMP fork/join. tunesmith makes idle OpenMP threads sleep (``OM
 set in ``tunesmith/__init__``): with spinning threads a busy machine made 2-thread training collapse
 (measured at load ~16: LSTM 128x2 fwd+bwd, batch 128 x 200 steps, 19.6 s and 6.3 CPU-s per step
 spinning vs 1.9 s and 0.9 CPU-s sleeping; the Transformer 0.3 vs 3.0 steps/s). But a sleeping
-thread must be woken for every fork, on a VM a cross-CPU interrupt, which costs more than the small
+thread must be woken for every fork (a futex wake; on a VM likely an interrupt to another vCPU), dearer than the small
 matmul it would split: on a quiet machine basic_rnn (batch 128 x 128 units) trains at 61k real
 steps/s on 1 thread and 19k on 2, the audio LSTM at 1.32 s/epoch on 1 and 1.93 s on 2. The
 Transformer's large batched matmuls do pay for the wake-ups (8.3 steps/s on 2 threads, 6.6 on 1).
