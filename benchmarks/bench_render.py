@@ -72,6 +72,7 @@ def main() -> None:
             "device": "cpu",
             "platform": platform.platform(),
             "python": platform.python_version(),
+            "load_average_1min": os.getloadavg()[0],
         },
     }
 

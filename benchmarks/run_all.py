@@ -37,6 +37,20 @@ FULL_ARGS = {
 }
 
 
+# what kind of figure each one is: same-run ratios survive a busy machine, lone wall-clock figures do not
+NOTES = {
+    "threads": "same-run ratios: each round runs 1 thread, 2 threads and the default back to back, as fresh CLI processes",
+    "time_to_quality": "wall clock of one run per config (evaluation time excluded): rerun on a quiet machine",
+    "render": "render_cli: fresh CLI processes, wall clock and CPU seconds; the CPU figure survives load better",
+    "video": "a fresh CLI process, wall clock and CPU seconds (with ffmpeg); the CPU figure survives load better",
+}
+
+
+def _load(r: dict) -> str:
+    value = r.get("machine", {}).get("load_average_1min")
+    return f"{value:.1f} at the start" if isinstance(value, int | float) else "not recorded"
+
+
 def headline(name: str, r: dict) -> str:
     """One line a person can read from a benchmark's JSON."""
     try:
@@ -151,6 +165,8 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| benchmark | figure |", "|---|---|"]
     lines += [f"| {n} | {headline(n, r) if 'error' not in r else 'FAILED'} |" for n, r in results.items()]
+    notes = [f"- {n}: {NOTES[n]} (load {_load(results[n])})" for n in results if n in NOTES and "error" not in results[n]]
+    lines += ["", "How to read them:", *notes] if notes else []
     (out.with_suffix(".md")).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
