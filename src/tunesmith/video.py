@@ -3,10 +3,10 @@
 Speed comes from drawing the roll once (in wide strips, so memory stays bounded for long pieces)
 and sliding a window over it per frame. Each strip is converted to YUV 4:2:0 planes once, so the
 frames go into ffmpeg already in the format H.264 stores (no per-frame colour conversion, half the
-bytes of RGB), and libx264's ``ultrafast`` preset encodes them: a 9-minute song at 960x540, 24 fps,
-took 0.12 CPU-s per second of video with ``veryfast`` from RGB at 1280x720/30 fps 0.35 (quality
-is set by ``crf``, not the preset; flat piano-roll colours lose nothing visible). Audio is AAC
-from :func:`tunesmith.render.render`.
+bytes of RGB), and libx264's ``ultrafast`` preset encodes them (quality is set by ``crf``; a slower
+preset only makes the file smaller). Measured on 2 cores: a 9-minute song at 960x540, 24 fps, costs
+0.13 CPU-s per second of video, start-up, synthesis and audio included; the previous RGB frames
+at 1280x720, 30 fps, ``veryfast`` cost 0.35 (30 s clip). Audio is AAC from :func:`tunesmith.render.render`.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def make_video(
             "-c:a",
             "aac",
             "-aac_coder",
-            "fast",  # 2.4x less CPU than the default two-loop search; at 192 kbit/s no audible difference
+            "fast",  # 2.4x less CPU than the default two-loop search, same 192 kbit/s
             "-b:a",
             "192k",
             "-movflags",
