@@ -9,10 +9,18 @@ import resource
 import sys
 from pathlib import Path
 
+# isort: off
+import tunesmith  # noqa: F401 - before torch: it sets OMP_WAIT_POLICY=PASSIVE, read when torch loads libgomp
 import torch
 
+# isort: on
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# the shared data beside the checkout (/work/shared for /work/main), or $TUNESMITH_SHARED; a worktree one level deeper
+SHARED = Path(
+    os.environ.get("TUNESMITH_SHARED")
+    or next((p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "data").is_dir()), ROOT.parent / "shared")
+)
 FOLK = SHARED / "data" / "folk-melodies"
 CLIPS = SHARED / "data" / "clips"
 TEST_FOLK = ROOT / "tests" / "data" / "folk"

@@ -23,6 +23,9 @@ SCRIPTS = [
     "audio_train",
     "audio_generate",
     "render",
+    "video",
+    "threads",
+    "time_to_quality",
     "transcribe",
     "pipeline",
     "harmony",
@@ -33,6 +36,20 @@ FULL_ARGS = {
     "model_compare": ["--seconds", "150", "--configs", "attention_rnn,lookback_rnn,transformer"],
     "audio_train": ["--with-reference"],
 }
+
+
+# what kind of figure each one is: same-run ratios survive a busy machine, lone wall-clock figures do not
+NOTES = {
+    "threads": "same-run ratios: each round runs 1 thread, 2 threads and the default back to back, as fresh CLI processes",
+    "time_to_quality": "wall clock of one run per config (evaluation time excluded): rerun on a quiet machine",
+    "render": "render_cli: fresh CLI processes, wall clock and CPU seconds; the CPU figure survives load better",
+    "video": "a fresh CLI process, wall clock and CPU seconds (with ffmpeg); the CPU figure survives load better",
+}
+
+
+def _load(r: dict) -> str:
+    value = r.get("machine", {}).get("load_average_1min")
+    return f"{value:.1f} at the start" if isinstance(value, int | float) else "not recorded"
 
 
 def headline(name: str, r: dict) -> str:
@@ -79,7 +96,33 @@ def headline(name: str, r: dict) -> str:
             auto = {k: v for k, v in r["figures"].items() if k.endswith("/auto")}
             return "; ".join(f"{k} F1 {v['f1']} at {v['realtime_factor']}x" for k, v in auto.items())
         if name == "render":
-            return f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
+            text = f"{r['render']['realtime_factor']}x real time; piano roll 1,000 notes {r['piano_roll']['total_seconds']} s"
+            if "render_cli" in r:
+                c = r["render_cli"]
+                text += (
+                    f"; CLI with start-up, 2-min 4-track file: {c['realtime_factor_wall_best_of_3']}x wall "
+                    f"({c['realtime_factor_cpu_best_of_3']}x CPU), {c['files_in_one_call']} files in one call "
+                    f"{c['many_realtime_factor_wall']}x"
+                )
+            return text
+        if name == "video":
+            d = r["default"]
+            return (
+                f"{d['video_seconds']:.0f} s song: {d['realtime_factor_wall']}x real time wall, {d['realtime_factor_cpu']}x "
+                f"per CPU-second (load {d['load_before']})"
+            )
+        if name == "threads":
+            return "; ".join(
+                f"{k}: default {v.get('default_threads')} thread(s) = {v.get('default_vs_best')}x best ({v['best']})"
+                for k, v in r["summary"].items()
+            )
+        if name == "time_to_quality":
+            return "; ".join(
+                f"{k} {v['seconds_to_target']} s ({v['vs_magenta_time']}x faster than Magenta)"
+                if v["reached"]
+                else f"{k} not reached in {r['budget_seconds']:.0f} s"
+                for k, v in r["results"].items()
+            )
         if name == "speed_options":
             return "; ".join(
                 f"{m}: "
@@ -130,6 +173,8 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| benchmark | figure |", "|---|---|"]
     lines += [f"| {n} | {headline(n, r) if 'error' not in r else 'FAILED'} |" for n, r in results.items()]
+    notes = [f"- {n}: {NOTES[n]} (load {_load(results[n])})" for n in results if n in NOTES and "error" not in results[n]]
+    lines += ["", "How to read them:", *notes] if notes else []
     (out.with_suffix(".md")).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 import symusic
+
+# isort: off
+import tunesmith  # noqa: F401 - before torch, as a user imports: it sets OMP_WAIT_POLICY=PASSIVE
 import torch
+
+# isort: on
 
 DATA = Path(__file__).parent / "data"
 FOLK = DATA / "folk"

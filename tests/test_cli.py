@@ -47,7 +47,7 @@ def test_every_option_has_help_and_the_library_default(cmd):
 def test_options_are_library_parameters():
     """An option named like no parameter of the command's library function would be silently dropped or refused."""
     parser = _subparser(("melody", "generate"))
-    names = {a.dest for a in parser._actions if a.option_strings} - {"help", "model", "out_dir", "primer"}
+    names = {a.dest for a in parser._actions if a.option_strings} - {"help", "model", "out_dir", "primer", "threads"}
     from tunesmith.compose import generate_to_dir
     from tunesmith.melody.generate import GenerationSettings
 

@@ -18,9 +18,8 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import BadInputError, TunesmithError
 
 
 def _csv(text: str) -> list[str]:
@@ -75,6 +74,15 @@ def _defaults(targets: tuple[str, ...]) -> dict:
 
 def _show(value) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _threads(options: dict) -> None:
+    """``--threads`` of a generating command: set for this process (training commands pass it to the library)."""
+    if options.get("threads") is not None:
+        from tunesmith.device import use_threads
+
+        use_threads(options["threads"])
+    options.pop("threads", None)
 
 
 def given(options: dict, *names: str) -> dict:
@@ -156,6 +164,11 @@ MELODY_CONFIG_KEYS = (
         opt("--steps-per-quarter", type=int, help="time grid: 4 = 16th notes (default: the config's)"),
         opt("--attention-length", type=int, help="attention_rnn: steps attended back (default: the config's)"),
         opt("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)"),
+        opt(
+            "--threads",
+            type=int,
+            help="CPU threads (default: 1 for the small RNNs, all allowed CPUs for the transformer; honours OMP_NUM_THREADS)",
+        ),
         opt("--max-seconds", type=float, help="stop after this much wall time (checkpoint kept)"),
         opt(
             "--precision",
@@ -179,7 +192,10 @@ def _melody_train(o: dict, progress: bool) -> None:
         if dist.get_rank() != 0:
             return
         print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: {result['ranks_in_sync']}")
-    print(f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies.")
+    print(
+        f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies "
+        f"({result['threads']} CPU thread{'s' if result['threads'] > 1 else ''})."
+    )
     if ev:
         print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")
     print(
@@ -218,11 +234,13 @@ def _melody_train(o: dict, progress: bool) -> None:
         opt("--video", action="store_true", help="also write MP4 videos (needs tunesmith[video])"),
         opt("--format", type=_csv, dest="formats", help="notation beside each MIDI file: abc,musicxml,svg"),
         opt("--chords", action="store_true", help="add a chord accompaniment (second track and instrument)"),
+        opt("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
     ],
 )
 def _melody_generate(o: dict, progress: bool) -> None:
     from tunesmith.compose import generate_to_dir
 
+    _threads(o)
     model, out_dir = o.pop("model"), o.pop("out_dir")
     report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
     for item in report["outputs"]:
@@ -238,8 +256,9 @@ def _melody_generate(o: dict, progress: bool) -> None:
     help="MIDI -> audio with a real instrument",
     defaults_from=("tunesmith.render:render",),
     options=[
-        opt("input", help="a MIDI/score file"),
-        opt("-o", "--output", required=True, help="a WAV/FLAC/OGG file, or a folder when several instruments"),
+        opt("input", nargs="+", help="MIDI/score file(s); many in one call load the SoundFont once"),
+        opt("-o", "--output", required=True, help="a WAV/FLAC/OGG file, or a folder with several inputs or instruments"),
+        opt("--format", choices=["wav", "flac", "ogg"], default="wav", help="audio format of files written into a folder"),
         opt(
             "--instrument",
             help="a name (piano, guitar, music-box ...), a GM program 0-127, or a,b,c for several (default: the file's own)",
@@ -250,16 +269,12 @@ def _melody_generate(o: dict, progress: bool) -> None:
     ],
 )
 def _render(o: dict, progress: bool) -> None:
-    from tunesmith.render import render_many, render_to_file
+    from tunesmith.render import render_files
 
-    instruments = _csv(o["instrument"]) if o.get("instrument") else [None]
-    extra = given(o, "soundfont", "sample_rate")
-    if len(instruments) == 1:
-        path = render_to_file(o["input"], o["output"], instrument=instruments[0], **given(o, "preset"), **extra)
-        print(f"Wrote {path}")
-    else:
-        for inst, path in render_many(o["input"], instruments, o["output"], Path(o["input"]).stem, **extra).items():
-            print(f"{inst}: {path}")
+    instruments = _csv(o["instrument"]) if o.get("instrument") else None
+    extra = given(o, "soundfont", "preset", "sample_rate")
+    paths = render_files(o["input"], o["output"], instruments, suffix=f".{o['format']}", **extra)
+    print("\n".join(f"Wrote {p}" for p in paths))
 
 
 @command(
@@ -385,12 +400,16 @@ def _loss_curve(o: dict, progress: bool) -> None:
         opt("--instrument", help="a name, a GM program 0-127"),
         opt("--soundfont", help="a .sf2/.sf3 file (default: the General MIDI SoundFont)"),
         opt("--fps", type=int, help="frames per second"),
+        opt("--size", default="960x540", help="WIDTHxHEIGHT, both even"),
     ],
 )
 def _video(o: dict, progress: bool) -> None:
     from tunesmith.video import make_video
 
-    print(f"Wrote {make_video(o.pop('input'), o.pop('path'), **o)}")
+    width, _, height = o.pop("size").lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise BadInputError("--size: give WIDTHxHEIGHT, e.g. 960x540")
+    print(f"Wrote {make_video(o.pop('input'), o.pop('path'), width=int(width), height=int(height), **o)}")
 
 
 # --- the audio model and the bridge --------------------------------------------------------------
@@ -436,6 +455,9 @@ AUDIO_CONFIG_KEYS = (
         opt("--weight-decay", type=float, help="L2 weight decay (default: the config's)"),
         opt("--batch-size", type=int, help="windows per step (default: the config's)"),
         opt("--normalisation", help="input normalisation of the spectra (default: the config's)"),
+        opt(
+            "--threads", type=int, help="CPU threads (default: 1 for LSTMs up to 256 units; honours OMP_NUM_THREADS and taskset)"
+        ),
     ],
 )
 def _audio_train(o: dict, progress: bool) -> None:
@@ -467,11 +489,13 @@ def _audio_train(o: dict, progress: bool) -> None:
         opt("--griffin-lim-iters", type=int, help="phase reconstruction iterations (more: cleaner, slower)"),
         opt("--seed", type=int, help="same seed, same audio"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for the WAVs, spectrograms and generation.json"),
+        opt("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
     ],
 )
 def _audio_generate(o: dict, progress: bool) -> None:
     from tunesmith.audio_model.generate import generate_audio
 
+    _threads(o)
     out_dir = o["out_dir"]
     report = generate_audio(o.pop("model_dir"), o.pop("seed_clip"), o.pop("out_dir"), **o)
     for item in report.get("outputs", []):
@@ -517,6 +541,7 @@ def _transcribe(o: dict, progress: bool) -> None:
         opt("--audio-epochs", type=int, help="with --audio-model train: epochs on the clip"),
         opt("--seed", type=int, help="same seed, same results"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for everything, with an index.html gallery"),
+        opt("--threads", type=int, help="CPU threads for every step (default: chosen per step; honours OMP_NUM_THREADS)"),
     ],
 )
 def _pipeline(o: dict, progress: bool) -> None:

@@ -46,8 +46,16 @@ def run_pipeline(
     audio_epochs: int = 20,
     seed: int = 0,
     progress: bool = True,
+    threads: int | None = None,
 ) -> dict:
-    """Run the whole chain on ``clip`` and write everything into ``out_dir``; returns the results dict."""
+    """Run the whole chain on ``clip`` and write everything into ``out_dir``; returns the results dict.
+
+    ``threads``: CPU threads for every step (default: training picks per model, the rest use all allowed).
+    """
+    from tunesmith.device import use_threads
+
+    if threads is not None:
+        use_threads(threads)
     from tunesmith.compose import generate_to_dir
     from tunesmith.gallery import melody_sections, section_html, write_gallery
     from tunesmith.melody.generate import load_melody_model
@@ -93,7 +101,7 @@ def run_pipeline(
             from tunesmith.audio_model.train import train_audio_model
 
             model_dir = out / "audio-model"
-            train_audio_model([seed_wav], model_dir, epochs=audio_epochs, seed=seed, progress=progress)
+            train_audio_model([seed_wav], model_dir, epochs=audio_epochs, seed=seed, progress=progress, threads=threads)
         report = generate_audio(model_dir, seed_wav, out / "regenerated", seconds=seconds, n=1, seed=seed)
         regenerated = out / "regenerated" / "output_01.wav"
         results["audio_generation"] = {k: v for k, v in report.items() if k != "audio"}

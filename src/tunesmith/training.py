@@ -22,6 +22,7 @@ import torch
 from tunesmith import checkpoint
 from tunesmith.allocator import release_freed_memory, reuse_freed_memory
 from tunesmith.checkpoint import LOG, read_log
+from tunesmith.device import use_threads
 from tunesmith.errors import TrainingError, TunesmithError
 from tunesmith.files import remove_stale_temps, write_text
 from tunesmith.progress import progress_bar
@@ -38,6 +39,8 @@ class TrainingTask(Protocol):
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
     def evaluate(self) -> dict[str, float]: ...
 
+    # optional: thread_hints, a dict for tunesmith.device.default_threads (recurrent=True, units=128)
+
     # optional: learning_rate(step) -> float, a schedule applied before every optimizer step
 
 
@@ -52,7 +55,7 @@ class TrainSettings:
     seed: int = 0
     resume: bool = False
     progress: bool = True
-    threads: int | None = None
+    threads: int | None = None  # None: tunesmith.device.default_threads for the task's model
     max_seconds: float | None = None  # stop (with a checkpoint) after this much wall time
     stop_event: Any = None  # a threading.Event: set it to stop cleanly (the web page's Cancel)
     on_log: Any = None  # called with each logged row (live progress in the web page)
@@ -79,11 +82,22 @@ def _distributed() -> tuple[int, int]:
 
 
 def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: TrainSettings) -> dict:
-    """Train ``task.model``, checkpointing into ``model_dir``; returns the final metrics."""
-    model_dir = Path(model_dir)
+    """Train ``task.model``, checkpointing into ``model_dir``; returns the final metrics.
+
+    Runs on ``settings.threads`` CPU threads, else the model's default (tunesmith.device); the
+    process's thread count is put back afterwards, so generation after training is unaffected.
+    """
     rank, world = _distributed()
+    before = torch.get_num_threads()
+    threads = use_threads(settings.threads, **getattr(task, "thread_hints", {}), processes=world)
+    try:
+        return dict(_train(task, Path(model_dir), settings, rank, world), threads=threads)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: int, world: int) -> dict:
     reuse_freed_memory()  # no page faults re-zeroing the same buffers every step
-    torch.set_num_threads(settings.threads or max(1, (os.cpu_count() or 1) // world))
     per_epoch = task.batches_per_epoch(world)
     if per_epoch < 1:
         raise TrainingError("the training set is too small for one batch; add data or lower the batch size")

@@ -1,8 +1,12 @@
 """MP4 video: the piano roll scrolls right-to-left under a fixed playhead while the rendered audio plays.
 
 Speed comes from drawing the roll once (in wide strips, so memory stays bounded for long pieces)
-and sliding a window over it per frame; raw RGB frames are piped into ffmpeg (libx264, yuv420p,
-which every player accepts) and muxed with AAC audio from :func:`tunesmith.render.render`.
+and sliding a window over it per frame. Each strip is converted to YUV 4:2:0 planes once, so the
+frames go into ffmpeg already in the format H.264 stores (no per-frame colour conversion, half the
+bytes of RGB), and libx264's ``ultrafast`` preset encodes them (quality is set by ``crf``; a slower
+preset only makes the file smaller). Measured on 2 cores: a 9-minute song at 960x540, 24 fps, costs
+0.13 CPU-s per second of video, start-up, synthesis and audio included; the previous RGB frames
+at 1280x720, 30 fps, ``veryfast`` cost 0.35 (30 s clip). Audio is AAC from :func:`tunesmith.render.render`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ C_LINE = (60, 63, 78)
 PLAYHEAD = (255, 255, 255)
 LABEL_WIDTH = 44
 PLAYHEAD_AT = 0.3  # fraction of the width left of the playhead (what just played)
-STRIP = 4096  # roll pixels drawn at a time
+STRIP = 4096  # roll pixels drawn at a time (even: chroma planes are half width)
 
 
 def ffmpeg_exe() -> str:
@@ -49,7 +53,7 @@ class _Roll:
         self.notes, self.height, self.pps, self.lead = notes, height, px_per_second, lead_seconds
         self.low, self.high = low, high
         self.row = height / (high - low + 1)
-        self.cache: dict[int, np.ndarray] = {}
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.colors = {True: _hex(PRIMER_COLOR), False: _hex(GENERATED_COLOR)}
 
     def y_range(self, pitch: int) -> tuple[int, int]:
@@ -67,8 +71,8 @@ class _Roll:
                 image[min(y1 + 1, self.height - 1)] = C_LINE
         return image
 
-    def strip(self, index: int, width: int) -> np.ndarray:
-        """Strip ``index`` covers roll pixels [index*STRIP, index*STRIP + STRIP + width)."""
+    def strip(self, index: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Y, U, V planes of strip ``index``: roll pixels [index*STRIP, index*STRIP + STRIP + width)."""
         if index in self.cache:
             return self.cache[index]
         x_start = index * STRIP
@@ -84,8 +88,26 @@ class _Roll:
             color = np.array(self.colors[bool(n.primer[i])]) * shade
             image[y0:y1, a:b] = color.astype(np.uint8)
             image[y0:y1, a : min(a + 2, b)] = 230  # bright onset edge: repeated notes stay distinct
-        self.cache = {index: image}  # keep one strip: frames walk forward
-        return image
+        self.cache = {index: yuv420(image)}  # keep one strip: frames walk forward
+        return self.cache[index]
+
+
+# BT.709 (HD) in limited range, the matrix the output is tagged with
+_RGB_TO_YUV = np.array(
+    [[0.2126, 0.7152, 0.0722], [-0.2126 / 1.8556, -0.7152 / 1.8556, 0.5], [0.5, -0.7152 / 1.5748, -0.0722 / 1.5748]],
+    np.float32,
+) * np.array([[219 / 255], [224 / 255], [224 / 255]], np.float32)
+
+
+def yuv420(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RGB [h, w, 3] uint8 (h, w even) -> Y [h, w], U and V [h/2, w/2] uint8, BT.709 limited range."""
+    h, w, _ = image.shape
+    rgb = image.astype(np.float32)
+    y = rgb @ _RGB_TO_YUV[0] + 16
+    half = rgb.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))  # chroma of each 2x2 block
+    u = half @ _RGB_TO_YUV[1] + 128
+    v = half @ _RGB_TO_YUV[2] + 128
+    return tuple(np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (y, u, v))
 
 
 def _label_strip(roll: _Roll) -> np.ndarray:
@@ -110,15 +132,19 @@ def make_video(
     path: str | os.PathLike,
     instrument: str | int | None = "music-box",
     *,
-    fps: int = 30,
-    width: int = 1280,
-    height: int = 720,
+    fps: int = 24,
+    width: int = 960,
+    height: int = 540,
     seconds_visible: float = 8.0,
     soundfont: str | os.PathLike | None = None,
     primer_steps: int | None = None,
     crf: int = 23,
+    preset: str = "ultrafast",
 ) -> Path:
-    """Write an MP4 (H.264 + AAC) of the piano roll scrolling under a playhead, with the rendered audio."""
+    """Write an MP4 (H.264 + AAC) of the piano roll scrolling under a playhead, with the rendered audio.
+
+    ``preset`` is libx264's speed preset (``ultrafast`` ... ``veryslow``): slower ones give smaller files.
+    """
     from tunesmith.render import render, write_audio
 
     path = Path(path)
@@ -138,10 +164,11 @@ def make_video(
         low, high = low - (24 - (high - low)) // 2, low - (24 - (high - low)) // 2 + 24
     low, high = max(low, 0), min(high, 127)
     pps = width / seconds_visible
-    playhead = int(width * PLAYHEAD_AT)
+    playhead = int(width * PLAYHEAD_AT) // 2 * 2  # even: the chroma planes line up with it
     roll = _Roll(notes, height, pps, playhead / pps, low, high)
-    labels = _label_strip(roll)
-    active_color = np.array([255, 240, 180], np.uint8)
+    labels = yuv420(_label_strip(roll))
+    active = yuv420(np.full((2, 2, 3), (255, 240, 180), np.uint8))
+    white = yuv420(np.full((2, 2, 3), PLAYHEAD, np.uint8))
 
     with tempfile.TemporaryDirectory(prefix="tunesmith-video-") as tmp_dir, atomic_path(path) as tmp:
         wav = write_audio(audio, sample_rate, Path(tmp_dir) / "audio.wav")
@@ -155,7 +182,7 @@ def make_video(
             "-f",
             "rawvideo",
             "-pix_fmt",
-            "rgb24",
+            "yuv420p",
             "-s",
             f"{width}x{height}",
             "-r",
@@ -171,15 +198,25 @@ def make_video(
             "-c:v",
             "libx264",
             "-preset",
-            "veryfast",
+            preset,
             "-tune",
             "animation",
             "-crf",
             str(crf),
             "-pix_fmt",
             "yuv420p",
+            "-colorspace",
+            "bt709",
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+            "-color_range",
+            "tv",
             "-c:a",
             "aac",
+            "-aac_coder",
+            "fast",  # 2.4x less CPU than the default two-loop search, same 192 kbit/s
             "-b:a",
             "192k",
             "-movflags",
@@ -191,22 +228,34 @@ def make_video(
         with open(log, "wb") as log_file:
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file)
             try:
-                frame = np.empty((height, width, 3), np.uint8)
+                buffer = np.empty(height * width * 3 // 2, np.uint8)  # one yuv420p frame: Y, then U, then V
+                planes = (
+                    buffer[: height * width].reshape(height, width),
+                    buffer[height * width : height * width * 5 // 4].reshape(height // 2, width // 2),
+                    buffer[height * width * 5 // 4 :].reshape(height // 2, width // 2),
+                )
                 order = np.argsort(notes.start, kind="stable")
                 starts, ends = notes.start[order], notes.end[order]
                 longest = float((ends - starts).max())
                 for k in range(frames):
                     t = k / fps
                     index, offset = divmod(int(round(t * pps)), STRIP)
-                    frame[:] = roll.strip(index, width)[:, offset : offset + width]
-                    frame[:, :LABEL_WIDTH] = labels
+                    strip = roll.strip(index, width)
+                    for c, (plane, source, label) in enumerate(zip(planes, strip, labels)):
+                        scale = 1 if c == 0 else 2  # chroma: half resolution (half a pixel behind at odd offsets)
+                        plane[:] = source[:, offset // scale : offset // scale + width // scale]
+                        plane[:, : LABEL_WIDTH // scale] = label
                     # light up the notes sounding under the playhead
                     first, last = np.searchsorted(starts, [t - longest, t], side="right")
                     for i in first + np.flatnonzero(ends[first:last] > t):
                         y0, y1 = roll.y_range(int(notes.pitch[order[i]]))
-                        frame[y0:y1, playhead - 4 : playhead + 5] = active_color
-                    frame[:, playhead - 1 : playhead + 1] = PLAYHEAD
-                    process.stdin.write(memoryview(frame).cast("B"))
+                        planes[0][y0:y1, playhead - 4 : playhead + 5] = active[0][0, 0]
+                        for plane, color in zip(planes[1:], active[1:]):
+                            plane[y0 // 2 : (y1 + 1) // 2, (playhead - 4) // 2 : (playhead + 6) // 2] = color[0, 0]
+                    planes[0][:, playhead - 1 : playhead + 1] = white[0][0, 0]
+                    for plane, color in zip(planes[1:], white[1:]):
+                        plane[:, playhead // 2 - 1 : playhead // 2 + 1] = color[0, 0]
+                    process.stdin.write(buffer)
             except BrokenPipeError:
                 pass  # ffmpeg stopped early; its log says why
             except BaseException:

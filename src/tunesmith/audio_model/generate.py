@@ -20,7 +20,7 @@ import torch
 from tunesmith import checkpoint
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
 from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
-from tunesmith.audio_model.train import pick_device
+from tunesmith.device import pick_device
 from tunesmith.errors import BadInputError, ModelError
 from tunesmith.files import atomic_path, write_json
 

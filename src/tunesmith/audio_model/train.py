@@ -17,12 +17,9 @@ import torch.nn.functional as F
 
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
 from tunesmith.audio_model.spectra import FrameSet, build_frame_set, find_audio_files, load_audio
+from tunesmith.device import pick_device
 from tunesmith.errors import BadInputError
 from tunesmith.training import TrainSettings, run_training, use_bf16
-
-
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    return torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load_clips(clips, sample_rate: int, min_samples: int) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
@@ -60,6 +57,7 @@ class AudioTask:
         self.offsets = torch.arange(config.sequence_length, device=device)
         self.bf16 = use_bf16(config.precision, device)
         self.files = data.files
+        self.thread_hints = {"recurrent": True, "units": config.units}
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)

@@ -17,6 +17,7 @@ import torch
 
 from tunesmith import checkpoint
 from tunesmith.config import config_from_dict
+from tunesmith.device import pick_device
 from tunesmith.errors import BadInputError, ModelError
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
@@ -64,7 +65,7 @@ class MelodyModel:
         config = config_from_dict(MelodyConfig, data["config"], source=str(path / checkpoint.CONFIG))
         module = build_model(config)
         checkpoint.load_weights(path, module)
-        module.to(torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+        module.to(pick_device(device))
         return cls(module, config, path, data)
 
     def __repr__(self) -> str:

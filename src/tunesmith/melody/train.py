@@ -12,16 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from tunesmith.config import config_from_dict
+from tunesmith.device import pick_device
 from tunesmith.errors import TrainingError
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
 from tunesmith.training import TrainSettings, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor):
@@ -58,7 +55,7 @@ class MelodyTask:
         self.encoding = config.melody_encoding
         self.train, self.eval_set = train, eval_set
         self.seed = seed
-        self.device = device or default_device()
+        self.device = pick_device(device)
         self.model = build_model(config).to(self.device)
         self.corpus_info = corpus_info or {}
         self._epoch_cache: tuple[int, list[np.ndarray]] | None = None
@@ -67,6 +64,8 @@ class MelodyTask:
             raise TrainingError(f"precision must be auto, fp32 or bf16, not {precision!r}")
         self.autocast = use_bf16(precision, self.device)  # auto: bf16 where the hardware does it fast
         self.groups = LENGTH_GROUPS
+        recurrent = config.architecture == "rnn"
+        self.thread_hints = {"recurrent": recurrent, "units": max(config.layers) if recurrent else config.d_model}
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
@@ -164,6 +163,7 @@ def train_melody_model(
     checkpoint_every: int = 100,
     progress: bool = True,
     device: str | None = None,
+    threads: int | None = None,
     max_seconds: float | None = None,
     workers: int | None = None,
     stop_event=None,
@@ -171,7 +171,10 @@ def train_melody_model(
     precision: str = "auto",
     **overrides,
 ) -> dict:
-    """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly)."""
+    """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly).
+
+    ``threads=None`` picks the CPU threads for the model (tunesmith.device.default_threads).
+    """
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
 
@@ -202,7 +205,7 @@ def train_melody_model(
             f"add more MIDI files or pass batch_size={max(1, len(train))}"
         )
     torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
-    task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None, precision=precision)
+    task = MelodyTask(cfg, train, eval_set, seed=seed, device=pick_device(device), precision=precision)
     task.config_extra = {"corpus": str(corpus_dir.resolve())}  # where evaluation finds the held-out split
     settings = TrainSettings(
         steps=steps,
@@ -214,6 +217,7 @@ def train_melody_model(
         resume=resume,
         progress=progress,
         max_seconds=max_seconds,
+        threads=threads,
         stop_event=stop_event,
         on_log=on_log,
     )

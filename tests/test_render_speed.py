@@ -1,0 +1,129 @@
+"""The speed work on render and video keeps their output: many files in one call (the SoundFont loaded
+once), identical renders, frames sent to ffmpeg as YUV 4:2:0."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import make_score, scale_tune
+from tunesmith.cli import main
+from tunesmith.errors import RenderError
+from tunesmith.music.melody import Melody, Note
+from tunesmith.render import find_soundfont, render, render_files
+
+try:
+    find_soundfont()
+except RenderError as exc:
+    pytest.skip(f"no General MIDI SoundFont: {exc}", allow_module_level=True)
+
+
+@pytest.fixture
+def midi_files(tmp_path):
+    paths = []
+    for k, program in enumerate((0, 24, 40)):
+        path = tmp_path / f"tune{k}.mid"
+        notes = scale_tune(bars=2, base=55 + 3 * k)
+        make_score(notes, program=program, extra_tracks=[([(36, b, 0.5) for b in range(8)], 0, True)]).dump_midi(str(path))
+        paths.append(path)
+    return paths
+
+
+def test_renders_of_one_file_are_identical(midi_files):
+    first, _ = render(midi_files[0], None, channels=2)
+    for _ in range(3):  # FluidSynth's multi-threaded mode broke this about 1 time in 6
+        again, _ = render(midi_files[0], None, channels=2)
+        assert np.array_equal(first, again)
+
+
+def test_render_files_writes_one_file_per_input_like_single_renders(midi_files, tmp_path):
+    out = tmp_path / "out"
+    paths = render_files(midi_files, out)
+    assert [p.name for p in paths] == ["tune0.wav", "tune1.wav", "tune2.wav"]
+    for source, path in zip(midi_files, paths):
+        alone, sr = render(source, None)
+        written, written_sr = soundfile.read(path, dtype="float32")
+        assert written_sr == sr and len(written) == len(alone)
+        assert np.abs(written - alone).max() < 1e-4  # 16-bit rounding only
+    with_instruments = render_files(midi_files[:2], tmp_path / "inst", ["piano", "guitar"], suffix=".flac")
+    assert sorted(p.name for p in with_instruments) == [
+        "tune0_guitar.flac",
+        "tune0_piano.flac",
+        "tune1_guitar.flac",
+        "tune1_piano.flac",
+    ]
+
+
+def test_render_files_keeps_going_past_a_bad_file_and_names_it(midi_files, tmp_path):
+    bad = tmp_path / "broken.mid"
+    bad.write_text("not a MIDI file")
+    out = tmp_path / "out"
+    with pytest.raises(RenderError, match="broken.mid") as info:
+        render_files([midi_files[0], bad, midi_files[1]], out)
+    assert "1 of 3 files not rendered (2 written)" in str(info.value)
+    assert sorted(p.name for p in out.iterdir()) == ["tune0.wav", "tune1.wav"]
+    with pytest.raises(RenderError, match="must be a folder"):
+        render_files(midi_files, tmp_path / "one.wav")
+    (tmp_path / "again").mkdir()
+    twin = tmp_path / "again" / "tune0.mid"
+    twin.write_bytes(midi_files[0].read_bytes())
+    with pytest.raises(RenderError, match="tune0"):
+        render_files([midi_files[0], twin], out)
+
+
+def test_cli_renders_many_files_in_one_call(midi_files, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["--quiet", "render", *map(str, midi_files), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["tune0.wav", "tune1.wav", "tune2.wav"]
+    assert capsys.readouterr().out.count("Wrote") == 3
+    single = tmp_path / "single.ogg"
+    assert main(["--quiet", "render", str(midi_files[0]), "-o", str(single), "--instrument", "flute"]) == 0
+    assert soundfile.info(single).format == "OGG"
+
+
+def test_yuv420_matches_the_bt709_limited_range_values():
+    from tunesmith.video import yuv420
+
+    image = np.zeros((2, 4, 3), np.uint8)
+    image[:, 2:] = 255  # black | white
+    y, u, v = yuv420(image)
+    assert y.tolist() == [[16, 16, 235, 235]] * 2
+    assert u.tolist() == [[128, 128]] and v.tolist() == [[128, 128]]
+    red = yuv420(np.full((2, 2, 3), (255, 0, 0), np.uint8))
+    assert (int(red[0][0, 0]), int(red[1][0, 0]), int(red[2][0, 0])) == (63, 102, 240)  # BT.709 red
+
+
+def test_video_frames_show_the_roll_and_playhead_in_their_colours(tmp_path):
+    from tunesmith.video import BACKGROUND, BLACK_KEY_ROW, PLAYHEAD_AT, ffmpeg_exe, make_video
+
+    melody = Melody.from_notes([Note(60 + (i * 5) % 12, 2 * i, 2 * i + 2) for i in range(16)], primer_steps=8)
+    path = make_video(melody, tmp_path / "tune.mp4", "music-box", fps=12, width=320, height=180)
+    frame = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-ss",
+            "1",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    rgb = np.frombuffer(frame, np.uint8).reshape(180, 320, 3).astype(int)
+    playhead = int(320 * PLAYHEAD_AT) // 2 * 2
+    assert (rgb[:, playhead] > 200).all()  # the white playhead, top to bottom
+    far = rgb[:, -3]  # right edge: background rows only (no note 8 s ahead at this moment)
+    distance = np.minimum(np.abs(far - BACKGROUND).max(axis=1), np.abs(far - BLACK_KEY_ROW).max(axis=1))
+    assert np.median(distance) <= 6  # decoded as the roll's own colours (the colour matrix is right)
