@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reprocess every file; by default files already processed into OUTPUT/parts are skipped",
     )
+    s.add_argument(
+        "--force", action="store_true", help="write into a folder that holds other files (only corpus files are replaced)"
+    )
     s.add_argument("--eval-ratio", type=float, default=0.1)
     s.add_argument("--min-bars", type=int, default=7)
     s.add_argument("--max-steps", type=int, default=512)
@@ -69,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int)
     t.add_argument("--epochs", type=int)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true")
+    t.add_argument("--resume", action="store_true", help="continue the model in OUTPUT from its last checkpoint")
+    t.add_argument("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)")
     t.add_argument("--eval-every", type=int, default=100)
     t.add_argument("--checkpoint-every", type=int, default=100)
     t.add_argument("--batch-size", type=int)
@@ -112,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--soundfont")
     g.add_argument("--plot", action="store_true")
     g.add_argument("--video", action="store_true")
+    g.add_argument(
+        "--force", action="store_true", help="write into a folder that holds other files (only melody_NN files are replaced)"
+    )
 
     r = sub.add_parser("render", help="MIDI -> audio with a real instrument")
     r.add_argument("input")
@@ -149,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--config", help="JSON/TOML file; MAGNet names (loss_type, rnn_number_units, opt, ...) accepted")
     at.add_argument("--epochs", type=int)
     at.add_argument("--seed", type=int, default=0)
-    at.add_argument("--resume", action="store_true")
+    at.add_argument("--resume", action="store_true", help="continue the model in OUTPUT from its last checkpoint")
+    at.add_argument("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)")
     at.add_argument("--sr", type=int, dest="sample_rate")
     at.add_argument("--n-fft", type=int)
     at.add_argument("--hop", type=int, dest="hop_length")
@@ -174,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--griffin-lim-iters", type=int, default=32)
     ag.add_argument("--seed", type=int, default=0)
     ag.add_argument("-o", "--output", required=True)
+    ag.add_argument(
+        "--force", action="store_true", help="write into a folder that holds other files (only output_NN files are replaced)"
+    )
 
     tr = sub.add_parser("transcribe", help="audio -> monophonic melody MIDI")
     tr.add_argument("input")
@@ -246,6 +257,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             engine=args.engine,
             ray_address=args.ray_address,
             fresh=args.fresh,
+            force=args.force,
         )
         print(report.summary())
         print(f"Corpus written to {args.output} (details in corpus.json)")
@@ -281,6 +293,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             device=args.device,
             max_seconds=args.max_seconds,
             precision=args.precision,
+            force=args.force,
             **overrides,
         )
         ev = result.get("eval") or {}
@@ -323,6 +336,7 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             exclude_primer=args.exclude_primer,
             strict=args.strict,
             seed=args.seed,
+            force=args.force,
         )
         for item in report["outputs"]:
             print(f"{args.output}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
@@ -376,11 +390,9 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
     elif cmd == "audio":
         _run_audio(args, progress)
     elif cmd == "transcribe":
-        from tunesmith.music.midi import write_midi
-        from tunesmith.transcribe import transcribe
+        from tunesmith.transcribe import transcribe_to_file
 
-        melody = transcribe(args.input, method=args.method, max_seconds=args.max_seconds)
-        write_midi(melody, args.output)
+        melody = transcribe_to_file(args.input, args.output, method=args.method, max_seconds=args.max_seconds)
         print(f"{melody.summary()}\nWrote {args.output}")
     elif cmd == "pipeline":
         from tunesmith.pipeline import run_pipeline
@@ -457,6 +469,7 @@ def _run_audio(args: argparse.Namespace, progress: bool) -> None:
             resume=args.resume,
             seed=args.seed,
             progress=progress,
+            force=args.force,
             **overrides,
         )
         print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2, default=str))
@@ -475,6 +488,7 @@ def _run_audio(args: argparse.Namespace, progress: bool) -> None:
             impulse_scale=args.impulse_scale,
             griffin_lim_iters=args.griffin_lim_iters,
             seed=args.seed,
+            force=args.force,
         )
         for item in report.get("outputs", []):
             print(item if isinstance(item, str) else item.get("wav", item))
@@ -495,6 +509,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a last guard: a file-system refusal the checks did not foresee, said plainly
+        import errno
+
+        where = f" ({exc.filename})" if exc.filename else ""
+        what = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
+        print(f"error: {what}{where}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from tunesmith.files import write_json
 from tunesmith.melody.generate import GenerationSettings, MelodyModel, generate_melodies, load_melody_model, settings_dict
 from tunesmith.music.midi import write_midi
+from tunesmith.outputs import MELODY_GENERATION, output_dir, remove_own_files
 
 
 def generate_to_dir(
@@ -25,16 +26,25 @@ def generate_to_dir(
     video: bool = False,
     primer_bars: int | None = None,
     soundfont: str | None = None,
+    force: bool = False,
     **settings_kwargs,
 ) -> dict:
-    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos)."""
+    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos).
+
+    ``out_dir`` must be new, empty or an earlier generation (``force=True``: any folder); it is checked and
+    locked before any work. Files of an earlier generation that this one did not write (``melody_03.mid`` of
+    an earlier ``-n 4`` beside a new ``-n 2``) are deleted once the new set is complete; other files stay.
+    """
+    with output_dir(out_dir, MELODY_GENERATION.name, force=force):
+        return _generate(model, primer, Path(out_dir), n, render, plot, video, primer_bars, soundfont, settings_kwargs)
+
+
+def _generate(model, primer, out_dir: Path, n, render, plot, video, primer_bars, soundfont, settings_kwargs: dict) -> dict:
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
     primer_melody = model.prepare_primer(primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed)
     outputs = generate_melodies(model, primer_melody, n, settings)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     items = []
     for melody in outputs:
         files = {"midi": write_midi(melody, out_dir / f"{melody.name}.mid").name}
@@ -63,6 +73,7 @@ def generate_to_dir(
             }
         )
     report = {
+        "kind": MELODY_GENERATION.name,
         "model": str(model.model_dir),
         "config": model.config.name,
         "primer": str(primer) if primer is not None else None,
@@ -72,5 +83,7 @@ def generate_to_dir(
         "outputs": items,
     }
     write_json(out_dir / "generation.json", report)
+    written = {"generation.json", *(name for item in items for name in item["files"].values())}
+    remove_own_files(out_dir, MELODY_GENERATION.name, keep=written)  # leftovers of an earlier, larger run
     report["melodies"] = outputs
     return report

@@ -11,13 +11,13 @@ import contextlib
 import math
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import RenderError
-from tunesmith.files import atomic_path
+from tunesmith.errors import DiskFullError, RenderError
+from tunesmith.files import atomic_path, disk_full_error, remove_stale_temps, temp_path
+from tunesmith.outputs import check_output_file
 from tunesmith.plots import GENERATED_COLOR, PITCH_NAMES, PRIMER_COLOR, NoteArrays, note_arrays
 
 BACKGROUND = (24, 26, 33)
@@ -119,11 +119,13 @@ def make_video(
     crf: int = 23,
 ) -> Path:
     """Write an MP4 (H.264 + AAC) of the piano roll scrolling under a playhead, with the rendered audio."""
+    from tunesmith.progress import progress_bar
     from tunesmith.render import render, write_audio
 
     path = Path(path)
     if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise RenderError(f"{path}: videos are written as MP4; use a .mp4 suffix")
+    check_output_file(path, (".mp4", ".m4v", ".mov"), inputs=[obj], what="video")
     if width % 2 or height % 2 or width < 64 or height < 64:
         raise RenderError(f"video size {width}x{height}: width and height must be even and at least 64 (yuv420p)")
     if not 1 <= fps <= 120:
@@ -141,82 +143,107 @@ def make_video(
     playhead = int(width * PLAYHEAD_AT)
     roll = _Roll(notes, height, pps, playhead / pps, low, high)
     labels = _label_strip(roll)
-    active_color = np.array([255, 240, 180], np.uint8)
-
-    with tempfile.TemporaryDirectory(prefix="tunesmith-video-") as tmp_dir, atomic_path(path) as tmp:
-        wav = write_audio(audio, sample_rate, Path(tmp_dir) / "audio.wav")
-        log = Path(tmp_dir) / "ffmpeg.log"
-        command = [
-            ffmpeg_exe(),
-            "-y",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{width}x{height}",
-            "-r",
-            str(fps),
-            "-i",
-            "pipe:0",
-            "-i",
-            str(wav),
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "animation",
-            "-crf",
-            str(crf),
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "192k",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-            str(tmp),
-        ]
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file)
-            try:
-                frame = np.empty((height, width, 3), np.uint8)
-                order = np.argsort(notes.start, kind="stable")
-                starts, ends = notes.start[order], notes.end[order]
-                longest = float((ends - starts).max())
-                for k in range(frames):
-                    t = k / fps
-                    index, offset = divmod(int(round(t * pps)), STRIP)
-                    frame[:] = roll.strip(index, width)[:, offset : offset + width]
-                    frame[:, :LABEL_WIDTH] = labels
-                    # light up the notes sounding under the playhead
-                    first, last = np.searchsorted(starts, [t - longest, t], side="right")
-                    for i in first + np.flatnonzero(ends[first:last] > t):
-                        y0, y1 = roll.y_range(int(notes.pitch[order[i]]))
-                        frame[y0:y1, playhead - 4 : playhead + 5] = active_color
-                    frame[:, playhead - 1 : playhead + 1] = PLAYHEAD
-                    process.stdin.write(memoryview(frame).cast("B"))
-            except BrokenPipeError:
-                pass  # ffmpeg stopped early; its log says why
-            except BaseException:
-                process.kill()
-                raise
-            finally:
-                with contextlib.suppress(OSError):
-                    process.stdin.close()
-                code = process.wait()
-        if code != 0:
-            message = log.read_text(errors="replace").strip()[-800:]
-            raise RenderError(f"ffmpeg failed writing {path} (exit {code}): {message}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent)  # the half-written video, audio and log of a killed run (hidden, pid-named)
+    # every temp file sits beside the video, named with this pid: whatever ends this run, the next one clears them
+    wav, log = temp_path(path, ".wav"), temp_path(path, ".log")
+    bar = progress_bar(total=frames, desc="video", unit="frame")
+    try:
+        try:
+            write_audio(audio, sample_rate, wav)
+        except DiskFullError as exc:
+            raise disk_full_error(path) from exc
+        with atomic_path(path) as tmp:
+            command = [
+                ffmpeg_exe(),
+                "-y",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "-s",
+                f"{width}x{height}",
+                "-r",
+                str(fps),
+                "-i",
+                "pipe:0",
+                "-i",
+                str(wav),
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-tune",
+                "animation",
+                "-crf",
+                str(crf),
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "192k",
+                "-movflags",
+                "+faststart",
+                "-f",
+                "mp4",
+                str(tmp),
+            ]
+            _pipe(command, log, _frames(notes, roll, labels, frames, fps, width, height, pps, playhead), bar, path)
+    finally:
+        bar.close()
+        wav.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
     return path
+
+
+def _frames(notes: NoteArrays, roll: _Roll, labels: np.ndarray, frames: int, fps: int, width: int, height: int, pps, playhead):
+    """The video's frames in order (one buffer, refilled: write each before taking the next)."""
+    active_color = np.array([255, 240, 180], np.uint8)
+    frame = np.empty((height, width, 3), np.uint8)
+    order = np.argsort(notes.start, kind="stable")
+    starts, ends = notes.start[order], notes.end[order]
+    longest = float((ends - starts).max())
+    for k in range(frames):
+        t = k / fps
+        index, offset = divmod(int(round(t * pps)), STRIP)
+        frame[:] = roll.strip(index, width)[:, offset : offset + width]
+        frame[:, :LABEL_WIDTH] = labels
+        # light up the notes sounding under the playhead
+        first, last = np.searchsorted(starts, [t - longest, t], side="right")
+        for i in first + np.flatnonzero(ends[first:last] > t):
+            y0, y1 = roll.y_range(int(notes.pitch[order[i]]))
+            frame[y0:y1, playhead - 4 : playhead + 5] = active_color
+        frame[:, playhead - 1 : playhead + 1] = PLAYHEAD
+        yield frame
+
+
+def _pipe(command: list[str], log: Path, frames, bar, path: Path) -> None:
+    """Feed raw frames to ffmpeg; its failure is a RenderError with its log, a full disk says so."""
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file)
+        try:
+            for frame in frames:
+                process.stdin.write(memoryview(frame).cast("B"))
+                bar.update(1)
+        except BrokenPipeError:
+            pass  # ffmpeg stopped early; its log says why
+        except BaseException:
+            process.kill()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            code = process.wait()
+    if code != 0:
+        message = log.read_text(errors="replace").strip()[-800:]
+        if "No space left on device" in message:
+            raise disk_full_error(path)
+        raise RenderError(f"ffmpeg failed writing {path} (exit {code}): {message}")
