@@ -25,6 +25,7 @@ SCRIPTS = [
     "render",
     "transcribe",
     "pipeline",
+    "reliability",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
@@ -96,6 +97,15 @@ def headline(name: str, r: dict) -> str:
             )
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"
+        if name == "reliability":
+            d = r["data_safety"]
+            text = f"data safety: {d['cases_tried']} cases tried, {d['tracebacks']} tracebacks, {d['data_lost']} data lost"
+            if "crashes" in r:
+                kills = r["kill_resume"]
+                text += f"; {r['crashes']} crashes on mutated files; kill -9 resumes bit-identical: " + ", ".join(
+                    f"{k} {v['kills_survived']}/{v['kills']}" for k, v in kills.items() if "kills" in v
+                )
+            return text
     except (KeyError, TypeError, StopIteration):
         pass
     return json.dumps(r)[:160]
