@@ -596,6 +596,8 @@ def write_audio(samples: np.ndarray, sample_rate: int, path: str | os.PathLike) 
 
 def render_to_file(obj, path: str | os.PathLike, instrument: str | int | None = "piano", **kwargs) -> Path:
     """Render and write to ``path`` (WAV/FLAC/OGG by suffix); the path is checked before rendering."""
+    if Path(path).suffix.lower() not in AUDIO_FORMATS:
+        raise RenderError(f"{path}: unknown audio format; use a .wav, .flac or .ogg suffix")
     check_output_file(path, AUDIO_FORMATS, inputs=[obj], what="audio file")
     samples, sample_rate = render(obj, instrument, **kwargs)
     return write_audio(samples, sample_rate, path)
