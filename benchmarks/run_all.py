@@ -29,6 +29,7 @@ SCRIPTS = [
     "transcribe",
     "pipeline",
     "harmony",
+    "reliability",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
@@ -147,6 +148,15 @@ def headline(name: str, r: dict) -> str:
             )
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"
+        if name == "reliability":
+            d = r["data_safety"]
+            text = f"data safety: {d['cases_tried']} cases tried, {d['tracebacks']} tracebacks, {d['data_lost']} data lost"
+            if "crashes" in r:
+                kills = r["kill_resume"]
+                text += f"; {r['crashes']} crashes on mutated files; kill -9 resumes bit-identical: " + ", ".join(
+                    f"{k} {v['kills_survived']}/{v['kills']}" for k, v in kills.items() if "kills" in v
+                )
+            return text
     except (KeyError, TypeError, StopIteration):
         pass
     return json.dumps(r)[:160]
@@ -156,7 +166,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only")
+    parser.add_argument("--table", action="store_true", help="only rewrite results.md from results.json (after a merge)")
     args = parser.parse_args()
+    if args.table:
+        write_table(json.loads((HERE / "results.json").read_text()), HERE / "results.md")
+        return
     names = args.only.split(",") if args.only else SCRIPTS
     out = HERE / ("results.quick.json" if args.quick else "results.json")
     results = json.loads(out.read_text()) if args.only and out.is_file() else {}  # --only updates those entries
@@ -171,11 +185,15 @@ def main() -> None:
         results[name] = json.loads(proc.stdout[proc.stdout.index("{") :])
         results[name]["wall_seconds"] = round(time.perf_counter() - start, 1)
     out.write_text(json.dumps(results, indent=2) + "\n")
+    write_table(results, out.with_suffix(".md"))
+
+
+def write_table(results: dict, path: Path) -> None:
     lines = ["| benchmark | figure |", "|---|---|"]
     lines += [f"| {n} | {headline(n, r) if 'error' not in r else 'FAILED'} |" for n, r in results.items()]
     notes = [f"- {n}: {NOTES[n]} (load {_load(results[n])})" for n in results if n in NOTES and "error" not in results[n]]
     lines += ["", "How to read them:", *notes] if notes else []
-    (out.with_suffix(".md")).write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -125,6 +125,14 @@ def load_train_state(model_dir: str | os.PathLike, model: torch.nn.Module, optim
     return metadata["state"]
 
 
+def read_train_state_step(model_dir: str | os.PathLike) -> int:
+    """The step saved in the train state, read from its header only (no tensors loaded)."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(model_dir) / TRAIN_STATE), framework="pt") as handle:
+        return int(json.loads((handle.metadata() or {}).get("json", "{}"))["state"]["step"])
+
+
 def has_train_state(model_dir: str | os.PathLike) -> bool:
     return (Path(model_dir) / TRAIN_STATE).is_file()
 

@@ -102,6 +102,7 @@ def given(options: dict, *names: str) -> dict:
         opt("--engine", choices=("process", "ray"), help="local processes, or Ray tasks on this machine or a cluster"),
         opt("--ray-address", help="an existing Ray cluster, e.g. HEAD:6379 (default: $RAY_ADDRESS, else a local Ray)"),
         opt("--fresh", action="store_true", help="reprocess every file (by default files already in OUTPUT/parts are skipped)"),
+        opt("--force", action="store_true", help="write into a folder that holds other files (only corpus files are replaced)"),
         opt("--eval-ratio", type=float, help="share of files held out for evaluation"),
         opt("--min-bars", type=int, help="shortest melody kept, in bars"),
         opt("--max-steps", type=int, help="longest melody kept whole, in 16th-note steps (longer ones are cut)"),
@@ -121,7 +122,7 @@ def _prepare(o: dict, progress: bool) -> None:
     settings = ExtractionSettings(**given(o, "min_bars", "max_steps", "min_unique_pitches", "gap_bars"))
     if o.get("discard_polyphonic"):
         settings.ignore_polyphonic_notes = False
-    run_options = given(o, "eval_ratio", "workers", "engine", "ray_address", "fresh")
+    run_options = given(o, "eval_ratio", "workers", "engine", "ray_address", "fresh", "force")
     report = prepare_corpus(o["source"], o["out_dir"], settings=settings, progress=progress, **run_options)
     print(report.summary())
     print(f"Corpus written to {o['out_dir']} (details in corpus.json)")
@@ -152,7 +153,12 @@ MELODY_CONFIG_KEYS = (
         opt("--steps", type=int, help="training steps (default: 1000 unless --epochs is given)"),
         opt("--epochs", type=int, help="passes over the training melodies, instead of --steps"),
         opt("--seed", type=int, help="same seed, same model"),
-        opt("--resume", action="store_true", help="continue the training in OUTPUT (after Ctrl-C, a crash or for more steps)"),
+        opt(
+            "--resume",
+            action="store_true",
+            help="continue the model in OUTPUT from its last checkpoint (after Ctrl-C or a crash)",
+        ),
+        opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
         opt("--eval-every", type=int, help="steps between held-out evaluations"),
         opt("--checkpoint-every", type=int, help="steps between checkpoints"),
         opt("--batch-size", type=int, help="melodies per step (default: the config's)"),
@@ -235,6 +241,9 @@ def _melody_train(o: dict, progress: bool) -> None:
         opt("--format", type=_csv, dest="formats", help="notation beside each MIDI file: abc,musicxml,svg"),
         opt("--chords", action="store_true", help="add a chord accompaniment (second track and instrument)"),
         opt("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
+        opt(
+            "--force", action="store_true", help="write into a folder that holds other files (only melody_NN files are replaced)"
+        ),
     ],
 )
 def _melody_generate(o: dict, progress: bool) -> None:
@@ -441,7 +450,8 @@ AUDIO_CONFIG_KEYS = (
         opt("--config", help="JSON/TOML file; MAGNet names (loss_type, rnn_number_units, opt, ...) accepted"),
         opt("--epochs", type=int, help="passes over the clips (default: the config's amount_epochs)"),
         opt("--seed", type=int, help="same seed, same model"),
-        opt("--resume", action="store_true", help="continue the training in OUTPUT"),
+        opt("--resume", action="store_true", help="continue the model in OUTPUT from its last checkpoint"),
+        opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
         opt("--sr", type=int, dest="sample_rate", help="resample clips to this rate (default: the config's)"),
         opt("--n-fft", type=int, help="FFT size (default: the config's)"),
         opt("--hop", type=int, dest="hop_length", help="STFT hop in samples (default: the config's)"),
@@ -490,6 +500,9 @@ def _audio_train(o: dict, progress: bool) -> None:
         opt("--seed", type=int, help="same seed, same audio"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for the WAVs, spectrograms and generation.json"),
         opt("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
+        opt(
+            "--force", action="store_true", help="write into a folder that holds other files (only output_NN files are replaced)"
+        ),
     ],
 )
 def _audio_generate(o: dict, progress: bool) -> None:
@@ -515,11 +528,9 @@ def _audio_generate(o: dict, progress: bool) -> None:
     ],
 )
 def _transcribe(o: dict, progress: bool) -> None:
-    from tunesmith.music.midi import write_midi
-    from tunesmith.transcribe import transcribe
+    from tunesmith.transcribe import transcribe_to_file
 
-    melody = transcribe(o["input"], **given(o, "method", "max_seconds"))
-    write_midi(melody, o["output"])
+    melody = transcribe_to_file(o["input"], o["output"], **given(o, "method", "max_seconds"))
     print(f"{melody.summary()}\nWrote {o['output']}")
 
 
@@ -690,6 +701,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a last guard: a file-system refusal the checks did not foresee, said plainly
+        import errno
+
+        where = f" ({exc.filename})" if exc.filename else ""
+        what = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
+        print(f"error: {what}{where}", file=sys.stderr)
+        return 1
     return 0
 
 

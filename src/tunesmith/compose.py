@@ -13,6 +13,7 @@ from tunesmith.errors import BadInputError, TunesmithError
 from tunesmith.files import write_json
 from tunesmith.melody.generate import GenerationSettings, MelodyModel, generate_melodies, load_melody_model, settings_dict
 from tunesmith.music.midi import write_midi
+from tunesmith.outputs import MELODY_GENERATION, output_dir, remove_own_files
 
 
 def generate_to_dir(
@@ -29,6 +30,7 @@ def generate_to_dir(
     js_dir: str | os.PathLike | None = None,
     formats: list[str] | None = None,
     chords: bool = False,
+    force: bool = False,
     **settings_kwargs,
 ) -> dict:
     """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos).
@@ -37,18 +39,28 @@ def generate_to_dir(
     writes it too). ``chords`` adds a chord accompaniment (``tunesmith.harmony``): a second MIDI track heard on a
     second instrument, chord symbols in the ABC/MusicXML/score; a melody with no clear key keeps no chords and
     says why in ``generation.json``.
+
+    ``out_dir`` must be new, empty or an earlier generation (``force=True``: any folder); it is checked and
+    locked before any work. Files of an earlier generation that this one did not write (``melody_03.mid`` of
+    an earlier ``-n 4`` beside a new ``-n 2``) are deleted once the new set is complete; other files stay.
     """
     formats = [f.strip().lower().lstrip(".") for f in formats or []]
     unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
     if unknown:
         raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
+    options = dict(render=render, plot=plot, video=video, primer_bars=primer_bars, soundfont=soundfont, js_dir=js_dir)
+    with output_dir(out_dir, MELODY_GENERATION.name, force=force):
+        return _generate(model, primer, Path(out_dir), n, formats, chords, settings_kwargs, **options)
+
+
+def _generate(
+    model, primer, out_dir: Path, n, formats, chords, settings_kwargs, *, render, plot, video, primer_bars, soundfont, js_dir
+) -> dict:
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
     primer_melody = model.prepare_primer(primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed)
     outputs = generate_melodies(model, primer_melody, n, settings)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     items = []
     for melody in outputs:
         extra: dict = {}
@@ -96,6 +108,7 @@ def generate_to_dir(
             }
         )
     report = {
+        "kind": MELODY_GENERATION.name,
         "model": str(model.model_dir),
         "config": model.config.name,
         "primer": str(primer) if primer is not None else None,
@@ -105,6 +118,8 @@ def generate_to_dir(
         "outputs": items,
     }
     write_json(out_dir / "generation.json", report)
+    written = {"generation.json", "static", *(name for item in items for name in item["files"].values())}
+    remove_own_files(out_dir, MELODY_GENERATION.name, keep=written)  # leftovers of an earlier, larger run
     report["melodies"] = outputs
     return report
 

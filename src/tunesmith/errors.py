@@ -25,3 +25,11 @@ class TrainingError(TunesmithError):
 
 class RenderError(TunesmithError):
     """Synthesis failed: missing SoundFont, unknown instrument, empty score."""
+
+
+class OutputError(TunesmithError):
+    """An output path cannot be used: a file where a folder is needed, read-only, another run's folder, in use."""
+
+
+class DiskFullError(TunesmithError):
+    """The disk filled up while writing; the previous output is kept whole."""

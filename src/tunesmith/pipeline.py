@@ -101,7 +101,10 @@ def run_pipeline(
             from tunesmith.audio_model.train import train_audio_model
 
             model_dir = out / "audio-model"
-            train_audio_model([seed_wav], model_dir, epochs=audio_epochs, seed=seed, progress=progress, threads=threads)
+            # the pipeline's own sub-folder: a rerun trains it afresh
+            train_audio_model(
+                [seed_wav], model_dir, epochs=audio_epochs, seed=seed, progress=progress, threads=threads, force=True
+            )
         report = generate_audio(model_dir, seed_wav, out / "regenerated", seconds=seconds, n=1, seed=seed)
         regenerated = out / "regenerated" / "output_01.wav"
         results["audio_generation"] = {k: v for k, v in report.items() if k != "audio"}
@@ -136,7 +139,7 @@ def run_pipeline(
 
     # 3. the melody model continues the primer; renders and piano rolls per output
     total_steps = max(steps, len(primer_melody) + 16)
-    generation = generate_to_dir(
+    generation = generate_to_dir(  # force: the pipeline's folder holds its other files too
         model,
         primer_melody,
         out,
@@ -147,6 +150,7 @@ def run_pipeline(
         steps=total_steps,
         temperature=temperature,
         seed=seed,
+        force=True,
     )
     results["primer"] = {"events": primer_melody.events.tolist(), "summary": primer_melody.summary()}
     results["melodies"] = generation["outputs"]

@@ -18,6 +18,7 @@ from tunesmith.errors import BadInputError
 from tunesmith.files import atomic_path, write_text
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, Melody
 from tunesmith.music.notes import pitch_to_name
+from tunesmith.outputs import check_output_file
 
 PRIMER_COLOR = "#e6550d"  # orange
 GENERATED_COLOR = "#3182bd"  # blue
@@ -105,7 +106,7 @@ def piano_roll_figure(
 
     notes = note_arrays(obj, primer_steps)
     if not len(notes):
-        raise BadInputError("nothing to plot: the melody or MIDI has no notes")
+        raise BadInputError(f"nothing to plot: {_what(obj)} has no notes")
     low, high = int(notes.pitch.min()) - 2, int(notes.pitch.max()) + 2
     size = {"width": width} if width else {"sizing_mode": "stretch_width"}
     fig = figure(
@@ -212,9 +213,17 @@ def share_bokeh_js(folder: str | os.PathLike) -> Path:
     return target
 
 
+def _what(obj) -> str:
+    """The input named for a message: its path, or what it is."""
+    from tunesmith.render import _describe
+
+    return _describe(obj)
+
+
 def save_piano_roll_html(obj, path: str | os.PathLike, *, js_dir: str | os.PathLike | None = None, **kwargs) -> Path:
     """Write the interactive piano roll as an HTML file: self-contained, or, with ``js_dir``, loading bokeh's
     JS from the copy shared by all pages under that folder (a gallery of many melodies stays small)."""
+    check_output_file(path, (".html", ".htm"), inputs=[obj], what="piano roll")
     fig = piano_roll_figure(obj, **kwargs)
     js_url = None
     if js_dir is not None:
@@ -245,12 +254,13 @@ def save_piano_roll_png(
     obj, path: str | os.PathLike, width: int = 1200, height: int = 400, title: str | None = None, primer_steps: int | None = None
 ) -> Path:
     """Write a static piano roll PNG of exactly ``width`` x ``height`` pixels."""
+    check_output_file(path, (".png",), inputs=[obj], what="piano roll")
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
     notes = note_arrays(obj, primer_steps)
     if not len(notes):
-        raise BadInputError("nothing to plot: the melody or MIDI has no notes")
+        raise BadInputError(f"nothing to plot: {_what(obj)} has no notes")
     fig = _new_figure(width, height)
     ax = fig.add_subplot()
     x0, x1, y0, y1 = notes.start, notes.end, notes.pitch - 0.4, notes.pitch + 0.4
@@ -311,6 +321,7 @@ def save_spectrogram(
     height: int = 500,
 ) -> Path:
     """Log-frequency spectrogram (dB, relative to the peak) of an audio array or file, as a PNG."""
+    check_output_file(path, (".png",), inputs=[audio_or_path], what="spectrogram")
     if isinstance(audio_or_path, np.ndarray):
         if sample_rate is None:
             raise BadInputError("save_spectrogram of an array needs sample_rate")

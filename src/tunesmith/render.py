@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import re
 import threading
@@ -21,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.errors import RenderError, TunesmithError
-from tunesmith.files import atomic_path
+from tunesmith.files import write_bytes
+from tunesmith.outputs import check_output_dir, check_output_file
 
 SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
 SOUNDFONT_PATHS = (
@@ -604,13 +606,18 @@ def write_audio(samples: np.ndarray, sample_rate: int, path: str | os.PathLike) 
     fmt = AUDIO_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise RenderError(f"{path}: unknown audio format; use a .wav, .flac or .ogg suffix")
-    with atomic_path(path) as tmp:
-        soundfile.write(str(tmp), samples, int(sample_rate), format=fmt[0], subtype=fmt[1])
-    return path
+    # encoded in memory, written by Python: a full disk is then an OSError that write_bytes reports as
+    # "disk full" (libsndfile says only "System error." and may leave a short file)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, int(sample_rate), format=fmt[0], subtype=fmt[1])
+    return write_bytes(path, buffer.getbuffer())
 
 
 def render_to_file(obj, path: str | os.PathLike, instrument: str | int | None = "piano", **kwargs) -> Path:
-    """Render and write to ``path`` (WAV/FLAC/OGG by suffix)."""
+    """Render and write to ``path`` (WAV/FLAC/OGG by suffix); the path is checked before rendering."""
+    if Path(path).suffix.lower() not in AUDIO_FORMATS:
+        raise RenderError(f"{path}: unknown audio format; use a .wav, .flac or .ogg suffix")
+    check_output_file(path, AUDIO_FORMATS, inputs=[obj], what="audio file")
     samples, sample_rate = render(obj, instrument, **kwargs)
     return write_audio(samples, sample_rate, path)
 
@@ -627,6 +634,7 @@ def render_many(
     for instrument in instruments:  # fail before rendering anything
         if instrument is not None:
             resolve_instrument(instrument)
+    check_output_dir(out_dir)
     score = as_score(obj)
     out: dict[str, Path] = {}
     for instrument in instruments:

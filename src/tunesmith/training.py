@@ -9,9 +9,12 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +26,9 @@ from tunesmith import checkpoint
 from tunesmith.allocator import release_freed_memory, reuse_freed_memory
 from tunesmith.checkpoint import LOG, read_log
 from tunesmith.device import use_threads
-from tunesmith.errors import TrainingError, TunesmithError
+from tunesmith.errors import OutputError, TrainingError, TunesmithError
 from tunesmith.files import remove_stale_temps, write_text
+from tunesmith.outputs import output_dir, remove_own_files
 from tunesmith.progress import progress_bar
 
 
@@ -73,7 +77,40 @@ def use_bf16(precision: str, device: torch.device) -> bool:
         return False
 
 
-def _distributed() -> tuple[int, int]:
+def claim_model_dir(model_dir: str | os.PathLike, kind: str, *, resume: bool, force: bool):
+    """Check and lock ``model_dir`` for a training run (rank 0 only under DDP); a context manager.
+
+    A trained model there is continued with ``resume``, replaced with ``force``, and otherwise never touched:
+    training into it is refused before any work.
+    """
+    if int(os.environ.get("RANK", "0")) != 0:  # the other ranks write nothing; rank 0 holds the lock
+        return contextlib.nullcontext(Path(model_dir))
+    return _claim(Path(model_dir), f"{kind} model", resume, force)
+
+
+@contextlib.contextmanager
+def _claim(model_dir: Path, kind: str, resume: bool, force: bool):
+    with output_dir(model_dir, kind, force=force and not resume):
+        trained = [n for n in (checkpoint.WEIGHTS, checkpoint.TRAIN_STATE) if (model_dir / n).is_file()]
+        if trained and not resume:
+            if not force:
+                step = _saved_step(model_dir)
+                raise OutputError(
+                    f"{model_dir} already holds a trained {kind}{step}; continue it with --resume, pass --force to "
+                    "replace it with a new one, or choose another output folder"
+                )
+            # start over: the model's own files go; a prepared corpus/ is kept (it is reused by content)
+            remove_own_files(model_dir, kind, keep=("corpus",))
+        yield model_dir
+
+
+def _saved_step(model_dir: Path) -> str:
+    with contextlib.suppress(Exception):
+        return f" (trained {int(checkpoint.read_train_state_step(model_dir))} steps)"
+    return ""
+
+
+def init_distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -87,7 +124,7 @@ def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: Tra
     Runs on ``settings.threads`` CPU threads, else the model's default (tunesmith.device); the
     process's thread count is put back afterwards, so generation after training is unaffected.
     """
-    rank, world = _distributed()
+    rank, world = init_distributed()
     before = torch.get_num_threads()
     threads = use_threads(settings.threads, **getattr(task, "thread_hints", {}), processes=world)
     try:
@@ -107,7 +144,7 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
     optimizer = task.make_optimizer()
     step = 0
     if rank == 0:
-        remove_stale_temps(model_dir)  # half-written temp files of a killed run: never read, never kept
+        remove_stale_temps(model_dir, legacy=True)  # half-written temp files of a killed run: never read, never kept
     if settings.resume and checkpoint.has_train_state(model_dir):
         state = checkpoint.load_train_state(model_dir, task.model, optimizer)
         step = int(state["step"])
@@ -133,7 +170,11 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
     window: dict[str, list[float]] = {}
     last_eval: dict[str, float] = {}
 
+    saved_step = step
+
     def save(final: bool = False) -> None:
+        nonlocal saved_step
+        saved_step = step
         if rank == 0:
             _save(final)
         if world > 1:
@@ -153,58 +194,92 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
             except Exception as exc:  # a plot must never lose a trained model
                 print(f"note: loss curve not drawn ({exc})")
 
-    try:
-        while step < total:
-            epoch, index = divmod(step, per_epoch)
-            task.model.train()
-            batch = task.batch(epoch, index, rank, world)
-            loss, metrics = task.loss(batch) if world == 1 else _ddp_loss(task, model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if settings.clip_norm:
-                torch.nn.utils.clip_grad_norm_(task.model.parameters(), settings.clip_norm)
-            if hasattr(task, "learning_rate"):  # a schedule that is a function of the step survives a resume
-                for group in optimizer.param_groups:
-                    group["lr"] = task.learning_rate(step)
-            optimizer.step()
-            step += 1
-            bar.update(1)
-            for k, v in metrics.items():
-                window.setdefault(k, []).append(v)
-            if not math.isfinite(metrics.get("loss", 0.0)):
-                raise TrainingError(f"loss became {metrics['loss']} at step {step}; lower the learning rate")
-            if step % settings.log_every == 0 or step == total:
-                row = {"step": step, "epoch": step / per_epoch, "split": "train", "time": time.perf_counter() - started}
-                row.update({k: sum(v) / len(v) for k, v in window.items()})
-                window.clear()
-                log_rows.append(row)
-                if settings.on_log:
-                    settings.on_log(dict(row, total_steps=total))
-                bar.set_postfix(
-                    {k: f"{row[k]:.3f}" for k in ("loss", "perplexity", "accuracy") if k in row}
-                    | ({"eval": f"{last_eval['loss']:.3f}"} if last_eval else {})
-                )
-            if step % settings.eval_every == 0 or step == total:
-                last_eval = _evaluate(task)
-                log_rows.append({"step": step, "epoch": step / per_epoch, "split": "eval", **last_eval})
-                if settings.on_log:
-                    settings.on_log(dict(log_rows[-1], total_steps=total))
-            if step % settings.checkpoint_every == 0 and step != total:
-                save()
-            if settings.max_seconds and time.perf_counter() - started > settings.max_seconds:
-                break
-            if settings.stop_event is not None and settings.stop_event.is_set():
-                break
-    except KeyboardInterrupt:
-        save()
-        bar.close()
-        raise TunesmithError(f"training interrupted at step {step}; checkpoint saved, continue with --resume") from None
-    save(final=True)
+    with _ctrl_c_between_steps(world == 1) as interrupted:
+        try:
+            while step < total and not interrupted():
+                epoch, index = divmod(step, per_epoch)
+                task.model.train()
+                batch = task.batch(epoch, index, rank, world)
+                loss, metrics = task.loss(batch) if world == 1 else _ddp_loss(task, model, batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if settings.clip_norm:
+                    torch.nn.utils.clip_grad_norm_(task.model.parameters(), settings.clip_norm)
+                if hasattr(task, "learning_rate"):  # a schedule that is a function of the step survives a resume
+                    for group in optimizer.param_groups:
+                        group["lr"] = task.learning_rate(step)
+                optimizer.step()
+                step += 1
+                bar.update(1)
+                for k, v in metrics.items():
+                    window.setdefault(k, []).append(v)
+                if not math.isfinite(metrics.get("loss", 0.0)):
+                    raise TrainingError(f"loss became {metrics['loss']} at step {step}; lower the learning rate")
+                if step % settings.log_every == 0 or step == total:
+                    row = {"step": step, "epoch": step / per_epoch, "split": "train", "time": time.perf_counter() - started}
+                    row.update({k: sum(v) / len(v) for k, v in window.items()})
+                    window.clear()
+                    log_rows.append(row)
+                    if settings.on_log:
+                        settings.on_log(dict(row, total_steps=total))
+                    bar.set_postfix(
+                        {k: f"{row[k]:.3f}" for k in ("loss", "perplexity", "accuracy") if k in row}
+                        | ({"eval": f"{last_eval['loss']:.3f}"} if last_eval else {})
+                    )
+                if step % settings.eval_every == 0 or step == total:
+                    last_eval = _evaluate(task)
+                    log_rows.append({"step": step, "epoch": step / per_epoch, "split": "eval", **last_eval})
+                    if settings.on_log:
+                        settings.on_log(dict(log_rows[-1], total_steps=total))
+                if step % settings.checkpoint_every == 0 and step != total:
+                    save()
+                if settings.max_seconds and time.perf_counter() - started > settings.max_seconds:
+                    break
+                if settings.stop_event is not None and settings.stop_event.is_set():
+                    break
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread: mid-step, so nothing is saved
+            bar.close()
+            raise TunesmithError(
+                f"training interrupted during step {step + 1}; the checkpoint of step {saved_step} is kept, "
+                "continue with --resume"
+            ) from None
+        if interrupted() and step < total:  # Ctrl-C waited for the step to end: a whole step's checkpoint
+            save()
+            bar.close()
+            raise TunesmithError(f"training interrupted at step {step}; checkpoint saved, continue with --resume")
+        save(final=True)
     bar.close()
     result = {"step": step, "eval": last_eval, "seconds": time.perf_counter() - started, "world_size": world}
     if world > 1:
         result["ranks_in_sync"] = _ranks_in_sync(task.model)
     return result
+
+
+@contextlib.contextmanager
+def _ctrl_c_between_steps(enabled: bool):
+    """Hold a Ctrl-C until the running step ends, so the checkpoint saved for it is a whole step's (weights,
+    optimizer and RNG all after the same step): a resume is then bit-identical to an uninterrupted run.
+
+    A second Ctrl-C stops at once (nothing is saved then). Only in the main thread of a single process:
+    elsewhere Python allows no signal handler, and under DDP every rank would have to stop at the same step.
+    """
+    pending: list[int] = []
+    main_thread = threading.current_thread() is threading.main_thread()
+    ignored = signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None)  # a background job keeps ignoring Ctrl-C
+    if not enabled or not main_thread or ignored:
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if pending:
+            raise KeyboardInterrupt
+        pending.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pending)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ranks_in_sync(model: torch.nn.Module) -> bool:

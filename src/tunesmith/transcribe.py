@@ -464,6 +464,17 @@ def transcribe(
     return melody
 
 
+def transcribe_to_file(audio, path: str | os.PathLike, **kwargs) -> Melody:
+    """Transcribe ``audio`` into the MIDI file ``path`` (checked before any work); returns the Melody."""
+    from tunesmith.music.midi import write_midi
+    from tunesmith.outputs import check_output_file
+
+    check_output_file(path, (".mid", ".midi"), inputs=[audio], what="MIDI file")
+    melody = transcribe(audio, **kwargs)
+    write_midi(melody, path)
+    return melody
+
+
 # --- evaluation ------------------------------------------------------------------------------------------
 def _intervals(notes) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(notes, Melody):

@@ -22,7 +22,7 @@ from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_
 from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
 from tunesmith.device import pick_device
 from tunesmith.errors import BadInputError, ModelError
-from tunesmith.files import atomic_path, write_json
+from tunesmith.files import write_json
 
 
 class AudioModel:
@@ -150,9 +150,36 @@ def generate_audio(
     griffin_lim_iters: int = 32,
     seed: int = 0,
     device: str | None = None,
+    force: bool = False,
 ) -> dict:
-    """Write ``output_01.wav``... , spectrogram PNGs of the seed and each output, and ``generation.json``."""
-    import soundfile as sf
+    """Write ``output_01.wav``... , spectrogram PNGs of the seed and each output, and ``generation.json``.
+
+    ``out_dir`` must be new, empty or an earlier audio generation (``force=True``: any folder); checked and
+    locked before any work. Outputs of an earlier run that this one did not write are deleted at the end.
+    """
+    from tunesmith.outputs import AUDIO_GENERATION, output_dir
+
+    with output_dir(out_dir, AUDIO_GENERATION.name, force=force):
+        return _generate_audio(
+            model_dir,
+            seed_clip,
+            Path(out_dir),
+            seconds,
+            n,
+            seed_offset,
+            random_chance,
+            impulse_scale,
+            griffin_lim_iters,
+            seed,
+            device,
+        )
+
+
+def _generate_audio(
+    model_dir, seed_clip, out_dir: Path, seconds, n, seed_offset, random_chance, impulse_scale, griffin_lim_iters, seed, device
+) -> dict:
+    from tunesmith.outputs import AUDIO_GENERATION, remove_own_files
+    from tunesmith.render import write_audio
 
     started = time.perf_counter()
     model = load_audio_model(model_dir, device)
@@ -167,17 +194,13 @@ def generate_audio(
         seed=seed,
     )
     elapsed = time.perf_counter() - started
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     rate = model.config.sample_rate
     outputs = []
     for i, audio in enumerate(clips, 1):
-        path = out_dir / f"output_{i:02d}.wav"
-        with atomic_path(path) as tmp:
-            sf.write(str(tmp), audio, rate, subtype="PCM_16", format="WAV")
-        outputs.append(str(path))
+        outputs.append(str(write_audio(audio, rate, out_dir / f"output_{i:02d}.wav")))
     images = _spectrograms(seed_clip, clips, rate, out_dir, model.notes)
     summary = {
+        "kind": AUDIO_GENERATION.name,
         "model": str(model_dir),
         "seed_clip": str(seed_clip),
         "outputs": outputs,
@@ -195,6 +218,8 @@ def generate_audio(
         "notes": model.notes,
     }
     write_json(out_dir / "generation.json", summary)
+    written = {"generation.json", *(Path(p).name for p in outputs + images)}
+    remove_own_files(out_dir, AUDIO_GENERATION.name, keep=written)  # leftovers of an earlier, larger run
     return summary
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: in
     """Read any soundfile/librosa format as mono float32 at ``sample_rate`` (None: the file's own rate);
     returns (audio, original rate). The one audio reader of tunesmith (training, transcription, pipeline).
 
-    Refuses unreadable, empty, non-finite and too-short audio with a message naming the file.
+    Refuses unreadable, empty, non-finite and too-short audio with a message naming the file; a WAV cut
+    short and a silent clip are used with a warning.
     """
     import soundfile as sf
 
@@ -66,15 +68,26 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: in
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
         audio = audio.mean(axis=1)
-    except Exception:  # formats libsndfile lacks (m4a...): librosa's audioread fallback
+    except Exception as first:  # formats libsndfile lacks (m4a...): librosa's audioread fallback
         try:
             import librosa
 
-            audio, rate = librosa.load(str(path), sr=None, mono=True)
-        except Exception as exc:
+            with warnings.catch_warnings():  # its deprecation notices are not news to the user
+                warnings.simplefilter("ignore")
+                audio, rate = librosa.load(str(path), sr=None, mono=True)
+        except Exception:
+            reason = getattr(first, "error_string", "") or "the format is not recognised"
             raise BadInputError(
-                f"{path}: not readable audio ({type(exc).__name__}: {exc}); convert it to WAV/FLAC/OGG/MP3"
+                f"{path}: not readable audio ({reason.rstrip('.').lower()}); convert it to WAV, FLAC, OGG or MP3"
             ) from None
+    else:
+        short = wav_shortfall(path)
+        if short and audio.size:
+            warnings.warn(
+                f"{path}: the file is cut short ({short[0]:,} of the {short[1]:,} bytes of audio its header announces); "
+                f"using the {audio.size / rate:.2f} s that are there",
+                stacklevel=2,
+            )
     if audio.size == 0:
         raise BadInputError(f"{path}: contains no samples")
     if not np.isfinite(audio).all():
@@ -95,7 +108,32 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: in
             f"{path}: only {audio.size / sample_rate:.3f} s of audio; need at least "
             f"{min_samples / sample_rate:.3f} s ({min_samples} samples at {sample_rate} Hz)"
         )
+    if not np.any(audio):
+        warnings.warn(f"{path}: the clip is silent (every sample is 0)", stacklevel=2)
     return audio, int(rate)
+
+
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(bytes present, bytes announced)`` of a RIFF WAV whose data chunk is cut short; None when whole."""
+    import struct
+
+    if path.suffix.lower() not in (".wav", ".wave"):
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+        size = os.fstat(handle.fileno()).st_size
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
+        if chunk == b"data":
+            present = size - pos - 8
+            if length in (0, 0xFFFFFFFF) or present >= length:  # 0 / -1: written by a stream, size unknown
+                return None
+            return present, length
+        pos += 8 + length + (length & 1)
+    return None
 
 
 # ----------------------------------------------------------------------------- STFT

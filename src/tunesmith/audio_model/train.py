@@ -19,7 +19,7 @@ from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_
 from tunesmith.audio_model.spectra import FrameSet, build_frame_set, find_audio_files, load_audio
 from tunesmith.device import pick_device
 from tunesmith.errors import BadInputError
-from tunesmith.training import TrainSettings, run_training, use_bf16
+from tunesmith.training import TrainSettings, claim_model_dir, run_training, use_bf16
 
 
 def load_clips(clips, sample_rate: int, min_samples: int) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
@@ -134,60 +134,63 @@ def train_audio_model(
     checkpoint_every: int | None = None,
     stop_event=None,
     on_log=None,
+    force: bool = False,
     **overrides,
 ) -> dict:
     """Train (or ``resume``) an audio model on ``clips`` (a file, a folder, or a list) into ``model_dir``.
 
     ``config`` is an AudioConfig or a dict with our or MAGNet's names; ``overrides`` (same names)
     win over it; on resume the saved config is used. Returns ``run_training``'s summary plus the
-    files used and skipped.
+    files used and skipped. A trained model already in ``model_dir`` is continued with ``resume=True``,
+    replaced with ``force=True``, and otherwise refused before any work (see tunesmith.outputs).
     """
     from tunesmith import checkpoint
 
-    model_dir = Path(model_dir)
-    if resume and (model_dir / checkpoint.CONFIG).is_file():
-        base = checkpoint.load_config(model_dir)["config"]
-    elif isinstance(config, AudioConfig):
-        base = dataclasses.asdict(config)
-    else:
-        base = dict(config or {})
-    base.update(overrides)
-    if epochs is not None:
-        base["epochs"] = epochs
-    base["seed"] = seed
-    cfg = audio_config_from_dict(base, "audio config")
-    loaded, skipped = load_clips(clips, cfg.sample_rate, cfg.n_fft)
-    for note in skipped:
-        print(f"note: skipped {note}")
-    data = build_frame_set(loaded, cfg.n_fft, cfg.hop_length, cfg.sequence_length)
-    torch.manual_seed(seed)  # weight initialisation is part of the run: same seed, same model
-    task = AudioTask(cfg, data, pick_device(device))
-    per_epoch = task.batches_per_epoch()
-    if per_epoch < 1:
-        raise BadInputError(
-            f"{len(data.train_starts)} training windows are fewer than one batch of {cfg.batch_size}; "
-            "add audio or lower batch_size"
+    with claim_model_dir(model_dir, "audio", resume=resume, force=force):
+        model_dir = Path(model_dir)
+        if resume and (model_dir / checkpoint.CONFIG).is_file():
+            base = checkpoint.load_config(model_dir)["config"]
+        elif isinstance(config, AudioConfig):
+            base = dataclasses.asdict(config)
+        else:
+            base = dict(config or {})
+        base.update(overrides)
+        if epochs is not None:
+            base["epochs"] = epochs
+        base["seed"] = seed
+        cfg = audio_config_from_dict(base, "audio config")
+        loaded, skipped = load_clips(clips, cfg.sample_rate, cfg.n_fft)
+        for note in skipped:
+            print(f"note: skipped {note}")
+        data = build_frame_set(loaded, cfg.n_fft, cfg.hop_length, cfg.sequence_length)
+        torch.manual_seed(seed)  # weight initialisation is part of the run: same seed, same model
+        task = AudioTask(cfg, data, pick_device(device))
+        per_epoch = task.batches_per_epoch()
+        if per_epoch < 1:
+            raise BadInputError(
+                f"{len(data.train_starts)} training windows are fewer than one batch of {cfg.batch_size}; "
+                "add audio or lower batch_size"
+            )
+        settings = TrainSettings(
+            epochs=cfg.epochs,
+            eval_every=per_epoch,
+            checkpoint_every=checkpoint_every or per_epoch,
+            log_every=per_epoch,
+            seed=seed,
+            resume=resume,
+            progress=progress,
+            threads=threads,
+            stop_event=stop_event,
+            on_log=on_log,
         )
-    settings = TrainSettings(
-        epochs=cfg.epochs,
-        eval_every=per_epoch,
-        checkpoint_every=checkpoint_every or per_epoch,
-        log_every=per_epoch,
-        seed=seed,
-        resume=resume,
-        progress=progress,
-        threads=threads,
-        stop_event=stop_event,
-        on_log=on_log,
-    )
-    result = run_training(task, model_dir, settings)
-    result.update(
-        {
-            "files": data.files,
-            "skipped": skipped,
-            "windows": len(data.train_starts),
-            "held_out_windows": len(data.held_out_starts),
-            "batches_per_epoch": per_epoch,
-        }
-    )
-    return result
+        result = run_training(task, model_dir, settings)
+        result.update(
+            {
+                "files": data.files,
+                "skipped": skipped,
+                "windows": len(data.train_starts),
+                "held_out_windows": len(data.held_out_starts),
+                "batches_per_epoch": per_epoch,
+            }
+        )
+        return result

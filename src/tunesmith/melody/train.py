@@ -16,7 +16,7 @@ from tunesmith.device import pick_device
 from tunesmith.errors import TrainingError
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
-from tunesmith.training import TrainSettings, run_training, use_bf16
+from tunesmith.training import TrainSettings, claim_model_dir, init_distributed, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 
@@ -169,65 +169,73 @@ def train_melody_model(
     stop_event=None,
     on_log=None,
     precision: str = "auto",
+    force: bool = False,
     **overrides,
 ) -> dict:
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly).
 
-    ``threads=None`` picks the CPU threads for the model (tunesmith.device.default_threads).
+    A trained model already in ``model_dir`` is continued with ``resume=True`` or replaced with ``force=True``,
+    and otherwise refused before any work (see tunesmith.outputs). Under torchrun, rank 0 prepares a raw
+    folder while the other ranks wait for it. ``threads=None`` picks the CPU threads for the model
+    (tunesmith.device.default_threads).
     """
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
 
-    data = Path(data)
-    model_dir = Path(model_dir)
-    if resume and (model_dir / checkpoint.CONFIG).is_file():
-        cfg = config_from_dict(MelodyConfig, checkpoint.load_config(model_dir)["config"], source=str(model_dir))
-    elif isinstance(config, MelodyConfig):
-        cfg = dataclasses.replace(config, **overrides)
-    elif isinstance(config, dict):
-        cfg = config_from_dict(MelodyConfig, {**config, **overrides})
-    else:
-        cfg = preset(config, **overrides)
-    if (data / "corpus.json").is_file():
-        corpus_dir = data
-    else:  # a raw folder: prepare it beside the model (kept, so a resume re-uses it)
-        corpus_dir = model_dir / "corpus"
-        if not (resume and (corpus_dir / "corpus.json").is_file()):
-            report = prepare_corpus(data, corpus_dir, progress=progress, workers=workers)
-            if progress:
-                print(report.summary())
-    encoding = cfg.melody_encoding
-    train = load_tokens(corpus_dir, "train", encoding)
-    eval_set = load_tokens(corpus_dir, "eval", encoding)
-    if len(train) < cfg.batch_size:
-        raise TrainingError(
-            f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "
-            f"add more MIDI files or pass batch_size={max(1, len(train))}"
+    with claim_model_dir(model_dir, "melody", resume=resume, force=force):
+        data = Path(data)
+        model_dir = Path(model_dir)
+        if resume and (model_dir / checkpoint.CONFIG).is_file():
+            cfg = config_from_dict(MelodyConfig, checkpoint.load_config(model_dir)["config"], source=str(model_dir))
+        elif isinstance(config, MelodyConfig):
+            cfg = dataclasses.replace(config, **overrides)
+        elif isinstance(config, dict):
+            cfg = config_from_dict(MelodyConfig, {**config, **overrides})
+        else:
+            cfg = preset(config, **overrides)
+        if (data / "corpus.json").is_file():
+            corpus_dir = data
+        else:  # a raw folder: prepare it beside the model (kept, so a resume re-uses it)
+            corpus_dir = model_dir / "corpus"
+            rank, world = init_distributed()  # under torchrun: one rank prepares, the others wait, then all read it
+            if rank == 0 and not (resume and (corpus_dir / "corpus.json").is_file()):
+                report = prepare_corpus(data, corpus_dir, progress=progress, workers=workers)
+                if progress:
+                    print(report.summary())
+            if world > 1:
+                torch.distributed.barrier()
+        encoding = cfg.melody_encoding
+        train = load_tokens(corpus_dir, "train", encoding)
+        eval_set = load_tokens(corpus_dir, "eval", encoding)
+        if len(train) < cfg.batch_size:
+            raise TrainingError(
+                f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "
+                f"add more MIDI files or pass batch_size={max(1, len(train))}"
+            )
+        torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
+        task = MelodyTask(cfg, train, eval_set, seed=seed, device=pick_device(device), precision=precision)
+        task.config_extra = {"corpus": str(corpus_dir.resolve())}  # where evaluation finds the held-out split
+        settings = TrainSettings(
+            steps=steps,
+            epochs=epochs,
+            eval_every=eval_every,
+            checkpoint_every=checkpoint_every,
+            clip_norm=cfg.clip_norm,
+            seed=seed,
+            resume=resume,
+            progress=progress,
+            max_seconds=max_seconds,
+            threads=threads,
+            stop_event=stop_event,
+            on_log=on_log,
         )
-    torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
-    task = MelodyTask(cfg, train, eval_set, seed=seed, device=pick_device(device), precision=precision)
-    task.config_extra = {"corpus": str(corpus_dir.resolve())}  # where evaluation finds the held-out split
-    settings = TrainSettings(
-        steps=steps,
-        epochs=epochs,
-        eval_every=eval_every,
-        checkpoint_every=checkpoint_every,
-        clip_norm=cfg.clip_norm,
-        seed=seed,
-        resume=resume,
-        progress=progress,
-        max_seconds=max_seconds,
-        threads=threads,
-        stop_event=stop_event,
-        on_log=on_log,
-    )
-    result = run_training(task, model_dir, settings)
-    result.update(
-        {
-            "train_melodies": len(train),
-            "eval_melodies": len(eval_set),
-            "train_steps_real": task.real_steps,
-            "corpus": str(corpus_dir),
-        }
-    )
-    return result
+        result = run_training(task, model_dir, settings)
+        result.update(
+            {
+                "train_melodies": len(train),
+                "eval_melodies": len(eval_set),
+                "train_steps_real": task.real_steps,
+                "corpus": str(corpus_dir),
+            }
+        )
+        return result

@@ -8,8 +8,10 @@ unexplained. Results stream into ``parts/`` as they arrive (bounded memory, resu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -20,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError, CorpusError
-from tunesmith.files import atomic_path, remove_stale_temps, write_json
+from tunesmith.errors import BadInputError, CorpusError, DiskFullError
+from tunesmith.files import atomic_path, disk_full_error, fsync_dir, remove_stale_temps, write_json
 from tunesmith.music.engines import open_engine
 from tunesmith.music.midi import MIDI_SUFFIXES, SCORE_SUFFIXES, ExtractionSettings, extract_melodies, read_score
 from tunesmith.music.partstore import PartStore, content_key
+from tunesmith.outputs import CORPUS, output_dir
 
 CORPUS_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
 SPLITS = ("train", "eval")
@@ -53,7 +56,12 @@ def find_corpus_files(root: str | os.PathLike) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise BadInputError(f"{root}: no such folder")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in CORPUS_SUFFIXES and p.is_file())
+    # a broken link is listed too: it is reported as skipped rather than silently missing
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in CORPUS_SUFFIXES and (p.is_file() or _broken_link(p)))
+
+
+def _broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def split_of(relative_path: str, eval_ratio: float) -> str:
@@ -66,6 +74,9 @@ def split_of(relative_path: str, eval_ratio: float) -> str:
 def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     """Read one file and extract its melodies; never raises for bad files, it reports them."""
     result = FileResult(path)
+    if _broken_link(Path(path)):
+        result.skip_reason, result.detail = "unreadable", f"a broken link (to {os.readlink(path)})"
+        return result
     if path.lower().endswith(".abc"):
         return _process_abc(result, settings)
     try:
@@ -73,7 +84,9 @@ def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     except BadInputError as exc:
         text = str(exc)
         result.skip_reason = "not_midi" if "not a MIDI" in text else "empty_file" if "empty" in text else "corrupt"
-        result.detail = text
+        # the reason without the path: files with equal bytes share one stored result, and the report
+        # lists each under its own name
+        result.detail = text.removeprefix(f"{path}: ")
         return result
     except Exception as exc:  # any parser failure is a corrupt file, never a crash of the batch
         result.skip_reason, result.detail = "corrupt", f"{type(exc).__name__}: {exc}"
@@ -227,6 +240,7 @@ def prepare_corpus(
     ray_address: str | None = None,
     fresh: bool = False,
     flush_files: int = 2000,
+    force: bool = False,
 ) -> PrepareReport:
     """Turn a folder of MIDI/score files into token shards and ``corpus.json``; returns the report.
 
@@ -234,52 +248,94 @@ def prepare_corpus(
     or a folder that grew is finished by running the same command again: files whose content (blake2b of the
     bytes) was already processed with the same settings are not read again. ``fresh=True`` redoes everything.
     The shards are rebuilt at the end in sorted path order, so the corpus is the same whatever the engine,
-    the worker count or the number of interruptions.
+    the worker count or the number of interruptions. They are built in ``out_dir/.corpus-staging`` and moved
+    in once complete, so the previous corpus stays whole until then (a full disk included).
+
+    ``out_dir`` must be new, empty or a corpus (``force=True`` writes into another folder, replacing only
+    corpus files); it is locked for the run, so a second run at the same folder is refused at once.
     """
     from tunesmith.progress import progress_bar
 
     started = time.perf_counter()
     settings = settings or ExtractionSettings()
     source, out_dir = Path(source), Path(out_dir)
-    paths = [os.path.abspath(p) for p in (files if files is not None else find_corpus_files(source))]
-    if not paths:
-        raise CorpusError(f"{source}: no MIDI or score files found (looked for {', '.join(CORPUS_SUFFIXES)})")
-    base = os.path.abspath(source if source.is_dir() else source.parent)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out_dir)  # left by a killed earlier run
-    store = PartStore(
-        out_dir / "parts", {"extraction": EXTRACTION_VERSION, "settings": asdict(settings)}, fresh=fresh, flush_files=flush_files
-    )
-    if store.discarded_reason and progress:
-        print(f"Reprocessing every file ({store.discarded_reason}).", file=sys.stderr)
-    keys: dict[str, str] = {}
-    bar = progress_bar(total=len(paths), desc="prepare", unit="file", disable=not progress)
-    try:
-        processed = _process_new_files(paths, keys, store, settings, engine, workers, ray_address, base, bar)
-    except KeyboardInterrupt:
-        print(
-            f"Interrupted: the results of {len(store.records)} files are saved in {out_dir / 'parts'}; "
-            "run the same command again to continue.",
-            file=sys.stderr,
+    with output_dir(out_dir, CORPUS.name, force=force):  # checked and locked before any file is read
+        paths = [os.path.abspath(p) for p in (files if files is not None else find_corpus_files(source))]
+        if not paths:
+            raise CorpusError(f"{source}: no MIDI or score files found (looked for {', '.join(CORPUS_SUFFIXES)})")
+        base = os.path.abspath(source if source.is_dir() else source.parent)
+        remove_stale_temps(out_dir, legacy=True)  # left by a killed earlier run
+        store = PartStore(
+            out_dir / "parts",
+            {"extraction": EXTRACTION_VERSION, "settings": asdict(settings)},
+            fresh=fresh,
+            flush_files=flush_files,
         )
-        raise
-    finally:
-        bar.close()
-    entries = [(os.path.relpath(p, base), keys[p]) for p in paths]
-    report = _write_corpus(out_dir, entries, store, eval_ratio)
-    report.update(
-        settings=asdict(settings),
-        eval_ratio=eval_ratio,
-        seconds=time.perf_counter() - started,
-        files_processed=processed,
-        files_reused=len(paths) - processed,
-        engine=engine,
-    )
-    report = PrepareReport(out_dir=str(out_dir), **report)
-    write_json(out_dir / "corpus.json", asdict(report))  # written last: it marks the shards as complete
+        if store.discarded_reason and progress:
+            print(f"Reprocessing every file ({store.discarded_reason}).", file=sys.stderr)
+        keys: dict[str, str] = {}
+        bar = progress_bar(total=len(paths), desc="prepare", unit="file", disable=not progress)
+        try:
+            processed = _process_new_files(paths, keys, store, settings, engine, workers, ray_address, base, bar)
+        except KeyboardInterrupt:
+            print(
+                f"Interrupted: the results of {len(store.records)} files are saved in {out_dir / 'parts'}; "
+                "run the same command again to continue.",
+                file=sys.stderr,
+            )
+            raise
+        finally:
+            bar.close()
+        entries = [(os.path.relpath(p, base), keys[p]) for p in paths]
+        staging = out_dir / STAGING
+        shutil.rmtree(staging, ignore_errors=True)  # an unfinished last stage of a killed run
+        staging.mkdir()
+        try:
+            report = _write_corpus(staging, entries, store, eval_ratio)
+            report.update(
+                settings=asdict(settings),
+                eval_ratio=eval_ratio,
+                seconds=time.perf_counter() - started,
+                files_processed=processed,
+                files_reused=len(paths) - processed,
+                engine=engine,
+            )
+            report = PrepareReport(out_dir=str(out_dir), **report)
+            write_json(staging / "corpus.json", asdict(report))
+        except DiskFullError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            had = (out_dir / "corpus.json").is_file()
+            kept = f"the previous corpus in {out_dir} is whole" if had else "no corpus was written"
+            kept += f"; the results of all {len(paths)} files are saved in {out_dir / 'parts'}, so a rerun only writes the corpus"
+            raise disk_full_error(getattr(exc, "path", staging), kept) from exc
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _commit_corpus(staging, out_dir)
     if report.melodies["train"] + report.melodies["eval"] == 0:
         raise CorpusError(f"{source}: extracted 0 melodies from {len(paths)} files.\n{report.summary()}")
     return report
+
+
+STAGING = ".corpus-staging"
+
+
+def _commit_corpus(staging: Path, out_dir: Path) -> None:
+    """Swap the finished new corpus in: the old corpus.json goes first (so a crash in between leaves no
+    corpus.json over mixed shards), then the old shards, then the new shards, and corpus.json last.
+
+    Renames take no space, so once the new corpus is complete in ``staging`` a full disk cannot break this.
+    """
+    (out_dir / "corpus.json").unlink(missing_ok=True)
+    fsync_dir(out_dir)
+    for old in out_dir.iterdir():
+        if old.is_file() and CORPUS.owns(old.name) and old.name != "corpus.json":
+            old.unlink()
+    for new in sorted(staging.iterdir(), key=lambda p: p.name == "corpus.json"):
+        os.replace(new, out_dir / new.name)
+    fsync_dir(out_dir)
+    with contextlib.suppress(OSError):
+        staging.rmdir()
 
 
 def _new_file_chunks(paths: list[str], keys: dict[str, str], store: PartStore, chunk: int, bar) -> Iterator[list[str]]:
@@ -330,9 +386,8 @@ def _process_new_files(
 
 
 def _write_corpus(out_dir: Path, entries: list[tuple[str, str]], store: PartStore, eval_ratio: float) -> dict:
-    """Rebuild the train/eval shards from the stored results, in path order; returns the report's counts."""
-    for old in [out_dir / "corpus.json", *out_dir.glob("*-0*.npy"), *out_dir.glob("*-0*.sources.json")]:
-        old.unlink(missing_ok=True)
+    """Build the train/eval shards in ``out_dir`` (the staging folder) from the stored results, in path order;
+    returns the report's counts."""
     writers = {split: ShardWriter(out_dir, split) for split in SPLITS}
     skipped, skip_counts, extraction_stats = [], Counter(), Counter()
     pitch_hist = np.zeros(128, dtype=np.int64)

@@ -7,6 +7,7 @@ iterator is, and the iterator itself (which hashes files) is consumed lazily, ov
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -38,9 +39,43 @@ class Engine:
         self.close()
 
 
-def _ignore_sigint() -> None:
-    """Workers ignore Ctrl-C: the parent decides, saves what is done and stops them (no traceback per worker)."""
+def _worker_init(parent: int) -> None:
+    """Workers ignore Ctrl-C (the parent decides, saves what is done and stops them: no traceback per worker)
+    and die with their parent: a parent killed with SIGKILL must not leave them blocked on the task queue."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL this process when ``parent`` ends: prctl(PR_SET_PDEATHSIG) on Linux, else a watching thread."""
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent and not _alive(parent):
+        os._exit(1)  # the parent died before the line above took effect
+
+    def watch() -> None:  # for a forkserver/spawn parent that is not our direct parent, and other systems
+        while _alive(parent):
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tunesmith-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ProcessEngine(Engine):
@@ -48,7 +83,7 @@ class ProcessEngine(Engine):
 
     def __init__(self, workers: int):
         self.parallelism = workers
-        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),))
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
         items, pending = iter(items), set()

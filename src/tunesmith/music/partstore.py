@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tunesmith.music.midi import MIDI_SUFFIXES
 
 PART_FORMAT = 1
 ARRAYS = ("events", "offsets", "steps_per_bar")
+PART_NAME = re.compile(r"part-\d{5}\.(json|events\.npy|offsets\.npy|steps_per_bar\.npy)")  # only these are ours
 
 
 def content_key(path: str | Path) -> str:
@@ -57,7 +59,8 @@ class PartStore:
         self.records: dict[str, dict] = {}  # content key -> record (with "part")
         self.discarded_reason = self._open(fingerprint, fresh)
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._next = 1 + max((int(p.stem.split("-")[1]) for p in self.dir.glob("part-*.json")), default=-1)
+        numbers = (int(p.stem.split("-")[1]) for p in self.dir.glob("part-*.json") if PART_NAME.fullmatch(p.name))
+        self._next = 1 + max(numbers, default=-1)
         self._pending: list[tuple[dict, list[np.ndarray], list[int]]] = []
         self._pending_steps = 0
         self._last_flush = time.monotonic()
@@ -65,18 +68,19 @@ class PartStore:
     def _open(self, fingerprint: dict, fresh: bool) -> str | None:
         """Load compatible parts; wipe them when asked or when the settings differ (returns why, for the log)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(self.dir)
+        remove_stale_temps(self.dir, legacy=True)
         state = self.dir / "state.json"
         stored = json.loads(state.read_text()) if state.is_file() else None
         wanted = {"format": PART_FORMAT, **fingerprint}
         reason = "--fresh" if fresh else None if stored in (None, wanted) else "the extraction settings changed"
         if reason or stored is None:
             for old in self.dir.glob("part-*"):
-                old.unlink()
+                if PART_NAME.fullmatch(old.name):
+                    old.unlink()
             write_json(state, wanted)
-        committed = {p.name[: -len(".json")] for p in self.dir.glob("part-*.json")}
+        committed = {p.name[: -len(".json")] for p in self.dir.glob("part-*.json") if PART_NAME.fullmatch(p.name)}
         for array in self.dir.glob("part-*.npy"):
-            if array.name.split(".")[0] not in committed:  # written by a run killed before its JSON
+            if PART_NAME.fullmatch(array.name) and array.name.split(".")[0] not in committed:  # killed before its JSON
                 array.unlink()
         for name in sorted(committed):
             for record in json.loads((self.dir / f"{name}.json").read_text())["files"]:

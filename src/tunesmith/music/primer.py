@@ -46,6 +46,10 @@ def parse_primer(
     if qpm:
         melody.qpm = float(qpm)
     if not (melody.events >= 0).any():
+        if isinstance(primer, os.PathLike) or (isinstance(primer, str) and _looks_like_path(primer)):
+            raise BadInputError(
+                f"primer {primer}: the file holds no notes" + (f" in its last {primer_bars} bars" if primer_bars else "")
+            )
         raise BadInputError(f"primer {str(primer)[:60]!r} holds no notes")
     return melody
 
@@ -61,7 +65,12 @@ def _primer_from_file(path: Path, steps_per_quarter: int) -> Melody:
         from tunesmith.transcribe import transcribe
 
         return transcribe(path, steps_per_quarter=steps_per_quarter)
-    return melody_from_score(read_score(path), steps_per_quarter=steps_per_quarter)
+    try:
+        return melody_from_score(read_score(path), steps_per_quarter=steps_per_quarter)
+    except BadInputError as exc:
+        if str(path) in str(exc):
+            raise
+        raise BadInputError(f"primer {path}: {exc}") from None
 
 
 def _primer_from_text(text: str, steps_per_quarter: int) -> Melody:
