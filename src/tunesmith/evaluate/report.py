@@ -26,6 +26,7 @@ from tunesmith.evaluate.statistics import (
 )
 from tunesmith.files import write_json, write_text
 from tunesmith.music.melody import Melody
+from tunesmith.plots import one_drawing_at_a_time
 
 
 # --- the whole evaluation -------------------------------------------------------------------------
@@ -158,6 +159,7 @@ def _figure(width: float, height: float):
     return fig
 
 
+@one_drawing_at_a_time
 def _histogram_figures(stats: dict) -> str:
     gen, ref = stats["generated"], stats["reference"]
     panels = [
@@ -186,6 +188,7 @@ def _histogram_figures(stats: dict) -> str:
     return _png(fig)
 
 
+@one_drawing_at_a_time
 def _distance_figures(curves: dict) -> str:
     fig = _figure(14, 6)
     axes = fig.subplots(2, 4).ravel()
