@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tunesmith.errors import Cancelled
 from tunesmith.files import write_json
 from tunesmith.melody.generate import GenerationSettings, MelodyModel, generate_melodies, load_melody_model, settings_dict
 from tunesmith.music.midi import write_midi
@@ -25,18 +26,35 @@ def generate_to_dir(
     video: bool = False,
     primer_bars: int | None = None,
     soundfont: str | None = None,
+    on_progress=None,
+    stop_event=None,
     **settings_kwargs,
 ) -> dict:
-    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos)."""
+    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos).
+
+    ``on_progress(fraction, message)`` hears how far it got (sampling is the first half when files follow);
+    setting the ``threading.Event`` ``stop_event`` stops it with :class:`tunesmith.errors.Cancelled`.
+    """
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
     primer_melody = model.prepare_primer(primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed)
-    outputs = generate_melodies(model, primer_melody, n, settings)
+    extra_files = bool(render or plot or video)
+    share = 0.5 if extra_files else 1.0
+
+    def on_step(done: int, total: int) -> None:
+        if on_progress:
+            on_progress(share * done / total, f"sampling: step {done} of {total}")
+
+    outputs = generate_melodies(model, primer_melody, n, settings, on_step=on_step, stop_event=stop_event)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     items = []
-    for melody in outputs:
+    for i, melody in enumerate(outputs):
+        if stop_event is not None and stop_event.is_set():
+            raise Cancelled(f"stopped after writing {i} of {n} melodies")
+        if on_progress and extra_files:
+            on_progress(share + (1 - share) * i / n, f"writing files for melody {i + 1} of {n}")
         files = {"midi": write_midi(melody, out_dir / f"{melody.name}.mid").name}
         if render:
             from tunesmith.render import render_many

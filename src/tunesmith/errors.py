@@ -25,3 +25,7 @@ class TrainingError(TunesmithError):
 
 class RenderError(TunesmithError):
     """Synthesis failed: missing SoundFont, unknown instrument, empty score."""
+
+
+class Cancelled(TunesmithError):
+    """The user stopped a long call (generation, the pipeline) through its ``stop_event``; nothing was kept."""
