@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--port", type=int, default=7860)
     w.add_argument("--max-upload-mb", type=float, default=50.0)
     w.add_argument("--workdir", default=None)
+    w.add_argument("--keep-results", type=int, default=100, help="finished jobs kept in the work folder (oldest go first)")
+    w.add_argument("--max-work-mb", type=float, default=2000.0, help="size limit of results and uploads; 0: no limit")
     return p
 
 
@@ -424,7 +426,14 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
     elif cmd == "web":
         from tunesmith.web.server import serve
 
-        serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, workdir=args.workdir)
+        serve(
+            host=args.host,
+            port=args.port,
+            max_upload_mb=args.max_upload_mb,
+            workdir=args.workdir,
+            keep_results=args.keep_results,
+            max_work_mb=args.max_work_mb,
+        )
 
 
 def _run_audio(args: argparse.Namespace, progress: bool) -> None:
