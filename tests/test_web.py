@@ -608,28 +608,67 @@ def test_raw_traversal_over_http(live_server):
         assert b"root:" not in body
 
 
-@pytest.mark.browser
-def test_browser_studio(live_server, tmp_path):
+def _folk_zip() -> bytes:
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as zf:
+        for f in sorted(FOLK.glob("*.mid")):
+            zf.write(f, f.name)
+    return zbuf.getvalue()
+
+
+def _browser(p):
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed (apt install chromium)")
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def _open(page, url: str):
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+
+# WCAG contrast of each tab's text against the background that is really behind it
+CONTRAST_JS = """() => {
+  const lum = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const bg = (n) => { for (; n; n = n.parentElement) { const c = getComputedStyle(n).backgroundColor;
+    if (c && c !== "transparent" && !/rgba\\(.*, 0\\)$/.test(c)) return c; } return "rgb(255, 255, 255)"; };
+  const header = document.querySelector(".top").getBoundingClientRect();
+  return [...document.querySelectorAll(".tabs button")].map((b) => {
+    const r = b.getBoundingClientRect();
+    const [l1, l2] = [lum(getComputedStyle(b).color), lum(bg(b))];
+    return { tab: b.dataset.tab, ratio: (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05),
+      inside_header: r.top >= header.top - 0.5 && r.bottom <= header.bottom + 0.5 };
+  });
+}"""
+
+
+@pytest.mark.browser
+def test_browser_studio(live_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = _browser(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(live_server + "/")
+            _open(page, live_server + "/#generate")
             expect(page.locator("#gen-model option[value=tiny]")).to_have_count(1)
             page.select_option("#gen-model", "tiny")
+            # every setting a musician meets is explained where it is set
+            for name in ("steps", "temperature", "beam_size", "qpm", "seed"):
+                field = page.locator(f"#gen-form label:has([name={name}])")
+                assert len(field.get_attribute("title") or "") > 20 or field.locator(".help").count(), name
+            assert "16 steps = 1 bar" in page.locator("#gen-form label:has([name=steps])").inner_text()
             page.screenshot(path=str(ARTIFACTS / "01-start.png"), full_page=True)
 
             page.click("#keyboard [data-note='C#4']")  # the on-screen keyboard types the note
             expect(page.locator("#primer")).to_have_value("C#4")
-            page.fill("#primer", "C#4")
-            page.fill("#gen-form [name=steps]", "64")
+            page.fill("#gen-form [name=steps]", "32")
+            page.fill("#gen-form [name=qpm]", "90")
             page.click("#generate-btn")
             audio = page.locator("#gen-results audio").first
             audio.wait_for(timeout=60_000)
@@ -639,14 +678,17 @@ def test_browser_studio(live_server, tmp_path):
             assert rate > 0 and len(samples) > rate
             roll = page.frame_locator("iframe.roll").first
             roll.locator("canvas").first.wait_for(timeout=30_000)
-            page.wait_for_timeout(500)
+            assert "log-likelihood" in page.locator("#gen-results .meta").first.get_attribute("title")
+            expect(page.locator("#gen-results .summary")).to_contain_text("4 primer steps + 32 new steps")
             page.screenshot(path=str(ARTIFACTS / "02-generated.png"), full_page=True)
 
             with page.expect_download() as download:
                 page.locator("a.midi-link").first.click()
             midi = Path(download.value.path()).read_bytes()
             assert _notes(midi)[0][0] == 61
+            assert abs(symusic.Score.from_midi(midi).tempos[0].qpm - 90) < 0.5  # the tempo control
 
+            # a bad upload shows a banner; the next good one clears it; the tune is continued from its last 2 bars
             page.set_input_files(
                 "#primer-file",
                 files=[{"name": "broken.mid", "mimeType": "audio/midi", "buffer": b"MThd\x00\x00\x00\x06 this is not music"}],
@@ -654,28 +696,104 @@ def test_browser_studio(live_server, tmp_path):
             expect(page.locator("#message")).to_contain_text("corrupt")
             expect(page.locator("#primer-file-status")).to_contain_text("broken.mid")
             page.screenshot(path=str(ARTIFACTS / "03-corrupt-upload.png"), full_page=True)
+            tune = _midi_bytes(scale_tune(bars=8))
+            page.set_input_files("#primer-file", files=[{"name": "scale.mid", "mimeType": "audio/midi", "buffer": tune}])
+            expect(page.locator("#primer-file-status")).to_contain_text("scale.mid: MIDI, 32 notes")
+            expect(page.locator("#message")).to_be_hidden()
+            page.select_option("#gen-primer-bars", "2")
+            page.fill("#gen-form [name=steps]", "16")
+            page.check("#gen-video")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-results .summary")).to_contain_text("scale.mid (last 2 bars)", timeout=120_000)
+            expect(page.locator("#gen-results .summary")).to_contain_text("+ 16 new steps")
+            video = page.locator("#gen-results video").first
+            assert page.request.get(live_server + video.get_attribute("src")).body()[4:8] == b"ftyp"
+            page.screenshot(path=str(ARTIFACTS / "04-continued.png"), full_page=True)
 
+            # a trained model is listed but never silently selected
             page.click(".tabs [data-tab=train]")
-            zbuf = io.BytesIO()
-            with zipfile.ZipFile(zbuf, "w") as zf:
-                for f in sorted(FOLK.glob("*.mid")):
-                    zf.write(f, f.name)
             page.set_input_files(
-                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": zbuf.getvalue()}]
+                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": _folk_zip()}]
             )
             expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
             page.fill("#train-form [name=name]", "browser-model")
             page.fill("#train-form [name=steps]", "20")
             page.fill("#train-form [name=batch_size]", "8")
             page.click("#train-btn")
-            expect(page.locator("#train-result")).to_contain_text("is ready", timeout=60_000)
+            expect(page.locator("#train-result")).to_contain_text("is ready", timeout=90_000)
             expect(page.locator("#gen-model option[value=browser-model]")).to_have_count(1)
-            page.screenshot(path=str(ARTIFACTS / "04-trained.png"), full_page=True)
+            assert page.locator("#gen-model").input_value() == "tiny"
+            assert page.locator("#pipe-melody-model").input_value() != "browser-model"
+            page.screenshot(path=str(ARTIFACTS / "05-trained.png"), full_page=True)
 
+            page.click(".tabs [data-tab=history]")
+            expect(page.locator("#history-table")).to_contain_text("train melody model")
+            page.locator("#history-table tr:has-text('generate') button").first.click()
+            expect(page.locator("#tab-generate")).to_be_visible()
             page.click(".tabs [data-tab=audio]")
-            page.screenshot(path=str(ARTIFACTS / "05-audio-tab.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "06-audio-tab.png"), full_page=True)
             page.click(".tabs [data-tab=pipeline]")
-            page.screenshot(path=str(ARTIFACTS / "06-pipeline-tab.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "07-pipeline-tab.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_phone_and_reload(live_server):
+    """390 px wide: no sideways scroll, readable tabs, the roll inside its box; a reload finds a running training."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/#generate")
+            page.select_option("#gen-model", "tiny")
+            page.fill("#primer", "C4 E4 G4")
+            page.fill("#gen-form [name=steps]", "32")
+            page.click("#generate-btn")
+            page.frame_locator("iframe.roll").first.locator("canvas").first.wait_for(timeout=60_000)
+            for tab in ("generate", "train", "audio", "pipeline", "history"):
+                page.click(f".tabs [data-tab={tab}]")
+                width = page.evaluate("() => document.documentElement.scrollWidth")
+                assert width <= 390, (tab, width)
+                page.screenshot(path=str(ARTIFACTS / f"phone-{tab}.png"), full_page=True)
+            for tab in page.evaluate(CONTRAST_JS):
+                assert tab["ratio"] >= 4.5 and tab["inside_header"], tab
+            page.click(".tabs [data-tab=generate]")
+            box = page.locator(".roll-box").first.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
+            # a long training; the page is reloaded while it runs and finds it, its progress and its Cancel
+            page.click(".tabs [data-tab=train]")
+            page.set_input_files(
+                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": _folk_zip()}]
+            )
+            expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
+            page.fill("#train-form [name=name]", "phone-model")
+            page.fill("#train-form [name=steps]", "100000")
+            page.fill("#train-form [name=batch_size]", "8")
+            page.click("#train-btn")
+            expect(page.locator("#train-status")).to_contain_text("step", timeout=90_000)
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            expect(page.locator("#tab-train")).to_be_visible()
+            expect(page.locator("#train-status")).to_contain_text("running: step", timeout=30_000)
+            expect(page.locator("#train-cancel")).to_be_enabled()
+            page.wait_for_function("() => document.querySelector('#train-progress').value > 0", timeout=30_000)
+            expect(page.locator("#train-chart polyline").first).to_be_attached()
+            expect(page.locator("#gen-results article").first).to_be_attached()  # the last generation is back too
+            page.screenshot(path=str(ARTIFACTS / "phone-reloaded-training.png"), full_page=True)
+            page.click("#train-cancel")
+            expect(page.locator("#train-status")).to_contain_text("cancelled", timeout=60_000)
+            expect(page.locator("#train-result")).to_contain_text("stopped early")
+            assert page.locator("#gen-model").input_value() == "tiny"
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
             assert not errors, errors
         finally:
             browser.close()

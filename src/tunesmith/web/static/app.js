@@ -124,7 +124,15 @@ function fillChecks(box, names, checked) {
 }
 const checkedValues = (box) => [...box.querySelectorAll("input:checked")].map((i) => i.value);
 
-// The menus keep what the user picked: a newly trained model is listed, never silently selected.
+// The menus keep what the user picked (also across a reload): a newly trained model is listed, never silently selected.
+const MODEL_MENUS = ["#gen-model", "#pipe-melody-model", "#audio-model", "#pipe-audio-model"];
+const remembered = (sel) => { try { return localStorage.getItem(`tunesmith${sel}`); } catch (_) { return null; } };
+function rememberChoices() {
+  for (const sel of MODEL_MENUS) $(sel).addEventListener("change", (ev) => {
+    try { localStorage.setItem(`tunesmith${sel}`, ev.target.value); } catch (_) { /* private mode: not remembered */ }
+  });
+}
+
 async function refreshModels() {
   try {
     state.models = (await api("/api/models")).models;
@@ -132,7 +140,10 @@ async function refreshModels() {
   const melody = state.models.filter((m) => m.kind === "melody");
   const audio = state.models.filter((m) => m.kind === "audio");
   const opts = (list, none) => list.length ? list.map((m) => [m.name, m.bundled ? `${m.name} (shipped)` : m.name]) : [["", none]];
-  const keep = (node, list, fallback) => (list.some((m) => m.name === node.value) ? node.value : fallback);
+  const keep = (node, list, fallback) => {
+    for (const name of [node.value, remembered(`#${node.id}`)]) if (name && list.some((m) => m.name === name)) return name;
+    return fallback;
+  };
   for (const [sel, list, none] of [
     ["#gen-model", melody, "no melody model yet: train one"],
     ["#pipe-melody-model", melody, "no melody model yet"],
@@ -142,7 +153,8 @@ async function refreshModels() {
     fillSelect(node, opts(list, none), keep(node, list, list[0] && list[0].name));
   }
   const pipeAudio = $("#pipe-audio-model");
-  const pipeChoice = ["train", "none"].includes(pipeAudio.value) ? pipeAudio.value : keep(pipeAudio, audio, audio[0] ? audio[0].name : "train");
+  const pipeChoice = [pipeAudio.value, remembered("#pipe-audio-model")]
+    .find((v) => v === "train" || v === "none" || audio.some((m) => m.name === v)) || (audio[0] ? audio[0].name : "train");
   fillSelect(pipeAudio, [...audio.map((m) => [m.name, m.name]), ["train", "train one on the clip"], ["none", "none: transcribe the clip itself"]],
     pipeChoice);
   const table = $("#model-table");
@@ -538,6 +550,7 @@ async function init() {
   $("#audio-gen-form").addEventListener("submit", onAudioGenerate);
   $("#pipe-form").addEventListener("submit", onPipeline);
   $("#history-refresh").addEventListener("click", refreshHistory);
+  rememberChoices();
   updatePrimerBars();
   try {
     state.info = await api("/api/info");
