@@ -797,3 +797,61 @@ def test_browser_phone_and_reload(live_server):
             assert not errors, errors
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_records_a_phrase(live_server, tmp_path):
+    """The microphone (Chromium's fake device playing a synthesised phrase) -> WAV upload -> transcribed primer -> continued."""
+    from playwright.sync_api import expect, sync_playwright
+
+    rate = 48000
+    phrase = []
+    for pitch in (60, 64, 67, 72):  # C4 E4 G4 C5, half a second each with a short gap
+        t = np.arange(int(0.45 * rate)) / rate
+        tone = np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * t) * np.minimum(1, np.minimum(t, t[::-1]) * 50)
+        phrase += [0.5 * tone, np.zeros(int(0.05 * rate))]
+    phrase.append(np.zeros(rate // 2))
+    wav = tmp_path / "phrase.wav"
+    soundfile.write(wav, np.concatenate(phrase).astype(np.float32), rate, subtype="PCM_16")
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as p:
+        if not CHROMIUM.exists():
+            pytest.skip("/usr/bin/chromium is not installed (apt install chromium)")
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["microphone"])
+            page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/#generate")
+            page.select_option("#gen-model", "tiny")
+            page.click("#rec-start")
+            expect(page.locator("#rec-status")).to_contain_text("recording… 2 s", timeout=15_000)
+            page.click("#rec-stop")
+            expect(page.locator("#primer-file-status")).to_contain_text("recording.wav: audio", timeout=30_000)
+            expect(page.locator("#primer-file-status")).to_contain_text("(recorded)")
+            expect(page.locator("#rec-audio")).to_be_visible()
+            page.select_option("#gen-primer-bars", "")  # the whole recording
+            page.fill("#gen-form [name=steps]", "16")
+            page.click("#generate-btn")
+            summary = page.locator("#gen-results .summary")
+            expect(summary).to_contain_text("primer recording.wav", timeout=120_000)
+            expect(summary).to_contain_text("+ 16 new steps")
+            midi = page.request.get(live_server + page.locator("a.midi-link").first.get_attribute("href")).body()
+            primer_steps = int(summary.inner_text().split(" primer steps")[0].rsplit(" ", 1)[-1])
+            score = symusic.Score.from_midi(midi)
+            tpq = score.tpq
+            primer_pitches = [n.pitch for t in score.tracks for n in t.notes if n.time < primer_steps * tpq // 4]
+            assert len(primer_pitches) >= 3, primer_pitches  # the sung phrase came back as notes
+            assert sum(p % 12 in (0, 4, 7) for p in primer_pitches) >= 0.75 * len(primer_pitches), primer_pitches
+            page.screenshot(path=str(ARTIFACTS / "08-recorded.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -376,6 +376,91 @@ function drawChart(svg, rows) {
   svg.replaceChildren(...parts);
 }
 
+// ---------------------------------------------------------------- record a phrase with the microphone
+// MediaRecorder gives compressed audio (webm/opus); the browser decodes it and the page uploads a plain
+// 16-bit WAV, which the server checks and the library transcribes into the primer like any clip.
+const MAX_RECORD_SECONDS = 30;
+
+function wavBlob(audio) {
+  const channels = audio.numberOfChannels, n = audio.length, rate = audio.sampleRate;
+  const mono = new Float32Array(n);
+  for (let c = 0; c < channels; c++) {
+    const data = audio.getChannelData(c);
+    for (let i = 0; i < n; i++) mono[i] += data[i] / channels;
+  }
+  const view = new DataView(new ArrayBuffer(44 + 2 * n));
+  const text = (at, s) => { for (let i = 0; i < s.length; i++) view.setUint8(at + i, s.charCodeAt(i)); };
+  text(0, "RIFF"); view.setUint32(4, 36 + 2 * n, true); text(8, "WAVE"); text(12, "fmt ");
+  view.setUint32(16, 16, true); view.setUint16(20, 1, true); view.setUint16(22, 1, true); view.setUint32(24, rate, true);
+  view.setUint32(28, 2 * rate, true); view.setUint16(32, 2, true); view.setUint16(34, 16, true);
+  text(36, "data"); view.setUint32(40, 2 * n, true);
+  for (let i = 0; i < n; i++) {
+    const x = Math.max(-1, Math.min(1, mono[i]));
+    view.setInt16(44 + 2 * i, x < 0 ? x * 0x8000 : x * 0x7fff, true);
+  }
+  return new Blob([view.buffer], { type: "audio/wav" });
+}
+
+async function startRecording() {
+  const status = $("#rec-status");
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder) {
+    showMessage("this browser cannot record here (recording needs http://localhost or https and a microphone)");
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    showMessage(`no microphone to record from (${err.message}); allow the microphone for this page and try again`);
+    return;
+  }
+  const chunks = [];
+  const recorder = new MediaRecorder(stream);
+  const started = performance.now();
+  recorder.ondataavailable = (ev) => { if (ev.data.size) chunks.push(ev.data); };
+  recorder.onstop = async () => {
+    clearInterval(state.recordTimer);
+    for (const track of stream.getTracks()) track.stop();
+    $("#rec-start").disabled = false;
+    $("#rec-stop").disabled = true;
+    status.textContent = "checking the recording…";
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const decoded = await ctx.decodeAudioData(await new Blob(chunks, { type: recorder.mimeType }).arrayBuffer());
+      ctx.close();
+      const wav = wavBlob(decoded);
+      const upload = await uploadFile(new File([wav], "recording.wav", { type: "audio/wav" }), "primer");
+      state.uploads.primer = [upload];
+      $("#primer").value = "";
+      $("#primer-file").value = "";
+      $("#primer-file-status").className = "status ok";
+      $("#primer-file-status").textContent = `${describeUpload(upload)} (recorded)`;
+      const player = $("#rec-audio");
+      player.src = URL.createObjectURL(wav);
+      player.classList.remove("hidden");
+      status.textContent = "";
+      updatePrimerBars();
+      clearMessage();
+    } catch (err) {
+      status.textContent = "";
+      showMessage(err.message);
+    }
+  };
+  recorder.start();
+  state.recorder = recorder;
+  $("#rec-start").disabled = true;
+  $("#rec-stop").disabled = false;
+  state.recordTimer = setInterval(() => {
+    const seconds = (performance.now() - started) / 1000;
+    status.textContent = `recording… ${seconds.toFixed(0)} s`;
+    if (seconds >= MAX_RECORD_SECONDS) stopRecording();
+  }, 250);
+}
+
+function stopRecording() {
+  if (state.recorder && state.recorder.state === "recording") state.recorder.stop();
+}
+
 // ---------------------------------------------------------------- Generate tab
 const LL_HELP = "log-likelihood: how probable the model finds this melody (natural log, summed over its steps). " +
   "Closer to 0 = more typical of what the model learned; compare it only between melodies of the same length.";
@@ -550,6 +635,8 @@ async function init() {
   $("#audio-gen-form").addEventListener("submit", onAudioGenerate);
   $("#pipe-form").addEventListener("submit", onPipeline);
   $("#history-refresh").addEventListener("click", refreshHistory);
+  $("#rec-start").addEventListener("click", startRecording);
+  $("#rec-stop").addEventListener("click", stopRecording);
   rememberChoices();
   updatePrimerBars();
   try {
