@@ -654,6 +654,7 @@ def create_app(
         primer = model.prepare_primer(source, primer_bars=req.primer_bars, seed=req.seed)
         settings = req.model_dump(exclude={"model", "primer", "primer_upload", "primer_bars", "n", "steps", "instruments"})
         settings.pop("plot"), settings.pop("video")
+        settings["key"] = req.key or None  # the menu's "any" is an empty key
 
         def work(job: Job):
             out_dir = studio.jobs_dir / job.id

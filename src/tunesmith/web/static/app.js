@@ -404,7 +404,7 @@ function wavBlob(audio) {
 async function startRecording() {
   const status = $("#rec-status");
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder) {
-    showMessage("this browser cannot record here (recording needs http://localhost or https and a microphone)");
+    showMessage("this browser cannot record here: recording needs the studio opened as localhost (or over https) and a microphone");
     return;
   }
   let stream;
