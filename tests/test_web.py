@@ -1,4 +1,4 @@
-"""The web studio: API tests through FastAPI's TestClient, and one real-browser run in headless Chromium.
+"""The web studio: API tests through FastAPI's TestClient, and real-browser runs in headless Chromium.
 
 A tiny melody model is trained once for this module (10 steps on the folk tunes) so the tests do not
 depend on the shipped model; the server is pointed at a models folder holding it.
@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile
 import symusic
 
-from tunesmith.web.server import create_app, inside, safe_name
+from conftest import make_score, scale_tune
+from tunesmith.web.jobs import INTERNAL_ERROR
+from tunesmith.web.server import create_app, inside, library_steps, plain, safe_name
 
 FOLK = Path(__file__).parent / "data" / "folk"
+BASE = "http://127.0.0.1:7860"  # the studio refuses other Host headers (TestClient's default is "testserver")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,13 +62,51 @@ def app(models_dir, tmp_path_factory):
 def client(app):
     from fastapi.testclient import TestClient
 
-    with TestClient(app) as c:
+    with TestClient(app, base_url=BASE) as c:
         yield c
 
 
-def _generate(client, **kwargs):
+def _wait(client, job_id: str, seconds: float = 120) -> dict:
+    deadline = time.time() + seconds
+    job = client.get(f"/api/jobs/{job_id}").json()
+    while job["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.2)
+        job = client.get(f"/api/jobs/{job_id}").json()
+    return job
+
+
+def _start_generate(client, **kwargs):
     body = {"model": "tiny", "primer": "C#4", "n": 1, "steps": 48, "instruments": [], "plot": False, **kwargs}
     return client.post("/api/generate", json=body)
+
+
+def _generate(client, **kwargs) -> dict:
+    """A finished generation's result (generation is a job: start it, wait for it)."""
+    r = _start_generate(client, **kwargs)
+    assert r.status_code == 200, r.text
+    job = _wait(client, r.json()["job"])
+    assert job["status"] == "done", job
+    return job["result"]
+
+
+def _midi_bytes(notes, **kwargs) -> bytes:
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"tunesmith-web-{os.getpid()}-{time.monotonic_ns()}.mid"
+    make_score(notes, **kwargs).dump_midi(str(path))
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def _wav_bytes(samples: np.ndarray, rate: int = 22050, subtype: str = "FLOAT") -> bytes:
+    buf = io.BytesIO()
+    soundfile.write(buf, samples, rate, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def _events(midi: bytes, steps_per_quarter: int = 4) -> np.ndarray:
+    from tunesmith.music.midi import melody_from_score
+
+    return melody_from_score(symusic.Score.from_midi(midi), steps_per_quarter=steps_per_quarter).events
 
 
 def _notes(midi: bytes) -> list[tuple[int, int, int]]:
@@ -83,9 +129,7 @@ def test_info_and_models(client):
 
 
 def test_generate_from_c_sharp(client):
-    r = client.post("/api/generate", json={"model": "tiny", "primer": "C#4", "n": 2, "steps": 64, "instruments": ["piano"]})
-    assert r.status_code == 200, r.text
-    result = r.json()
+    result = _generate(client, n=2, steps=64, instruments=["piano"], plot=True)
     assert len(result["outputs"]) == 2
     for out in result["outputs"]:
         midi = client.get(out["urls"]["midi"])
@@ -108,11 +152,34 @@ def test_generate_reports_bad_input(client):
         ({"model": "../tiny"}, 404, "no melody model"),
         ({"temperature": -1}, 422, "temperature"),
         ({"primer_upload": "0" * 32}, 404, "upload"),
+        ({"seed": 10**30}, 422, "seed"),
+        ({"seed": 2**63}, 422, "seed"),
+        ({"primer": "C4 " * 600}, 422, "at most 1000 characters"),
+        ({"primer_bars": 0}, 422, "primer_bars"),
+        ({"steps": 10**9}, 422, "steps"),
+        ({"qpm": 1e9}, 422, "qpm"),
     ]
     for extra, status, words in cases:
-        r = _generate(client, **extra)
+        r = _start_generate(client, **extra)
         assert r.status_code == status, (extra, r.text)
-        assert words in r.json()["error"]
+        error = r.json()["error"]
+        assert words in error, (extra, error)
+        assert "Traceback" not in error and "Exception" not in error and "/tmp" not in error and "site-packages" not in error
+
+
+def test_error_messages_hold_no_server_paths_or_exception_text(client, monkeypatch):
+    assert plain("/home/me/.tunesmith/studio/uploads/0a/tune.mid: corrupt MIDI") == "tune.mid: corrupt MIDI"
+    assert plain("step 3/4, MIDI / audio") == "step 3/4, MIDI / audio"
+    r = client.post("/api/melody/train", json={"folder": "/nonexistent/secret/place"})
+    assert r.status_code == 400 and "place: no such folder" in r.json()["error"] and "/nonexistent" not in r.json()["error"]
+    import tunesmith.compose
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom at /srv/private/thing.py line 3")
+
+    monkeypatch.setattr(tunesmith.compose, "generate_to_dir", broken)
+    job = _wait(client, _start_generate(client).json()["job"])
+    assert job["status"] == "error" and job["error"] == INTERNAL_ERROR, job
 
 
 def test_corrupt_uploads_give_messages(client):
@@ -124,15 +191,72 @@ def test_corrupt_uploads_give_messages(client):
         ("empty.mid", b"", "empty"),
         ("broken.zip", b"PK\x03\x04" + bytes(100), "zip"),
     ]
+    rate = 22050
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    nan, inf = tone.copy(), tone.copy()
+    nan[::7] = np.nan
+    inf[100:200] = np.inf
+    bad += [
+        ("no_notes.mid", _midi_bytes([]), "holds no notes"),
+        ("drums.mid", _midi_bytes([(36, i, 0.5) for i in range(16)], is_drum=True), "only drum notes"),
+        ("nan.wav", _wav_bytes(nan), "NaN"),
+        ("inf.wav", _wav_bytes(inf), "NaN or infinity"),
+        ("silence.wav", _wav_bytes(np.zeros(rate, np.float32)), "silent"),
+    ]
     for name, data, words in bad:
         r = client.post("/api/uploads", files={"file": (name, data)})
         assert 400 <= r.status_code < 500, (name, r.text)
         assert words in r.json()["error"], (name, r.json())
-    r = client.post("/api/uploads", files={"file": ("tune.mid", good)})
+    uploads = app_uploads(client)
+    # a MIDI file given where an audio clip belongs is refused at upload, not later at Train
+    r = client.post("/api/uploads?purpose=clip", files={"file": ("tune.mid", good)})
+    assert r.status_code == 400 and "tune.mid is a MIDI file; this needs an audio clip" in r.json()["error"]
+    r = client.post("/api/uploads?purpose=training", files={"file": ("tone.wav", _wav_bytes(tone))})
+    assert r.status_code == 400 and "needs a MIDI file or a zip" in r.json()["error"]
+    assert app_uploads(client) == uploads  # nothing refused was kept
+    assert client.post("/api/uploads?purpose=clip", files={"file": ("tone.wav", _wav_bytes(tone))}).json()["kind"] == "audio"
+    r = client.post("/api/uploads?purpose=primer", files={"file": ("tune.mid", good)})
     assert r.status_code == 200 and r.json()["kind"] == "midi"
-    upload = r.json()["id"]
-    r = _generate(client, primer_upload=upload)
+    _generate(client, primer_upload=r.json()["id"])
+
+
+def app_uploads(client) -> set[str]:
+    return {p.name for p in client.app.state.studio.uploads.iterdir()}
+
+
+def test_continue_an_uploaded_tune_longer_than_the_primer(client):
+    tune = _midi_bytes(scale_tune(bars=8))  # 8 bars of quarter notes = 128 steps at 4 steps per quarter
+    upload = client.post("/api/uploads?purpose=primer", files={"file": ("scale.mid", tune)}).json()
+    tune_events = _events(tune)
+    assert len(tune_events) == 129  # 128 steps of notes and the last note's end
+    for bars, new in ((2, 32), (None, 24)):
+        result = _generate(client, primer="", primer_upload=upload["id"], primer_bars=bars, steps=new, instruments=["piano"])
+        primer_steps = result["primer_steps"]
+        assert 16 * bars - 4 < primer_steps <= 16 * bars if bars else primer_steps == 129  # starts on a note
+        assert result["new_steps"] == new
+        out = result["outputs"][0]
+        assert out["steps"] == primer_steps + new  # the tune comes back continued, not as the primer alone
+        events = _events(client.get(out["urls"]["midi"]).content)
+        np.testing.assert_array_equal(events[:primer_steps], tune_events[-primer_steps:])
+        assert len(events) > primer_steps
+    assert library_steps(32, 16) in (48, 16)
+
+
+def test_generation_reports_progress_and_cancels(client):
+    r = _start_generate(client, n=16, steps=2048, beam_size=8, instruments=["piano"], plot=True)
     assert r.status_code == 200, r.text
+    job_id = r.json()["job"]
+    deadline = time.time() + 60
+    job = client.get(f"/api/jobs/{job_id}").json()
+    while job["progress"] == 0 and time.time() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] == "running" and 0 < job["progress"] < 1 and "sampling: step" in job["message"], job
+    client.post(f"/api/jobs/{job_id}/cancel")
+    job = _wait(client, job_id, 60)
+    assert job["status"] == "cancelled" and job["result"] is None, job
+    listed = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+    assert listed[job_id]["status"] == "cancelled" and listed[job_id]["params"]["steps"] == 2048
 
 
 def test_zip_upload_cannot_escape(client, app):
@@ -157,7 +281,7 @@ def test_zip_upload_cannot_escape(client, app):
 def test_oversized_upload_is_413(models_dir, tmp_path):
     from fastapi.testclient import TestClient
 
-    small = TestClient(create_app(tmp_path / "w", max_upload_mb=0.01, models_dir=models_dir))
+    small = TestClient(create_app(tmp_path / "w", max_upload_mb=0.01, models_dir=models_dir), base_url=BASE)
     r = small.post("/api/uploads", files={"file": ("big.mid", b"MThd" + bytes(20_000))})
     assert r.status_code == 413 and "limit" in r.json()["error"]
 
@@ -195,15 +319,14 @@ def test_twenty_concurrent_generations(client, models_dir, tmp_path):
     from tunesmith.compose import generate_to_dir
 
     expected = {}
+    steps = library_steps(4, 48)  # the primer C#4 is one quarter note: 4 steps
     for seed in range(20):  # the same requests one after another, straight through the library
-        generate_to_dir(models_dir / "tiny", "C#4", tmp_path / str(seed), 1, steps=48, seed=seed)
+        generate_to_dir(models_dir / "tiny", "C#4", tmp_path / str(seed), 1, steps=steps, seed=seed)
         expected[seed] = _notes((tmp_path / str(seed) / "melody_01.mid").read_bytes())
     assert len({tuple(v) for v in expected.values()}) == 20
 
     def one(seed):
-        r = _generate(client, seed=seed, instruments=["piano"])
-        assert r.status_code == 200, r.text
-        out = r.json()
+        out = _generate(client, seed=seed, instruments=["piano"])
         return seed, out["job"], client.get(out["outputs"][0]["urls"]["midi"]).content, out["settings"]["seed"]
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -239,23 +362,29 @@ def test_training_job_runs_and_cancels(client):
     assert client.get("/api/jobs/" + "f" * 32).status_code == 404
 
 
-def _wait(client, job_id: str, seconds: float = 60) -> dict:
-    deadline = time.time() + seconds
-    job = client.get(f"/api/jobs/{job_id}").json()
-    while job["status"] in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.3)
-        job = client.get(f"/api/jobs/{job_id}").json()
-    return job
-
-
-def test_audio_model_and_pipeline_jobs(client, tmp_path):
-    import numpy as np
-
+def _clip(tmp_path: Path) -> bytes:
     rate = 44100
     t = np.arange(int(2.5 * rate)) / rate
     tones = np.where(t % 0.5 < 0.25, np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 330 * t))
     soundfile.write(tmp_path / "clip.wav", (0.4 * tones).astype(np.float32), rate)
-    clip = client.post("/api/uploads", files={"file": ("clip.wav", (tmp_path / "clip.wav").read_bytes())}).json()
+    return (tmp_path / "clip.wav").read_bytes()
+
+
+def test_spectrograms_from_threads(tmp_path):
+    """matplotlib's mathtext parser is shared: unlocked, 8 threads drawing log axes failed 31 of 40 times."""
+    from tunesmith.plots import save_spectrogram
+
+    rate = 22050
+    audio = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        draw = lambda i: save_spectrogram(audio, tmp_path / f"s{i}.png", sample_rate=rate, width=400, height=200)  # noqa: E731
+        paths = list(pool.map(draw, range(12)))
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+
+
+@pytest.mark.slow
+def test_audio_model_and_pipeline_jobs(client, tmp_path):
+    clip = client.post("/api/uploads?purpose=clip", files={"file": ("clip.wav", _clip(tmp_path))}).json()
     assert clip["kind"] == "audio" and clip["seconds"] == 2.5
     train = client.post(
         "/api/audio/train",
@@ -301,6 +430,148 @@ def test_audio_model_and_pipeline_jobs(client, tmp_path):
     assert job["status"] == "done", job
     assert "<html" in client.get(job["result"]["index"]).text.lower()
 
+    # 4 audio jobs (spectrograms drawn on worker threads) and 2 plotted generations at once: all succeed
+    body = {"model": model, "clip_upload": clip["id"], "seconds": 0.5, "griffin_lim_iters": 2}
+    started = [client.post("/api/audio/generate", json=body | {"seed": i}).json()["job"] for i in range(4)]
+    started += [_start_generate(client, seed=i, plot=True, instruments=["piano"]).json()["job"] for i in range(2)]
+    for job_id in started:
+        job = _wait(client, job_id)
+        assert job["status"] == "done", job
+
+    # the pipeline reports its stages and can be cancelled (here while it trains an audio model on the clip)
+    pipe = client.post(
+        "/api/pipeline",
+        json={"clip_upload": clip["id"], "audio_model": "train", "audio_epochs": 500, "melody_model": "tiny", "n": 1},
+    ).json()["job"]
+    deadline = time.time() + 60
+    job = client.get(f"/api/jobs/{pipe}").json()
+    while "training the audio model" not in job["message"] and time.time() < deadline:
+        time.sleep(0.2)
+        job = client.get(f"/api/jobs/{pipe}").json()
+    assert job["status"] == "running" and job["progress"] > 0, job
+    client.post(f"/api/jobs/{pipe}/cancel")
+    job = _wait(client, pipe)
+    assert job["status"] == "cancelled", job
+
+
+def test_host_and_origin_are_checked(app):
+    from fastapi.testclient import TestClient
+
+    for base in ("http://evil.example:7860", "http://rebind.attacker.test", "http://192.168.1.5:7860"):
+        r = TestClient(app, base_url=base).get("/api/info")
+        assert r.status_code == 400 and "Host header" in r.json()["error"], (base, r.text)
+    for base in ("http://localhost:7860", "http://[::1]:7860", BASE):
+        assert TestClient(app, base_url=base).get("/api/info").status_code == 200, base
+    local = TestClient(app, base_url=BASE)
+    tune = _midi_bytes(scale_tune(bars=2))
+    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = local.post("/api/uploads", files={"file": ("t.mid", tune)}, headers=headers)
+        assert r.status_code == 403 and "another web site" in r.json()["error"], headers
+        r = local.post("/api/generate", json={"model": "tiny"}, headers=headers)
+        assert r.status_code == 403, headers
+    ok = {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
+    assert local.post("/api/uploads", files={"file": ("t.mid", tune)}, headers=ok).status_code == 200
+    assert local.get("/api/docs").status_code == 404 and local.get("/api/redoc").status_code == 404
+    assert "cdn" not in local.get("/api/openapi.json").text.lower()
+
+
+def test_work_folder_retention(models_dir, tmp_path):
+    from fastapi.testclient import TestClient
+
+    app = create_app(tmp_path / "w", models_dir=models_dir, keep_results=2, max_work_mb=0)
+    c = TestClient(app, base_url=BASE)
+    jobs = [_generate(c, seed=i)["job"] for i in range(4)]
+    jobs_dir = app.state.studio.jobs_dir
+    assert sorted(p.name for p in jobs_dir.iterdir()) == sorted([*jobs[2:], *(j + ".json" for j in jobs[2:])])
+    assert c.get(f"/api/jobs/{jobs[0]}").status_code == 404 and c.get(f"/api/jobs/{jobs[3]}").json()["status"] == "done"
+
+    # a size limit: results with renders (~0.5 MB each) over 0.6 MB -> the oldest go, the newest stays
+    app = create_app(tmp_path / "s", models_dir=models_dir, keep_results=100, max_work_mb=0.6)
+    c = TestClient(app, base_url=BASE)
+    jobs = [_generate(c, seed=i, instruments=["piano"])["job"] for i in range(3)]
+    kept = {p.name for p in app.state.studio.jobs_dir.iterdir() if p.is_dir()}
+    assert jobs[-1] in kept and jobs[0] not in kept
+
+
+@pytest.mark.slow
+def test_history_survives_a_server_restart(models_dir, tmp_path):
+    """A real `tunesmith web` process: a result and a running training; kill -9; start again."""
+    import json
+    import shutil
+    import urllib.request
+
+    workdir = tmp_path / "studio"
+    shutil.copytree(models_dir / "tiny", workdir / "models" / "tiny")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TUNESMITH_QUIET="1")
+    command = [sys.executable, "-m", "tunesmith", "web", "--port", str(port), "--workdir", str(workdir)]
+
+    def call(path, body=None, raw=None, content_type="application/json"):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(url + path, data=data, headers={"Content-Type": content_type} if data else {})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    def start():
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                call("/api/info")
+                return proc
+            except OSError:
+                time.sleep(0.3)
+        proc.kill()
+        raise AssertionError("tunesmith web did not start")
+
+    proc = start()
+    try:
+        done = call("/api/generate", {"model": "tiny", "primer": "C4 E4", "steps": 16, "instruments": [], "plot": False})["job"]
+        deadline = time.time() + 60
+        while call(f"/api/jobs/{done}")["status"] != "done" and time.time() < deadline:
+            time.sleep(0.3)
+        boundary = "tunesmithboundary"
+        zbuf = io.BytesIO()
+        with zipfile.ZipFile(zbuf, "w") as zf:
+            for f in sorted(FOLK.glob("*.mid"))[:40]:
+                zf.write(f, f.name)
+        form = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="folk.zip"\r\n'
+                "Content-Type: application/zip\r\n\r\n"
+            ).encode()
+            + zbuf.getvalue()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        upload = call("/api/uploads?purpose=training", raw=form, content_type=f"multipart/form-data; boundary={boundary}")
+        running = call("/api/melody/train", {"name": "long", "uploads": [upload["id"]], "steps": 100_000, "batch_size": 8})["job"]
+        deadline = time.time() + 90
+        while call(f"/api/jobs/{running}")["log_total"] == 0 and time.time() < deadline:
+            time.sleep(0.5)
+        time.sleep(1.2)  # let the history catch up with the progress (written once a second)
+        before = call(f"/api/jobs/{running}")
+        assert before["status"] == "running" and before["log_total"] > 0
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert list((workdir / "models").glob(".training-*"))  # the killed training left its temp folder
+
+    proc = start()
+    try:
+        jobs = {j["id"]: j for j in call("/api/jobs")["jobs"]}
+        assert jobs[done]["status"] == "done"
+        midi = jobs[done]["result"]["outputs"][0]["urls"]["midi"]
+        with urllib.request.urlopen(url + midi, timeout=30) as resp:
+            assert resp.read()[:4] == b"MThd"
+        after = call(f"/api/jobs/{running}")
+        assert after["status"] == "interrupted" and "start it again" in after["message"]
+        assert after["log"] and after["progress"] > 0  # its progress and loss rows up to the stop are kept
+        assert not list((workdir / "models").glob(".training-*"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
 
 # --- a real browser ----------------------------------------------------------------------------------
 def _free_port() -> int:
@@ -338,28 +609,67 @@ def test_raw_traversal_over_http(live_server):
         assert b"root:" not in body
 
 
-@pytest.mark.browser
-def test_browser_studio(live_server, tmp_path):
+def _folk_zip() -> bytes:
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as zf:
+        for f in sorted(FOLK.glob("*.mid")):
+            zf.write(f, f.name)
+    return zbuf.getvalue()
+
+
+def _browser(p):
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed (apt install chromium)")
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def _open(page, url: str):
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+
+# WCAG contrast of each tab's text against the background that is really behind it
+CONTRAST_JS = """() => {
+  const lum = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const bg = (n) => { for (; n; n = n.parentElement) { const c = getComputedStyle(n).backgroundColor;
+    if (c && c !== "transparent" && !/rgba\\(.*, 0\\)$/.test(c)) return c; } return "rgb(255, 255, 255)"; };
+  const header = document.querySelector(".top").getBoundingClientRect();
+  return [...document.querySelectorAll(".tabs button")].map((b) => {
+    const r = b.getBoundingClientRect();
+    const [l1, l2] = [lum(getComputedStyle(b).color), lum(bg(b))];
+    return { tab: b.dataset.tab, ratio: (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05),
+      inside_header: r.top >= header.top - 0.5 && r.bottom <= header.bottom + 0.5 };
+  });
+}"""
+
+
+@pytest.mark.browser
+def test_browser_studio(live_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = _browser(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(live_server + "/")
+            _open(page, live_server + "/#generate")
             expect(page.locator("#gen-model option[value=tiny]")).to_have_count(1)
             page.select_option("#gen-model", "tiny")
+            # every setting a musician meets is explained where it is set
+            for name in ("steps", "temperature", "beam_size", "qpm", "seed"):
+                field = page.locator(f"#gen-form label:has([name={name}])")
+                assert len(field.get_attribute("title") or "") > 20 or field.locator(".help").count(), name
+            assert "16 steps = 1 bar" in page.locator("#gen-form label:has([name=steps])").inner_text()
             page.screenshot(path=str(ARTIFACTS / "01-start.png"), full_page=True)
 
             page.click("#keyboard [data-note='C#4']")  # the on-screen keyboard types the note
             expect(page.locator("#primer")).to_have_value("C#4")
-            page.fill("#primer", "C#4")
-            page.fill("#gen-form [name=steps]", "64")
+            page.fill("#gen-form [name=steps]", "32")
+            page.fill("#gen-form [name=qpm]", "90")
             page.click("#generate-btn")
             audio = page.locator("#gen-results audio").first
             audio.wait_for(timeout=60_000)
@@ -369,14 +679,17 @@ def test_browser_studio(live_server, tmp_path):
             assert rate > 0 and len(samples) > rate
             roll = page.frame_locator("iframe.roll").first
             roll.locator("canvas").first.wait_for(timeout=30_000)
-            page.wait_for_timeout(500)
+            assert "log-likelihood" in page.locator("#gen-results .meta").first.get_attribute("title")
+            expect(page.locator("#gen-results .summary")).to_contain_text("4 primer steps + 32 new steps")
             page.screenshot(path=str(ARTIFACTS / "02-generated.png"), full_page=True)
 
             with page.expect_download() as download:
                 page.locator("a.midi-link").first.click()
             midi = Path(download.value.path()).read_bytes()
             assert _notes(midi)[0][0] == 61
+            assert abs(symusic.Score.from_midi(midi).tempos[0].qpm - 90) < 0.5  # the tempo control
 
+            # a bad upload shows a banner; the next good one clears it; the tune is continued from its last 2 bars
             page.set_input_files(
                 "#primer-file",
                 files=[{"name": "broken.mid", "mimeType": "audio/midi", "buffer": b"MThd\x00\x00\x00\x06 this is not music"}],
@@ -384,28 +697,162 @@ def test_browser_studio(live_server, tmp_path):
             expect(page.locator("#message")).to_contain_text("corrupt")
             expect(page.locator("#primer-file-status")).to_contain_text("broken.mid")
             page.screenshot(path=str(ARTIFACTS / "03-corrupt-upload.png"), full_page=True)
+            tune = _midi_bytes(scale_tune(bars=8))
+            page.set_input_files("#primer-file", files=[{"name": "scale.mid", "mimeType": "audio/midi", "buffer": tune}])
+            expect(page.locator("#primer-file-status")).to_contain_text("scale.mid: MIDI, 32 notes")
+            expect(page.locator("#message")).to_be_hidden()
+            page.select_option("#gen-primer-bars", "2")
+            page.fill("#gen-form [name=steps]", "16")
+            page.check("#gen-video")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-results .summary")).to_contain_text("scale.mid (last 2 bars)", timeout=120_000)
+            expect(page.locator("#gen-results .summary")).to_contain_text("+ 16 new steps")
+            video = page.locator("#gen-results video").first
+            assert page.request.get(live_server + video.get_attribute("src")).body()[4:8] == b"ftyp"
+            page.screenshot(path=str(ARTIFACTS / "04-continued.png"), full_page=True)
 
+            # a trained model is listed but never silently selected
             page.click(".tabs [data-tab=train]")
-            zbuf = io.BytesIO()
-            with zipfile.ZipFile(zbuf, "w") as zf:
-                for f in sorted(FOLK.glob("*.mid")):
-                    zf.write(f, f.name)
             page.set_input_files(
-                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": zbuf.getvalue()}]
+                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": _folk_zip()}]
             )
             expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
             page.fill("#train-form [name=name]", "browser-model")
             page.fill("#train-form [name=steps]", "20")
             page.fill("#train-form [name=batch_size]", "8")
             page.click("#train-btn")
-            expect(page.locator("#train-result")).to_contain_text("is ready", timeout=60_000)
+            expect(page.locator("#train-result")).to_contain_text("is ready", timeout=90_000)
             expect(page.locator("#gen-model option[value=browser-model]")).to_have_count(1)
-            page.screenshot(path=str(ARTIFACTS / "04-trained.png"), full_page=True)
+            assert page.locator("#gen-model").input_value() == "tiny"
+            assert page.locator("#pipe-melody-model").input_value() != "browser-model"
+            page.screenshot(path=str(ARTIFACTS / "05-trained.png"), full_page=True)
 
+            page.click(".tabs [data-tab=history]")
+            expect(page.locator("#history-table")).to_contain_text("train melody model")
+            page.locator("#history-table tr:has-text('generate') button").first.click()
+            expect(page.locator("#tab-generate")).to_be_visible()
             page.click(".tabs [data-tab=audio]")
-            page.screenshot(path=str(ARTIFACTS / "05-audio-tab.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "06-audio-tab.png"), full_page=True)
             page.click(".tabs [data-tab=pipeline]")
-            page.screenshot(path=str(ARTIFACTS / "06-pipeline-tab.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "07-pipeline-tab.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_phone_and_reload(live_server):
+    """390 px wide: no sideways scroll, readable tabs, the roll inside its box; a reload finds a running training."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/#generate")
+            page.select_option("#gen-model", "tiny")
+            page.fill("#primer", "C4 E4 G4")
+            page.fill("#gen-form [name=steps]", "32")
+            page.click("#generate-btn")
+            page.frame_locator("iframe.roll").first.locator("canvas").first.wait_for(timeout=60_000)
+            for tab in ("generate", "train", "audio", "pipeline", "history"):
+                page.click(f".tabs [data-tab={tab}]")
+                width = page.evaluate("() => document.documentElement.scrollWidth")
+                assert width <= 390, (tab, width)
+                page.screenshot(path=str(ARTIFACTS / f"phone-{tab}.png"), full_page=True)
+            for tab in page.evaluate(CONTRAST_JS):
+                assert tab["ratio"] >= 4.5 and tab["inside_header"], tab
+            page.click(".tabs [data-tab=generate]")
+            box = page.locator(".roll-box").first.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
+            # a long training; the page is reloaded while it runs and finds it, its progress and its Cancel
+            page.click(".tabs [data-tab=train]")
+            page.set_input_files(
+                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": _folk_zip()}]
+            )
+            expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
+            page.fill("#train-form [name=name]", "phone-model")
+            page.fill("#train-form [name=steps]", "100000")
+            page.fill("#train-form [name=batch_size]", "8")
+            page.click("#train-btn")
+            expect(page.locator("#train-status")).to_contain_text("step", timeout=90_000)
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            expect(page.locator("#tab-train")).to_be_visible()
+            expect(page.locator("#train-status")).to_contain_text("running: step", timeout=30_000)
+            expect(page.locator("#train-cancel")).to_be_enabled()
+            page.wait_for_function("() => document.querySelector('#train-progress').value > 0", timeout=30_000)
+            expect(page.locator("#train-chart polyline").first).to_be_attached()
+            expect(page.locator("#gen-results article").first).to_be_attached()  # the last generation is back too
+            page.screenshot(path=str(ARTIFACTS / "phone-reloaded-training.png"), full_page=True)
+            page.click("#train-cancel")
+            expect(page.locator("#train-status")).to_contain_text("cancelled", timeout=60_000)
+            expect(page.locator("#train-result")).to_contain_text("stopped early")
+            assert page.locator("#gen-model").input_value() == "tiny"
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_records_a_phrase(live_server, tmp_path):
+    """The microphone (Chromium's fake device playing a synthesised phrase) -> WAV upload -> transcribed primer -> continued."""
+    from playwright.sync_api import expect, sync_playwright
+
+    rate = 48000
+    phrase = []
+    for pitch in (60, 64, 67, 72):  # C4 E4 G4 C5, half a second each with a short gap
+        t = np.arange(int(0.45 * rate)) / rate
+        tone = np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * t) * np.minimum(1, np.minimum(t, t[::-1]) * 50)
+        phrase += [0.5 * tone, np.zeros(int(0.05 * rate))]
+    phrase.append(np.zeros(rate // 2))
+    wav = tmp_path / "phrase.wav"
+    soundfile.write(wav, np.concatenate(phrase).astype(np.float32), rate, subtype="PCM_16")
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as p:
+        if not CHROMIUM.exists():
+            pytest.skip("/usr/bin/chromium is not installed (apt install chromium)")
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["microphone"])
+            page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/#generate")
+            page.select_option("#gen-model", "tiny")
+            page.click("#rec-start")
+            expect(page.locator("#rec-status")).to_contain_text("recording… 2 s", timeout=15_000)
+            page.click("#rec-stop")
+            expect(page.locator("#primer-file-status")).to_contain_text("recording.wav: audio", timeout=30_000)
+            expect(page.locator("#primer-file-status")).to_contain_text("(recorded)")
+            expect(page.locator("#rec-audio")).to_be_visible()
+            page.select_option("#gen-primer-bars", "")  # the whole recording
+            page.fill("#gen-form [name=steps]", "16")
+            page.click("#generate-btn")
+            summary = page.locator("#gen-results .summary")
+            expect(summary).to_contain_text("primer recording.wav", timeout=120_000)
+            expect(summary).to_contain_text("+ 16 new steps")
+            midi = page.request.get(live_server + page.locator("a.midi-link").first.get_attribute("href")).body()
+            primer_steps = int(summary.inner_text().split(" primer steps")[0].rsplit(" ", 1)[-1])
+            score = symusic.Score.from_midi(midi)
+            tpq = score.tpq
+            primer_pitches = [n.pitch for t in score.tracks for n in t.notes if n.time < primer_steps * tpq // 4]
+            assert len(primer_pitches) >= 3, primer_pitches  # the sung phrase came back as notes
+            assert sum(p % 12 in (0, 4, 7) for p in primer_pitches) >= 0.75 * len(primer_pitches), primer_pitches
+            page.screenshot(path=str(ARTIFACTS / "08-recorded.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()

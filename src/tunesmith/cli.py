@@ -631,7 +631,9 @@ def _compare(o: dict, progress: bool) -> None:
         opt("--host", help="address to listen on (keep 127.0.0.1 unless you know why)"),
         opt("--port", type=int, help="port to listen on"),
         opt("--max-upload-mb", type=float, help="largest upload accepted"),
-        opt("--workdir", help="folder for uploads, jobs and results (default: a folder in your cache)"),
+        opt("--workdir", help="folder for uploads, jobs and results (default: ~/.tunesmith/studio)"),
+        opt("--keep-results", type=int, help="finished jobs kept in the work folder (oldest go first)"),
+        opt("--max-work-mb", type=float, help="size limit of results and uploads; 0: no limit"),
     ],
 )
 def _web(o: dict, progress: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tunesmith.errors import BadInputError, TunesmithError
+from tunesmith.errors import BadInputError, Cancelled, TunesmithError
 from tunesmith.files import write_json
 from tunesmith.melody.generate import GenerationSettings, MelodyModel, generate_melodies, load_melody_model, settings_dict
 from tunesmith.music.midi import write_midi
@@ -31,6 +31,8 @@ def generate_to_dir(
     formats: list[str] | None = None,
     chords: bool = False,
     force: bool = False,
+    on_progress=None,
+    stop_event=None,
     **settings_kwargs,
 ) -> dict:
     """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos).
@@ -38,7 +40,9 @@ def generate_to_dir(
     ``formats`` adds notation beside each MIDI file: ``abc``, ``musicxml``, ``svg`` (an engraved score; ``plot``
     writes it too). ``chords`` adds a chord accompaniment (``tunesmith.harmony``): a second MIDI track heard on a
     second instrument, chord symbols in the ABC/MusicXML/score; a melody with no clear key keeps no chords and
-    says why in ``generation.json``.
+    says why in ``generation.json``. ``on_progress(fraction, message)`` hears how far it got (sampling is the
+    first half when files follow); setting the ``threading.Event`` ``stop_event`` stops it with
+    :class:`tunesmith.errors.Cancelled`.
 
     ``out_dir`` must be new, empty or an earlier generation (``force=True``: any folder); it is checked and
     locked before any work. Files of an earlier generation that this one did not write (``melody_03.mid`` of
@@ -49,20 +53,47 @@ def generate_to_dir(
     if unknown:
         raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
     options = dict(render=render, plot=plot, video=video, primer_bars=primer_bars, soundfont=soundfont, js_dir=js_dir)
+    options.update(on_progress=on_progress, stop_event=stop_event)
     with output_dir(out_dir, MELODY_GENERATION.name, force=force):
         return _generate(model, primer, Path(out_dir), n, formats, chords, settings_kwargs, **options)
 
 
 def _generate(
-    model, primer, out_dir: Path, n, formats, chords, settings_kwargs, *, render, plot, video, primer_bars, soundfont, js_dir
+    model,
+    primer,
+    out_dir: Path,
+    n,
+    formats,
+    chords,
+    settings_kwargs,
+    *,
+    render,
+    plot,
+    video,
+    primer_bars,
+    soundfont,
+    js_dir,
+    on_progress,
+    stop_event,
 ) -> dict:
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
     primer_melody = model.prepare_primer(primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed)
-    outputs = generate_melodies(model, primer_melody, n, settings)
+    extra_files = bool(render or plot or video)
+    share = 0.5 if extra_files else 1.0
+
+    def on_step(done: int, total: int) -> None:
+        if on_progress:
+            on_progress(share * done / total, f"sampling: step {done} of {total}")
+
+    outputs = generate_melodies(model, primer_melody, n, settings, on_step=on_step, stop_event=stop_event)
     items = []
-    for melody in outputs:
+    for i, melody in enumerate(outputs):
+        if stop_event is not None and stop_event.is_set():
+            raise Cancelled(f"stopped after writing {i} of {n} melodies")
+        if on_progress and extra_files:
+            on_progress(share + (1 - share) * i / n, f"writing files for melody {i + 1} of {n}")
         extra: dict = {}
         chord_spans = None
         piece = melody  # what is written and heard: the melody, or melody + chord track

@@ -33,3 +33,7 @@ class OutputError(TunesmithError):
 
 class DiskFullError(TunesmithError):
     """The disk filled up while writing; the previous output is kept whole."""
+
+
+class Cancelled(TunesmithError):
+    """The user stopped a long call (generation, the pipeline) through its ``stop_event``; nothing was kept."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError, TunesmithError
+from tunesmith.errors import BadInputError, Cancelled, TunesmithError
 from tunesmith.files import write_json
 
 
@@ -47,10 +47,14 @@ def run_pipeline(
     seed: int = 0,
     progress: bool = True,
     threads: int | None = None,
+    on_progress=None,
+    stop_event=None,
 ) -> dict:
     """Run the whole chain on ``clip`` and write everything into ``out_dir``; returns the results dict.
 
     ``threads``: CPU threads for every step (default: training picks per model, the rest use all allowed).
+    ``on_progress(fraction, message)`` hears each stage (and training steps); setting the ``threading.Event``
+    ``stop_event`` stops the chain with :class:`tunesmith.errors.Cancelled` at the next stage or step.
     """
     from tunesmith.device import use_threads
 
@@ -64,6 +68,14 @@ def run_pipeline(
     from tunesmith.render import write_audio
 
     instruments = instruments or ["guitar", "music-box", "piano"]
+
+    def stage(fraction: float, message: str) -> None:
+        if stop_event is not None and stop_event.is_set():
+            raise Cancelled(f"pipeline stopped before: {message}")
+        if on_progress:
+            on_progress(fraction, message)
+
+    stage(0.0, "reading the clip")
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,11 +112,27 @@ def run_pipeline(
         if audio_model == "train":
             from tunesmith.audio_model.train import train_audio_model
 
+            stage(0.05, "training the audio model on the clip")
             model_dir = out / "audio-model"
+
+            def on_log(row: dict) -> None:
+                if on_progress and row.get("split", "train") == "train":
+                    done = row["step"] / max(1, row.get("total_steps") or 1)
+                    on_progress(0.05 + 0.35 * done, f"training the audio model: step {row['step']} of {row.get('total_steps')}")
+
             # the pipeline's own sub-folder: a rerun trains it afresh
             train_audio_model(
-                [seed_wav], model_dir, epochs=audio_epochs, seed=seed, progress=progress, threads=threads, force=True
+                [seed_wav],
+                model_dir,
+                epochs=audio_epochs,
+                seed=seed,
+                progress=progress,
+                threads=threads,
+                force=True,
+                stop_event=stop_event,
+                on_log=on_log,
             )
+        stage(0.4, "the audio model regenerates the clip")
         report = generate_audio(model_dir, seed_wav, out / "regenerated", seconds=seconds, n=1, seed=seed)
         regenerated = out / "regenerated" / "output_01.wav"
         results["audio_generation"] = {k: v for k, v in report.items() if k != "audio"}
@@ -114,6 +142,7 @@ def run_pipeline(
     if primer is None:
         from tunesmith.transcribe import transcribe
 
+        stage(0.5, "transcribing the audio into a primer")
         source = regenerated or seed_wav
         try:
             primer_melody = transcribe(source, max_seconds=max_seconds)
@@ -139,6 +168,7 @@ def run_pipeline(
 
     # 3. the melody model continues the primer; renders and piano rolls per output
     total_steps = max(steps, len(primer_melody) + 16)
+    stage(0.55, "the melody model continues the primer")
     generation = generate_to_dir(  # force: the pipeline's folder holds its other files too
         model,
         primer_melody,
@@ -151,7 +181,10 @@ def run_pipeline(
         temperature=temperature,
         seed=seed,
         force=True,
+        on_progress=(lambda f, m: on_progress(0.55 + 0.4 * f, m)) if on_progress else None,
+        stop_event=stop_event,
     )
+    stage(0.95, "writing the gallery")
     results["primer"] = {"events": primer_melody.events.tolist(), "summary": primer_melody.summary()}
     results["melodies"] = generation["outputs"]
     results["notes"] = notes

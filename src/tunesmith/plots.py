@@ -8,7 +8,9 @@ offline; PNGs are drawn with matplotlib's Agg canvas at the exact pixel size ask
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,22 @@ PRIMER_COLOR = "#e6550d"  # orange
 GENERATED_COLOR = "#3182bd"  # blue
 DRUM_COLOR = "#969696"
 PITCH_NAMES = tuple(pitch_to_name(p) for p in range(128))
+
+# matplotlib's object API alone is not enough for threads: tick labels such as a log axis's $10^{2}$ go through
+# one shared mathtext (pyparsing) parser, and 8 spectrograms drawn at once from threads failed 31 of 40 times with
+# ParseException. Every matplotlib drawing in tunesmith holds this lock (the web studio runs jobs on threads).
+DRAWING_LOCK = threading.RLock()
+
+
+def one_drawing_at_a_time(fn):
+    """Decorator: run ``fn`` (which draws with matplotlib) while holding :data:`DRAWING_LOCK`."""
+
+    @functools.wraps(fn)
+    def locked(*args, **kwargs):
+        with DRAWING_LOCK:
+            return fn(*args, **kwargs)
+
+    return locked
 
 
 @dataclass
@@ -250,6 +268,7 @@ def _save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     return path
 
 
+@one_drawing_at_a_time
 def save_piano_roll_png(
     obj, path: str | os.PathLike, width: int = 1200, height: int = 400, title: str | None = None, primer_steps: int | None = None
 ) -> Path:
@@ -312,6 +331,7 @@ def stft_db(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, top_db: float 
     return np.maximum(db, -top_db)
 
 
+@one_drawing_at_a_time
 def save_spectrogram(
     audio_or_path,
     path: str | os.PathLike,
@@ -388,6 +408,7 @@ def save_loss_curve(model_dir: str | os.PathLike) -> dict[str, Path]:
 _SPLIT_COLORS = {"train": GENERATED_COLOR, "eval": PRIMER_COLOR}
 
 
+@one_drawing_at_a_time
 def _loss_png(series, metrics, path: Path, name: str) -> Path:
     fig = _new_figure(900, 350 * len(metrics))
     for i, metric in enumerate(metrics):

@@ -27,6 +27,7 @@ from tunesmith.evaluate.statistics import (
 from tunesmith.files import write_json, write_text
 from tunesmith.melody.model import count_parameters
 from tunesmith.music.melody import Melody
+from tunesmith.plots import one_drawing_at_a_time
 
 
 # --- the whole evaluation -------------------------------------------------------------------------
@@ -155,6 +156,7 @@ def _figure(width: float, height: float):
     return fig
 
 
+@one_drawing_at_a_time
 def _histogram_figures(stats: dict) -> str:
     gen, ref = stats["generated"], stats["reference"]
     panels = [
@@ -183,6 +185,7 @@ def _histogram_figures(stats: dict) -> str:
     return _png(fig)
 
 
+@one_drawing_at_a_time
 def _distance_figures(curves: dict) -> str:
     fig = _figure(14, 6)
     axes = fig.subplots(2, 4).ravel()

@@ -18,7 +18,7 @@ import torch
 from tunesmith import checkpoint
 from tunesmith.config import config_from_dict
 from tunesmith.device import pick_device
-from tunesmith.errors import BadInputError, ModelError
+from tunesmith.errors import BadInputError, Cancelled, ModelError
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
 from tunesmith.music.melody import Melody, fold_into_range
@@ -130,7 +130,11 @@ class MelodyModel:
         return np.asarray(out)
 
 
-def generate_melodies(model: MelodyModel, primer: Melody, n: int, settings: GenerationSettings) -> list[Melody]:
+def generate_melodies(
+    model: MelodyModel, primer: Melody, n: int, settings: GenerationSettings, *, on_step=None, stop_event=None
+) -> list[Melody]:
+    """Continue ``primer`` into ``n`` melodies. ``on_step(done, total)`` hears about progress about every
+    16 new steps; setting the ``threading.Event`` ``stop_event`` raises :class:`Cancelled` at the next check."""
     if n < 1 or settings.steps < 1:
         raise BadInputError("number of outputs and steps must be at least 1")
     if settings.temperature <= 0:
@@ -163,6 +167,11 @@ def generate_melodies(model: MelodyModel, primer: Melody, n: int, settings: Gene
             done += chunk
             if beams > 1:
                 history, state, logits, scores = _prune(history, state, logits, scores, n, beams)
+            if (on_step or stop_event) and (done % 16 < chunk or done == new_steps):
+                if stop_event is not None and stop_event.is_set():
+                    raise Cancelled(f"generation stopped at step {done} of {new_steps}")
+                if on_step:
+                    on_step(done, new_steps)
         if beams > 1:  # keep the best beam of each output
             best = scores.view(n, beams).argmax(dim=1) + torch.arange(n, device=device) * beams
             history, scores = history[best], scores[best]

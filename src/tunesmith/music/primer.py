@@ -55,7 +55,12 @@ def parse_primer(
 
 
 def _looks_like_path(text: str) -> bool:
-    return Path(text).suffix.lower() in (".mid", ".midi") + SCORE_SUFFIXES + AUDIO_SUFFIXES or Path(text).is_file()
+    if "\n" in text or len(text) > 1024:  # note text, not a file name (is_file() raises on a 1,800-character name)
+        return False
+    try:
+        return Path(text).suffix.lower() in (".mid", ".midi") + SCORE_SUFFIXES + AUDIO_SUFFIXES or Path(text).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or one holding a NUL byte
+        return False
 
 
 def _primer_from_file(path: Path, steps_per_quarter: int) -> Melody:

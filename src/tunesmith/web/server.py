@@ -8,8 +8,6 @@ work folder. ``create_app(workdir)`` builds the FastAPI app; ``serve()`` runs it
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 import io
 import json
 import os
@@ -17,13 +15,15 @@ import re
 import shutil
 import threading
 import time
+import traceback
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
-from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -31,14 +31,33 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith.errors import BadInputError, TunesmithError
-from tunesmith.web.jobs import Job, JobRunner
+from tunesmith.music.primer import AUDIO_SUFFIXES
+from tunesmith.web.jobs import INTERNAL_ERROR, Job, JobRunner
 
 STATIC = Path(__file__).parent / "static"
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a")
 AUDIO_FORMAT_SUFFIX = {"WAV": ".wav", "WAVEX": ".wav", "FLAC": ".flac", "OGG": ".ogg", "MP3": ".mp3", "AIFF": ".aiff"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
+MAX_SEED = 2**32 - 1
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# What each upload is for, and the kinds of file that can serve it (checked at upload, not at Train).
+PURPOSES = {"primer": ("midi", "audio"), "training": ("midi", "zip"), "clip": ("audio",)}
+KIND_WORDS = {"midi": "a MIDI file", "zip": "a zip of MIDI files", "audio": "an audio clip (WAV, FLAC, OGG, MP3)"}
+# An absolute server path inside a message: the page shows only its last part.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])(?:/[^\s/'\"(),;:]+)+/?")
+
+
+# --- the number of steps the library is asked for ------------------------------------------------
+# The studio's Steps field means NEW steps after the primer. The library's ``steps`` setting still counts the
+# primer (a melody of ``steps`` events in total; a primer longer than that came back with one new step).
+# When the library switches to counting new steps only, set this to False: nothing else changes.
+LIBRARY_STEPS_INCLUDE_PRIMER = True
+
+
+def library_steps(primer_steps: int, new_steps: int) -> int:
+    """The ``steps`` value that makes the library add ``new_steps`` after a primer of ``primer_steps`` events."""
+    return primer_steps + new_steps if LIBRARY_STEPS_INCLUDE_PRIMER else new_steps
 
 
 # --- small helpers (names, paths, optional library parts) ------------------------------------
@@ -61,20 +80,20 @@ def inside(root: Path, relative: str) -> Path | None:
     return target
 
 
-def optional(module: str, attr: str):
-    """An attribute of a library module, or None while that part is not written/installed yet."""
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return None
+def plain(message: str) -> str:
+    """A message the page may show: server paths cut to their last part (``/home/me/x/tune.mid`` -> ``tune.mid``)."""
+    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group(0)).name or "a folder", message)
 
 
-def accepts(fn, name: str) -> bool:
-    """Whether ``fn`` takes a keyword named ``name`` explicitly (not just through ``**kwargs``)."""
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+def folder_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for p in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+    return total
 
 
 def jsonable(obj: Any) -> Any:
@@ -129,79 +148,133 @@ class LimitBody:
         return await self.app(scope, limited, send)
 
 
-# --- request bodies ----------------------------------------------------------------------------
+class GuardRequests:
+    """ASGI middleware against other web sites reaching the studio through the user's browser.
+
+    * The Host header must name this machine (127.0.0.1, localhost, [::1] or a host given to ``serve``):
+      a page that re-points its own DNS name at 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+    * A request that changes something (POST...) must come from the studio's own page: a cross-site
+      ``Sec-Fetch-Site`` or an ``Origin`` other than the studio's own address is refused.
+    """
+
+    def __init__(self, app, allowed_hosts: set[str]):
+        self.app = app
+        self.allowed = {h.lower().strip("[]") for h in allowed_hosts}
+
+    @staticmethod
+    def _hostname(netloc: str) -> str:
+        netloc = netloc.strip().lower()
+        if netloc.startswith("["):
+            return netloc[1 : netloc.find("]")] if "]" in netloc else netloc
+        return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        host = headers.get("host", "")
+        if self._hostname(host) not in self.allowed:
+            message = (
+                f"this studio answers only at its own address ({', '.join(sorted(self.allowed))}); "
+                "the Host header named another site, which is how DNS-rebinding attacks look"
+            )
+            return await JSONResponse({"error": message}, status_code=400)(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            site = headers.get("sec-fetch-site")
+            origin = headers.get("origin")
+            foreign = site in ("cross-site", "same-site")
+            if origin is not None:
+                parts = urlsplit(origin)
+                foreign = foreign or origin == "null" or parts.netloc.lower() != host.lower()
+            if foreign:
+                message = "refused: this request came from another web site; use the studio's own page"
+                return await JSONResponse({"error": message}, status_code=403)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+# --- request bodies (bounds here give a 422 with a plain message instead of a failure deep inside) ------------
 class GenerateRequest(BaseModel):
-    model: str = "default"
-    primer: str = ""
-    primer_upload: str | None = None
+    model: str = Field("default", max_length=80)
+    primer: str = Field("", max_length=1000, description="notes or an event list; longer material comes as a file")
+    primer_upload: str | None = Field(None, max_length=32)
+    primer_bars: int | None = Field(None, ge=1, le=64, description="continue from the last N bars of the primer")
     n: int = Field(1, ge=1, le=16)
-    steps: int = Field(128, ge=1, le=2048)
+    steps: int = Field(128, ge=1, le=2048, description="new steps after the primer")
     temperature: float = Field(1.0, gt=0, le=10)
-    top_k: int | None = Field(None, ge=1)
+    top_k: int | None = Field(None, ge=1, le=1000)
     top_p: float | None = Field(None, gt=0, le=1)
     beam_size: int = Field(1, ge=1, le=16)
-    key: str | None = None
-    scale: str = "major"
-    seed: int = Field(0, ge=0)
+    key: str | None = Field(None, max_length=3)
+    scale: str = Field("major", max_length=40)
+    qpm: float | None = Field(None, ge=20, le=400, description="tempo in quarter notes per minute")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     instruments: list[str] = Field(default_factory=lambda: ["piano"], max_length=8)
     plot: bool = True
+    video: bool = False
 
 
 class MelodyTrainRequest(BaseModel):
-    name: str = "my-melody-model"
-    uploads: list[str] = Field(default_factory=list)
-    folder: str | None = None
-    config: str = "basic_rnn"
+    name: str = Field("my-melody-model", max_length=80)
+    uploads: list[str] = Field(default_factory=list, max_length=100)
+    folder: str | None = Field(None, max_length=1000)
+    config: str = Field("basic_rnn", max_length=40)
     steps: int = Field(200, ge=1, le=1_000_000)
     batch_size: int = Field(16, ge=1, le=1024)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class AudioTrainRequest(BaseModel):
-    name: str = "my-audio-model"
-    clip_upload: str
+    name: str = Field("my-audio-model", max_length=80)
+    clip_upload: str = Field(max_length=32)
     epochs: int = Field(10, ge=1, le=10_000)
     layers: int = Field(2, ge=1, le=8)
     units: int = Field(128, ge=1, le=4096)
-    loss: str = "mse"
-    optimizer: str = "adam"
+    loss: str = Field("mse", max_length=20)
+    optimizer: str = Field("adam", max_length=20)
     learning_rate: float = Field(1e-3, gt=0, le=1)
     sequence_length: int = Field(40, ge=1, le=2048)
     batch_size: int = Field(64, ge=1, le=4096)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class AudioGenerateRequest(BaseModel):
-    model: str
-    clip_upload: str
+    model: str = Field(max_length=80)
+    clip_upload: str = Field(max_length=32)
     seconds: float = Field(5.0, gt=0, le=120)
     n: int = Field(1, ge=1, le=8)
-    seed_offset: float = Field(0.0, ge=0)
+    seed_offset: float = Field(0.0, ge=0, le=3600)
     random_chance: float = Field(0.0, ge=0, le=1)
     impulse_scale: float = Field(1.0, ge=0, le=10)
     griffin_lim_iters: int = Field(32, ge=1, le=500)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class PipelineRequest(BaseModel):
-    clip_upload: str
-    audio_model: str = "audio-default"
-    melody_model: str = "default"
-    primer: str | None = None
+    clip_upload: str = Field(max_length=32)
+    audio_model: str = Field("audio-default", max_length=80)
+    melody_model: str = Field("default", max_length=80)
+    primer: str | None = Field(None, max_length=1000)
     instruments: list[str] = Field(default_factory=lambda: ["guitar", "music-box", "piano"], max_length=8)
     n: int = Field(3, ge=1, le=16)
     steps: int = Field(128, ge=1, le=2048)
     temperature: float = Field(1.0, gt=0, le=10)
     seconds: float = Field(10.0, gt=0, le=120)
     audio_epochs: int = Field(20, ge=1, le=10_000)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 # --- the studio: state shared by the endpoints ------------------------------------------------
 class Studio:
-    """Folders, the job runner and a cache of loaded melody models."""
+    """Folders, the job runner (with its history on disk), retention, and a cache of loaded melody models."""
 
-    def __init__(self, workdir: Path, max_upload_mb: float, models_dir: Path | None):
+    def __init__(
+        self,
+        workdir: Path,
+        max_upload_mb: float,
+        models_dir: Path | None,
+        keep_results: int = 100,
+        max_work_mb: float = 2000.0,
+    ):
         self.workdir = Path(workdir).resolve()
         self.models_dir = Path(models_dir).resolve() if models_dir else self.workdir / "models"
         self.uploads = self.workdir / "uploads"
@@ -209,9 +282,16 @@ class Studio:
         for d in (self.workdir, self.models_dir, self.uploads, self.jobs_dir):
             d.mkdir(parents=True, exist_ok=True)
         self.max_bytes = int(max_upload_mb * 2**20)
-        self.runner = JobRunner(workers=2)
+        self.keep_results = max(1, int(keep_results))
+        self.max_work_bytes = int(max_work_mb * 2**20) if max_work_mb else 0
         self._models: dict[str, tuple[float, Any]] = {}
         self._models_lock = threading.Lock()
+        self._retention_lock = threading.Lock()
+        self.runner = JobRunner(self.jobs_dir, plain=plain, on_finish=lambda job: self.enforce_retention())
+        for job in self.runner.list():  # trainings cut off by a stop leave a hidden temp folder: remove it
+            if job.status == "interrupted":
+                shutil.rmtree(self.models_dir / f".training-{job.id}", ignore_errors=True)
+        self.enforce_retention()
 
     # urls for files we wrote
     def url(self, path: str | os.PathLike) -> str | None:
@@ -221,11 +301,43 @@ class Studio:
                 return prefix + quote(path.relative_to(root).as_posix())
         return None
 
-    def new_job_dir(self, job_id: str | None = None) -> tuple[str, Path]:
-        job_id = job_id or uuid.uuid4().hex
-        path = self.jobs_dir / job_id
-        path.mkdir(parents=True, exist_ok=False)
-        return job_id, path
+    # retention: the work folder stays bounded
+    def enforce_retention(self) -> list[str]:
+        """Remove the oldest finished results beyond ``keep_results``, then oldest results and uploads while the
+        work folder is over ``max_work_mb``. The newest result, running jobs and the uploads they use stay."""
+        removed: list[str] = []
+        with self._retention_lock:
+            finished = [j for j in self.runner.list() if not j.active]  # newest first
+            in_use = {u for j in self.runner.list() if j.active for u in j.params.get("uploads", [])}
+            for job in finished[self.keep_results :]:
+                self._remove_job(job.id)
+                removed.append(job.id)
+            if not self.max_work_bytes:
+                return removed
+            results = [j for j in finished[1 : self.keep_results] if j.id not in removed]
+            sizes = {j.id: folder_bytes(self.jobs_dir / j.id) for j in results}
+            uploads = sorted(
+                (p for p in self.uploads.iterdir() if p.is_dir() and p.name not in in_use), key=lambda p: p.stat().st_mtime
+            )[:-1]  # never the newest upload
+            total = folder_bytes(self.jobs_dir) + folder_bytes(self.uploads)
+            for job in reversed(results):  # oldest first
+                if total <= self.max_work_bytes:
+                    break
+                self._remove_job(job.id)
+                removed.append(job.id)
+                total -= sizes[job.id]
+            for folder in uploads:
+                if total <= self.max_work_bytes:
+                    break
+                size = folder_bytes(folder)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(f"upload {folder.name}")
+                total -= size
+        return removed
+
+    def _remove_job(self, job_id: str) -> None:
+        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        self.runner.forget(job_id)
 
     # models
     def list_models(self) -> list[dict]:
@@ -292,8 +404,11 @@ class Studio:
         return path
 
     # uploads
-    def save_upload(self, data: bytes, filename: str | None) -> dict:
-        """Check an upload by its content (MIDI, zip of MIDI, or audio) and keep it under uploads/<id>/."""
+    def save_upload(self, data: bytes, filename: str | None, purpose: str | None = None) -> dict:
+        """Check an upload by its content (MIDI, zip of MIDI, or audio) and keep it under uploads/<id>/.
+
+        ``purpose`` (primer, training, clip) refuses a file of the wrong kind now rather than at Train.
+        """
         name = safe_name(filename, "upload")
         if not data:
             raise BadInputError(f"{name}: the upload is empty (0 bytes)")
@@ -302,6 +417,9 @@ class Studio:
         folder.mkdir(parents=True)
         try:
             meta = self._check_upload(data, name, folder)
+            if purpose and meta["kind"] not in PURPOSES[purpose]:
+                wanted = " or ".join(KIND_WORDS[k] for k in PURPOSES[purpose])
+                raise BadInputError(f"{name} is {KIND_WORDS[meta['kind']]}; this needs {wanted}")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -315,22 +433,22 @@ class Studio:
         stem, suffix = Path(name).stem or "upload", Path(name).suffix.lower()
         if data[:4] == b"MThd" or suffix in MIDI_SUFFIXES:
             score = score_from_bytes(data, name)
+            pitched = sum(len(t.notes) for t in score.tracks if not t.is_drum)
+            if score.note_num() == 0:
+                raise BadInputError(f"{name}: the MIDI file holds no notes; choose a file with a melody in it")
+            if pitched == 0:
+                raise BadInputError(f"{name}: the MIDI file holds only drum notes; choose a file with a melody in it")
             (folder / f"{stem}.mid").write_bytes(data)
-            return {"kind": "midi", "path": f"{stem}.mid", "notes": int(score.note_num())}
+            return {"kind": "midi", "path": f"{stem}.mid", "notes": pitched}
         if data[:4] == b"PK\x03\x04":
             return self._unzip(data, name, folder)
         path = folder / name
         path.write_bytes(data)
-        try:
-            import soundfile
-
-            info = soundfile.info(str(path))
-            with soundfile.SoundFile(str(path)) as f:
-                f.read(min(4096, max(1, info.frames)))
-            if info.frames <= 0:
-                raise ValueError("no audio frames")
-        except Exception as exc:
-            raise BadInputError(f"{name}: not a MIDI file, a zip of MIDI files, or audio that can be decoded ({exc})") from None
+        samples, info = self._read_audio(path, name)
+        if not np.isfinite(samples).all():
+            raise BadInputError(f"{name}: the audio holds invalid samples (NaN or infinity); export it again as a WAV")
+        if samples.size == 0 or float(np.abs(samples).max()) < 1e-6:
+            raise BadInputError(f"{name}: the audio is silent; choose a clip with sound in it")
         if suffix not in AUDIO_SUFFIXES:
             fixed = path.with_suffix(AUDIO_FORMAT_SUFFIX.get(info.format, ".wav"))
             path = path.rename(fixed)
@@ -341,6 +459,21 @@ class Studio:
             "sample_rate": info.samplerate,
             "url": self.url(path),
         }
+
+    @staticmethod
+    def _read_audio(path: Path, name: str):
+        import soundfile
+
+        try:
+            info = soundfile.info(str(path))
+            samples, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
+            if info.frames <= 0 or samples.size == 0:
+                raise ValueError("no audio frames")
+        except Exception:
+            raise BadInputError(
+                f"{name}: not a MIDI file, a zip of MIDI files, or audio that can be decoded (WAV, FLAC, OGG, MP3)"
+            ) from None
+        return samples, info
 
     def _unzip(self, data: bytes, name: str, folder: Path) -> dict:
         """Keep the zip's MIDI files (checked by content, flat safe names); report what was skipped."""
@@ -372,8 +505,8 @@ class Studio:
                         target = out / f"{len(kept):04d}_{entry}"
                     target.write_bytes(blob)
                     kept.append(target.name)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
-            raise BadInputError(f"{name}: corrupt or unsupported zip file ({exc})") from None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError):
+            raise BadInputError(f"{name}: corrupt or unsupported zip file; make the zip again") from None
         if not kept:
             raise BadInputError(f"{name}: the zip holds no usable MIDI file" + (f" ({skipped[0]})" if skipped else ""))
         return {"kind": "zip", "path": "midi", "files": len(kept), "skipped": skipped[:50]}
@@ -383,7 +516,7 @@ class Studio:
             raise HTTPException(404, "that upload is gone; upload the file again")
         meta = json.loads((self.uploads / upload_id / "upload.json").read_text())
         if meta["kind"] not in kinds:
-            raise HTTPException(400, f"{meta['name']} is {meta['kind']}; this needs {' or '.join(kinds)}")
+            raise HTTPException(400, f"{meta['name']} is {KIND_WORDS[meta['kind']]}; this needs {' or '.join(kinds)}")
         return meta, self.uploads / upload_id / meta["path"]
 
 
@@ -397,43 +530,61 @@ def _primer_text(text: str) -> str:
     return text
 
 
+def _problem(error: dict) -> str:
+    where = ".".join(str(p) for p in error.get("loc", [])[1:]) or "body"
+    message = error.get("msg", "not valid")
+    if where == "primer" and error.get("type") == "string_too_long":
+        message += "; upload a MIDI file (with “continue from the last N bars”) for longer primers"
+    return f"{where}: {message}"
+
+
 # --- the app ------------------------------------------------------------------------------------
-def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | None = None) -> FastAPI:
-    """The studio app, keeping uploads, jobs and (unless ``models_dir``) trained models under ``workdir``."""
-    studio = Studio(Path(workdir), max_upload_mb, models_dir)
+def create_app(
+    workdir: Path,
+    max_upload_mb: float = 50.0,
+    models_dir: Path | None = None,
+    *,
+    keep_results: int = 100,
+    max_work_mb: float = 2000.0,
+    allowed_hosts: list[str] | tuple[str, ...] = (),
+) -> FastAPI:
+    """The studio app, keeping uploads, jobs and (unless ``models_dir``) trained models under ``workdir``.
+
+    ``keep_results`` and ``max_work_mb`` bound the work folder (oldest results go first); requests must name
+    this machine in their Host header (127.0.0.1, localhost, [::1] or one of ``allowed_hosts``).
+    """
+    studio = Studio(Path(workdir), max_upload_mb, models_dir, keep_results=keep_results, max_work_mb=max_work_mb)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         studio.runner.shutdown()
 
-    app = FastAPI(title="tunesmith studio", docs_url="/api/docs", redoc_url=None, lifespan=lifespan)
+    # no /api/docs: FastAPI's docs page loads its scripts from a CDN, and the studio fetches nothing
+    app = FastAPI(title="tunesmith studio", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)
     app.state.studio = studio
     app.add_middleware(LimitBody, max_bytes=studio.max_bytes)
+    app.add_middleware(GuardRequests, allowed_hosts={*LOCAL_HOSTS, *allowed_hosts})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return JSONResponse({"error": plain(str(exc.detail))}, status_code=exc.status_code)
 
     @app.exception_handler(TunesmithError)
     async def _library_error(request: Request, exc: TunesmithError):
-        return JSONResponse({"error": str(exc)}, status_code=400)
-
-    @app.exception_handler(ImportError)
-    async def _missing_part(request: Request, exc: ImportError):
-        return JSONResponse({"error": f"this part of tunesmith is not installed yet ({exc})"}, status_code=501)
+        return JSONResponse({"error": plain(str(exc))}, status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'body'}: {e.get('msg')}" for e in exc.errors())
-        return JSONResponse({"error": f"bad request: {problems}"}, status_code=422)
+        return JSONResponse({"error": f"bad request: {'; '.join(_problem(e) for e in exc.errors())}"}, status_code=422)
 
     @app.middleware("http")
     async def _never_crash(request: Request, call_next):
         try:
             return await call_next(request)
-        except Exception as exc:  # the page shows a message instead of a dead request
-            return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+        except Exception:  # the page shows a plain message; the details go to the terminal
+            traceback.print_exc()
+            return JSONResponse({"error": INTERNAL_ERROR}, status_code=500)
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -457,24 +608,21 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
 
     @app.get("/api/info")
     def info():
-        """Choices for the page's menus and which optional parts of the library exist."""
+        """Choices for the page's menus."""
+        from tunesmith.audio_model.model import LOSSES, OPTIMIZERS
         from tunesmith.melody.model import CONFIGS
         from tunesmith.music.notes import SCALES
         from tunesmith.render import INSTRUMENTS
 
-        audio_model = optional("tunesmith.audio_model.model", "LOSSES")
         return {
             "instruments": list(INSTRUMENTS),
             "scales": list(SCALES),
             "melody_configs": list(CONFIGS),
-            "audio_losses": list(audio_model or ()),
-            "audio_optimizers": list(optional("tunesmith.audio_model.model", "OPTIMIZERS") or ()),
-            "features": {
-                "audio_model": optional("tunesmith.audio_model", "train_audio_model") is not None,
-                "pipeline": optional("tunesmith.pipeline", "run_pipeline") is not None,
-                "audio_primer": optional("tunesmith.transcribe", "transcribe") is not None,
-            },
+            "audio_losses": list(LOSSES),
+            "audio_optimizers": list(OPTIMIZERS),
             "max_upload_mb": studio.max_bytes / 2**20,
+            "keep_results": studio.keep_results,
+            "max_work_mb": studio.max_work_bytes / 2**20,
         }
 
     @app.get("/api/models")
@@ -482,48 +630,69 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
         return {"models": studio.list_models()}
 
     @app.post("/api/uploads")
-    def upload(file: UploadFile = File(...)):
+    def upload(file: UploadFile = File(...), purpose: Literal["primer", "training", "clip"] | None = None):
         """Store one MIDI / zip / audio file after checking its content; returns its id for later calls."""
         data = file.file.read(studio.max_bytes + 1)
         if len(data) > studio.max_bytes:
             raise HTTPException(413, f"upload too large: the limit is {studio.max_bytes / 2**20:g} MB")
-        return studio.save_upload(data, file.filename)
+        return studio.save_upload(data, file.filename, purpose)
 
     @app.post("/api/generate")
     def generate(req: GenerateRequest):
-        """Continue a primer into melodies with renders and piano rolls (fast: runs in the request)."""
+        """Continue a primer into melodies with renders and piano rolls (a background job with progress and cancel)."""
         from tunesmith.compose import generate_to_dir
 
-        if req.primer_upload:
-            primer = studio.upload(req.primer_upload, ("midi", "audio"))[1]
-        else:
-            primer = _primer_text(req.primer) or None
         model = studio.melody_model(req.model)
-        job_id, out_dir = studio.new_job_dir()
-        report = generate_to_dir(
-            model,
-            primer,
-            out_dir,
-            req.n,
-            render=req.instruments or None,
-            plot=req.plot,
-            steps=req.steps,
-            temperature=req.temperature,
-            top_k=req.top_k,
-            top_p=req.top_p,
-            beam_size=req.beam_size,
-            key=(req.key or None),
-            scale=req.scale,
-            seed=req.seed,
-        )
-        report.pop("melodies", None)
-        for item in report["outputs"]:
-            item["urls"] = {k: studio.url(out_dir / v) for k, v in item["files"].items()}
-            item["audio"] = [
-                {"instrument": k[len("audio_") :], "url": u} for k, u in item["urls"].items() if k.startswith("audio_")
-            ]
-        report.update({"job": job_id, "primer": req.primer if not req.primer_upload else "uploaded file", "model": req.model})
-        return jsonable(report)
+        uploads = []
+        if req.primer_upload:
+            meta, source = studio.upload(req.primer_upload, PURPOSES["primer"])
+            label, uploads = meta["name"], [req.primer_upload]
+        else:
+            source = _primer_text(req.primer) or None
+            label = source
+        # parsed here, so that a bad primer is a 400 now; the last ``primer_bars`` bars are kept
+        primer = model.prepare_primer(source, primer_bars=req.primer_bars, seed=req.seed)
+        settings = req.model_dump(exclude={"model", "primer", "primer_upload", "primer_bars", "n", "steps", "instruments"})
+        settings.pop("plot"), settings.pop("video")
+        settings["key"] = req.key or None  # the menu's "any" is an empty key
+
+        def work(job: Job):
+            out_dir = studio.jobs_dir / job.id
+            report = generate_to_dir(
+                model,
+                primer,
+                out_dir,
+                req.n,
+                render=req.instruments or None,
+                plot=req.plot,
+                video=req.video,
+                steps=library_steps(len(primer), req.steps),
+                on_progress=job.update,
+                stop_event=job.stop_event,
+                **settings,
+            )
+            report.pop("melodies", None)
+            for item in report["outputs"]:
+                item["urls"] = {k: studio.url(out_dir / v) for k, v in item["files"].items()}
+                item["audio"] = [
+                    {"instrument": k[len("audio_") :], "url": u} for k, u in item["urls"].items() if k.startswith("audio_")
+                ]
+            report.update(
+                {
+                    "job": job.id,
+                    "primer": label,
+                    "primer_steps": len(primer),
+                    "primer_bars": req.primer_bars,
+                    "new_steps": req.steps,
+                    "model": req.model,
+                }
+            )
+            job.update(message=f"{req.n} {'melody' if req.n == 1 else 'melodies'}: {len(primer)} primer + {req.steps} new steps")
+            return jsonable(report)
+
+        params = req.model_dump() | {"primer": label, "uploads": uploads}
+        job = studio.runner.submit("generate", work, params=params, quick=True)
+        return {"job": job.id, "primer_steps": len(primer)}
 
     @app.post("/api/melody/train")
     def train_melody(req: MelodyTrainRequest):
@@ -536,7 +705,7 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
                 raise HTTPException(400, f"{req.folder}: no such folder on this computer")
             sources = []
         elif req.uploads:
-            sources = [studio.upload(u, ("midi", "zip"))[1] for u in req.uploads]
+            sources = [studio.upload(u, PURPOSES["training"])[1] for u in req.uploads]
             data_dir = None
         else:
             raise HTTPException(400, "upload MIDI files (or a zip) or give a folder of MIDI files")
@@ -544,8 +713,8 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
 
         def work(job: Job):
             work_dir = studio.jobs_dir / job.id
+            corpus = work_dir / "corpus"
             if data_dir is None:
-                corpus = work_dir / "corpus"
                 corpus.mkdir(parents=True, exist_ok=True)
                 for i, src in enumerate(sources):
                     if src.is_dir():
@@ -578,6 +747,8 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
+            finally:
+                shutil.rmtree(corpus, ignore_errors=True)  # a copy of the uploads: not worth keeping
             target = final if not final.exists() else studio.unique_model_dir(final.name)
             os.replace(tmp, target)
             _redraw_loss(target)
@@ -598,42 +769,43 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
                 }
             )
 
-        job = studio.runner.submit("melody-train", work)
+        job = studio.runner.submit("melody-train", work, params=req.model_dump() | {"model": final.name})
         return {"job": job.id, "model": final.name}
 
     @app.post("/api/audio/train")
     def train_audio(req: AudioTrainRequest):
         """Start training a MAGNet-style audio model on an uploaded clip (a background job)."""
-        train_audio_model = optional("tunesmith.audio_model.train", "train_audio_model")
-        if train_audio_model is None:
-            raise HTTPException(501, "the audio model is not part of this install yet")
-        _, clip = studio.upload(req.clip_upload, ("audio",))
+        from tunesmith.audio_model.train import train_audio_model
+
+        _, clip = studio.upload(req.clip_upload, PURPOSES["clip"])
         final = studio.unique_model_dir(req.name)
         knobs = req.model_dump(exclude={"name", "clip_upload", "epochs", "seed"})
 
         def work(job: Job):
             tmp = studio.models_dir / f".training-{job.id}"
-            extra = {}
-            if accepts(train_audio_model, "stop_event"):
-                extra["stop_event"] = job.stop_event
-            if accepts(train_audio_model, "on_log"):
-                extra["on_log"] = lambda row: job.update(
+
+            def on_log(row: dict):
+                job.update(
                     row["step"] / max(1, row.get("total_steps") or 1),
                     f"epoch {row.get('epoch', 0):.0f} / {req.epochs}",
                     {k: row.get(k) for k in ("step", "split", "loss", "epoch")},
                 )
-            done = threading.Event()
-            if "on_log" not in extra:  # older trainer: follow its log file instead
-                threading.Thread(target=_follow_log, args=(tmp, job, req.epochs, done), daemon=True).start()
+
             try:
                 result = train_audio_model(
-                    str(clip), tmp, None, epochs=req.epochs, seed=req.seed, progress=False, **knobs, **extra
+                    str(clip),
+                    tmp,
+                    None,
+                    epochs=req.epochs,
+                    seed=req.seed,
+                    progress=False,
+                    stop_event=job.stop_event,
+                    on_log=on_log,
+                    **knobs,
                 )
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            finally:
-                done.set()
             target = final if not final.exists() else studio.unique_model_dir(final.name)
             os.replace(tmp, target)
             _redraw_loss(target)
@@ -648,43 +820,42 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
                 }
             )
 
-        job = studio.runner.submit("audio-train", work)
-        return {"job": job.id, "model": final.name, "cancel_supported": accepts(train_audio_model, "stop_event")}
+        params = req.model_dump() | {"model": final.name, "uploads": [req.clip_upload]}
+        job = studio.runner.submit("audio-train", work, params=params)
+        return {"job": job.id, "model": final.name}
 
     @app.post("/api/audio/generate")
     def generate_audio_route(req: AudioGenerateRequest):
         """Start generating audio from a seed clip with a trained audio model (a background job)."""
-        generate_audio = optional("tunesmith.audio_model.generate", "generate_audio")
-        if generate_audio is None:
-            raise HTTPException(501, "the audio model is not part of this install yet")
+        from tunesmith.audio_model.generate import generate_audio
+
         model = studio.model_path(req.model, "audio")
-        _, clip = studio.upload(req.clip_upload, ("audio",))
+        _, clip = studio.upload(req.clip_upload, PURPOSES["clip"])
         settings = req.model_dump(exclude={"model", "clip_upload"})
 
         def work(job: Job):
             out_dir = studio.jobs_dir / job.id
-            job.update(0.1, "generating frames")
+            job.update(0.1, f"generating {req.seconds:g} s of audio, then spectrograms")
             summary = generate_audio(model, clip, out_dir, **settings)
             return jsonable(
                 {
                     "outputs": [studio.url(p) for p in summary.get("outputs", [])],
                     "spectrograms": [studio.url(p) for p in summary.get("spectrograms", [])],
                     "seed_url": studio.url(clip),
-                    "notes": summary.get("notes", []),
+                    "notes": [plain(n) for n in summary.get("notes", [])],
                     "generation_seconds": summary.get("generation_seconds"),
                 }
             )
 
-        job = studio.runner.submit("audio-generate", work)
+        job = studio.runner.submit("audio-generate", work, params=req.model_dump() | {"uploads": [req.clip_upload]})
         return {"job": job.id}
 
     @app.post("/api/pipeline")
     def pipeline(req: PipelineRequest):
-        """Start the whole chain from one clip to a gallery page (a background job)."""
-        run_pipeline = optional("tunesmith.pipeline", "run_pipeline")
-        if run_pipeline is None:
-            raise HTTPException(501, "the pipeline is not part of this install yet")
-        _, clip = studio.upload(req.clip_upload, ("audio",))
+        """Start the whole chain from one clip to a gallery page (a background job with progress and cancel)."""
+        from tunesmith.pipeline import run_pipeline
+
+        _, clip = studio.upload(req.clip_upload, PURPOSES["clip"])
         if req.audio_model in ("train", "none"):  # train one on the clip / skip the audio model
             audio_model = req.audio_model
         else:
@@ -695,8 +866,6 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
 
         def work(job: Job):
             out_dir = studio.jobs_dir / job.id
-            extra = {"stop_event": job.stop_event} if accepts(run_pipeline, "stop_event") else {}
-            job.update(0.05, "running the pipeline (audio model, transcription, melodies, renders)")
             result = run_pipeline(
                 str(clip),
                 out_dir,
@@ -704,21 +873,32 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
                 melody_model=melody_model,
                 primer=primer,
                 progress=False,
+                on_progress=job.update,
+                stop_event=job.stop_event,
                 **settings,
-                **extra,
             )
-            index = result.get("index") if isinstance(result, dict) else None
-            return {"index": studio.url(index) if index else None, "summary": jsonable(result)}
+            job.update(message=f"{req.n} melodies in {result.get('seconds', 0):.0f} s")
+            return {"index": studio.url(result["index"]), "notes": [plain(n) for n in result.get("notes", [])]}
 
-        job = studio.runner.submit("pipeline", work)
-        return {"job": job.id, "cancel_supported": accepts(run_pipeline, "stop_event")}
+        job = studio.runner.submit("pipeline", work, params=req.model_dump() | {"uploads": [req.clip_upload]})
+        return {"job": job.id}
+
+    @app.get("/api/jobs")
+    def job_list(limit: int = Query(50, ge=1, le=1000)):
+        """The job history, newest first, without the log rows (the page asks each job for those)."""
+        jobs = []
+        for job in studio.runner.list()[:limit]:
+            data = job.to_dict()
+            data.pop("log")
+            jobs.append(data)
+        return {"jobs": jobs}
 
     @app.get("/api/jobs/{job_id}")
-    def job_status(job_id: str, since: int = 0):
+    def job_status(job_id: str, since: int = Query(0, ge=0)):
         job = studio.runner.get(job_id)
         if job is None:
-            raise HTTPException(404, "no such job (finished jobs are forgotten when the studio restarts)")
-        return job.to_dict(since=max(0, since))
+            raise HTTPException(404, "no such job (the oldest results are removed to keep the work folder small)")
+        return job.to_dict(since=since)
 
     @app.post("/api/jobs/{job_id}/cancel")
     def job_cancel(job_id: str):
@@ -732,28 +912,24 @@ def create_app(workdir: Path, max_upload_mb: float = 50.0, models_dir: Path | No
 
 def _redraw_loss(model_dir: Path) -> None:
     """Redraw the loss curve after the move out of the temp folder, so its title names the model."""
-    save_loss_curve = optional("tunesmith.plots", "save_loss_curve")
-    if save_loss_curve is not None:
-        try:
-            save_loss_curve(model_dir)
-        except Exception as exc:  # a plot never loses a trained model
-            print(f"note: loss curve not redrawn ({exc})")
+    from tunesmith.plots import save_loss_curve
+
+    try:
+        save_loss_curve(model_dir)
+    except Exception as exc:  # a plot never loses a trained model
+        print(f"note: loss curve not redrawn ({exc})")
 
 
-def _follow_log(model_dir: Path, job: Job, epochs: int, done: threading.Event) -> None:
-    """Progress for trainers without ``on_log``: read their ``log.jsonl`` once a second."""
-    from tunesmith.checkpoint import read_log
+def _machine_names(host: str) -> list[str]:
+    """Names a browser may use for this machine when the studio listens on every interface."""
+    import socket
 
-    seen = 0
-    while not done.wait(1.0):
-        rows = read_log(model_dir)
-        for row in rows[seen:]:
-            job.update(
-                min(0.99, row.get("epoch", 0) / max(1, epochs)),
-                f"epoch {row.get('epoch', 0):.0f} / {epochs}",
-                {k: row.get(k) for k in ("step", "split", "loss", "epoch")},
-            )
-        seen = len(rows)
+    if host not in ("0.0.0.0", "::", ""):
+        return [host]
+    names = {socket.gethostname(), socket.getfqdn()}
+    with contextlib.suppress(OSError):
+        names |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+    return sorted(names)
 
 
 def serve(
@@ -762,12 +938,21 @@ def serve(
     max_upload_mb: float = 50.0,
     workdir: str | os.PathLike | None = None,
     models_dir: str | os.PathLike | None = None,
+    keep_results: int = 100,
+    max_work_mb: float = 2000.0,
 ) -> None:
     """Run the studio with uvicorn (local only by default); ``workdir`` defaults to ~/.tunesmith/studio."""
     import uvicorn
 
     workdir = Path(workdir) if workdir else Path(os.environ.get("TUNESMITH_HOME", Path.home() / ".tunesmith")) / "studio"
-    app = create_app(workdir, max_upload_mb=max_upload_mb, models_dir=Path(models_dir) if models_dir else None)
+    app = create_app(
+        workdir,
+        max_upload_mb=max_upload_mb,
+        models_dir=Path(models_dir) if models_dir else None,
+        keep_results=keep_results,
+        max_work_mb=max_work_mb,
+        allowed_hosts=_machine_names(host),
+    )
     print(f"tunesmith studio: http://{host}:{port}/  (work folder {workdir}; Ctrl+C stops it)")
     started = time.perf_counter()
     uvicorn.run(app, host=host, port=port, log_level="warning")

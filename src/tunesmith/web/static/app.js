@@ -14,9 +14,10 @@ const el = (tag, attrs = {}, ...children) => {
   return node;
 };
 
-const state = { info: null, models: [], uploads: {}, jobs: {} };
+const state = { info: null, models: [], uploads: {}, polling: {} };
 
 // ---------------------------------------------------------------- messages and requests
+// One banner for errors; any later success clears it, so an old error never sits above a good result.
 function showMessage(text, kind = "error") {
   const box = $("#message");
   box.className = `message ${kind}`;
@@ -56,12 +57,12 @@ function formValues(form) {
 }
 
 // ---------------------------------------------------------------- uploads (checked by the server)
-async function uploadFile(file) {
+async function uploadFile(file, purpose) {
   const maxMb = state.info ? state.info.max_upload_mb : Infinity;
   if (file.size > maxMb * 1048576) throw new Error(`${file.name}: ${(file.size / 1048576).toFixed(1)} MB is over the upload limit of ${maxMb} MB`);
   const data = new FormData();
   data.append("file", file, file.name);
-  return api("/api/uploads", { method: "POST", body: data });
+  return api(`/api/uploads?purpose=${purpose}`, { method: "POST", body: data });
 }
 
 function describeUpload(u) {
@@ -71,20 +72,20 @@ function describeUpload(u) {
   return `✓ ${u.name}`;
 }
 
-// Wire a file input: upload on change, remember the ids under state.uploads[key], report in statusSel.
-function wireUpload(inputSel, statusSel, key) {
+// Wire a file input: upload on change (for ``purpose``), remember the ids under state.uploads[key].
+function wireUpload(inputSel, statusSel, key, purpose, onChange) {
   const input = $(inputSel);
   const status = $(statusSel);
   input.addEventListener("change", async () => {
     state.uploads[key] = [];
     status.className = "status";
-    if (!input.files.length) { status.textContent = ""; return; }
+    if (!input.files.length) { status.textContent = ""; if (onChange) onChange(); return; }
     status.textContent = "checking…";
     const lines = [];
     let failed = false;
     for (const file of input.files) {
       try {
-        const u = await uploadFile(file);
+        const u = await uploadFile(file, purpose);
         state.uploads[key].push(u);
         lines.push(describeUpload(u));
       } catch (err) {
@@ -96,15 +97,21 @@ function wireUpload(inputSel, statusSel, key) {
     status.textContent = lines.join("\n");
     status.className = failed ? "status error" : "status ok";
     if (!failed) clearMessage();
+    if (onChange) onChange();
   });
 }
 const uploadIds = (key) => (state.uploads[key] || []).map((u) => u.id);
 
 // ---------------------------------------------------------------- tabs, menus, models
+const TABS = ["generate", "train", "audio", "pipeline", "history"];
 function showTab(name) {
-  for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const b of document.querySelectorAll(".tabs button")) {
+    b.classList.toggle("active", b.dataset.tab === name);
+    b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
+  }
   for (const s of document.querySelectorAll(".tab")) s.classList.toggle("active", s.id === `tab-${name}`);
   history.replaceState(null, "", `#${name}`);
+  if (name === "history") refreshHistory();
 }
 
 function fillSelect(select, values, selected) {
@@ -117,24 +124,39 @@ function fillChecks(box, names, checked) {
 }
 const checkedValues = (box) => [...box.querySelectorAll("input:checked")].map((i) => i.value);
 
-async function refreshModels(select = {}) {
+// The menus keep what the user picked (also across a reload): a newly trained model is listed, never silently selected.
+const MODEL_MENUS = ["#gen-model", "#pipe-melody-model", "#audio-model", "#pipe-audio-model"];
+const remembered = (sel) => { try { return localStorage.getItem(`tunesmith${sel}`); } catch (_) { return null; } };
+function rememberChoices() {
+  for (const sel of MODEL_MENUS) $(sel).addEventListener("change", (ev) => {
+    try { localStorage.setItem(`tunesmith${sel}`, ev.target.value); } catch (_) { /* private mode: not remembered */ }
+  });
+}
+
+async function refreshModels() {
   try {
     state.models = (await api("/api/models")).models;
   } catch (err) { showMessage(err.message); return; }
   const melody = state.models.filter((m) => m.kind === "melody");
   const audio = state.models.filter((m) => m.kind === "audio");
   const opts = (list, none) => list.length ? list.map((m) => [m.name, m.bundled ? `${m.name} (shipped)` : m.name]) : [["", none]];
-  for (const [sel, list, none, pick] of [
-    ["#gen-model", melody, "no melody model yet: train one", select.melody],
-    ["#pipe-melody-model", melody, "no melody model yet", select.melody],
-    ["#audio-model", audio, "no audio model yet: train one", select.audio],
+  const keep = (node, list, fallback) => {
+    for (const name of [node.value, remembered(`#${node.id}`)]) if (name && list.some((m) => m.name === name)) return name;
+    return fallback;
+  };
+  for (const [sel, list, none] of [
+    ["#gen-model", melody, "no melody model yet: train one"],
+    ["#pipe-melody-model", melody, "no melody model yet"],
+    ["#audio-model", audio, "no audio model yet: train one"],
   ]) {
     const node = $(sel);
-    fillSelect(node, opts(list, none), pick || node.value || (list[0] && list[0].name));
+    fillSelect(node, opts(list, none), keep(node, list, list[0] && list[0].name));
   }
   const pipeAudio = $("#pipe-audio-model");
+  const pipeChoice = [pipeAudio.value, remembered("#pipe-audio-model")]
+    .find((v) => v === "train" || v === "none" || audio.some((m) => m.name === v)) || (audio[0] ? audio[0].name : "train");
   fillSelect(pipeAudio, [...audio.map((m) => [m.name, m.name]), ["train", "train one on the clip"], ["none", "none: transcribe the clip itself"]],
-    select.audio || pipeAudio.value || (audio[0] ? audio[0].name : "train"));
+    pipeChoice);
   const table = $("#model-table");
   table.replaceChildren(el("tr", {}, el("th", { text: "name" }), el("th", { text: "kind" }), el("th", { text: "config" }),
     el("th", { text: "loss curve" })),
@@ -195,45 +217,130 @@ function clearPrimerUpload() {
   state.uploads.primer = [];
   $("#primer-file").value = "";
   $("#primer-file-status").textContent = "";
+  updatePrimerBars();
 }
 
-// ---------------------------------------------------------------- jobs: poll until finished
-function pollJob(id, { progress, status, chart, onDone, cancelBtn }) {
+// ---------------------------------------------------------------- jobs: follow one until it ends
+// Every long action is a job on the server, kept in its history: after a reload (or a server restart)
+// the page finds running jobs again and follows them, and shows the latest result of each tab.
+const VIEWS = {
+  generate: { tab: "generate", progress: "#gen-progress", status: "#gen-status", cancel: "#gen-cancel", button: "#generate-btn",
+    show: (j) => renderGeneration(j.result) },
+  "melody-train": { tab: "train", progress: "#train-progress", status: "#train-status", chart: "#train-chart", cancel: "#train-cancel",
+    button: "#train-btn", show: (j) => showTrainResult(j, "#train-result", "Model") },
+  "audio-train": { tab: "audio", progress: "#audio-progress", status: "#audio-status", chart: "#audio-chart", cancel: "#audio-cancel",
+    button: "#audio-train-btn", show: (j) => showTrainResult(j, "#audio-train-result", "Audio model") },
+  "audio-generate": { tab: "audio", progress: "#audio-gen-progress", status: "#audio-gen-status", cancel: "#audio-gen-cancel",
+    button: "#audio-gen-btn", show: (j) => renderAudio(j.result) },
+  pipeline: { tab: "pipeline", progress: "#pipe-progress", status: "#pipe-status", cancel: "#pipe-cancel", button: "#pipe-btn",
+    show: (j) => showGallery(j.result) },
+};
+
+function follow(jobId, kind) {
+  const view = VIEWS[kind];
+  if (!view || state.polling[jobId]) return;
+  state.polling[jobId] = true;
+  const progress = $(view.progress), status = $(view.status), cancelBtn = $(view.cancel), button = $(view.button);
+  const chart = view.chart ? $(view.chart) : null;
   let since = 0;
   const rows = [];
-  state.jobs[id] = true;
-  if (cancelBtn) {
-    cancelBtn.disabled = false;
-    cancelBtn.onclick = async () => {
-      cancelBtn.disabled = true;
-      try { await api(`/api/jobs/${id}/cancel`, { method: "POST" }); status.textContent = "cancelling…"; }
-      catch (err) { showMessage(err.message); }
-    };
-  }
+  if (chart) chart.replaceChildren();
+  button.disabled = true;
+  progress.classList.remove("hidden");
+  progress.value = 0;
+  cancelBtn.disabled = false;
+  cancelBtn.onclick = async () => {
+    cancelBtn.disabled = true;
+    try { await api(`/api/jobs/${jobId}/cancel`, { method: "POST" }); status.textContent = "cancelling…"; }
+    catch (err) { showMessage(err.message); }
+  };
   const tick = async () => {
     let job;
     try {
-      job = await api(`/api/jobs/${id}?since=${since}`);
+      job = await api(`/api/jobs/${jobId}?since=${since}`);
     } catch (err) {
       status.textContent = err.message;
       status.className = "status error";
+      if (/no such job/.test(err.message)) { delete state.polling[jobId]; button.disabled = false; cancelBtn.disabled = true; return; }
       setTimeout(tick, 3000);
       return;
     }
     since = job.log_total;
     rows.push(...job.log);
-    if (progress) progress.value = job.progress;
+    progress.value = job.progress;
     if (chart && rows.length) drawChart(chart, rows);
     const running = job.status === "queued" || job.status === "running";
-    status.textContent = `${job.status}${job.message ? ": " + job.message : ""}`;
+    status.textContent = `${job.status}${job.message ? ": " + job.message : ""}` + (running ? ` (${Math.round(job.progress * 100)} %)` : "");
     status.className = job.status === "error" ? "status error" : "status";
-    if (running) { setTimeout(tick, 700); return; }
-    if (cancelBtn) cancelBtn.disabled = true;
-    delete state.jobs[id];
+    if (running) { setTimeout(tick, 600); return; }
+    delete state.polling[jobId];
+    cancelBtn.disabled = true;
+    button.disabled = false;
     if (job.status === "error") showMessage(job.error || "the job failed");
-    onDone(job);
+    else if (job.status === "done") clearMessage();
+    if (job.result) view.show(job);
+    if (kind.endsWith("train")) await refreshModels();
+    if ($("#tab-history").classList.contains("active")) refreshHistory();
   };
   tick();
+}
+
+// After a reload: follow what is still running, and show the latest result of each kind.
+async function resumeJobs() {
+  let jobs;
+  try { jobs = (await api("/api/jobs?limit=200")).jobs; } catch (err) { showMessage(err.message); return; }
+  const seen = new Set();
+  for (const job of jobs) { // newest first
+    if (seen.has(job.kind) || !VIEWS[job.kind]) continue;
+    seen.add(job.kind);
+    if (job.status === "queued" || job.status === "running") follow(job.id, job.kind);
+    else if (job.result) {
+      VIEWS[job.kind].show(job);
+      const status = $(VIEWS[job.kind].status);
+      status.textContent = `${job.status}${job.message ? ": " + job.message : ""} (${new Date(job.created * 1000).toLocaleString()})`;
+    } else if (job.status === "interrupted" || job.status === "error") {
+      $(VIEWS[job.kind].status).textContent = `${job.status}: ${job.error || job.message}`;
+    }
+  }
+}
+
+const KIND_NAMES = { generate: "generate", "melody-train": "train melody model", "audio-train": "train audio model",
+  "audio-generate": "generate audio", pipeline: "pipeline" };
+
+function jobSummary(job) {
+  const p = job.params || {};
+  const r = job.result || {};
+  if (job.kind === "generate") return `${p.n} × (${p.primer || "random start"} + ${p.steps} new steps), ${p.model}, seed ${p.seed}`;
+  if (job.kind.endsWith("train")) return `${r.model || p.model}` + (r.step ? `, ${r.step} steps` : "");
+  if (job.kind === "audio-generate") return `${p.model}, ${p.seconds} s × ${p.n}`;
+  if (job.kind === "pipeline") return `${p.n} melodies, audio model ${p.audio_model}`;
+  return "";
+}
+
+async function refreshHistory() {
+  let jobs;
+  try { jobs = (await api("/api/jobs?limit=200")).jobs; } catch (err) { showMessage(err.message); return; }
+  const table = $("#history-table");
+  const rows = jobs.map((job) => {
+    const open = job.result ? el("button", { type: "button", class: "small", "data-job": job.id, text: "open" }) : null;
+    if (open) open.addEventListener("click", async () => {
+      const full = await api(`/api/jobs/${job.id}`);
+      VIEWS[job.kind].show(full);
+      showTab(VIEWS[job.kind].tab);
+    });
+    const running = job.status === "queued" || job.status === "running";
+    return el("tr", { class: `job-${job.status}` },
+      el("td", { text: new Date(job.created * 1000).toLocaleString() }),
+      el("td", { text: KIND_NAMES[job.kind] || job.kind }),
+      el("td", { text: job.status + (running ? ` ${Math.round(job.progress * 100)} %` : "") }),
+      el("td", { text: jobSummary(job) + (job.error ? ` — ${job.error}` : job.message ? ` — ${job.message}` : "") }),
+      el("td", {}, open));
+  });
+  table.replaceChildren(el("tr", {}, ...["started", "what", "status", "details", ""].map((t) => el("th", { text: t }))), ...rows);
+  if (!jobs.length) table.append(el("tr", {}, el("td", { colspan: 5, text: "Nothing yet." })));
+  const info = state.info;
+  if (info) $("#history-note").textContent = `The newest ${info.keep_results} results are kept` +
+    (info.max_work_mb ? `, within ${info.max_work_mb} MB` : "") + "; older ones are removed (tunesmith web --keep-results / --max-work-mb).";
 }
 
 // A small SVG line chart of loss vs step (train and eval), drawn from the job's log rows.
@@ -269,23 +376,126 @@ function drawChart(svg, rows) {
   svg.replaceChildren(...parts);
 }
 
+// ---------------------------------------------------------------- record a phrase with the microphone
+// MediaRecorder gives compressed audio (webm/opus); the browser decodes it and the page uploads a plain
+// 16-bit WAV, which the server checks and the library transcribes into the primer like any clip.
+const MAX_RECORD_SECONDS = 30;
+
+function wavBlob(audio) {
+  const channels = audio.numberOfChannels, n = audio.length, rate = audio.sampleRate;
+  const mono = new Float32Array(n);
+  for (let c = 0; c < channels; c++) {
+    const data = audio.getChannelData(c);
+    for (let i = 0; i < n; i++) mono[i] += data[i] / channels;
+  }
+  const view = new DataView(new ArrayBuffer(44 + 2 * n));
+  const text = (at, s) => { for (let i = 0; i < s.length; i++) view.setUint8(at + i, s.charCodeAt(i)); };
+  text(0, "RIFF"); view.setUint32(4, 36 + 2 * n, true); text(8, "WAVE"); text(12, "fmt ");
+  view.setUint32(16, 16, true); view.setUint16(20, 1, true); view.setUint16(22, 1, true); view.setUint32(24, rate, true);
+  view.setUint32(28, 2 * rate, true); view.setUint16(32, 2, true); view.setUint16(34, 16, true);
+  text(36, "data"); view.setUint32(40, 2 * n, true);
+  for (let i = 0; i < n; i++) {
+    const x = Math.max(-1, Math.min(1, mono[i]));
+    view.setInt16(44 + 2 * i, x < 0 ? x * 0x8000 : x * 0x7fff, true);
+  }
+  return new Blob([view.buffer], { type: "audio/wav" });
+}
+
+async function startRecording() {
+  const status = $("#rec-status");
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder) {
+    showMessage("this browser cannot record here: recording needs the studio opened as localhost (or over https) and a microphone");
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    showMessage(`no microphone to record from (${err.message}); allow the microphone for this page and try again`);
+    return;
+  }
+  const chunks = [];
+  const recorder = new MediaRecorder(stream);
+  const started = performance.now();
+  recorder.ondataavailable = (ev) => { if (ev.data.size) chunks.push(ev.data); };
+  recorder.onstop = async () => {
+    clearInterval(state.recordTimer);
+    for (const track of stream.getTracks()) track.stop();
+    $("#rec-start").disabled = false;
+    $("#rec-stop").disabled = true;
+    status.textContent = "checking the recording…";
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const decoded = await ctx.decodeAudioData(await new Blob(chunks, { type: recorder.mimeType }).arrayBuffer());
+      ctx.close();
+      const wav = wavBlob(decoded);
+      const upload = await uploadFile(new File([wav], "recording.wav", { type: "audio/wav" }), "primer");
+      state.uploads.primer = [upload];
+      $("#primer").value = "";
+      $("#primer-file").value = "";
+      $("#primer-file-status").className = "status ok";
+      $("#primer-file-status").textContent = `${describeUpload(upload)} (recorded)`;
+      const player = $("#rec-audio");
+      player.src = URL.createObjectURL(wav);
+      player.classList.remove("hidden");
+      status.textContent = "";
+      updatePrimerBars();
+      clearMessage();
+    } catch (err) {
+      status.textContent = "";
+      showMessage(err.message);
+    }
+  };
+  recorder.start();
+  state.recorder = recorder;
+  $("#rec-start").disabled = true;
+  $("#rec-stop").disabled = false;
+  state.recordTimer = setInterval(() => {
+    const seconds = (performance.now() - started) / 1000;
+    status.textContent = `recording… ${seconds.toFixed(0)} s`;
+    if (seconds >= MAX_RECORD_SECONDS) stopRecording();
+  }, 250);
+}
+
+function stopRecording() {
+  if (state.recorder && state.recorder.state === "recording") state.recorder.stop();
+}
+
 // ---------------------------------------------------------------- Generate tab
+const LL_HELP = "log-likelihood: how probable the model finds this melody (natural log, summed over its steps). " +
+  "Closer to 0 = more typical of what the model learned; compare it only between melodies of the same length.";
+
 function renderGeneration(result) {
   const box = $("#gen-results");
   const cards = result.outputs.map((o) => {
     const u = o.urls;
     const links = [el("a", { href: u.midi, download: o.files.midi, class: "button midi-link", text: "⬇ MIDI" })];
     for (const a of o.audio) links.push(el("a", { href: a.url, download: o.files[`audio_${a.instrument}`], class: "button", text: `⬇ WAV (${a.instrument})` }));
+    if (u.video) links.push(el("a", { href: u.video, download: o.files.video, class: "button", text: "⬇ MP4" }));
     const players = o.audio.map((a) => el("figure", { class: "player" }, el("figcaption", { text: a.instrument }),
       el("audio", { controls: true, preload: "metadata", src: a.url, "data-instrument": a.instrument })));
     return el("article", { class: "card result" },
       el("div", { class: "result-head" }, el("h3", { text: o.name }),
-        el("span", { class: "meta", text: `${o.notes} notes · ${o.steps} steps · log-likelihood ${o.log_likelihood.toFixed(1)}` }),
+        el("span", { class: "meta", title: LL_HELP },
+          `${o.notes} notes · ${o.steps} steps · `, el("abbr", { text: "log-likelihood" }), ` ${o.log_likelihood.toFixed(1)}`),
         el("div", { class: "links" }, links)),
       players.length ? el("div", { class: "players" }, players) : null,
-      u.piano_roll_html ? el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` }) : null);
+      u.video ? el("video", { class: "video", controls: true, preload: "metadata", src: u.video }) : null,
+      u.piano_roll_html ? el("div", { class: "roll-box" }, el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` })) : null);
   });
-  box.replaceChildren(el("p", { class: "summary", text: `${result.outputs.length} melodies from ${result.model}, primer ${result.primer || "(random start note)"}, seed ${result.settings.seed}` }), ...cards);
+  const primer = result.primer ? `primer ${result.primer}` + (result.primer_bars ? ` (last ${result.primer_bars} bar${result.primer_bars > 1 ? "s" : ""})` : "") : "a random start note";
+  box.replaceChildren(
+    el("p", { class: "summary", text: `${result.outputs.length} ${result.outputs.length === 1 ? "melody" : "melodies"} from ${result.model}: ${primer}, ${result.primer_steps} primer steps + ${result.new_steps} new steps, seed ${result.settings.seed}.` }),
+    el("p", { class: "help", text: LL_HELP }),
+    ...cards);
+}
+
+function primerIsUpload() { return uploadIds("primer").length > 0; }
+function updatePrimerBars() { // "continue from the last N bars" applies to an uploaded tune or clip
+  const wrap = $("#gen-primer-bars-field");
+  const u = (state.uploads.primer || [])[0];
+  wrap.classList.toggle("dim", !u);
+  $("#gen-primer-bars").disabled = !u;
 }
 
 async function onGenerate(ev) {
@@ -293,59 +503,51 @@ async function onGenerate(ev) {
   const form = $("#gen-form");
   const v = formValues(form);
   const primerUpload = uploadIds("primer")[0];
+  const bars = $("#gen-primer-bars").value;
   const body = {
     model: v.model, primer: primerUpload ? "" : ($("#primer").value || ""), primer_upload: primerUpload || null,
-    n: v.n, steps: v.steps, temperature: v.temperature, beam_size: v.beam_size, seed: v.seed,
-    key: v.key || null, scale: v.scale, instruments: checkedValues($("#gen-instruments")),
+    primer_bars: primerUpload && bars ? Number(bars) : null,
+    n: v.n, steps: v.steps, temperature: v.temperature, beam_size: v.beam_size, seed: v.seed, qpm: v.qpm || null,
+    key: v.key || null, scale: v.scale, instruments: checkedValues($("#gen-instruments")), video: $("#gen-video").checked,
   };
   if (!body.model) { showMessage("no melody model yet: train one in the “Train melody model” tab"); return; }
-  const btn = $("#generate-btn"), status = $("#gen-status");
-  btn.disabled = true;
+  const status = $("#gen-status");
   status.className = "status";
-  status.textContent = "generating…";
-  const started = performance.now();
+  status.textContent = "starting…";
   try {
-    const result = await postJSON("/api/generate", body);
-    renderGeneration(result);
-    status.textContent = `done in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+    const { job } = await postJSON("/api/generate", body);
     clearMessage();
+    follow(job, "generate");
   } catch (err) {
     status.textContent = "";
     showMessage(err.message);
-  } finally {
-    btn.disabled = false;
   }
 }
 
 // ---------------------------------------------------------------- Train melody model tab
+function showTrainResult(job, boxSel, what) {
+  const r = job.result;
+  const stopped = job.status === "cancelled" ? " (stopped early)" : "";
+  const ev = r.eval && typeof r.eval.loss === "number" ? `, eval loss ${r.eval.loss.toFixed(3)}` : "";
+  const melodies = r.train_melodies ? `, ${r.train_melodies} training melodies` : "";
+  $(boxSel).replaceChildren(
+    el("p", { class: "ok", text: `${what} “${r.model}” is ready${stopped}: ${r.step} steps${melodies}${ev}. Pick it in the model menus to use it.` }),
+    r.loss_png ? el("img", { src: r.loss_png, alt: "loss curve", class: "plot" }) : null);
+}
+
 async function onTrain(ev) {
   ev.preventDefault();
   const v = formValues($("#train-form"));
   const body = { name: v.name, config: v.config, steps: v.steps, batch_size: v.batch_size, seed: v.seed,
     uploads: uploadIds("train"), folder: v.folder || null };
   if (!body.uploads.length && !body.folder) { showMessage("choose MIDI files (or a zip), or type a folder path"); return; }
-  const btn = $("#train-btn");
-  btn.disabled = true;
   $("#train-result").replaceChildren();
-  $("#train-chart").replaceChildren();
   try {
     const { job, model } = await postJSON("/api/melody/train", body);
+    clearMessage();
     $("#train-status").textContent = `training ${model}…`;
-    pollJob(job, {
-      progress: $("#train-progress"), status: $("#train-status"), chart: $("#train-chart"), cancelBtn: $("#train-cancel"),
-      onDone: async (j) => {
-        btn.disabled = false;
-        if (j.result) {
-          const r = j.result;
-          $("#train-result").replaceChildren(
-            el("p", { class: "ok", text: `Model “${r.model}” is ready (${r.step} steps, ${r.train_melodies} training melodies${r.eval && r.eval.loss ? `, eval loss ${r.eval.loss.toFixed(3)}` : ""}). It is now in the Generate tab.` }),
-            r.loss_png ? el("img", { src: r.loss_png, alt: "loss curve", class: "plot" }) : null);
-          await refreshModels({ melody: r.model });
-        }
-      },
-    });
+    follow(job, "melody-train");
   } catch (err) {
-    btn.disabled = false;
     showMessage(err.message);
   }
 }
@@ -356,29 +558,25 @@ async function onAudioTrain(ev) {
   const clip = uploadIds("clip")[0];
   if (!clip) { showMessage("choose an audio clip to train on"); return; }
   const body = { ...formValues($("#audio-train-form")), clip_upload: clip };
-  const btn = $("#audio-train-btn");
-  btn.disabled = true;
-  $("#audio-chart").replaceChildren();
   $("#audio-train-result").replaceChildren();
   try {
-    const { job, model, cancel_supported } = await postJSON("/api/audio/train", body);
+    const { job, model } = await postJSON("/api/audio/train", body);
+    clearMessage();
     $("#audio-status").textContent = `training ${model}…`;
-    pollJob(job, {
-      progress: $("#audio-progress"), status: $("#audio-status"), chart: $("#audio-chart"),
-      cancelBtn: cancel_supported ? $("#audio-cancel") : null,
-      onDone: async (j) => {
-        btn.disabled = false;
-        if (j.result) {
-          $("#audio-train-result").replaceChildren(el("p", { class: "ok", text: `Audio model “${j.result.model}” is ready.` }),
-            j.result.loss_png ? el("img", { src: j.result.loss_png, alt: "loss curve", class: "plot" }) : null);
-          await refreshModels({ audio: j.result.model });
-        }
-      },
-    });
+    follow(job, "audio-train");
   } catch (err) {
-    btn.disabled = false;
     showMessage(err.message);
   }
+}
+
+function renderAudio(r) {
+  const specs = r.spectrograms || [];
+  const items = [el("figure", { class: "audio-out" }, el("figcaption", { text: "seed clip" }),
+    el("audio", { controls: true, src: r.seed_url }), specs[0] ? el("img", { src: specs[0], class: "plot", alt: "seed spectrogram" }) : null)];
+  r.outputs.forEach((url, i) => items.push(el("figure", { class: "audio-out" },
+    el("figcaption", {}, `output ${i + 1} `, el("a", { href: url, download: `output_${i + 1}.wav`, text: "⬇ WAV" })),
+    el("audio", { controls: true, src: url }), specs[i + 1] ? el("img", { src: specs[i + 1], class: "plot", alt: `spectrogram ${i + 1}` }) : null)));
+  $("#audio-results").replaceChildren(...items);
 }
 
 async function onAudioGenerate(ev) {
@@ -387,55 +585,34 @@ async function onAudioGenerate(ev) {
   const clip = uploadIds("seed")[0] || uploadIds("clip")[0];
   if (!v.model) { showMessage("no audio model yet: train one above"); return; }
   if (!clip) { showMessage("choose a seed clip (or a training clip above)"); return; }
-  const btn = $("#audio-gen-btn");
-  btn.disabled = true;
   try {
     const { job } = await postJSON("/api/audio/generate", { ...v, clip_upload: clip });
-    pollJob(job, {
-      status: $("#audio-gen-status"),
-      onDone: (j) => {
-        btn.disabled = false;
-        if (!j.result) return;
-        const r = j.result;
-        const specs = r.spectrograms || [];
-        const items = [el("figure", { class: "audio-out" }, el("figcaption", { text: "seed clip" }),
-          el("audio", { controls: true, src: r.seed_url }), specs[0] ? el("img", { src: specs[0], class: "plot", alt: "seed spectrogram" }) : null)];
-        r.outputs.forEach((url, i) => items.push(el("figure", { class: "audio-out" },
-          el("figcaption", {}, `output ${i + 1} `, el("a", { href: url, download: `output_${i + 1}.wav`, text: "⬇ WAV" })),
-          el("audio", { controls: true, src: url }), specs[i + 1] ? el("img", { src: specs[i + 1], class: "plot", alt: `spectrogram ${i + 1}` }) : null)));
-        $("#audio-results").replaceChildren(...items);
-      },
-    });
+    clearMessage();
+    follow(job, "audio-generate");
   } catch (err) {
-    btn.disabled = false;
     showMessage(err.message);
   }
 }
 
 // ---------------------------------------------------------------- Pipeline tab
+function showGallery(result) {
+  if (!result || !result.index) return;
+  const frame = $("#pipe-gallery");
+  frame.src = result.index;
+  frame.classList.remove("hidden");
+}
+
 async function onPipeline(ev) {
   ev.preventDefault();
   const clip = uploadIds("pipe")[0];
   if (!clip) { showMessage("choose an audio clip for the pipeline"); return; }
   const body = { ...formValues($("#pipe-form")), clip_upload: clip, instruments: checkedValues($("#pipe-instruments")) };
-  const btn = $("#pipe-btn");
-  btn.disabled = true;
   $("#pipe-gallery").classList.add("hidden");
   try {
-    const { job, cancel_supported } = await postJSON("/api/pipeline", body);
-    pollJob(job, {
-      progress: $("#pipe-progress"), status: $("#pipe-status"), cancelBtn: cancel_supported ? $("#pipe-cancel") : null,
-      onDone: (j) => {
-        btn.disabled = false;
-        if (j.result && j.result.index) {
-          const frame = $("#pipe-gallery");
-          frame.src = j.result.index;
-          frame.classList.remove("hidden");
-        }
-      },
-    });
+    const { job } = await postJSON("/api/pipeline", body);
+    clearMessage();
+    follow(job, "pipeline");
   } catch (err) {
-    btn.disabled = false;
     showMessage(err.message);
   }
 }
@@ -444,19 +621,24 @@ async function onPipeline(ev) {
 async function init() {
   for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
   const first = location.hash.slice(1);
-  if (["generate", "train", "audio", "pipeline"].includes(first)) showTab(first);
+  if (TABS.includes(first)) showTab(first);
   buildKeyboard();
   $("#primer").addEventListener("input", clearPrimerUpload);
-  wireUpload("#primer-file", "#primer-file-status", "primer");
-  wireUpload("#train-files", "#train-files-status", "train");
-  wireUpload("#audio-clip", "#audio-clip-status", "clip");
-  wireUpload("#audio-seed", "#audio-seed-status", "seed");
-  wireUpload("#pipe-clip", "#pipe-clip-status", "pipe");
+  wireUpload("#primer-file", "#primer-file-status", "primer", "primer", updatePrimerBars);
+  wireUpload("#train-files", "#train-files-status", "train", "training");
+  wireUpload("#audio-clip", "#audio-clip-status", "clip", "clip");
+  wireUpload("#audio-seed", "#audio-seed-status", "seed", "clip");
+  wireUpload("#pipe-clip", "#pipe-clip-status", "pipe", "clip");
   $("#gen-form").addEventListener("submit", onGenerate);
   $("#train-form").addEventListener("submit", onTrain);
   $("#audio-train-form").addEventListener("submit", onAudioTrain);
   $("#audio-gen-form").addEventListener("submit", onAudioGenerate);
   $("#pipe-form").addEventListener("submit", onPipeline);
+  $("#history-refresh").addEventListener("click", refreshHistory);
+  $("#rec-start").addEventListener("click", startRecording);
+  $("#rec-stop").addEventListener("click", stopRecording);
+  rememberChoices();
+  updatePrimerBars();
   try {
     state.info = await api("/api/info");
   } catch (err) {
@@ -468,19 +650,13 @@ async function init() {
   fillSelect($("#gen-key"), [["", "any"], ...pair(NOTE_NAMES)], "");
   fillSelect($("#gen-scale"), pair(info.scales), "major");
   fillSelect($("#train-config"), pair(info.melody_configs), "basic_rnn");
-  fillSelect($("#audio-loss"), pair(info.audio_losses.length ? info.audio_losses : ["mse"]), "mse");
-  fillSelect($("#audio-opt"), pair(info.audio_optimizers.length ? info.audio_optimizers : ["adam"]), "adam");
+  fillSelect($("#audio-loss"), pair(info.audio_losses), "mse");
+  fillSelect($("#audio-opt"), pair(info.audio_optimizers), "adam");
   fillChecks($("#gen-instruments"), info.instruments, ["piano"]);
   fillChecks($("#pipe-instruments"), info.instruments, ["guitar", "music-box", "piano"]);
-  if (!info.features.audio_model) {
-    $("#audio-missing").classList.remove("hidden");
-    for (const b of document.querySelectorAll("#tab-audio button")) b.disabled = true;
-  }
-  if (!info.features.pipeline) {
-    $("#pipeline-missing").classList.remove("hidden");
-    $("#pipe-btn").disabled = true;
-  }
   await refreshModels();
+  await resumeJobs();
+  document.body.dataset.ready = "1";
 }
 
 window.addEventListener("error", (ev) => showMessage(`page error: ${ev.message}`));
