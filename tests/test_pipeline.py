@@ -85,3 +85,19 @@ def test_pipeline_bad_audio(tiny_models, tmp_path):
     text.write_text("not audio")
     with pytest.raises(BadInputError, match="not readable audio"):
         run_pipeline(text, tmp_path / "out2", audio_model="none", melody_model=str(tiny_models / "melody"), progress=False)
+
+
+@pytest.mark.parametrize("kind", ["silence", "noise"])
+def test_pipeline_refuses_a_clip_without_notes(tiny_models, tmp_path, kind):
+    """With the audio model on (the default path), silence or noise is refused naming the file; no melody is made."""
+    from tunesmith.errors import NoPitchedContentError
+
+    sr = 22050
+    audio = np.zeros(5 * sr) if kind == "silence" else 0.3 * np.random.default_rng(0).standard_normal(5 * sr)
+    clip = tmp_path / f"{kind}.wav"
+    sf.write(clip, audio.astype(np.float32), sr)
+    out = tmp_path / "out"
+    with pytest.raises(NoPitchedContentError, match=kind) as caught:
+        run_pipeline(clip, out, audio_model=str(tiny_models / "audio"), melody_model=str(tiny_models / "melody"), n=1, progress=False)
+    assert str(clip) in str(caught.value) and "--primer" in str(caught.value)
+    assert not list(out.rglob("*.mid")) and not (out / "index.html").exists()

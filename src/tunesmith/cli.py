@@ -202,10 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list bundled and local models")
 
-    e = sub.add_parser("evaluate", help="likelihood and melody statistics of a model")
+    e = sub.add_parser("evaluate", help="likelihood and melody statistics of a model; free-running figures of an audio model")
     e.add_argument("--model", default="default")
     e.add_argument("--data", help="prepared corpus or MIDI folder (default: the model's eval split)")
-    e.add_argument("-n", type=int, default=200)
+    e.add_argument("-n", type=int, help="melodies to generate (default 200); outputs of an audio model (default 2)")
+    e.add_argument("--seed-clip", help="audio model: the clip to continue and compare with (default: its training clip)")
+    e.add_argument("--seconds", type=float, default=20.0, help="audio model: seconds of free-running generation")
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--seed", type=int, default=0)
     c = sub.add_parser("compare", help="the evaluation of several models in one table")
@@ -413,8 +415,16 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             print(line)
     elif cmd == "evaluate":
         from tunesmith.evaluate import evaluate_model
+        from tunesmith.evaluate.audio import evaluate_audio_model, is_audio_model
 
-        report = evaluate_model(args.model, args.output, data=args.data, n=args.n, seed=args.seed, progress=progress)
+        if is_audio_model(args.model):
+            report = evaluate_audio_model(
+                args.model, args.seed_clip, args.output, seconds=args.seconds, n=args.n or 2, seed=args.seed
+            )
+            print(json.dumps({"summary": report["summary"], "goals_met": report["goals_met"]}, indent=2))
+            print(f"Report: {args.output}/audio_report.json")
+            return
+        report = evaluate_model(args.model, args.output, data=args.data, n=args.n or 200, seed=args.seed, progress=progress)
         print(json.dumps(report["likelihood"], indent=2))
         print(f"Report: {args.output}/report.html")
     elif cmd == "compare":

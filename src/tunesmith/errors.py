@@ -25,3 +25,7 @@ class TrainingError(TunesmithError):
 
 class RenderError(TunesmithError):
     """Synthesis failed: missing SoundFont, unknown instrument, empty score."""
+
+
+class NoPitchedContentError(BadInputError):
+    """An audio clip has no pitched notes (silence, noise, drums): no primer can be built from it."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.errors import BadInputError, NoPitchedContentError
 from tunesmith.files import write_json
 
 
@@ -28,6 +28,24 @@ def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, 
         warnings.warn(f"{path.name} is {samples.size / sr:.0f} s long; using its first {max_seconds:g} s", stacklevel=2)
         samples = samples[: int(max_seconds * sr)]
     return samples, sr
+
+
+def clip_primer(clip, samples: np.ndarray, sample_rate: int):
+    """The clip's own notes as a Melody; a clip without pitched notes (silence, noise, drums) is refused.
+
+    The pipeline never builds a primer from nothing: the audio model would otherwise turn silence into
+    whatever tone it drifts to, and that tone would become the melody's primer.
+    """
+    from tunesmith.transcribe import transcribe
+
+    try:
+        return transcribe((samples, sample_rate))
+    except BadInputError as exc:
+        reason = str(exc).replace("the audio", "it", 1)
+        raise NoPitchedContentError(
+            f"{clip}: no pitched notes to build a primer from ({reason}); use a clip that plays a melody, "
+            "or give a primer (--primer C4, a MIDI file) to skip transcription"
+        ) from None
 
 
 def run_pipeline(
@@ -64,6 +82,9 @@ def run_pipeline(
         warnings.simplefilter("always")
         samples, sr = load_clip(clip, max_seconds)
     notes += [str(w.message) for w in caught]
+    clip_melody = None
+    if primer is None:  # before anything is made: a clip without notes would give a melody made from nothing
+        clip_melody = clip_primer(clip, samples, sr)
     seed_wav = write_audio(samples, sr, out / "seed.wav")
     save_spectrogram(seed_wav, out / "seed_spectrogram.png", title="seed clip")
     results: dict = {
@@ -103,14 +124,13 @@ def run_pipeline(
     if primer is None:
         from tunesmith.transcribe import transcribe
 
-        source = regenerated or seed_wav
-        try:
-            primer_melody = transcribe(source, max_seconds=max_seconds)
-        except BadInputError as exc:
-            if source == seed_wav:
-                raise
-            notes.append(f"regenerated audio gave no clear notes ({exc}); transcribed the seed clip instead")
-            primer_melody = transcribe(seed_wav, max_seconds=max_seconds)
+        primer_melody = clip_melody
+        if regenerated is not None:
+            try:
+                primer_melody = transcribe(regenerated, max_seconds=max_seconds)
+            except BadInputError as exc:
+                notes.append(f"regenerated audio gave no clear notes ({exc}); the primer is the seed clip's notes")
+                primer_melody = clip_melody
         model = load_melody_model(melody_model)
         primer_melody = model.prepare_primer(primer_melody.with_length(min(len(primer_melody), max(steps - 16, 16))))
     else:

@@ -129,9 +129,34 @@ def meets_goals(summary: dict) -> dict[str, bool]:
     }
 
 
+def is_audio_model(model) -> bool:
+    """True when ``model`` (a directory or a bundled name) holds an audio model (its config says so)."""
+    from tunesmith import checkpoint
+    from tunesmith.assets import resolve_model_dir
+    from tunesmith.errors import ModelError
+
+    try:
+        return checkpoint.load_config(resolve_model_dir(model))["kind"] == "audio"
+    except ModelError:
+        return False
+
+
+def training_clip(model) -> Path | None:
+    """The first clip the model learned from that still exists (its config records them); the shipped
+    default learned from the example clip."""
+    from tunesmith import checkpoint
+    from tunesmith.assets import BUNDLED, example_clip, resolve_model_dir
+
+    model_dir = resolve_model_dir(model)
+    if model_dir.resolve() == BUNDLED["audio-default"].resolve():
+        return example_clip()
+    clips = [Path(p) for p in checkpoint.load_config(model_dir).get("clips", [])]
+    return next((p for p in clips if p.is_file()), None)
+
+
 def evaluate_audio_model(
     model_dir,
-    seed_clip,
+    seed_clip=None,
     out_dir: str | os.PathLike | None = None,
     *,
     seconds: float = 20.0,
@@ -140,12 +165,18 @@ def evaluate_audio_model(
     **generation,
 ) -> dict:
     """Generate ``n`` outputs of ``seconds`` from ``seed_clip`` with the model's defaults (or ``generation``
-    overrides) and measure them; with ``out_dir``, the WAVs and ``audio_report.json`` are written there."""
+    overrides) and measure them against the seed clip (default: the first clip the model learned from);
+    with ``out_dir``, the WAVs and ``audio_report.json`` are written there."""
     import time
 
     from tunesmith.audio_model.generate import load_audio_model
+    from tunesmith.errors import BadInputError
     from tunesmith.files import atomic_path, write_json
 
+    if seed_clip is None:
+        seed_clip = training_clip(model_dir)
+        if seed_clip is None:
+            raise BadInputError(f"{model_dir}: its training clips are not recorded or gone; give a seed clip (--seed-clip)")
     model = load_audio_model(model_dir)
     started = time.perf_counter()
     clips = model.generate(seed_clip, seconds=seconds, n=n, seed=seed, **generation)
