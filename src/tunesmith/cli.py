@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from tunesmith import defaults
 from tunesmith.errors import TunesmithError
 
 
@@ -167,11 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--model", default="audio-default")
     ag.add_argument("--seed-clip", required=True)
     ag.add_argument("--seed-offset", type=float, default=0.0)
-    ag.add_argument("--seconds", type=float, default=20.0)
-    ag.add_argument("-n", "--num-outputs", type=int, default=1)
-    ag.add_argument("--random-chance", type=float, default=0.0)
-    ag.add_argument("--impulse-scale", type=float, default=1.0)
-    ag.add_argument("--griffin-lim-iters", type=int, default=32)
+    ag.add_argument("--seconds", type=float, default=defaults.AUDIO_SECONDS)
+    ag.add_argument("-n", "--num-outputs", type=int, default=defaults.AUDIO_OUTPUTS)
+    ag.add_argument("--random-chance", type=float, help="chance per frame of a jump to a seed-clip frame (default: the model's)")
+    ag.add_argument("--impulse-scale", type=float, help="gain of a jumped-to frame (default: the model's)")
+    ag.add_argument("--temperature", type=float, help="sampling: magnitudes times exp(N(0, T)); 0 = deterministic")
+    ag.add_argument(
+        "--level-control",
+        action=argparse.BooleanOptionalAction,
+        help="keep frames within the seed clip's levels (default: the model's, on)",
+    )
+    ag.add_argument("--griffin-lim-iters", type=int, default=defaults.GRIFFIN_LIM_ITERS)
     ag.add_argument("--seed", type=int, default=0)
     ag.add_argument("-o", "--output", required=True)
 
@@ -183,16 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     pp = sub.add_parser("pipeline", help="clip -> audio model -> primer -> melodies -> renders, plots, gallery")
     pp.add_argument("clip")
-    pp.add_argument("--audio-model", default="audio-default", help="a model dir, 'audio-default', 'train' or 'none'")
-    pp.add_argument("--melody-model", default="default")
+    pp.add_argument(
+        "--audio-model", default=defaults.PIPELINE_AUDIO_MODEL, help="a model dir, 'audio-default', 'train' or 'none'"
+    )
+    pp.add_argument("--melody-model", default=defaults.PIPELINE_MELODY_MODEL)
     pp.add_argument("--primer", help="use this primer instead of transcribing the regenerated audio")
-    pp.add_argument("--instrument", type=_csv, default=["guitar", "music-box", "piano"])
-    pp.add_argument("-n", "--num-outputs", type=int, default=5)
-    pp.add_argument("--steps", type=int, default=128)
-    pp.add_argument("--temperature", type=float, default=1.0)
-    pp.add_argument("--seconds", type=float, default=10.0)
-    pp.add_argument("--max-seconds", type=float, default=60.0)
-    pp.add_argument("--audio-epochs", type=int, default=20)
+    pp.add_argument("--instrument", type=_csv, default=list(defaults.PIPELINE_INSTRUMENTS))
+    pp.add_argument("-n", "--num-outputs", type=int, default=defaults.PIPELINE_OUTPUTS)
+    pp.add_argument("--steps", type=int, default=defaults.PIPELINE_STEPS)
+    pp.add_argument("--temperature", type=float, default=defaults.PIPELINE_TEMPERATURE)
+    pp.add_argument("--seconds", type=float, default=defaults.PIPELINE_SECONDS)
+    pp.add_argument("--max-seconds", type=float, default=defaults.PIPELINE_MAX_SECONDS)
+    pp.add_argument("--audio-epochs", type=int, default=defaults.PIPELINE_AUDIO_EPOCHS)
     pp.add_argument("--seed", type=int, default=0)
     pp.add_argument("-o", "--output", required=True)
 
@@ -483,6 +492,8 @@ def _run_audio(args: argparse.Namespace, progress: bool) -> None:
             seed_offset=args.seed_offset,
             random_chance=args.random_chance,
             impulse_scale=args.impulse_scale,
+            temperature=args.temperature,
+            level_control=args.level_control,
             griffin_lim_iters=args.griffin_lim_iters,
             seed=args.seed,
         )

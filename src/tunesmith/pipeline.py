@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tunesmith import defaults
 from tunesmith.errors import BadInputError, NoPitchedContentError
 from tunesmith.files import write_json
 
@@ -52,16 +53,16 @@ def run_pipeline(
     clip: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
-    audio_model: str = "audio-default",
-    melody_model: str = "default",
+    audio_model: str = defaults.PIPELINE_AUDIO_MODEL,
+    melody_model: str = defaults.PIPELINE_MELODY_MODEL,
     primer=None,
     instruments: list[str] | None = None,
-    n: int = 5,
-    steps: int = 128,
-    temperature: float = 1.0,
-    seconds: float = 10.0,
-    max_seconds: float = 60.0,
-    audio_epochs: int = 20,
+    n: int = defaults.PIPELINE_OUTPUTS,
+    steps: int = defaults.PIPELINE_STEPS,
+    temperature: float = defaults.PIPELINE_TEMPERATURE,
+    seconds: float = defaults.PIPELINE_SECONDS,
+    max_seconds: float = defaults.PIPELINE_MAX_SECONDS,
+    audio_epochs: int = defaults.PIPELINE_AUDIO_EPOCHS,
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
@@ -73,7 +74,7 @@ def run_pipeline(
     from tunesmith.plots import save_piano_roll_html, save_piano_roll_png, save_spectrogram
     from tunesmith.render import write_audio
 
-    instruments = instruments or ["guitar", "music-box", "piano"]
+    instruments = list(instruments or defaults.PIPELINE_INSTRUMENTS)
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.config import config_from_dict, read_config_file
+from tunesmith.defaults import AUDIO_EPOCHS
 from tunesmith.errors import BadInputError
 from tunesmith.rnn_step import rnn_step
 
@@ -48,7 +49,7 @@ class AudioConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 64
-    epochs: int = 20
+    epochs: int = AUDIO_EPOCHS
     precision: str = "auto"  # "auto" (bf16 where the hardware has it) | "bf16" | "fp32"
     input_noise: float = 0.0  # training: std of Gaussian noise on the input frames (feature space)
     rollout_steps: int = 0  # training: after each window, this many steps fed with the model's own predictions
