@@ -3,6 +3,12 @@ turns that audio into a primer -> the melody model continues it -> renders, plot
 
 Nothing here but the public functions of each step, called in order, with every setting and seed
 written to ``results.json``.
+
+Never a melody made from nothing: a clip without pitched notes (silence, noise, drums) is refused with
+``NoPitchedContentError`` before anything is written, unless a primer is given. The primer is the
+regenerated audio's notes when at least 80% of them are pitch classes the clip plays; otherwise (or
+when the regenerated audio has no clear notes) it is the clip's own notes, and ``results.json`` says
+which (``primer_source``) and why (``notes``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,17 @@ def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, 
         warnings.warn(f"{path.name} is {samples.size / sr:.0f} s long; using its first {max_seconds:g} s", stacklevel=2)
         samples = samples[: int(max_seconds * sr)]
     return samples, sr
+
+
+MIN_IN_KEY_SHARE = 0.8  # of the regenerated audio's notes in the clip's pitch classes, to prime from it
+
+
+def in_key_share(melody, reference) -> float:
+    """The fraction of ``melody``'s notes whose pitch class ``reference`` also plays (0 when it has none)."""
+    pitches = np.asarray(melody.events)
+    pitches = pitches[pitches >= 0]
+    known = {int(p) % 12 for p in np.asarray(reference.events) if p >= 0}
+    return float(np.mean([int(p) % 12 in known for p in pitches])) if pitches.size else 0.0
 
 
 def clip_primer(clip, samples: np.ndarray, sample_rate: int):
@@ -125,13 +142,21 @@ def run_pipeline(
     if primer is None:
         from tunesmith.transcribe import transcribe
 
-        primer_melody = clip_melody
+        primer_melody, results["primer_source"] = clip_melody, "clip"
         if regenerated is not None:
             try:
-                primer_melody = transcribe(regenerated, max_seconds=max_seconds)
+                heard = transcribe(regenerated, max_seconds=max_seconds)
             except BadInputError as exc:
                 notes.append(f"regenerated audio gave no clear notes ({exc}); the primer is the seed clip's notes")
-                primer_melody = clip_melody
+            else:
+                share = in_key_share(heard, clip_melody)
+                if share >= MIN_IN_KEY_SHARE:
+                    primer_melody, results["primer_source"] = heard, "regenerated"
+                else:
+                    notes.append(
+                        f"only {share:.0%} of the regenerated audio's notes are pitch classes the clip plays; "
+                        "the primer is the seed clip's own notes"
+                    )
         model = load_melody_model(melody_model)
         primer_melody = model.prepare_primer(primer_melody.with_length(min(len(primer_melody), max(steps - 16, 16))))
     else:
