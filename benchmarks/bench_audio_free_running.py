@@ -84,7 +84,7 @@ def magnet(clip: Path, unseen: Path, tmp: Path, epochs: int, n: int) -> dict:
 
 def better(ours: dict, theirs: dict) -> dict[str, bool]:
     """Per figure, is ours better than MAGNet's (level span and flux: nearer the clip's own)?"""
-    return {
+    better = {
         "silent_seconds": ours["worst_silent_seconds"] <= theirs["worst_silent_seconds"],
         "level_span_db": abs(ours["worst_level_span_db"] - ours["clip_level_span_db"])
         < abs(theirs["worst_level_span_db"] - theirs["clip_level_span_db"]),
@@ -92,6 +92,7 @@ def better(ours: dict, theirs: dict) -> dict[str, bool]:
         "flux_ratio": abs(np.log(max(ours["min_flux_ratio"], 1e-3))) < abs(np.log(max(theirs["min_flux_ratio"], 1e-3))),
         "pair_corr": (ours["pair_corr"] or 1.0) < (theirs["pair_corr"] or 1.0),
     }
+    return {k: bool(v) for k, v in better.items()}
 
 
 def tune(seconds: float, sr: int, seed: int) -> np.ndarray:
@@ -140,6 +141,7 @@ def main() -> None:
         cases["default_plain"] = ours(model, args.clip, args.seconds, args.n, temperature=0.0, level_control=False)
         cases["trained"] = ours(trained, args.train_clip, args.seconds, args.n)
         cases["trained_unseen"] = ours(trained, args.unseen_clip, args.seconds, args.n)
+        print(json.dumps({"so_far": cases, "timing": timing}), file=sys.stderr, flush=True)  # a late failure loses nothing
         if args.with_magnet and REFERENCE.is_dir():
             reference = magnet(args.train_clip, args.unseen_clip, tmp, args.epochs, args.n)
             timing["magnet_train_s"] = reference.pop("train_s")

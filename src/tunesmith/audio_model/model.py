@@ -53,9 +53,9 @@ class AudioConfig:
     precision: str = "auto"  # "auto" (bf16 where the hardware has it) | "bf16" | "fp32"
     input_noise: float = 0.0  # training: std of Gaussian noise on the input frames (feature space)
     rollout_steps: int = 0  # training: after each window, this many steps fed with the model's own predictions
-    random_chance: float = 0.0  # generation: chance per frame of injecting a frame from the seed clip
+    random_chance: float = 0.02  # generation: chance per frame of a jump to a frame of the seed clip (MAGNet: 0.05)
     impulse_scale: float = 1.0  # generation: gain of an injected frame
-    temperature: float = 0.5  # generation: each predicted magnitude times exp(N(0, temperature)): outputs differ
+    temperature: float = 0.3  # generation: each predicted magnitude times exp(N(0, temperature)): outputs differ
     level_control: bool = True  # generation: keep frames within the seed clip's levels (see generate.py)
     seed: int = 0
 
