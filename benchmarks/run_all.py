@@ -22,6 +22,7 @@ SCRIPTS = [
     "speed_options",
     "audio_train",
     "audio_generate",
+    "audio_free_running",
     "render",
     "video",
     "threads",
@@ -36,6 +37,7 @@ FULL_ARGS = {
     "melody_train": ["--quality", "--quality-configs", "basic_rnn,lookback_rnn", "--precision", "bf16"],
     "model_compare": ["--seconds", "150", "--configs", "attention_rnn,lookback_rnn,transformer"],
     "audio_train": ["--with-reference"],
+    "audio_free_running": ["--with-magnet"],
 }
 
 
@@ -93,6 +95,18 @@ def headline(name: str, r: dict) -> str:
                 f"20 s of audio: RTF {f['real_time_factor']} (Griffin-Lim {f['griffin_lim_s']} s); GL 800x32 "
                 f"{f['gl_800_frames_32_iter_s']['ours']} s vs librosa {f['gl_800_frames_32_iter_s']['librosa']} s"
             )
+        if name == "audio_free_running":
+            f = r["figures"]
+
+            def line(case: str) -> str:
+                c = f[case]
+                return (
+                    f"{case}: silent {c['worst_silent_seconds']} s, span {c['worst_level_span_db']} dB (clip "
+                    f"{c['clip_level_span_db']}), log-mel {c['worst_mel_l1_db']} dB, flux {c['min_flux_ratio']}, "
+                    f"pair corr {c['pair_corr']}"
+                )
+
+            return f"{r['seconds']:g} s free-running: " + "; ".join(line(k) for k in ("default", "trained", "magnet") if k in f)
         if name == "transcribe":
             auto = {k: v for k, v in r["figures"].items() if k.endswith("/auto")}
             return "; ".join(f"{k} F1 {v['f1']} at {v['realtime_factor']}x" for k, v in auto.items())

@@ -128,6 +128,24 @@ def test_info_and_models(client):
         assert "https://" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
 
 
+def test_forms_share_the_library_defaults(client):
+    """The page's forms, the CLI and run_pipeline start from the same values (tunesmith.defaults)."""
+    import inspect
+
+    from tunesmith import defaults
+    from tunesmith.pipeline import run_pipeline
+
+    forms = client.get("/api/info").json()["defaults"]
+    signature = inspect.signature(run_pipeline).parameters
+    for name in ("n", "steps", "temperature", "seconds", "audio_epochs"):
+        assert forms["pipe-form"][name] == signature[name].default
+    assert forms["pipe-form"]["instruments"] == list(defaults.PIPELINE_INSTRUMENTS)
+    assert forms["audio-gen-form"]["seconds"] == defaults.AUDIO_SECONDS
+    # sampling settings are left to the model's config: None here, as in the CLI
+    assert forms["audio-gen-form"]["temperature"] is None and forms["audio-gen-form"]["random_chance"] is None
+    assert forms["audio-train-form"]["epochs"] == defaults.AUDIO_EPOCHS
+
+
 def test_generate_from_c_sharp(client):
     result = _generate(client, n=2, steps=64, instruments=["piano"], plot=True)
     assert len(result["outputs"]) == 2
@@ -734,6 +752,10 @@ def test_browser_studio(live_server, tmp_path):
             page.click(".tabs [data-tab=audio]")
             page.screenshot(path=str(ARTIFACTS / "06-audio-tab.png"), full_page=True)
             page.click(".tabs [data-tab=pipeline]")
+            from tunesmith import defaults
+
+            assert page.input_value("#pipe-form [name=n]") == str(defaults.PIPELINE_OUTPUTS)  # filled from /api/info
+            assert page.input_value("#audio-gen-form [name=temperature]") == ""  # the model's own
             page.screenshot(path=str(ARTIFACTS / "07-pipeline-tab.png"), full_page=True)
             assert not errors, errors
         finally:

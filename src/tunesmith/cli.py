@@ -494,8 +494,20 @@ def _audio_train(o: dict, progress: bool) -> None:
         opt("--seed-offset", type=float, help="seconds into the seed clip to start from"),
         opt("--seconds", type=float, help="length of each output"),
         opt("-n", "--num-outputs", dest="n", type=int, help="how many outputs"),
-        opt("--random-chance", type=float, help="MAGNet's jumps: chance per frame of re-seeding from a random place of the clip"),
-        opt("--impulse-scale", type=float, help="MAGNet's impulse: scale of the re-seeded frame"),
+        opt(
+            "--random-chance",
+            type=float,
+            help="MAGNet's jumps: chance per frame of a jump to a seed-clip frame (default: the model's)",
+        ),
+        opt("--impulse-scale", type=float, help="MAGNet's impulse: scale of the re-seeded frame (default: the model's)"),
+        opt(
+            "--temperature", type=float, help="sampling: magnitudes times exp(N(0, T)); 0 = deterministic (default: the model's)"
+        ),
+        opt(
+            "--level-control",
+            action=argparse.BooleanOptionalAction,
+            help="keep frames within the seed clip's levels (default: the model's, on)",
+        ),
         opt("--griffin-lim-iters", type=int, help="phase reconstruction iterations (more: cleaner, slower)"),
         opt("--seed", type=int, help="same seed, same audio"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for the WAVs, spectrograms and generation.json"),
@@ -587,20 +599,31 @@ def _models(o: dict, progress: bool) -> None:
 
 @command(
     "evaluate",
-    help="likelihood and melody statistics of a model",
+    help="likelihood and melody statistics of a melody model; free-running figures of an audio model",
     defaults_from=("tunesmith.evaluate:evaluate_model",),
     options=[
         opt("--model", default="default", help="a trained model folder, or 'default'"),
         opt("--data", help="prepared corpus or MIDI folder (default: the model's eval split)"),
-        opt("-n", type=int, help="melodies to generate and compare"),
+        opt("-n", type=int, help="melodies to generate and compare (default: 200); outputs of an audio model (default: 2)"),
+        opt("--seed-clip", help="audio model: the clip to continue and compare with (default: its training clip)"),
+        opt("--seconds", type=float, default=20.0, help="audio model: seconds of free-running generation"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for report.json and report.html"),
         opt("--seed", type=int, help="same seed, same report"),
     ],
 )
 def _evaluate(o: dict, progress: bool) -> None:
     from tunesmith.evaluate import evaluate_model
+    from tunesmith.evaluate.audio import evaluate_audio_model, is_audio_model
 
     out_dir = o["out_dir"]
+    if is_audio_model(o["model"]):
+        report = evaluate_audio_model(
+            o["model"], o.get("seed_clip"), out_dir, seconds=o["seconds"], n=o.get("n", 2), seed=o.get("seed", 0)
+        )
+        print(json.dumps({"summary": report["summary"], "goals_met": report["goals_met"]}, indent=2))
+        print(f"Report: {out_dir}/audio_report.json")
+        return
+    o.pop("seed_clip", None), o.pop("seconds", None)
     report = evaluate_model(o.pop("model"), o.pop("out_dir"), progress=progress, **o)
     print(json.dumps(report["likelihood"], indent=2))
     print(f"Report: {out_dir}/report.html")

@@ -37,3 +37,7 @@ class DiskFullError(TunesmithError):
 
 class Cancelled(TunesmithError):
     """The user stopped a long call (generation, the pipeline) through its ``stop_event``; nothing was kept."""
+
+
+class NoPitchedContentError(BadInputError):
+    """An audio clip has no pitched notes (silence, noise, drums): no primer can be built from it."""

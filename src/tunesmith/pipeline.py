@@ -3,6 +3,12 @@ turns that audio into a primer -> the melody model continues it -> renders, plot
 
 Nothing here but the public functions of each step, called in order, with every setting and seed
 written to ``results.json``.
+
+Never a melody made from nothing: a clip without pitched notes (silence, noise, drums) is refused with
+``NoPitchedContentError`` before anything is written, unless a primer is given. The primer is the
+regenerated audio's notes when at least 80% of them are pitch classes the clip plays; otherwise (or
+when the regenerated audio has no clear notes) it is the clip's own notes, and ``results.json`` says
+which (``primer_source``) and why (``notes``).
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError, Cancelled, TunesmithError
+from tunesmith import defaults
+from tunesmith.errors import BadInputError, Cancelled, NoPitchedContentError, TunesmithError
 from tunesmith.files import write_json
 
 
@@ -30,20 +37,49 @@ def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, 
     return samples, sr
 
 
+MIN_IN_KEY_SHARE = 0.8  # of the regenerated audio's notes in the clip's pitch classes, to prime from it
+
+
+def in_key_share(melody, reference) -> float:
+    """The fraction of ``melody``'s notes whose pitch class ``reference`` also plays (0 when it has none)."""
+    pitches = np.asarray(melody.events)
+    pitches = pitches[pitches >= 0]
+    known = {int(p) % 12 for p in np.asarray(reference.events) if p >= 0}
+    return float(np.mean([int(p) % 12 in known for p in pitches])) if pitches.size else 0.0
+
+
+def clip_primer(clip, samples: np.ndarray, sample_rate: int):
+    """The clip's own notes as a Melody; a clip without pitched notes (silence, noise, drums) is refused.
+
+    The pipeline never builds a primer from nothing: the audio model would otherwise turn silence into
+    whatever tone it drifts to, and that tone would become the melody's primer.
+    """
+    from tunesmith.transcribe import transcribe
+
+    try:
+        return transcribe((samples, sample_rate))
+    except BadInputError as exc:
+        reason = str(exc).replace("the audio", "it", 1)
+        raise NoPitchedContentError(
+            f"{clip}: no pitched notes to build a primer from ({reason}); use a clip that plays a melody, "
+            "or give a primer (--primer C4, a MIDI file) to skip transcription"
+        ) from None
+
+
 def run_pipeline(
     clip: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
-    audio_model: str = "audio-default",
-    melody_model: str = "default",
+    audio_model: str = defaults.PIPELINE_AUDIO_MODEL,
+    melody_model: str = defaults.PIPELINE_MELODY_MODEL,
     primer=None,
     instruments: list[str] | None = None,
-    n: int = 5,
-    steps: int = 128,
-    temperature: float = 1.0,
-    seconds: float = 10.0,
-    max_seconds: float = 60.0,
-    audio_epochs: int = 20,
+    n: int = defaults.PIPELINE_OUTPUTS,
+    steps: int = defaults.PIPELINE_STEPS,
+    temperature: float = defaults.PIPELINE_TEMPERATURE,
+    seconds: float = defaults.PIPELINE_SECONDS,
+    max_seconds: float = defaults.PIPELINE_MAX_SECONDS,
+    audio_epochs: int = defaults.PIPELINE_AUDIO_EPOCHS,
     seed: int = 0,
     progress: bool = True,
     threads: int | None = None,
@@ -67,7 +103,7 @@ def run_pipeline(
     from tunesmith.plots import save_piano_roll_html, save_piano_roll_png, save_spectrogram
     from tunesmith.render import write_audio
 
-    instruments = instruments or ["guitar", "music-box", "piano"]
+    instruments = list(instruments or defaults.PIPELINE_INSTRUMENTS)
 
     def stage(fraction: float, message: str) -> None:
         if stop_event is not None and stop_event.is_set():
@@ -84,6 +120,9 @@ def run_pipeline(
         warnings.simplefilter("always")
         samples, sr = load_clip(clip, max_seconds)
     notes += [str(w.message) for w in caught]
+    clip_melody = None
+    if primer is None:  # before anything is made: a clip without notes would give a melody made from nothing
+        clip_melody = clip_primer(clip, samples, sr)
     seed_wav = write_audio(samples, sr, out / "seed.wav")
     save_spectrogram(seed_wav, out / "seed_spectrogram.png", title="seed clip")
     results: dict = {
@@ -143,14 +182,21 @@ def run_pipeline(
         from tunesmith.transcribe import transcribe
 
         stage(0.5, "transcribing the audio into a primer")
-        source = regenerated or seed_wav
-        try:
-            primer_melody = transcribe(source, max_seconds=max_seconds)
-        except BadInputError as exc:
-            if source == seed_wav:
-                raise
-            notes.append(f"regenerated audio gave no clear notes ({exc}); transcribed the seed clip instead")
-            primer_melody = transcribe(seed_wav, max_seconds=max_seconds)
+        primer_melody, results["primer_source"] = clip_melody, "clip"
+        if regenerated is not None:
+            try:
+                heard = transcribe(regenerated, max_seconds=max_seconds)
+            except BadInputError as exc:
+                notes.append(f"regenerated audio gave no clear notes ({exc}); the primer is the seed clip's notes")
+            else:
+                share = in_key_share(heard, clip_melody)
+                if share >= MIN_IN_KEY_SHARE:
+                    primer_melody, results["primer_source"] = heard, "regenerated"
+                else:
+                    notes.append(
+                        f"only {share:.0%} of the regenerated audio's notes are pitch classes the clip plays; "
+                        "the primer is the seed clip's own notes"
+                    )
         model = load_melody_model(melody_model)
         primer_melody = model.prepare_primer(primer_melody.with_length(min(len(primer_melody), max(steps - 16, 16))))
     else:

@@ -10,6 +10,7 @@ batch, and their phases are reconstructed together by batched fast Griffin-Lim.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -23,6 +24,9 @@ from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
 from tunesmith.device import pick_device
 from tunesmith.errors import BadInputError, ModelError
 from tunesmith.files import write_json
+
+NOISE_BLOCK = 256  # frames of sampling noise drawn per call
+LEVEL_EVERY = 4  # frames between level checks (a 20 s output at 44.1 kHz has 1,723 frames)
 
 
 class AudioModel:
@@ -56,12 +60,21 @@ class AudioModel:
         *,
         n: int = 1,
         seed_offset: float = 0.0,
-        random_chance: float = 0.0,
-        impulse_scale: float = 1.0,
+        random_chance: float | None = None,
+        impulse_scale: float | None = None,
+        temperature: float | None = None,
+        level_control: bool | None = None,
         seed_value: int = 0,
     ) -> torch.Tensor:
-        """``(n, frames, bins)`` magnitudes continuing the seed window; deterministic for ``seed_value``."""
+        """``(n, frames, bins)`` magnitudes continuing the seed window; deterministic for ``seed_value``.
+
+        Settings left at None come from the model's config (its generation defaults).
+        """
         c, model = self.config, self.model
+        random_chance = c.random_chance if random_chance is None else random_chance
+        impulse_scale = c.impulse_scale if impulse_scale is None else impulse_scale
+        temperature = c.temperature if temperature is None else temperature
+        level_control = c.level_control if level_control is None else level_control
         length = c.sequence_length
         start = min(max(0, round(seed_offset * c.sample_rate / c.hop_length)), seed.shape[0] - length)
         gen = torch.Generator(device="cpu").manual_seed(seed_value)
@@ -74,11 +87,28 @@ class AudioModel:
         jump_steps = set(torch.nonzero(jumps.any(dim=1)).flatten().tolist())  # empty when random_chance is 0
         # in log space the loop skips a round trip: features(relu(expm1(z))) is (relu(z) - mean) / std
         log_space = model.log_domain and c.output_activation == "relu"
+        limits = seed_limits(seed) if level_control else None
+        # never above what audio in [-1, 1] can have (a Hann-windowed frame sums to n_fft / 2): no overflow to inf
+        cap = torch.full((c.bins,), math.log1p(c.n_fft / 2), device=self.device)
+        ceiling = limits["ceiling"] if limits is not None else cap
+        floor = torch.zeros_like(ceiling)
+        noise = None
         for t in range(frames):
+            if temperature > 0 and t % NOISE_BLOCK == 0:  # drawn in blocks: one call per 256 frames
+                block = min(NOISE_BLOCK, frames - t)
+                noise = torch.randn(block, n, c.bins, generator=gen).to(self.device).mul_(temperature).exp_()
             if log_space:
-                value = torch.relu_(torch.addcmul(model.log_mean, pred.float(), model.log_std))
+                value = torch.addcmul(model.log_mean, pred.float(), model.log_std).clamp_(min=0)
+                if noise is not None:  # sampling: each output takes its own path
+                    value = torch.log1p(torch.expm1(value).mul_(noise[t % NOISE_BLOCK]))
+                value.clamp_(floor, ceiling)
             else:
-                value = model.to_magnitude(pred)
+                value = model.to_magnitude(pred).clamp_min(0)
+                if noise is not None:
+                    value = value * noise[t % NOISE_BLOCK]
+                value = torch.minimum(value.nan_to_num(0.0), torch.expm1(ceiling))
+            if limits is not None and t % LEVEL_EVERY == 0:  # levels move slowly: a check every few frames holds them
+                value = keep_level(value, limits, log_space)
             if t in jump_steps:
                 jump = seed[where[t].to(self.device)] * impulse_scale
                 value = torch.where(jumps[t].to(self.device)[:, None], torch.log1p(jump) if log_space else jump, value)
@@ -94,8 +124,10 @@ class AudioModel:
         seconds: float = 20.0,
         n: int = 1,
         seed_offset: float = 0.0,
-        random_chance: float = 0.0,
-        impulse_scale: float = 1.0,
+        random_chance: float | None = None,
+        impulse_scale: float | None = None,
+        temperature: float | None = None,
+        level_control: bool | None = None,
         griffin_lim_iters: int = 32,
         seed: int = 0,
     ) -> list[np.ndarray]:
@@ -112,6 +144,8 @@ class AudioModel:
             seed_offset=seed_offset,
             random_chance=random_chance,
             impulse_scale=impulse_scale,
+            temperature=temperature,
+            level_control=level_control,
             seed_value=seed,
         )
         with torch.inference_mode():
@@ -120,6 +154,44 @@ class AudioModel:
         peak = np.abs(audio).max(axis=1, keepdims=True)
         audio = np.where(peak > 0.99, audio * (0.99 / np.maximum(peak, 1e-9)), audio)  # never clip the WAV
         return [np.ascontiguousarray(a, dtype=np.float32) for a in audio]
+
+
+# ----------------------------------------------------------------------------- level control
+
+
+def frame_levels_db(mags: torch.Tensor) -> torch.Tensor:
+    """Energy of each magnitude frame ``(..., bins)`` in dB (10 log10 of the summed squares)."""
+    return 10 * torch.log10(mags.float().square().sum(-1) + 1e-12)
+
+
+def seed_limits(seed: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What the seed clip allows a generated frame: a level range and a ceiling per bin (log1p magnitude).
+
+    The floor is the clip's quieter frames' level (its 20th percentile of the frames within 40 dB of its
+    loudest, so pauses and the fade-out don't set it); the top is its loudest frame; no bin may exceed
+    the loudest the clip ever had in that bin (a single tone cannot swell past what the clip played).
+    """
+    levels = frame_levels_db(seed)
+    top = levels.max()
+    floor = torch.quantile(levels[levels > top - 40], 0.2)
+    return {"floor": floor, "top": top, "ceiling": torch.log1p(seed.float().amax(0))}
+
+
+def keep_level(value: torch.Tensor, limits: dict[str, torch.Tensor], log_space: bool) -> torch.Tensor:
+    """Scale each frame ``(n, bins)`` whose level left the seed's range back to its nearest edge.
+
+    ``value`` holds log1p magnitudes in log space, else magnitudes. Frames inside the range (most of
+    them) cost one comparison; a rescaled frame is capped at the seed's per-bin ceiling again.
+    """
+    mags = torch.expm1(value) if log_space else value
+    level = frame_levels_db(mags)
+    target = level.clamp(limits["floor"], limits["top"])
+    if torch.equal(target, level):
+        return value
+    mags = mags * torch.pow(10.0, (target - level) / 20)[:, None]
+    if log_space:
+        return torch.minimum(torch.log1p(mags), limits["ceiling"])
+    return torch.minimum(mags, torch.expm1(limits["ceiling"]))
 
 
 def load_audio_model(model_dir: str | os.PathLike, device: str | None = None) -> AudioModel:
@@ -145,8 +217,10 @@ def generate_audio(
     seconds: float = 20.0,
     n: int = 1,
     seed_offset: float = 0.0,
-    random_chance: float = 0.0,
-    impulse_scale: float = 1.0,
+    random_chance: float | None = None,
+    impulse_scale: float | None = None,
+    temperature: float | None = None,
+    level_control: bool | None = None,
     griffin_lim_iters: int = 32,
     seed: int = 0,
     device: str | None = None,
@@ -169,6 +243,8 @@ def generate_audio(
             seed_offset,
             random_chance,
             impulse_scale,
+            temperature,
+            level_control,
             griffin_lim_iters,
             seed,
             device,
@@ -176,7 +252,19 @@ def generate_audio(
 
 
 def _generate_audio(
-    model_dir, seed_clip, out_dir: Path, seconds, n, seed_offset, random_chance, impulse_scale, griffin_lim_iters, seed, device
+    model_dir,
+    seed_clip,
+    out_dir: Path,
+    seconds,
+    n,
+    seed_offset,
+    random_chance,
+    impulse_scale,
+    temperature,
+    level_control,
+    griffin_lim_iters,
+    seed,
+    device,
 ) -> dict:
     from tunesmith.outputs import AUDIO_GENERATION, remove_own_files
     from tunesmith.render import write_audio
@@ -190,11 +278,14 @@ def _generate_audio(
         seed_offset=seed_offset,
         random_chance=random_chance,
         impulse_scale=impulse_scale,
+        temperature=temperature,
+        level_control=level_control,
         griffin_lim_iters=griffin_lim_iters,
         seed=seed,
     )
     elapsed = time.perf_counter() - started
-    rate = model.config.sample_rate
+    c = model.config
+    rate = c.sample_rate
     outputs = []
     for i, audio in enumerate(clips, 1):
         outputs.append(str(write_audio(audio, rate, out_dir / f"output_{i:02d}.wav")))
@@ -209,8 +300,10 @@ def _generate_audio(
         "n": n,
         "sample_rate": rate,
         "seed_offset": seed_offset,
-        "random_chance": random_chance,
-        "impulse_scale": impulse_scale,
+        "random_chance": c.random_chance if random_chance is None else random_chance,
+        "impulse_scale": c.impulse_scale if impulse_scale is None else impulse_scale,
+        "temperature": c.temperature if temperature is None else temperature,
+        "level_control": c.level_control if level_control is None else level_control,
         "griffin_lim_iters": griffin_lim_iters,
         "seed": seed,
         "generation_seconds": round(elapsed, 3),

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.config import config_from_dict, read_config_file
+from tunesmith.defaults import AUDIO_EPOCHS
 from tunesmith.errors import BadInputError
 from tunesmith.rnn_step import rnn_step
 
@@ -48,10 +49,14 @@ class AudioConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 64
-    epochs: int = 20
+    epochs: int = AUDIO_EPOCHS
     precision: str = "auto"  # "auto" (bf16 where the hardware has it) | "bf16" | "fp32"
-    random_chance: float = 0.0  # generation: chance per frame of injecting a frame from the seed clip
+    input_noise: float = 0.0  # training: std of Gaussian noise on the input frames (feature space)
+    rollout_steps: int = 0  # training: after each window, this many steps fed with the model's own predictions
+    random_chance: float = 0.02  # generation: chance per frame of a jump to a frame of the seed clip (MAGNet: 0.05)
     impulse_scale: float = 1.0  # generation: gain of an injected frame
+    temperature: float = 0.3  # generation: each predicted magnitude times exp(N(0, temperature)): outputs differ
+    level_control: bool = True  # generation: keep frames within the seed clip's levels (see generate.py)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -88,6 +93,10 @@ class AudioConfig:
                 "sequence_length, layers, units and batch_size must be positive",
             ),
             (0 <= self.dropout < 1 and 0 <= self.random_chance <= 1, "dropout must be in [0, 1), random_chance in [0, 1]"),
+            (
+                self.input_noise >= 0 and self.temperature >= 0 and self.rollout_steps >= 0,
+                "input_noise, temperature and rollout_steps must be >= 0",
+            ),
             (self.learning_rate > 0 and self.weight_decay >= 0, "learning_rate must be > 0 and weight_decay >= 0"),
         ]
         for ok, message in checks:
@@ -206,6 +215,15 @@ class SpectralLSTM(nn.Module):
         out, state = rnn_step(self.rnn, h, state)
         pred = self.head(out)
         return (pred + x.to(pred.dtype) if self.config.residual else pred), state
+
+    def feed_back(self, pred: torch.Tensor) -> torch.Tensor:
+        """A feature-space prediction as the next input, as generation feeds it: ``features(relu(magnitude))``.
+
+        In log mode that is ``max(pred, -mean / std)`` (a magnitude clamped at 0, in feature space).
+        """
+        if self.log_domain and self.config.output_activation == "relu":
+            return torch.maximum(pred, -self.log_mean / self.log_std)
+        return self.features(self.to_magnitude(pred))
 
     def raw_magnitude(self, pred: torch.Tensor) -> torch.Tensor:
         """Feature-space prediction -> linear magnitude before the output activation (> -1 in log mode)."""

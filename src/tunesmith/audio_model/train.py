@@ -53,6 +53,12 @@ class AudioTask:
         with torch.no_grad():
             self.features = self.model.features(self.frames)  # fixed input transform, computed once
         self.train_starts = data.train_starts
+        if config.rollout_steps:  # windows whose rollout targets are training frames of the same clip too
+            span = config.sequence_length + config.rollout_steps
+            inside = torch.cat([torch.zeros(1, dtype=torch.long), data.train_frames.long().cumsum(0)])
+            ends = (self.train_starts + span + 1).clamp(max=len(data.train_frames))
+            ok = inside[ends] - inside[self.train_starts] == span + 1
+            self.train_starts = self.train_starts[ok]
         self.held_out_starts = data.held_out_starts.to(device)
         self.offsets = torch.arange(config.sequence_length, device=device)
         self.bf16 = use_bf16(config.precision, device)
@@ -85,21 +91,40 @@ class AudioTask:
         first = (index * world_size + rank) * size
         return self.train_starts[torch.from_numpy(order[first : first + size])].to(self.device)
 
-    def _predict(self, starts: torch.Tensor) -> torch.Tensor:
+    def _predict(self, starts: torch.Tensor, with_state: bool = False):
         """Feature-space one-step predictions for windows starting at ``starts``: distinct frames embedded once."""
         positions = starts[:, None] + self.offsets
         distinct, index = torch.unique(positions, return_inverse=True)
         # padded to a multiple of 64 rows: oneDNN keeps a bf16 kernel per matmul shape, and a new
         # shape every batch grew the process by ~1 MB per step (40 MB per epoch) without bound
         distinct = F.pad(distinct, (0, -len(distinct) % 64))
+        x = self.features[distinct]
+        if self.model.training and self.config.input_noise > 0:  # the model learns to pull noisy input back
+            x = x + self.config.input_noise * torch.randn_like(x)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            pred, _ = self.model(self.features[distinct], index=index, last_only=True)
-        return pred[:, 0].float()
+            pred, state = self.model(x, index=index, last_only=True)
+        return (pred[:, 0].float(), state) if with_state else pred[:, 0].float()
 
     def loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        target = self.frames[batch + self.config.sequence_length]
-        loss = self.model.loss(self._predict(batch), target)
-        return loss, {"loss": float(loss.detach())}
+        length = self.config.sequence_length
+        if not self.config.rollout_steps:
+            loss = self.model.loss(self._predict(batch), self.frames[batch + length])
+            return loss, {"loss": float(loss.detach())}
+        # a multi-step loss: the model continues on its own predictions (as in generation), so it learns to
+        # correct its own drift instead of only ever seeing true frames (exposure bias)
+        pred, state = self._predict(batch, with_state=True)
+        one_step = self.model.loss(pred, self.frames[batch + length])
+        total = one_step
+        for k in range(1, self.config.rollout_steps + 1):
+            x = self.model.feed_back(pred)
+            if self.config.input_noise > 0:
+                x = x + self.config.input_noise * torch.randn_like(x)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                step, state = self.model(x[:, None], state)
+            pred = step[:, 0].float()
+            total = total + self.model.loss(pred, self.frames[batch + length + k])
+        loss = total / (self.config.rollout_steps + 1)
+        return loss, {"loss": float(loss.detach()), "one_step": float(one_step.detach())}
 
     def evaluate(self) -> dict[str, float]:
         """Held-out one-step errors in linear magnitude, with the persistence ("repeat last frame") baseline."""
@@ -165,6 +190,7 @@ def train_audio_model(
         data = build_frame_set(loaded, cfg.n_fft, cfg.hop_length, cfg.sequence_length)
         torch.manual_seed(seed)  # weight initialisation is part of the run: same seed, same model
         task = AudioTask(cfg, data, pick_device(device))
+        task.config_extra = {"clips": [str(Path(f).resolve()) for f in data.files]}  # what evaluation compares against
         per_epoch = task.batches_per_epoch()
         if per_epoch < 1:
             raise BadInputError(

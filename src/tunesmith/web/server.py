@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tunesmith import defaults
 from tunesmith.errors import BadInputError, TunesmithError
 from tunesmith.music.primer import AUDIO_SUFFIXES
 from tunesmith.web.jobs import INTERNAL_ERROR, Job, JobRunner
@@ -226,7 +227,7 @@ class MelodyTrainRequest(BaseModel):
 class AudioTrainRequest(BaseModel):
     name: str = Field("my-audio-model", max_length=80)
     clip_upload: str = Field(max_length=32)
-    epochs: int = Field(10, ge=1, le=10_000)
+    epochs: int = Field(defaults.AUDIO_EPOCHS, ge=1, le=10_000)
     layers: int = Field(2, ge=1, le=8)
     units: int = Field(128, ge=1, le=4096)
     loss: str = Field("mse", max_length=20)
@@ -240,26 +241,29 @@ class AudioTrainRequest(BaseModel):
 class AudioGenerateRequest(BaseModel):
     model: str = Field(max_length=80)
     clip_upload: str = Field(max_length=32)
-    seconds: float = Field(5.0, gt=0, le=120)
-    n: int = Field(1, ge=1, le=8)
+    seconds: float = Field(defaults.AUDIO_SECONDS, gt=0, le=120)
+    n: int = Field(defaults.AUDIO_OUTPUTS, ge=1, le=8)
     seed_offset: float = Field(0.0, ge=0, le=3600)
-    random_chance: float = Field(0.0, ge=0, le=1)
-    impulse_scale: float = Field(1.0, ge=0, le=10)
-    griffin_lim_iters: int = Field(32, ge=1, le=500)
+    # None: the model's own setting (its config), as the CLI and the pipeline do
+    random_chance: float | None = Field(None, ge=0, le=1)
+    impulse_scale: float | None = Field(None, ge=0, le=10)
+    temperature: float | None = Field(None, ge=0, le=5)
+    level_control: bool | None = None
+    griffin_lim_iters: int = Field(defaults.GRIFFIN_LIM_ITERS, ge=1, le=500)
     seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class PipelineRequest(BaseModel):
     clip_upload: str = Field(max_length=32)
-    audio_model: str = Field("audio-default", max_length=80)
-    melody_model: str = Field("default", max_length=80)
+    audio_model: str = Field(defaults.PIPELINE_AUDIO_MODEL, max_length=80)
+    melody_model: str = Field(defaults.PIPELINE_MELODY_MODEL, max_length=80)
     primer: str | None = Field(None, max_length=1000)
-    instruments: list[str] = Field(default_factory=lambda: ["guitar", "music-box", "piano"], max_length=8)
-    n: int = Field(3, ge=1, le=16)
-    steps: int = Field(128, ge=1, le=2048)
-    temperature: float = Field(1.0, gt=0, le=10)
-    seconds: float = Field(10.0, gt=0, le=120)
-    audio_epochs: int = Field(20, ge=1, le=10_000)
+    instruments: list[str] = Field(default_factory=lambda: list(defaults.PIPELINE_INSTRUMENTS), max_length=8)
+    n: int = Field(defaults.PIPELINE_OUTPUTS, ge=1, le=16)
+    steps: int = Field(defaults.PIPELINE_STEPS, ge=1, le=2048)
+    temperature: float = Field(defaults.PIPELINE_TEMPERATURE, gt=0, le=10)
+    seconds: float = Field(defaults.PIPELINE_SECONDS, gt=0, le=120)
+    audio_epochs: int = Field(defaults.PIPELINE_AUDIO_EPOCHS, ge=1, le=10_000)
     seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
@@ -623,6 +627,16 @@ def create_app(
             "max_upload_mb": studio.max_bytes / 2**20,
             "keep_results": studio.keep_results,
             "max_work_mb": studio.max_work_bytes / 2**20,
+            # the forms start from the same defaults as the CLI and the library (tunesmith.defaults);
+            # None: the audio model's own setting (its config)
+            "defaults": {
+                form: {k: f.get_default(call_default_factory=True) for k, f in request.model_fields.items()}
+                for form, request in (
+                    ("audio-train-form", AudioTrainRequest),
+                    ("audio-gen-form", AudioGenerateRequest),
+                    ("pipe-form", PipelineRequest),
+                )
+            },
         }
 
     @app.get("/api/models")

@@ -653,7 +653,15 @@ async function init() {
   fillSelect($("#audio-loss"), pair(info.audio_losses), "mse");
   fillSelect($("#audio-opt"), pair(info.audio_optimizers), "adam");
   fillChecks($("#gen-instruments"), info.instruments, ["piano"]);
-  fillChecks($("#pipe-instruments"), info.instruments, ["guitar", "music-box", "piano"]);
+  fillChecks($("#pipe-instruments"), info.instruments, (info.defaults && info.defaults["pipe-form"].instruments) || ["guitar", "music-box", "piano"]);
+  for (const [form, values] of Object.entries(info.defaults || {})) {  // the server's defaults, one source
+    for (const [name, value] of Object.entries(values)) {
+      const input = document.querySelector(`#${form} input[name="${name}"]`);
+      if (!input || input.type === "file" || input.type === "checkbox") continue;
+      if (value === null) input.placeholder = "model's own";
+      else input.value = value;
+    }
+  }
   await refreshModels();
   await resumeJobs();
   document.body.dataset.ready = "1";
