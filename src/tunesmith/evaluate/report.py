@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.errors import BadInputError
+from tunesmith.evaluate.form import FORM_DESCRIPTIONS, FORM_FIGURES, compare_form, form_statistics
 from tunesmith.evaluate.likelihood import _corpus_dir, _likelihood, _load_model
 from tunesmith.evaluate.statistics import (
     FEATURES,
@@ -100,6 +101,7 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tup
     stats = {"generated": melody_statistics(generated), "reference": melody_statistics(reference)}
     bar.update(1)
     comparison, curves = _compare(generated, reference)
+    form = compare_form(form_statistics(generated, first_bar=1), form_statistics(reference, first_bar=1))
     bar.update(1)
     bar.close()
     report = {
@@ -118,6 +120,7 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tup
         "likelihood": lik,
         "statistics": stats,
         "comparison": comparison,
+        "form": form,
     }
     return report, curves
 
@@ -130,8 +133,9 @@ def evaluate_model(
     Likelihood on held-out data, then ``n`` melodies of ``steps`` steps generated from the first bar of
     reference melodies (one primer per 20 melodies, at most 10; "C4" when none) and compared with the reference set (the
     held-out melodies, squashed like training data and cut to ``steps``). Generated melodies include their
-    one-bar primer, as the reference melodies include their first bar. Returns the report dict (keys
-    ``likelihood``, ``statistics``, ``comparison``, plus model, config, params, settings, files).
+    one-bar primer, as the reference melodies include their first bar. Form figures (``evaluate.form``) are taken
+    after that first bar. Returns the report dict (keys ``likelihood``, ``statistics``, ``comparison``, ``form``,
+    plus model, config, params, settings, files).
     """
     report, curves = _evaluate(model, data, n, steps, seed, progress)
     out_dir = Path(out_dir)
@@ -273,6 +277,19 @@ def report_html(report: dict, curves: dict | None = None) -> str:
     ]
     if curves:
         parts.append(_distance_figures(curves))
+    if report.get("form"):
+        form_rows = [
+            [
+                f"{name.replace('_', ' ')}: {FORM_DESCRIPTIONS[name]}",
+                *(report["form"][name][k] for k in ("generated", "reference", "ratio")),
+            ]
+            for name in FORM_FIGURES
+        ]
+        parts += [
+            "<h2>Form</h2><p>Does a melody repeat, answer, keep its key and come home? Per melody after its first "
+            "bar, bar length from its own meter; means over melodies. A ratio near 1 = like the reference.</p>",
+            _table(["figure", "generated", "reference", "ratio"], form_rows),
+        ]
     style = (
         "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"

@@ -254,9 +254,13 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
 
 
 def melody_from_score(
-    score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, track: int | None = None
+    score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, track: int | None = None, trim_leading: bool = True
 ) -> Melody:
-    """The main line of a score as one Melody (for primers): every pitched note, highest on collisions."""
+    """The main line of a score as one Melody (for primers): every pitched note, highest on collisions.
+
+    Leading silence is dropped up to the bar line of the first note (``trim_leading=False`` keeps it: bar
+    numbers then match the file's).
+    """
     tracks = [t for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes) and (track is None or i == track)]
     if not tracks:
         raise BadInputError("the MIDI file has no pitched notes (only drums, or empty)")
@@ -272,7 +276,8 @@ def melody_from_score(
     # drop leading silence up to the bar line of the first note
     spb = steps_per_bar_of(score, steps_per_quarter)
     first = int(np.flatnonzero(events >= 0)[0])
-    events = events[first - first % spb :]
+    if trim_leading:
+        events = events[first - first % spb :]
     return Melody(events, steps_per_quarter=steps_per_quarter, steps_per_bar=spb, qpm=first_tempo_qpm(score))
 
 
