@@ -27,11 +27,17 @@ def generate_to_dir(
     soundfont: str | None = None,
     **settings_kwargs,
 ) -> dict:
-    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos)."""
+    """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos).
+
+    ``settings_kwargs`` are ``GenerationSettings``: ``steps`` (new steps after the primer) or ``bars`` (whole
+    melody), ``form``, ``end_on_tonic``, ``meter``, ``temperature``, ``key``, ... The MIDI files keep the primer's meter.
+    """
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
-    primer_melody = model.prepare_primer(primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed)
+    primer_melody = model.prepare_primer(
+        primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed, meter=settings.meter
+    )
     outputs = generate_melodies(model, primer_melody, n, settings)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +64,9 @@ def generate_to_dir(
                 "name": melody.name,
                 "log_likelihood": melody.meta["log_likelihood"],
                 "steps": len(melody),
+                "bars": len(melody) / melody.steps_per_bar,
                 "notes": len(melody.notes()),
+                **{k: melody.meta[k] for k in ("plan", "tonic") if k in melody.meta},
                 "files": files,
             }
         )
@@ -67,6 +75,8 @@ def generate_to_dir(
         "config": model.config.name,
         "primer": str(primer) if primer is not None else None,
         "primer_events": primer_melody.events.tolist(),
+        "primer_steps": len(primer_melody),
+        "meter": "/".join(map(str, primer_melody.time_signature)),
         "n": n,
         "settings": settings_dict(settings),
         "outputs": items,

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody
+from tunesmith.music.melody import KEY_SCALES, SILENT, Melody, krumhansl_key, onset_grid
 
 FORM_FIGURES = ("bar_repeat", "motif_repeat", "tonic_end", "in_key", "cadence")
 FORM_DESCRIPTIONS = {
@@ -35,52 +35,6 @@ FORM_DESCRIPTIONS = {
 }
 PHRASE_BARS = 4
 MIN_NOTES = 4
-# Krumhansl-Kessler key profiles (Krumhansl 1990), index 0 = tonic
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-KEY_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
-SOUNDING, SILENT = -2, -1  # the grid's hold and rest codes (a pitch marks an onset)
-
-
-def onset_grid(events: np.ndarray) -> np.ndarray:
-    """Events -> a grid with the pitch at each onset, -2 while a note sounds and -1 while silent.
-
-    Magenta's events write NO_EVENT both for "note holds" and "rest continues"; the grid tells them apart, so two
-    bars are equal only when they sound the same.
-    """
-    events = np.asarray(events, dtype=np.int64)
-    grid = np.full(events.size, SILENT, dtype=np.int64)
-    sounding = False
-    for i, e in enumerate(events):
-        if e >= 0:
-            grid[i], sounding = e, True
-        elif e == NOTE_OFF:
-            sounding = False
-        elif e == NO_EVENT and sounding:
-            grid[i] = SOUNDING
-    return grid
-
-
-def krumhansl_key(grid: np.ndarray) -> tuple[int, str]:
-    """(tonic 0-11, "major"|"minor"): the key profile best correlated with how long each pitch class sounds."""
-    durations = np.zeros(12)
-    current = None
-    for value in grid:
-        if value >= 0:
-            current = int(value)
-        elif value == SILENT:
-            current = None
-        if current is not None:
-            durations[current % 12] += 1
-    best = (-np.inf, 0, "major")
-    if durations.std() == 0:
-        return best[1], best[2]
-    for tonic in range(12):
-        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-            r = float(np.corrcoef(durations, np.roll(profile, tonic))[0, 1])
-            if r > best[0]:
-                best = (r, tonic, mode)
-    return best[1], best[2]
 
 
 def form_window(melody: Melody, first_bar: int = 0, bars: int | None = None) -> np.ndarray:

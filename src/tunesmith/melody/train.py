@@ -24,12 +24,16 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor):
+def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor, meter=None):
     """Per-step NLL, correct predictions and mask over every real (unpadded) step of whole melodies."""
-    inputs = encoding.inputs(idx[:, :-1])
-    labels = encoding.labels(idx)[:, 1:]
+    inputs = encoding.inputs(idx[:, :-1], meter=meter)
+    labels = encoding.labels(idx, meter=meter)[:, 1:]
     mask = torch.arange(labels.shape[1], device=idx.device).unsqueeze(0) < (lengths - 1).unsqueeze(1)
     return masked_loss(model, inputs, labels, mask)
+
+
+def _to(meter, device):
+    return None if meter is None else tuple(t.to(device) for t in meter)
 
 
 def masked_loss(model, inputs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor):
@@ -90,8 +94,8 @@ class MelodyTask:
             inputs, labels, mask = window_batch(self.train, indices, self.encoding, self.config.train_window, rng)
             return "windows", inputs.to(self.device), labels.to(self.device), mask.to(self.device)
         groups = length_groups(self.train.lengths[indices], self.groups)  # batch() clips each part to max_steps
-        parts = [self.train.batch(indices[group], self.config.max_steps) for group in groups]
-        return "melodies", [(idx.to(self.device), n.to(self.device)) for idx, n in parts]
+        parts = [(*self.train.batch(indices[group], self.config.max_steps), self.train.meter(indices[group])) for group in groups]
+        return "melodies", [(idx.to(self.device), n.to(self.device), _to(meter, self.device)) for idx, n, meter in parts]
 
     def learning_rate(self, step: int) -> float:
         """Magenta's constant rate, after an optional linear warm-up (step counts from 0)."""
@@ -104,7 +108,7 @@ class MelodyTask:
             if kind == "windows":
                 parts = [masked_loss(self.model, *tensors)]
             else:
-                parts = [sequence_loss(self.model, self.encoding, idx, n) for idx, n in tensors[0]]
+                parts = [sequence_loss(self.model, self.encoding, idx, n, meter) for idx, n, meter in tensors[0]]
         count = sum(mask.sum() for _, _, mask, _ in parts)
         loss = sum(nll.sum() for nll, _, _, _ in parts) / count
         correct = sum(hit.sum() for _, hit, _, _ in parts)
@@ -126,9 +130,10 @@ def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, de
     model.eval()
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
-            idx, lengths = tokens.batch(order[start : start + batch_size], max_steps)
+            chosen = order[start : start + batch_size]
+            idx, lengths = tokens.batch(chosen, max_steps)
             idx, lengths = idx.to(device), lengths.to(device)
-            nll, hit, mask, _ = sequence_loss(model, encoding, idx, lengths)
+            nll, hit, mask, _ = sequence_loss(model, encoding, idx, lengths, _to(tokens.meter(chosen), device))
             target = idx[:, 1:]
             note_on = (target >= 2) & mask
             total += float(nll.sum())
@@ -194,8 +199,8 @@ def train_melody_model(
             if progress:
                 print(report.summary())
     encoding = cfg.melody_encoding
-    train = load_tokens(corpus_dir, "train", encoding)
-    eval_set = load_tokens(corpus_dir, "eval", encoding)
+    train = load_tokens(corpus_dir, "train", encoding, cfg.steps_per_quarter)
+    eval_set = load_tokens(corpus_dir, "eval", encoding, cfg.steps_per_quarter)
     if len(train) < cfg.batch_size:
         raise TrainingError(
             f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "
