@@ -25,6 +25,7 @@ SCRIPTS = [
     "render",
     "transcribe",
     "pipeline",
+    "form",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
@@ -93,6 +94,13 @@ def headline(name: str, r: dict) -> str:
                 f"held-out after {r['seconds_per_config']:.0f} s each: "
                 + ", ".join(rows)
                 + (f"; transformer {rel:.0%} lower than attention_rnn" if rel is not None else "")
+            )
+        if name == "form":
+            figures = r["figures"]
+            return (
+                "default model, default settings, bars 2-9 vs held-out tunes (ratio): "
+                + ", ".join(f"{k} {v['generated']:.3f} vs {v['reference']:.3f} ({v['ratio']:.2f}x)" for k, v in figures.items())
+                + f"; MGEval mean OA {r['overlap_mean_oa']:.3f}"
             )
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"

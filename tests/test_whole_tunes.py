@@ -104,3 +104,23 @@ def test_form_plans_and_bad_input_get_clear_errors(model):
             model.generate("C4", n=1, **kwargs)
     with pytest.raises(BadInputError, match="already 2 bars"):
         model.generate(json.dumps([60] + [-2] * 31), n=1, bars=2)
+
+
+def test_generate_cli_takes_bars_form_and_meter_and_refuses_bad_values(tmp_path):
+    import subprocess
+    import sys
+
+    def cli(*args):
+        command = [sys.executable, "-m", "tunesmith", "--quiet", "melody", "generate", *map(str, args)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+    ok = cli("--primer", "G4 B4", "--meter", "6/8", "--bars", "8", "--form", "AA'", "-o", tmp_path / "jig")
+    assert ok.returncode == 0, ok.stderr
+    assert "8 bars in 6/8" in ok.stdout
+    for args, message in (
+        (("--meter", "7/0"), "denominator"),
+        (("--bars", "0"), "--bars must be at least 1"),
+        (("--bars", "10", "--form", "AABB"), "do not divide 10 bars"),
+    ):
+        bad = cli("--primer", "C4", *args, "-o", tmp_path / "bad")
+        assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr

@@ -92,9 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     g = melody.add_parser("generate", help="continue a primer")
     g.add_argument("--model", default="default")
     g.add_argument("--primer", help='"C#4", "C4 E4 G4", "[60, -2, 62, -1]", a MIDI/score file or an audio clip')
-    g.add_argument("--primer-bars", type=int)
+    g.add_argument(
+        "--primer-bars",
+        type=int,
+        help="continue from the primer's last N bars that hold notes (default: a primer over 8 bars is cut to its last 8)",
+    )
+    g.add_argument("--meter", help="the primer's time signature, e.g. 6/8 or 3/4 (note-name primers are 4/4 otherwise)")
     g.add_argument("-n", "--num-outputs", type=int, default=1)
-    g.add_argument("--steps", type=int, default=128)
+    g.add_argument("--steps", type=int, help="new steps after the primer (default 128; a step is a 16th note)")
+    g.add_argument("--bars", type=int, help="a melody of N whole bars in the primer's meter, primer included")
+    g.add_argument(
+        "--form",
+        default="auto",
+        help="sections that restate: auto (default: each 8-bar strain restates its opening, as folk tunes do), "
+        "e.g. AABB, ABAC, AA'BB' (' = new last bar), or none",
+    )
+    g.add_argument(
+        "--end-on-tonic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="close on the tonic (of --key, else of the tune) on the last bar's downbeat (default: on)",
+    )
     g.add_argument("-o", "--output", required=True)
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-k", type=int)
@@ -311,6 +329,10 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             primer_bars=args.primer_bars,
             soundfont=args.soundfont,
             steps=args.steps,
+            bars=args.bars,
+            form=None if args.form.lower() == "none" else args.form,
+            end_on_tonic=args.end_on_tonic,
+            meter=args.meter,
             temperature=args.temperature,
             top_k=args.top_k,
             top_p=args.top_p,
@@ -325,7 +347,10 @@ def run(args: argparse.Namespace) -> None:  # noqa: C901 - a flat dispatch table
             seed=args.seed,
         )
         for item in report["outputs"]:
-            print(f"{args.output}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
+            print(
+                f"{args.output}/{item['files']['midi']}: {item['notes']} notes, {item['bars']:g} bars in {report['meter']}, "
+                f"log-likelihood {item['log_likelihood']:.1f}"
+            )
         print(f"Settings in {args.output}/generation.json")
     elif cmd == "render":
         from tunesmith.render import render_many, render_to_file

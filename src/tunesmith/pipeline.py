@@ -123,7 +123,15 @@ def run_pipeline(
     # 3. the melody model continues the primer; renders and piano rolls per output
     total_steps = max(steps, len(primer_melody) + 16)
     generation = generate_to_dir(
-        model, primer_melody, out, n, render=instruments, plot=True, steps=total_steps, temperature=temperature, seed=seed
+        model,
+        primer_melody,
+        out,
+        n,
+        render=instruments,
+        plot=True,
+        steps=total_steps - len(primer_melody),  # generation counts new steps; the pipeline's steps are the total
+        temperature=temperature,
+        seed=seed,
     )
     results["primer"] = {"events": primer_melody.events.tolist(), "summary": primer_melody.summary()}
     results["melodies"] = generation["outputs"]

@@ -38,9 +38,11 @@ def reference_melodies(
     Cutting makes the reference as long as the generated melodies, so length-dependent features (pitch
     count, range) compare fairly. ``limit`` picks that many at random (seeded).
     """
-    from tunesmith.music.corpus import load_split
+    from tunesmith.music.corpus import load_meters, load_split
+    from tunesmith.music.meter import meter_of_steps
 
     events, offsets, spb = load_split(corpus, split)
+    _, beats = load_meters(corpus, split, model.config.steps_per_quarter)
     order = np.arange(len(offsets) - 1)
     if limit is not None and order.size > limit:
         order = np.sort(np.random.default_rng(seed).choice(order.size, limit, replace=False))
@@ -48,7 +50,11 @@ def reference_melodies(
     out = []
     for i in order:
         ev = np.asarray(events[offsets[i] : offsets[i + 1]], dtype=np.int16)
-        melody = Melody(ev, steps_per_quarter=cfg.steps_per_quarter, steps_per_bar=int(spb[i]) if spb.size else 16)
+        bar = int(spb[i]) if spb.size else 16
+        meter = meter_of_steps(bar, int(beats[i]) if beats.size else None, cfg.steps_per_quarter)
+        melody = Melody(ev, steps_per_quarter=cfg.steps_per_quarter, steps_per_bar=bar)
+        if (4 * cfg.steps_per_quarter * meter[0]) // meter[1] == bar:
+            melody = melody.copy(meter=meter)
         melody = melody.squash(cfg.min_note, cfg.max_note, 0)
         if steps:
             melody = melody.copy(events=melody.events[:steps])
@@ -57,11 +63,11 @@ def reference_melodies(
     return out
 
 
-def _primers(reference: list[Melody], bar: int, count: int) -> list[Melody | str]:
-    """The first bar of up to ``count`` reference melodies that start with a note in it; else "C4"."""
+def _primers(reference: list[Melody], count: int) -> list[Melody | str]:
+    """The first bar of up to ``count`` reference melodies that start with a note in it (in their meter); else "C4"."""
     primers: list[Melody | str] = []
     for melody in reference:
-        first = melody.events[:bar]
+        first = melody.events[: melody.steps_per_bar]
         if (first >= 0).any():
             start = int(np.flatnonzero(first >= 0)[0])
             primers.append(melody.copy(events=first[start:].copy(), name=""))
@@ -71,12 +77,13 @@ def _primers(reference: list[Melody], bar: int, count: int) -> list[Melody | str
 
 
 def _generate(model, reference: list[Melody], n: int, steps: int, seed: int) -> list[Melody]:
-    primers = _primers(reference, model.config.steps_per_bar, max(1, min(10, n // 20)))  # >= 20 melodies per primer
+    primers = _primers(reference, max(1, min(10, n // 20)))  # >= 20 melodies per primer
     sizes = [n // len(primers) + (1 if g < n % len(primers) else 0) for g in range(len(primers))]
     out: list[Melody] = []
     for g, (primer, size) in enumerate(zip(primers, sizes)):
         if size:
-            out.extend(model.generate(primer, n=size, steps=steps, seed=seed + g))
+            new = max(1, steps - (len(primer) if isinstance(primer, Melody) else 4))  # as long as the reference in all
+            out.extend(model.generate(primer, n=size, steps=new, seed=seed + g))
     return out
 
 

@@ -156,6 +156,34 @@ def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, de
     }
 
 
+def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[str]:
+    """Copy another model's weights into ``module`` where names match; returns the names it widened.
+
+    An input layer that gained inputs at the end (a legacy model -> one with ``beat_inputs``) keeps the old
+    columns and starts the new ones at zero, so the new model begins exactly where the old one was.
+    """
+    from tunesmith import checkpoint
+    from tunesmith.assets import resolve_model_dir
+
+    tensors, _ = checkpoint._load_tensors(resolve_model_dir(model_dir) / checkpoint.WEIGHTS)
+    state = module.state_dict()
+    widened = []
+    with torch.no_grad():
+        for name, target in state.items():
+            source = tensors.get(name)
+            if source is None:
+                raise TrainingError(f"{model_dir}: has no weights {name!r}; warm start needs the same architecture")
+            if source.shape == target.shape:
+                target.copy_(source)
+            elif source.dim() == 2 and source.shape[0] == target.shape[0] and source.shape[1] < target.shape[1]:
+                target.zero_()
+                target[:, : source.shape[1]] = source
+                widened.append(name)
+            else:
+                raise TrainingError(f"{model_dir}: {name} is {tuple(source.shape)}, this config needs {tuple(target.shape)}")
+    return widened
+
+
 def train_melody_model(
     data: str | os.PathLike,
     model_dir: str | os.PathLike,
@@ -174,9 +202,13 @@ def train_melody_model(
     stop_event=None,
     on_log=None,
     precision: str = "auto",
+    init_from: str | os.PathLike | None = None,
     **overrides,
 ) -> dict:
-    """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly)."""
+    """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly).
+
+    ``init_from``: start from another model's weights (``warm_start``) instead of a random initialisation.
+    """
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
 
@@ -209,6 +241,9 @@ def train_melody_model(
     torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
     task = MelodyTask(cfg, train, eval_set, seed=seed, device=torch.device(device) if device else None, precision=precision)
     task.config_extra = {"corpus": str(corpus_dir.resolve())}  # where evaluation finds the held-out split
+    if init_from is not None and not resume:
+        task.config_extra["init_from"] = str(init_from)
+        warm_start(task.model, init_from)
     settings = TrainSettings(
         steps=steps,
         epochs=epochs,
