@@ -127,7 +127,11 @@ def _signature(events, notes: int = 12) -> list[tuple]:
 
 
 def unseen_files(folder: Path, corpus: Path) -> tuple[list[Path], list[Path]]:
-    """(unseen, seen): a file is seen when the run of its first 12 notes occurs anywhere in a training melody."""
+    """(unseen, seen): a file is seen when any run of 12 of its notes occurs anywhere in a training melody.
+
+    Strict on purpose: a variant or a tune quoting a trained phrase counts as seen (68 of the 210 shared held-out
+    files; by name 71 come from the trained collections, by the first 12 notes alone 56 are found).
+    """
     import numpy as np
 
     from tunesmith.evaluate.form import melodies_from_midi_folder
@@ -141,7 +145,7 @@ def unseen_files(folder: Path, corpus: Path) -> tuple[list[Path], list[Path]]:
     for melody in melodies_from_midi_folder(folder):
         runs = _signature(melody.events.astype(np.int64))
         path = folder / f"{melody.name}.mid"
-        (seen if runs and runs[0] in known else unseen).append(path)
+        (seen if any(run in known for run in runs) else unseen).append(path)
     return unseen, seen
 
 
@@ -162,7 +166,7 @@ def heldout_figures(model_dir: Path, corpus: Path, folder: Path) -> dict:
         "unseen_loss": lik["eval"]["loss"],
         "unseen_melodies": lik["eval"]["melodies"],
         "unseen_steps": lik["eval"]["steps"],
-        "rule": "seen = the run of a file's first 12 notes (intervals + onset gaps) occurs in a training melody",
+        "rule": "seen = any run of 12 of a file's notes (intervals + onset gaps) occurs in a training melody",
     }
 
 
