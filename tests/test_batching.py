@@ -40,7 +40,7 @@ def test_length_groups_give_the_whole_batch_gradient(tokens):
         loss, _ = task.loss(batch)
         loss.backward()
         grads[groups] = torch.cat([p.grad.reshape(-1) for p in task.model.parameters()])
-        padded = sum(idx.numel() for idx, _ in batch[1])
+        padded = sum(idx.numel() for idx, _, _ in batch[1])
         grads[f"padded{groups}"] = padded
     torch.testing.assert_close(grads[4], grads[1], rtol=1e-4, atol=1e-6)
     assert grads["padded4"] < grads["padded1"]
@@ -63,8 +63,9 @@ def test_windows_are_encoded_with_their_history(tokens):
         start = int(rng.integers(0, max(melody.shape[1] - 49, 0) + 1))
         n = int(mask[row].sum())
         assert n == min(48, melody.shape[1] - 1 - start)
-        torch.testing.assert_close(inputs[row, :n], encoding.inputs(melody[:, :-1])[0, start : start + n])
-        assert torch.equal(labels[row, :n], encoding.labels(melody)[0, 1 + start : 1 + start + n])
+        meter = tokens.meter([i])  # each melody in its own meter
+        torch.testing.assert_close(inputs[row, :n], encoding.inputs(melody[:, :-1], meter=meter)[0, start : start + n])
+        assert torch.equal(labels[row, :n], encoding.labels(melody, meter=meter)[0, 1 + start : 1 + start + n])
 
 
 def test_banded_transformer_matches_its_cache_and_the_full_model_within_the_band():

@@ -197,13 +197,18 @@ def test_training_gap_flags_overfitting(tmp_path):
 def test_evaluate_model_writes_offline_report(tiny_models, tmp_path):
     out = tmp_path / "report"
     report = evaluate_model(tiny_models[0], out, n=12, steps=64, seed=0, progress=False)
-    assert {"likelihood", "statistics", "comparison"} <= set(report)
+    assert {"likelihood", "statistics", "comparison", "form"} <= set(report)
     assert report["statistics"]["generated"]["melodies"] == 12
+    for figure in ("bar_repeat", "motif_repeat", "tonic_end", "in_key", "cadence"):
+        row = report["form"][figure]
+        assert 0 <= row["reference"] <= 1 and 0 <= row["generated"] <= 1
+        assert row["ratio"] is None or row["ratio"] == pytest.approx(row["generated"] / row["reference"])
     saved = json.loads((out / "report.json").read_text())
     assert saved["likelihood"]["loss"] == pytest.approx(report["likelihood"]["loss"])
     page = (out / "report.html").read_text()
     assert 'src="http' not in page and 'href="http' not in page and "<script" not in page
     assert "data:image/png;base64," in page
+    assert "<h2>Form</h2>" in page and "tonic end" in page
     assert f"{report['likelihood']['loss']:.3f}" in page and f"{report['likelihood']['perplexity']:.3f}" in page
 
 

@@ -60,7 +60,7 @@ def test_training_beats_uniform_and_unigram(trained, corpus):
 def test_generation_honours_primer_length_and_seed(trained):
     model = load_melody_model(trained[0])
     outs = model.generate("C4 E4 G4", n=3, steps=64, seed=5)
-    assert len(outs) == 3 and all(len(m) == 64 for m in outs)
+    assert len(outs) == 3 and all(len(m) == 12 + 64 for m in outs)  # steps count the new steps after the primer
     assert all(m.events[:12].tolist() == [60, -2, -2, -2, 64, -2, -2, -2, 67, -2, -2, -2] for m in outs)
     assert all(m.primer_steps == 12 for m in outs)
     again = model.generate("C4 E4 G4", n=3, steps=64, seed=5)
@@ -68,7 +68,7 @@ def test_generation_honours_primer_length_and_seed(trained):
     other = model.generate("C4 E4 G4", n=3, steps=64, seed=6)
     assert not all(np.array_equal(a.events, b.events) for a, b in zip(outs, other))
     excluded = model.generate("C4 E4 G4", n=3, steps=64, seed=5, exclude_primer=True)[0]
-    assert np.array_equal(excluded.events, outs[0].events[12:])
+    assert np.array_equal(excluded.events, outs[0].events[12:]) and len(excluded) == 64
     assert all(48 <= p < 84 for m in outs for p in m.pitches)
 
 
@@ -133,7 +133,7 @@ def test_attention_and_transformer_configs_train_and_generate(corpus, tmp_path):
         assert math.isfinite(result["eval"]["loss"])
         model = load_melody_model(tmp_path / name)
         outs = model.generate("C4", n=2, steps=40, beam_size=2, branch_factor=2)
-        assert all(len(m) == 40 for m in outs)
+        assert all(len(m) == 4 + 40 for m in outs)
 
 
 def test_bad_model_dirs_and_tiny_corpus(corpus, trained, tmp_path):

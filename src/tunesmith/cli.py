@@ -218,9 +218,25 @@ def _melody_train(o: dict, progress: bool) -> None:
     options=[
         opt("--model", default="default", help="a trained model folder, or 'default' (the shipped one)"),
         opt("--primer", help='"C#4", "C4 E4 G4", "[60, -2, 62, -1]", a MIDI/score file or an audio clip'),
-        opt("--primer-bars", type=int, help="use only the last N bars of a file primer"),
+        opt(
+            "--primer-bars",
+            type=int,
+            help="continue from the primer's last N bars that hold notes (default: a primer over 8 bars is cut to its last 8)",
+        ),
+        opt("--meter", help="the primer's time signature, e.g. 6/8 or 3/4 (note-name primers are 4/4 otherwise)"),
         opt("-n", "--num-outputs", dest="n", type=int, help="how many melodies"),
-        opt("--steps", type=int, help="16th-note steps to generate"),
+        opt("--steps", type=int, help="new 16th-note steps after the primer (default: 128)"),
+        opt("--bars", type=int, help="a melody of N whole bars in the primer's meter, primer included"),
+        opt(
+            "--form",
+            help="sections that restate: auto (each 8-bar strain restates its opening, as folk tunes do), "
+            "e.g. AABB, ABAC, AA'BB' (' = new last bar), or none",
+        ),
+        opt(
+            "--end-on-tonic",
+            action=argparse.BooleanOptionalAction,
+            help="close on the tonic (of --key, else of the tune) on the last bar's downbeat (default: on)",
+        ),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for melody_01.mid ... and generation.json"),
         opt("--temperature", type=float, help="below 1: safer, more repetitive; above 1: more surprising"),
         opt("--top-k", type=int, help="sample only among the k likeliest events"),
@@ -251,9 +267,14 @@ def _melody_generate(o: dict, progress: bool) -> None:
 
     _threads(o)
     model, out_dir = o.pop("model"), o.pop("out_dir")
+    if str(o.get("form", "")).lower() == "none":
+        o["form"] = None
     report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
     for item in report["outputs"]:
-        print(f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, log-likelihood {item['log_likelihood']:.1f}")
+        print(
+            f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, {item['bars']:g} bars in {report['meter']}, "
+            f"log-likelihood {item['log_likelihood']:.1f}"
+        )
         if item.get("chords") or item.get("chords_error"):
             print(f"  chords: {' '.join(item['chords'])}" if item.get("chords") else f"  no chords: {item['chords_error']}")
     print(f"Settings in {out_dir}/generation.json")

@@ -44,6 +44,9 @@ def generate_to_dir(
     first half when files follow); setting the ``threading.Event`` ``stop_event`` stops it with
     :class:`tunesmith.errors.Cancelled`.
 
+    ``settings_kwargs`` are ``GenerationSettings``: ``steps`` (new steps after the primer) or ``bars`` (whole
+    melody), ``form``, ``end_on_tonic``, ``meter``, ``temperature``, ``key``, ... The MIDI files keep the primer's meter.
+
     ``out_dir`` must be new, empty or an earlier generation (``force=True``: any folder); it is checked and
     locked before any work. Files of an earlier generation that this one did not write (``melody_03.mid`` of
     an earlier ``-n 4`` beside a new ``-n 2``) are deleted once the new set is complete; other files stay.
@@ -79,7 +82,9 @@ def _generate(
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
-    primer_melody = model.prepare_primer(primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed)
+    primer_melody = model.prepare_primer(
+        primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed, meter=settings.meter
+    )
     extra_files = bool(render or plot or video)
     share = 0.5 if extra_files else 1.0
 
@@ -133,7 +138,9 @@ def _generate(
                 "name": melody.name,
                 "log_likelihood": melody.meta["log_likelihood"],
                 "steps": len(melody),
+                "bars": len(melody) / melody.steps_per_bar,
                 "notes": len(melody.notes()),
+                **{k: melody.meta[k] for k in ("plan", "tonic") if k in melody.meta},
                 "files": files,
                 **extra,
             }
@@ -144,6 +151,8 @@ def _generate(
         "config": model.config.name,
         "primer": str(primer) if primer is not None else None,
         "primer_events": primer_melody.events.tolist(),
+        "primer_steps": len(primer_melody),
+        "meter": "/".join(map(str, primer_melody.time_signature)),
         "n": n,
         "settings": settings_dict(settings),
         "outputs": items,

@@ -41,7 +41,7 @@ class Kind:
         return any(re.fullmatch(pattern, name) for pattern in self.names)
 
 
-SHARD = r"(train|eval)-\d{5}\.(events\.npy|offsets\.npy|steps_per_bar\.npy|sources\.json)"
+SHARD = r"(train|eval)-\d{5}\.(events\.npy|offsets\.npy|steps_per_bar\.npy|steps_per_beat\.npy|sources\.json)"
 CORPUS = Kind("corpus", (SHARD, r"corpus\.json", r"\.corpus-staging"))  # parts/ counts by its state.json
 MODEL_FILES = (r"model\.safetensors", r"config\.json", r"train_state\.safetensors", r"log\.jsonl", r"plots")
 MELODY_MODEL = Kind("melody model", (*MODEL_FILES, r"corpus"))

@@ -223,7 +223,7 @@ def run_pipeline(
         render=instruments,
         plot=True,
         js_dir=out,
-        steps=total_steps,
+        steps=total_steps - len(primer_melody),  # generation counts new steps; the pipeline's steps are the total
         temperature=temperature,
         seed=seed,
         force=True,

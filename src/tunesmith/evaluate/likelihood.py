@@ -109,7 +109,9 @@ def _subset(tokens, indices: np.ndarray):
 
     pieces = [tokens.melody(int(i)) for i in indices]
     lengths = np.array([p.size for p in pieces], dtype=np.int64)
-    return TokenSet(np.concatenate(pieces), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+    bars = tokens.steps_per_bar[indices] if tokens.steps_per_bar is not None else None
+    beats = tokens.steps_per_beat[indices] if tokens.steps_per_beat is not None else None
+    return TokenSet(np.concatenate(pieces), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), bars, beats)
 
 
 def _likelihood(model, corpus: Path, max_train_melodies: int = 1000) -> dict:
@@ -124,7 +126,7 @@ def _likelihood(model, corpus: Path, max_train_melodies: int = 1000) -> dict:
         )
     out: dict = {"data": str(corpus)}
     for split in ("eval", "train"):
-        tokens = load_tokens(corpus, split, model.encoding)
+        tokens = load_tokens(corpus, split, model.encoding, model.config.steps_per_quarter)
         if len(tokens) == 0:
             out[split] = None
             continue

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.errors import BadInputError
+from tunesmith.evaluate.form import FORM_DESCRIPTIONS, FORM_FIGURES, compare_form, form_statistics
 from tunesmith.evaluate.likelihood import _corpus_dir, _likelihood, _load_model
 from tunesmith.evaluate.statistics import (
     FEATURES,
@@ -39,9 +40,11 @@ def reference_melodies(
     Cutting makes the reference as long as the generated melodies, so length-dependent features (pitch
     count, range) compare fairly. ``limit`` picks that many at random (seeded).
     """
-    from tunesmith.music.corpus import load_split
+    from tunesmith.music.corpus import load_meters, load_split
+    from tunesmith.music.meter import meter_of_steps
 
     events, offsets, spb = load_split(corpus, split)
+    _, beats = load_meters(corpus, split, model.config.steps_per_quarter)
     order = np.arange(len(offsets) - 1)
     if limit is not None and order.size > limit:
         order = np.sort(np.random.default_rng(seed).choice(order.size, limit, replace=False))
@@ -49,7 +52,11 @@ def reference_melodies(
     out = []
     for i in order:
         ev = np.asarray(events[offsets[i] : offsets[i + 1]], dtype=np.int16)
-        melody = Melody(ev, steps_per_quarter=cfg.steps_per_quarter, steps_per_bar=int(spb[i]) if spb.size else 16)
+        bar = int(spb[i]) if spb.size else 16
+        meter = meter_of_steps(bar, int(beats[i]) if beats.size else None, cfg.steps_per_quarter)
+        melody = Melody(ev, steps_per_quarter=cfg.steps_per_quarter, steps_per_bar=bar)
+        if (4 * cfg.steps_per_quarter * meter[0]) // meter[1] == bar:
+            melody = melody.copy(meter=meter)
         melody = melody.squash(cfg.min_note, cfg.max_note, 0)
         if steps:
             melody = melody.copy(events=melody.events[:steps])
@@ -58,11 +65,11 @@ def reference_melodies(
     return out
 
 
-def _primers(reference: list[Melody], bar: int, count: int) -> list[Melody | str]:
-    """The first bar of up to ``count`` reference melodies that start with a note in it; else "C4"."""
+def _primers(reference: list[Melody], count: int) -> list[Melody | str]:
+    """The first bar of up to ``count`` reference melodies that start with a note in it (in their meter); else "C4"."""
     primers: list[Melody | str] = []
     for melody in reference:
-        first = melody.events[:bar]
+        first = melody.events[: melody.steps_per_bar]
         if (first >= 0).any():
             start = int(np.flatnonzero(first >= 0)[0])
             primers.append(melody.copy(events=first[start:].copy(), name=""))
@@ -72,12 +79,13 @@ def _primers(reference: list[Melody], bar: int, count: int) -> list[Melody | str
 
 
 def _generate(model, reference: list[Melody], n: int, steps: int, seed: int) -> list[Melody]:
-    primers = _primers(reference, model.config.steps_per_bar, max(1, min(10, n // 20)))  # >= 20 melodies per primer
+    primers = _primers(reference, max(1, min(10, n // 20)))  # >= 20 melodies per primer
     sizes = [n // len(primers) + (1 if g < n % len(primers) else 0) for g in range(len(primers))]
     out: list[Melody] = []
     for g, (primer, size) in enumerate(zip(primers, sizes)):
         if size:
-            out.extend(model.generate(primer, n=size, steps=steps, seed=seed + g))
+            new = max(1, steps - (len(primer) if isinstance(primer, Melody) else 4))  # as long as the reference in all
+            out.extend(model.generate(primer, n=size, steps=new, seed=seed + g))
     return out
 
 
@@ -98,6 +106,7 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tup
     stats = {"generated": melody_statistics(generated), "reference": melody_statistics(reference)}
     bar.update(1)
     comparison, curves = _compare(generated, reference)
+    form = compare_form(form_statistics(generated, first_bar=1), form_statistics(reference, first_bar=1))
     bar.update(1)
     bar.close()
     report = {
@@ -116,6 +125,7 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tup
         "likelihood": lik,
         "statistics": stats,
         "comparison": comparison,
+        "form": form,
     }
     return report, curves
 
@@ -128,8 +138,9 @@ def evaluate_model(
     Likelihood on held-out data, then ``n`` melodies of ``steps`` steps generated from the first bar of
     reference melodies (one primer per 20 melodies, at most 10; "C4" when none) and compared with the reference set (the
     held-out melodies, squashed like training data and cut to ``steps``). Generated melodies include their
-    one-bar primer, as the reference melodies include their first bar. Returns the report dict (keys
-    ``likelihood``, ``statistics``, ``comparison``, plus model, config, params, settings, files).
+    one-bar primer, as the reference melodies include their first bar. Form figures (``evaluate.form``) are taken
+    after that first bar. Returns the report dict (keys ``likelihood``, ``statistics``, ``comparison``, ``form``,
+    plus model, config, params, settings, files).
     """
     report, curves = _evaluate(model, data, n, steps, seed, progress)
     out_dir = Path(out_dir)
@@ -273,6 +284,19 @@ def report_html(report: dict, curves: dict | None = None) -> str:
     ]
     if curves:
         parts.append(_distance_figures(curves))
+    if report.get("form"):
+        form_rows = [
+            [
+                f"{name.replace('_', ' ')}: {FORM_DESCRIPTIONS[name]}",
+                *(report["form"][name][k] for k in ("generated", "reference", "ratio")),
+            ]
+            for name in FORM_FIGURES
+        ]
+        parts += [
+            "<h2>Form</h2><p>Does a melody repeat, answer, keep its key and come home? Per melody after its first "
+            "bar, bar length from its own meter; means over melodies. A ratio near 1 = like the reference.</p>",
+            _table(["figure", "generated", "reference", "ratio"], form_rows),
+        ]
     style = (
         "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"

@@ -15,16 +15,30 @@ import numpy as np
 import torch
 
 from tunesmith.melody.encoding import MelodyEncoding
-from tunesmith.music.corpus import load_split
+from tunesmith.music.corpus import load_meters, load_split
 from tunesmith.music.melody import Melody
 
 
 @dataclass
 class TokenSet:
-    """Event indices of many melodies in one array: melody i is ``tokens[offsets[i]:offsets[i+1]]``."""
+    """Event indices of many melodies in one array: melody i is ``tokens[offsets[i]:offsets[i+1]]``.
+
+    ``steps_per_bar``/``steps_per_beat`` hold each melody's meter (None: every melody in the encoding's own bar).
+    """
 
     tokens: np.ndarray
     offsets: np.ndarray
+    steps_per_bar: np.ndarray | None = None
+    steps_per_beat: np.ndarray | None = None
+
+    def meter(self, indices) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(steps per bar, steps per beat) ``[B]`` of these melodies, for ``MelodyEncoding.inputs(meter=...)``."""
+        if self.steps_per_bar is None or self.steps_per_beat is None:
+            return None
+        indices = np.asarray(indices)
+        return torch.from_numpy(self.steps_per_bar[indices].astype(np.int64)), torch.from_numpy(
+            self.steps_per_beat[indices].astype(np.int64)
+        )
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -56,9 +70,13 @@ class TokenSet:
 
 
 def melodies_to_tokens(
-    events: np.ndarray, offsets: np.ndarray, encoding: MelodyEncoding, transpose_to_key: int | None = 0
+    events: np.ndarray,
+    offsets: np.ndarray,
+    encoding: MelodyEncoding,
+    transpose_to_key: int | None = 0,
+    meters: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TokenSet:
-    """Squash every melody into the encoding's range (key of C by default) and encode it."""
+    """Squash every melody into the encoding's range (key of C by default) and encode it (``meters``: per melody)."""
     pieces = []
     for i in range(len(offsets) - 1):
         melody = Melody(np.asarray(events[offsets[i] : offsets[i + 1]], dtype=np.int16))
@@ -66,12 +84,15 @@ def melodies_to_tokens(
         pieces.append(encoding.event_to_index(squashed.events.astype(np.int64)).numpy().astype(np.int8))
     lengths = np.array([p.size for p in pieces], dtype=np.int64)
     tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int8)
-    return TokenSet(tokens, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+    bars, beats = meters if meters is not None else (None, None)
+    return TokenSet(tokens, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), bars, beats)
 
 
-def load_tokens(corpus_dir: str | os.PathLike, split: str, encoding: MelodyEncoding) -> TokenSet:
+def load_tokens(corpus_dir: str | os.PathLike, split: str, encoding: MelodyEncoding, steps_per_quarter: int = 4) -> TokenSet:
+    """One split as tokens, with each melody's meter (corpora without one: guessed from the bar length)."""
     events, offsets, _ = load_split(corpus_dir, split)
-    return melodies_to_tokens(events, offsets, encoding)
+    meters = load_meters(corpus_dir, split, steps_per_quarter)
+    return melodies_to_tokens(events, offsets, encoding, meters=meters if meters[0].size == len(offsets) - 1 else None)
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, drop_last: bool = True) -> list[np.ndarray]:
@@ -106,18 +127,19 @@ def window_batch(
     counter are exactly those the whole melody would have: training on windows changes what the
     model sees at once, not what any step means.
     """
-    context = max(encoding.lookbacks, default=0)
     inputs = torch.zeros(len(indices), window, encoding.input_size)
     labels = torch.zeros(len(indices), window, dtype=torch.int64)
     mask = torch.zeros(len(indices), window, dtype=torch.bool)
     for row, i in enumerate(indices):
         melody = tokens.melody(int(i))
+        meter = tokens.meter([int(i)]) if encoding.meter_aware else None
+        context = 2 * int(meter[0][0]) if meter is not None and encoding.lookbacks else max(encoding.lookbacks, default=0)
         start = int(rng.integers(0, max(len(melody) - window - 1, 0) + 1))
         begin = max(start - context, 0)
         piece = torch.from_numpy(melody[begin : start + window + 1].astype(np.int64)).unsqueeze(0)
         skip = start - begin
-        x = encoding.inputs(piece[:, :-1], offset=begin)[0, skip:]
-        y = encoding.labels(piece)[0, 1 + skip :]
+        x = encoding.inputs(piece[:, :-1], offset=begin, meter=meter)[0, skip:]
+        y = encoding.labels(piece, meter=meter)[0, 1 + skip :]
         inputs[row, : len(y)] = x
         labels[row, : len(y)] = y
         mask[row, : len(y)] = True

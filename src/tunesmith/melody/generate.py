@@ -1,7 +1,13 @@
-"""Generation: batched sampling (temperature, top-k, top-p, key/scale mask) and Magenta's beam search.
+"""Generation: batched sampling (temperature, top-k, top-p, key/scale mask), Magenta's beam search, and form.
 
 All outputs (and all beams of all outputs) advance together as ONE batch per step, carrying the
 LSTM state, so 100 melodies cost about as much as one.
+
+Whole tunes: ``steps`` counts the NEW steps after the primer; ``bars`` asks for a melody of that many whole bars
+(primer included). ``form`` restates earlier bars as a tune does (``forms.py``: ``"auto"``, ``"AABB"``, ...), the
+model continuing from each restatement; ``end_on_tonic`` makes the last note the tonic, placed on the downbeat of
+the last whole bar and held at least a beat (the key: ``key`` when given, else the Krumhansl-Schmuckler key of the
+primer and all generated so far). Bars and beats follow the primer's meter, and the output keeps it.
 """
 
 from __future__ import annotations
@@ -20,15 +26,29 @@ from tunesmith.config import config_from_dict
 from tunesmith.device import pick_device
 from tunesmith.errors import BadInputError, Cancelled, ModelError
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
+from tunesmith.melody.forms import check_form, parse_form, plan_bars
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
-from tunesmith.music.melody import Melody, fold_into_range
-from tunesmith.music.notes import SCALES
-from tunesmith.music.primer import parse_primer
+from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range, krumhansl_key, onset_grid
+from tunesmith.music.meter import parse_meter
+from tunesmith.music.notes import KEY_NAMES, SCALES
+from tunesmith.music.primer import last_bars, parse_primer
+
+DEFAULT_STEPS = 128
+MAX_PRIMER_BARS = 8  # a longer primer is cut to its last 8 bars (with a warning) unless primer_bars says otherwise
+FORM_BARS_PER_SECTION = 4  # a named form without bars or steps: 4 bars a section (AABB -> 16 bars)
 
 
 @dataclass
 class GenerationSettings:
-    steps: int = 128
+    """How to continue a primer. ``steps``: new steps after the primer (128 when neither it nor ``bars`` is given);
+    ``bars``: the whole melody, primer included, in bars of the primer's meter; ``form``: see ``forms.py``
+    (None: no restatement); ``end_on_tonic``: close on the tonic; ``meter``: the primer's time signature ("6/8")."""
+
+    steps: int | None = None
+    bars: int | None = None
+    form: str | None = "auto"
+    end_on_tonic: bool = True
+    meter: str | None = None
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
@@ -78,14 +98,29 @@ class MelodyModel:
         return model_html(self)
 
     # --- primer ----------------------------------------------------------------------------
-    def prepare_primer(self, primer, *, strict: bool = False, primer_bars: int | None = None, seed: int = 0) -> Melody:
-        melody = parse_primer(primer, steps_per_quarter=self.config.steps_per_quarter, primer_bars=primer_bars)
+    def prepare_primer(
+        self, primer, *, strict: bool = False, primer_bars: int | None = None, seed: int = 0, meter: str | None = None
+    ) -> Melody:
+        """The primer as a Melody in the model's range, in its own meter; a primer longer than ``MAX_PRIMER_BARS``
+        is cut to its last bars (a warning says so) unless ``primer_bars`` chooses how many to keep."""
+        melody = parse_primer(primer, steps_per_quarter=self.config.steps_per_quarter, primer_bars=primer_bars, meter=meter)
         if melody is None:
             rng = np.random.default_rng(seed)
             low = max(self.config.min_note, 60 - 6)
             melody = Melody(
-                [int(rng.integers(low, min(low + 12, self.config.max_note)))], steps_per_quarter=self.config.steps_per_quarter
+                [int(rng.integers(low, min(low + 12, self.config.max_note)))],
+                steps_per_quarter=self.config.steps_per_quarter,
+                meter=parse_meter(meter, self.config.steps_per_quarter),
             )
+        elif primer_bars is None and len(melody) > MAX_PRIMER_BARS * melody.steps_per_bar:
+            cut = last_bars(melody, MAX_PRIMER_BARS)
+            where = f"primer {melody.name or str(primer)[:60]}"
+            warnings.warn(
+                f"{where} is {len(melody) / melody.steps_per_bar:.0f} bars long; continuing from its last "
+                f"{MAX_PRIMER_BARS} bars (choose with --primer-bars N)",
+                stacklevel=3,
+            )
+            melody = cut
         if melody.steps_per_quarter != self.config.steps_per_quarter:
             raise BadInputError(
                 f"primer has {melody.steps_per_quarter} steps per quarter, the model {self.config.steps_per_quarter}"
@@ -105,15 +140,31 @@ class MelodyModel:
             events = melody.events.astype(np.int32)
             events[events >= 0] = fold_into_range(events[events >= 0], lo, hi)
             melody = melody.copy(events=events.astype(np.int16))
-        melody.steps_per_bar = self.config.steps_per_bar
         return melody
 
     # --- generation ------------------------------------------------------------------------
-    def generate(self, primer=None, n: int = 1, steps: int = 128, **kwargs) -> list[Melody]:
-        """Continue ``primer`` (any form ``parse_primer`` accepts) into ``n`` melodies of ``steps`` total steps."""
-        settings = GenerationSettings(steps=steps, **{k: v for k, v in kwargs.items() if k != "primer_bars"})
+    def generate(
+        self,
+        primer=None,
+        n: int = 1,
+        steps: int | None = None,
+        *,
+        bars: int | None = None,
+        form: str | None = "auto",
+        meter: str | None = None,
+        end_on_tonic: bool = True,
+        primer_bars: int | None = None,
+        **kwargs,
+    ) -> list[Melody]:
+        """Continue ``primer`` (any form ``parse_primer`` accepts) into ``n`` melodies.
+
+        ``steps`` new steps after the primer (default 128), or ``bars`` whole bars in all; ``form`` ("auto", "AABB",
+        "AA'BB'", None), ``meter`` ("6/8", for primers without one), ``end_on_tonic``; other keywords are
+        ``GenerationSettings`` (temperature, top_k, top_p, beam_size, key, scale, seed, ...).
+        """
+        settings = GenerationSettings(steps=steps, bars=bars, form=form, meter=meter, end_on_tonic=end_on_tonic, **kwargs)
         primer_melody = self.prepare_primer(
-            primer, strict=settings.strict, primer_bars=kwargs.get("primer_bars"), seed=settings.seed
+            primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed, meter=settings.meter
         )
         return generate_melodies(self, primer_melody, n, settings)
 
@@ -122,12 +173,67 @@ class MelodyModel:
         out = []
         for m in melodies:
             idx = self.encoding.event_to_index(torch.as_tensor(m.events.astype(np.int64))).unsqueeze(0).to(self.device)
+            meter = (m.steps_per_bar, m.steps_per_beat)
             with torch.no_grad():
-                logits, _ = self.module(self.encoding.inputs(idx[:, :-1]))
+                logits, _ = self.module(self.encoding.inputs(idx[:, :-1], meter=meter))
                 logp = torch.log_softmax(logits, -1)
-                labels = self.encoding.labels(idx)[:, 1:]
+                labels = self.encoding.labels(idx, meter=meter)[:, 1:]
                 out.append(float(logp.gather(-1, labels.unsqueeze(-1)).sum()))
         return np.asarray(out)
+
+
+def _lengths(primer: Melody, settings: GenerationSettings) -> tuple[int, int | None]:
+    """(total steps, bars the form spans) from steps/bars/form; clear errors for what cannot be made."""
+    spb = primer.steps_per_bar
+    named = settings.form not in (None, "auto")
+    if settings.steps is not None and settings.bars is not None:
+        raise BadInputError("give --steps (new steps after the primer) or --bars (whole melody), not both")
+    if settings.steps is not None and settings.steps < 1:
+        raise BadInputError(f"--steps must be at least 1 (new steps after the primer), not {settings.steps}")
+    if settings.bars is not None and settings.bars < 1:
+        raise BadInputError(f"--bars must be at least 1, not {settings.bars}")
+    if named:
+        parse_form(settings.form)
+    bars = settings.bars
+    if bars is None and settings.steps is None and named:
+        bars = FORM_BARS_PER_SECTION * len(parse_form(settings.form))
+    if bars is not None:
+        check_form(settings.form, bars)
+        total = bars * spb
+        if len(primer) >= total:
+            raise BadInputError(
+                f"the primer is already {len(primer) / spb:g} bars long; ask for more than that with --bars, "
+                "or keep fewer primer bars with --primer-bars"
+            )
+        return total, bars
+    total = len(primer) + (settings.steps or DEFAULT_STEPS)
+    if named:
+        whole = total // spb
+        if whole < 1 or whole % len(parse_form(settings.form)):
+            raise BadInputError(
+                f"form {settings.form!r} needs whole bars in a multiple of {len(parse_form(settings.form))}; "
+                f"{total} steps are {total / spb:g} bars of {spb} steps: use --bars instead of --steps"
+            )
+        return total, whole
+    return total, None
+
+
+def _copy_sources(primer: Melody, total: int, form_bars: int | None, n: int, settings: GenerationSettings, end: int):
+    """``[n, total]`` absolute positions each step restates (-1: sample it), and the plans as text."""
+    spb = primer.steps_per_bar
+    sources = torch.full((n, total), -1, dtype=torch.long)
+    plans = []
+    bars = form_bars if form_bars is not None else -(-total // spb)
+    for i in range(n):
+        plan = plan_bars(settings.form, bars, np.random.default_rng([settings.seed, 7919, i]))
+        plans.append(plan)
+        for bar, source in enumerate(plan):
+            if source < 0:
+                continue
+            lo, hi = max(bar * spb, len(primer)), min((bar + 1) * spb, total, end)
+            if lo < hi:
+                sources[i, lo:hi] = torch.arange(lo, hi) - (bar - source) * spb
+    return sources, plans
 
 
 def generate_melodies(
@@ -135,8 +241,8 @@ def generate_melodies(
 ) -> list[Melody]:
     """Continue ``primer`` into ``n`` melodies. ``on_step(done, total)`` hears about progress about every
     16 new steps; setting the ``threading.Event`` ``stop_event`` raises :class:`Cancelled` at the next check."""
-    if n < 1 or settings.steps < 1:
-        raise BadInputError("number of outputs and steps must be at least 1")
+    if n < 1:
+        raise BadInputError("number of outputs must be at least 1")
     if settings.temperature <= 0:
         raise BadInputError("temperature must be > 0")
     if settings.beam_size < 1 or settings.branch_factor < 1 or settings.steps_per_iteration < 1:
@@ -145,14 +251,23 @@ def generate_melodies(
     device = model.device
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
     primer_idx = enc.event_to_index(torch.as_tensor(primer.events.astype(np.int64)))
-    total_steps = max(settings.steps, len(primer) + 1)
+    total_steps, form_bars = _lengths(primer, settings)
     new_steps = total_steps - len(primer)
+    spb, beat = primer.steps_per_bar, primer.steps_per_beat
+    meter = (spb, beat) if enc.meter_aware else None
+    context = 2 * (spb if enc.meter_aware else enc.steps_per_bar)
+    end = (total_steps // spb - 1) * spb if settings.end_on_tonic else total_steps
+    if end < len(primer):  # the primer already covers the last downbeat: nothing to close
+        end = total_steps
+    sources, plans = _copy_sources(primer, total_steps, form_bars, n, settings, end)
     beams = settings.beam_size
     batch = n * beams
     history = primer_idx.unsqueeze(0).repeat(batch, 1).to(device)
     scale_mask = _scale_mask(enc, settings.key, settings.scale, device)
+    fixed_tonic = _tonic(settings.key, settings.scale) if settings.key else None
+    tonics = None
     with torch.inference_mode():
-        logits, state = model.module(enc.inputs(history))
+        logits, state = model.module(enc.inputs(history, meter=meter))
         logits = logits[:, -1]
         scores = torch.zeros(batch, device=device)
         done = 0
@@ -161,8 +276,15 @@ def generate_melodies(
             if beams > 1 and settings.branch_factor > 1:
                 history, state, logits, scores = _branch(history, state, logits, scores, settings.branch_factor)
             for _ in range(chunk):
+                position = history.shape[1]
+                if position == end:
+                    tonics = _ending_tonics(enc, history, fixed_tonic)
+                allowed = _step_mask(enc, scale_mask, position, end, beat, tonics, history.shape[0], device)
+                per_output = history.shape[0] // n
+                src = sources[:, position].to(device).repeat_interleave(per_output)
+                forced = torch.where(src >= 0, history[torch.arange(history.shape[0], device=device), src.clamp(min=0)], -1)
                 history, state, logits, scores = _sample_step(
-                    model, history, state, logits, scores, scale_mask, settings, generator
+                    model, history, state, logits, scores, allowed, forced, settings, generator, meter, context
                 )
             done += chunk
             if beams > 1:
@@ -183,37 +305,91 @@ def generate_melodies(
         primer_steps = len(primer)
         if settings.exclude_primer:
             ev, primer_steps = ev[len(primer) :], 0
+        meta = {"log_likelihood": float(scores[i]), "seed": settings.seed}
+        if settings.form:
+            meta["plan"] = _plan_text(plans[i])
+        if tonics is not None:
+            meta["tonic"] = KEY_NAMES[int(tonics[i * (history.shape[0] // n)]) % 12]
         outputs.append(
             Melody(
                 ev,
                 steps_per_quarter=primer.steps_per_quarter,
-                steps_per_bar=model.config.steps_per_bar,
+                steps_per_bar=spb,
+                meter=primer.meter,
                 qpm=qpm,
                 primer_steps=primer_steps,
                 name=f"melody_{i + 1:02d}",
-                meta={"log_likelihood": float(scores[i]), "seed": settings.seed},
+                meta=meta,
             )
         )
     return outputs
 
 
-def _sample_step(model, history, state, logits, scores, scale_mask, settings, generator):
+def _plan_text(plan: list[int]) -> str:
+    """A bar plan as text: ``"1 2 3 4 =1 =2 7 8"`` (``=k``: restates bar k)."""
+    return " ".join(f"={s + 1}" if s >= 0 else str(b + 1) for b, s in enumerate(plan))
+
+
+def _tonic(key: str, scale: str) -> int:
+    from tunesmith.music.notes import name_to_pitch
+
+    key = key.strip()
+    return name_to_pitch(key + ("4" if key[-1].isalpha() or key[-1] in "#b" else "")) % 12
+
+
+def _ending_tonics(enc: MelodyEncoding, history: torch.Tensor, fixed: int | None) -> torch.Tensor:
+    """The pitch class to end on, per row: the given key's tonic, else the Krumhansl-Schmuckler key of all so far."""
+    if fixed is not None:
+        return torch.full((history.shape[0],), fixed, dtype=torch.long)
+    events = enc.index_to_event(history.cpu()).numpy()
+    return torch.tensor([krumhansl_key(onset_grid(row))[0] for row in events], dtype=torch.long)
+
+
+def _step_mask(enc, scale_mask, position: int, end: int, beat: int, tonics, rows: int, device):
+    """Allowed events ``[rows, events]`` at this position (None: no constraint): the scale, and the ending.
+
+    At ``end`` only the tonic may sound; then the tonic holds to the next beat, after which it may stop (no new note).
+    """
+    if position < end or tonics is None:
+        return scale_mask
+    allowed = torch.zeros(rows, enc.num_events, dtype=torch.bool, device=device)
+    if position == end:
+        pitches = torch.arange(enc.min_note, enc.max_note, device=device)
+        allowed[:, NUM_SPECIAL:] = (pitches.unsqueeze(0) % 12) == tonics.to(device).unsqueeze(1)
+        if scale_mask is not None:
+            allowed &= scale_mask
+    else:
+        allowed[:, NO_EVENT + NUM_SPECIAL] = True
+        allowed[:, NOTE_OFF + NUM_SPECIAL] = position - end >= beat
+    return allowed
+
+
+def _sample_step(model, history, state, logits, scores, allowed, forced, settings, generator, meter, context):
     enc = model.encoding
     logp = torch.log_softmax(logits.float(), dim=-1)
-    mask = _class_mask(enc, history, scale_mask)
+    mask = _class_mask(enc, history, allowed, meter)
     if mask is not None:
         logp = torch.log_softmax(logp.masked_fill(~mask, float("-inf")), dim=-1)
     sample_logits = logp / settings.temperature
     sample_logits = _top_k_top_p(sample_logits, settings.top_k, settings.top_p)
     probs = torch.softmax(sample_logits, dim=-1).cpu()
     classes = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(history.device)
-    scores = scores + logp.gather(1, classes.unsqueeze(1)).squeeze(1)
-    new_idx = enc.class_to_index(classes, history)
+    new_idx = enc.class_to_index(classes, history, meter)
+    restate = forced >= 0
+    if bool(restate.any()):  # a restated bar: the event is the earlier bar's; score the class the model would give it
+        new_idx = torch.where(restate, forced, new_idx)
+        classes = torch.where(restate, _event_class(enc, history, forced.clamp(min=0), meter), classes)
+    scores = scores + logp.gather(1, classes.unsqueeze(1)).squeeze(1).clamp(min=-1e4)
     history = torch.cat([history, new_idx.unsqueeze(1)], dim=1)
-    window = history[:, -(2 * enc.steps_per_bar + 1) :] if enc.lookbacks else history[:, -1:]
-    inputs = enc.inputs(window, offset=history.shape[1] - window.shape[1])[:, -1:]
+    window = history[:, -(context + 1) :] if enc.lookbacks else history[:, -1:]
+    inputs = enc.inputs(window, offset=history.shape[1] - window.shape[1], meter=meter)[:, -1:]
     logits, state = model.module(inputs, state)
     return history, state, logits[:, -1], scores
+
+
+def _event_class(enc: MelodyEncoding, history: torch.Tensor, idx: torch.Tensor, meter) -> torch.Tensor:
+    """The class of event ``idx`` appended to ``history`` (Magenta's label: the longest matching lookback wins)."""
+    return enc.labels(torch.cat([history, idx.unsqueeze(1)], dim=1), meter=meter)[:, -1]
 
 
 def _top_k_top_p(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -233,29 +409,30 @@ def _scale_mask(enc: MelodyEncoding, key: str | None, scale: str, device) -> tor
     """Allowed event indices (no-event, note-off, in-scale pitches) or None for no constraint."""
     if key is None:
         return None
-    from tunesmith.music.notes import name_to_pitch
-
     if scale not in SCALES:
         raise BadInputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    tonic = name_to_pitch(key.strip() + ("4" if key.strip()[-1].isalpha() or key.strip()[-1] in "#b" else "")) % 12
+    tonic = _tonic(key, scale)
     allowed = torch.ones(enc.num_events, dtype=torch.bool, device=device)
     for pitch in range(enc.min_note, enc.max_note):
         allowed[pitch - enc.min_note + NUM_SPECIAL] = (pitch - tonic) % 12 in SCALES[scale]
     return allowed
 
 
-def _class_mask(enc: MelodyEncoding, history: torch.Tensor, allowed_events: torch.Tensor | None):
+def _class_mask(enc: MelodyEncoding, history: torch.Tensor, allowed_events: torch.Tensor | None, meter=None):
+    """Allowed classes ``[B, classes]`` from allowed events (``[events]`` or one row each ``[B, events]``)."""
     if allowed_events is None:
         return None
-    mask = allowed_events.unsqueeze(0).expand(history.shape[0], -1)
+    rows = history.shape[0]
+    mask = allowed_events.unsqueeze(0).expand(rows, -1) if allowed_events.dim() == 1 else allowed_events
     if not enc.lookbacks:
         return mask
     extra = []
-    for distance in enc.lookbacks:  # a "repeat" class is allowed only if what it repeats is allowed
-        if history.shape[1] >= distance:
-            extra.append(allowed_events[history[:, history.shape[1] - distance]])
-        else:
-            extra.append(torch.ones(history.shape[0], dtype=torch.bool, device=history.device))
+    index = torch.arange(rows, device=history.device)
+    t = history.shape[1]
+    for distance in enc._distances(rows, meter, history.device):  # a "repeat" class is allowed if what it repeats is
+        back = t - (distance if torch.is_tensor(distance) else torch.full_like(index, distance))
+        repeated = torch.where(back >= 0, history[index, back.clamp(min=0)], torch.full_like(index, NO_EVENT + NUM_SPECIAL))
+        extra.append(mask[index, repeated])
     return torch.cat([mask, torch.stack(extra, dim=1)], dim=1)
 
 

@@ -28,7 +28,10 @@ class MelodyConfig:
     min_note: int = 48
     max_note: int = 84
     steps_per_quarter: int = 4
-    steps_per_bar: int = 16
+    steps_per_bar: int = 16  # the bar when a melody brings no meter (and every bar, unless meter_aware)
+    # bar/beat inputs from each melody's own meter (False: Magenta's fixed 16-step bar; configs saved before meters)
+    meter_aware: bool = False
+    beat_inputs: bool = False  # two more inputs: the next step starts a beat / a bar (tells 6/8 from 3/4)
     layers: list[int] = field(default_factory=lambda: [128, 128])
     dropout: float = 0.5
     attention_length: int = 0
@@ -63,21 +66,33 @@ class MelodyConfig:
 
     @property
     def melody_encoding(self) -> MelodyEncoding:
-        return MelodyEncoding(self.encoding, self.min_note, self.max_note, self.steps_per_bar)
+        return MelodyEncoding(
+            self.encoding,
+            self.min_note,
+            self.max_note,
+            self.steps_per_bar,
+            meter_aware=self.meter_aware,
+            beat_inputs=self.beat_inputs and self.encoding == "lookback",
+            steps_per_beat=self.steps_per_quarter,
+        )
 
 
 DEFAULT_CONFIG = "transformer"  # learns most per minute of training (README figures); the RNNs are for Magenta compatibility
 
 CONFIGS = {
-    "basic_rnn": MelodyConfig(),
-    "lookback_rnn": MelodyConfig(name="lookback_rnn", encoding="lookback"),
-    "attention_rnn": MelodyConfig(name="attention_rnn", encoding="lookback", attention_length=40, clip_norm=3.0),
+    "basic_rnn": MelodyConfig(meter_aware=True),
+    "lookback_rnn": MelodyConfig(name="lookback_rnn", encoding="lookback", meter_aware=True),
+    "attention_rnn": MelodyConfig(
+        name="attention_rnn", encoding="lookback", attention_length=40, clip_norm=3.0, meter_aware=True
+    ),
     # Small on purpose: at equal time on 2 CPU cores this beats bigger ones (more steps). Trained on random
     # 128-step windows (8 bars: far enough back to copy a repeated phrase) and attends 128 steps back.
     "transformer": MelodyConfig(
         name="transformer",
         encoding="lookback",
         architecture="transformer",
+        meter_aware=True,
+        beat_inputs=True,
         dropout=0.1,
         layers=[96],
         d_model=96,

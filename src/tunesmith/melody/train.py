@@ -21,12 +21,16 @@ from tunesmith.training import TrainSettings, claim_model_dir, init_distributed,
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 
 
-def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor):
+def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor, meter=None):
     """Per-step NLL, correct predictions and mask over every real (unpadded) step of whole melodies."""
-    inputs = encoding.inputs(idx[:, :-1])
-    labels = encoding.labels(idx)[:, 1:]
+    inputs = encoding.inputs(idx[:, :-1], meter=meter)
+    labels = encoding.labels(idx, meter=meter)[:, 1:]
     mask = torch.arange(labels.shape[1], device=idx.device).unsqueeze(0) < (lengths - 1).unsqueeze(1)
     return masked_loss(model, inputs, labels, mask)
+
+
+def _to(meter, device):
+    return None if meter is None else tuple(t.to(device) for t in meter)
 
 
 def masked_loss(model, inputs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor):
@@ -89,8 +93,8 @@ class MelodyTask:
             inputs, labels, mask = window_batch(self.train, indices, self.encoding, self.config.train_window, rng)
             return "windows", inputs.to(self.device), labels.to(self.device), mask.to(self.device)
         groups = length_groups(self.train.lengths[indices], self.groups)  # batch() clips each part to max_steps
-        parts = [self.train.batch(indices[group], self.config.max_steps) for group in groups]
-        return "melodies", [(idx.to(self.device), n.to(self.device)) for idx, n in parts]
+        parts = [(*self.train.batch(indices[group], self.config.max_steps), self.train.meter(indices[group])) for group in groups]
+        return "melodies", [(idx.to(self.device), n.to(self.device), _to(meter, self.device)) for idx, n, meter in parts]
 
     def learning_rate(self, step: int) -> float:
         """Magenta's constant rate, after an optional linear warm-up (step counts from 0)."""
@@ -103,7 +107,7 @@ class MelodyTask:
             if kind == "windows":
                 parts = [masked_loss(self.model, *tensors)]
             else:
-                parts = [sequence_loss(self.model, self.encoding, idx, n) for idx, n in tensors[0]]
+                parts = [sequence_loss(self.model, self.encoding, idx, n, meter) for idx, n, meter in tensors[0]]
         count = sum(mask.sum() for _, _, mask, _ in parts)
         loss = sum(nll.sum() for nll, _, _, _ in parts) / count
         correct = sum(hit.sum() for _, hit, _, _ in parts)
@@ -125,9 +129,10 @@ def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, de
     model.eval()
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
-            idx, lengths = tokens.batch(order[start : start + batch_size], max_steps)
+            chosen = order[start : start + batch_size]
+            idx, lengths = tokens.batch(chosen, max_steps)
             idx, lengths = idx.to(device), lengths.to(device)
-            nll, hit, mask, _ = sequence_loss(model, encoding, idx, lengths)
+            nll, hit, mask, _ = sequence_loss(model, encoding, idx, lengths, _to(tokens.meter(chosen), device))
             target = idx[:, 1:]
             note_on = (target >= 2) & mask
             total += float(nll.sum())
@@ -150,6 +155,34 @@ def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, de
     }
 
 
+def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[str]:
+    """Copy another model's weights into ``module`` where names match; returns the names it widened.
+
+    An input layer that gained inputs at the end (a legacy model -> one with ``beat_inputs``) keeps the old
+    columns and starts the new ones at zero, so the new model begins exactly where the old one was.
+    """
+    from tunesmith import checkpoint
+    from tunesmith.assets import resolve_model_dir
+
+    tensors, _ = checkpoint._load_tensors(resolve_model_dir(model_dir) / checkpoint.WEIGHTS)
+    state = module.state_dict()
+    widened = []
+    with torch.no_grad():
+        for name, target in state.items():
+            source = tensors.get(name)
+            if source is None:
+                raise TrainingError(f"{model_dir}: has no weights {name!r}; warm start needs the same architecture")
+            if source.shape == target.shape:
+                target.copy_(source)
+            elif source.dim() == 2 and source.shape[0] == target.shape[0] and source.shape[1] < target.shape[1]:
+                target.zero_()
+                target[:, : source.shape[1]] = source
+                widened.append(name)
+            else:
+                raise TrainingError(f"{model_dir}: {name} is {tuple(source.shape)}, this config needs {tuple(target.shape)}")
+    return widened
+
+
 def train_melody_model(
     data: str | os.PathLike,
     model_dir: str | os.PathLike,
@@ -170,6 +203,7 @@ def train_melody_model(
     on_log=None,
     precision: str = "auto",
     force: bool = False,
+    init_from: str | os.PathLike | None = None,
     **overrides,
 ) -> dict:
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly).
@@ -178,6 +212,7 @@ def train_melody_model(
     and otherwise refused before any work (see tunesmith.outputs). Under torchrun, rank 0 prepares a raw
     folder while the other ranks wait for it. ``threads=None`` picks the CPU threads for the model
     (tunesmith.device.default_threads).
+    ``init_from``: start from another model's weights (``warm_start``) instead of a random initialisation.
     """
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
@@ -205,8 +240,8 @@ def train_melody_model(
             if world > 1:
                 torch.distributed.barrier()
         encoding = cfg.melody_encoding
-        train = load_tokens(corpus_dir, "train", encoding)
-        eval_set = load_tokens(corpus_dir, "eval", encoding)
+        train = load_tokens(corpus_dir, "train", encoding, cfg.steps_per_quarter)
+        eval_set = load_tokens(corpus_dir, "eval", encoding, cfg.steps_per_quarter)
         if len(train) < cfg.batch_size:
             raise TrainingError(
                 f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "
@@ -215,6 +250,9 @@ def train_melody_model(
         torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
         task = MelodyTask(cfg, train, eval_set, seed=seed, device=pick_device(device), precision=precision)
         task.config_extra = {"corpus": str(corpus_dir.resolve())}  # where evaluation finds the held-out split
+        if init_from is not None and not resume:
+            task.config_extra["init_from"] = str(init_from)
+            warm_start(task.model, init_from)
         settings = TrainSettings(
             steps=steps,
             epochs=epochs,

@@ -25,6 +25,7 @@ import numpy as np
 from tunesmith.errors import BadInputError, CorpusError, DiskFullError
 from tunesmith.files import atomic_path, disk_full_error, fsync_dir, remove_stale_temps, write_json
 from tunesmith.music.engines import open_engine
+from tunesmith.music.meter import meter_name, meter_of_steps, meter_steps
 from tunesmith.music.midi import MIDI_SUFFIXES, SCORE_SUFFIXES, ExtractionSettings, extract_melodies, read_score
 from tunesmith.music.partstore import PartStore, content_key
 from tunesmith.outputs import CORPUS, output_dir
@@ -43,6 +44,7 @@ class FileResult:
     path: str
     events: list[np.ndarray] = field(default_factory=list)
     steps_per_bar: list[int] = field(default_factory=list)
+    steps_per_beat: list[int] = field(default_factory=list)  # with steps_per_bar: the meter (6/8 -> 12, 6)
     tune_ids: list[str] = field(default_factory=list)  # per melody: "" for MIDI, the X: number for ABC
     stats: dict = field(default_factory=dict)
     skip_reason: str | None = None
@@ -101,6 +103,7 @@ def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     result.stats = dict(extraction.stats)
     result.events = [m.events.astype(np.int8) for m in extraction.melodies]
     result.steps_per_bar = [m.steps_per_bar for m in extraction.melodies]
+    result.steps_per_beat = [m.steps_per_beat for m in extraction.melodies]
     result.tune_ids = [""] * len(result.events)
     if not result.events:
         reasons = [
@@ -134,6 +137,7 @@ def _process_abc(result: FileResult, settings: ExtractionSettings) -> FileResult
         for melody in extraction.melodies:
             result.events.append(melody.events.astype(np.int8))
             result.steps_per_bar.append(melody.steps_per_bar)
+            result.steps_per_beat.append(melody.steps_per_beat)
             result.tune_ids.append(tune_id)
     result.stats = dict(stats)
     if not tunes:
@@ -155,13 +159,15 @@ class ShardWriter:
         self.out_dir, self.split, self.shard_steps = out_dir, split, shard_steps
         self.events: list[np.ndarray] = []
         self.steps_per_bar: list[int] = []
+        self.steps_per_beat: list[int] = []
         self.sources: list[str] = []
         self.pending_steps = 0
         self.shards: list[dict] = []
 
-    def add(self, events: np.ndarray, steps_per_bar: int, source: str) -> None:
+    def add(self, events: np.ndarray, steps_per_bar: int, source: str, steps_per_beat: int) -> None:
         self.events.append(events)
         self.steps_per_bar.append(steps_per_bar)
+        self.steps_per_beat.append(steps_per_beat)
         self.sources.append(source)
         self.pending_steps += events.size
         if self.pending_steps >= self.shard_steps:
@@ -177,13 +183,14 @@ class ShardWriter:
             ("events", np.concatenate(self.events).astype(np.int8)),
             ("offsets", offsets),
             ("steps_per_bar", np.asarray(self.steps_per_bar, dtype=np.int16)),
+            ("steps_per_beat", np.asarray(self.steps_per_beat, dtype=np.int16)),
         ):
             with atomic_path(self.out_dir / f"{stem}.{suffix}.npy") as tmp:
                 with open(tmp, "wb") as handle:
                     np.save(handle, array)
         write_json(self.out_dir / f"{stem}.sources.json", self.sources)
         self.shards.append({"name": stem, "melodies": int(lengths.size), "steps": int(lengths.sum())})
-        self.events, self.steps_per_bar, self.sources, self.pending_steps = [], [], [], 0
+        self.events, self.steps_per_bar, self.steps_per_beat, self.sources, self.pending_steps = [], [], [], [], 0
 
 
 @dataclass
@@ -205,6 +212,7 @@ class PrepareReport:
     files_processed: int = 0  # read and extracted by this run
     files_reused: int = 0  # content already processed (an earlier run, or a duplicate file): not read again
     engine: str = "process"
+    meters: dict = field(default_factory=dict)  # melodies per time signature, most common first ("6/8": 43)
 
     def summary(self) -> str:
         lines = [
@@ -213,6 +221,8 @@ class PrepareReport:
             f"Melodies: {self.melodies['train']} train, {self.melodies['eval']} eval "
             f"({self.steps['train'] + self.steps['eval']:,} steps) from {self.files_with_melodies} files.",
         ]
+        if self.meters:
+            lines.append("Meters: " + ", ".join(f"{name} {count}" for name, count in self.meters.items()) + " melodies.")
         if self.files_reused:
             lines.append(
                 f"Processed {self.files_processed} files; {self.files_reused} needed no work "
@@ -291,7 +301,7 @@ def prepare_corpus(
         shutil.rmtree(staging, ignore_errors=True)  # an unfinished last stage of a killed run
         staging.mkdir()
         try:
-            report = _write_corpus(staging, entries, store, eval_ratio)
+            report = _write_corpus(staging, entries, store, eval_ratio, settings.steps_per_quarter)
             report.update(
                 settings=asdict(settings),
                 eval_ratio=eval_ratio,
@@ -385,12 +395,16 @@ def _process_new_files(
     return processed
 
 
-def _write_corpus(out_dir: Path, entries: list[tuple[str, str]], store: PartStore, eval_ratio: float) -> dict:
+def _write_corpus(
+    out_dir: Path, entries: list[tuple[str, str]], store: PartStore, eval_ratio: float, store_steps_per_quarter: int = 4
+) -> dict:
     """Build the train/eval shards in ``out_dir`` (the staging folder) from the stored results, in path order;
     returns the report's counts."""
     writers = {split: ShardWriter(out_dir, split) for split in SPLITS}
     skipped, skip_counts, extraction_stats = [], Counter(), Counter()
     pitch_hist = np.zeros(128, dtype=np.int64)
+    meters: Counter = Counter()
+    spq = store_steps_per_quarter
     files_read = files_with_melodies = 0
     for rel, key in entries:
         record = store.records[key]
@@ -402,9 +416,10 @@ def _write_corpus(out_dir: Path, entries: list[tuple[str, str]], store: PartStor
             skip_counts[record["skip_reason"]] += 1
             continue
         files_with_melodies += 1
-        for events, spb, tune in melodies:
+        for events, spb, beat, tune in melodies:
             name = f"{rel}#X{tune}" if tune else rel
-            writers[split_of(name, eval_ratio)].add(events, spb, name)
+            writers[split_of(name, eval_ratio)].add(events, spb, name, beat)
+            meters[meter_name(meter_of_steps(spb, beat, spq))] += 1
             pitch_hist += np.bincount(events[events >= 0].astype(np.int64), minlength=128)
     for writer in writers.values():
         writer.flush()
@@ -419,6 +434,7 @@ def _write_corpus(out_dir: Path, entries: list[tuple[str, str]], store: PartStor
         "extraction_stats": dict(extraction_stats),
         "pitch_histogram": pitch_hist.tolist(),
         "shards": {s: writers[s].shards for s in SPLITS},
+        "meters": dict(meters.most_common()),
     }
 
 
@@ -441,3 +457,27 @@ def load_split(corpus_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, n
         return np.zeros(0, np.int8), np.zeros(1, np.int64), np.zeros(0, np.int16)
     joined = events[0] if len(events) == 1 else np.concatenate(events)
     return joined, np.concatenate(offsets), np.concatenate(spb)
+
+
+def load_meters(corpus_dir: str | os.PathLike, split: str, steps_per_quarter: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(steps_per_bar, steps_per_beat) per melody of one split, in ``load_split``'s order.
+
+    Corpora prepared before meters were stored have no ``steps_per_beat``: the meter is guessed from the bar length
+    (16 -> 4/4, 12 -> 3/4, 18 -> 9/8; a 6/8 tune then counts as 3/4 until the corpus is prepared again).
+    """
+    corpus_dir = Path(corpus_dir)
+    bars, beats = [], []
+    for events_path in sorted(corpus_dir.glob(f"{split}-*.events.npy")):
+        stem = events_path.name[: -len(".events.npy")]
+        spb = np.load(corpus_dir / f"{stem}.steps_per_bar.npy").astype(np.int64)
+        beat_path = corpus_dir / f"{stem}.steps_per_beat.npy"
+        if beat_path.is_file():
+            beat = np.load(beat_path).astype(np.int64)
+        else:
+            guess = {int(n): meter_steps(meter_of_steps(int(n), None, steps_per_quarter), steps_per_quarter)[1] for n in set(spb)}
+            beat = np.asarray([guess[int(n)] for n in spb], dtype=np.int64)
+        bars.append(spb)
+        beats.append(beat)
+    if not bars:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(bars), np.concatenate(beats)

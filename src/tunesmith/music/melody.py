@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tunesmith.errors import BadInputError
+from tunesmith.music.meter import check_meter, meter_of_steps, meter_steps
 from tunesmith.music.notes import KEY_NAMES, MAJOR_SCALE, pitch_to_name
 
 NOTE_OFF = -1
@@ -38,7 +39,8 @@ class Note:
 class Melody:
     """A monophonic melody as an event array (see module docstring).
 
-    ``steps_per_bar`` comes from the time signature (4/4 at 4 steps per quarter -> 16);
+    ``meter`` is the time signature ``(numerator, denominator)`` (None: the one ``steps_per_bar`` implies, 4/4 for 16);
+    when given it sets ``steps_per_bar`` (6/8 at 4 steps per quarter -> 12) and ``steps_per_beat`` (6/8 -> 6).
     ``qpm`` is the tempo in quarter notes per minute used when it is played or written.
     ``primer_steps`` marks how many leading steps came from a primer (drawn in another colour).
     """
@@ -50,8 +52,12 @@ class Melody:
     primer_steps: int = 0
     name: str = ""
     meta: dict = field(default_factory=dict)
+    meter: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.meter is not None:
+            self.meter = check_meter(int(self.meter[0]), int(self.meter[1]), self.steps_per_quarter)
+            self.steps_per_bar = meter_steps(self.meter, self.steps_per_quarter)[0]
         events = np.asarray(self.events, dtype=np.int16).reshape(-1)
         if events.size and (events.min() < NO_EVENT or events.max() > 127):
             bad = events[(events < NO_EVENT) | (events > 127)][0]
@@ -106,6 +112,16 @@ class Melody:
         scores = [sum(pc_hist[(key + d) % 12] for d in MAJOR_SCALE) for key in range(12)]
         return int(np.argmax(scores))
 
+    @property
+    def time_signature(self) -> tuple[int, int]:
+        """(numerator, denominator): the melody's meter, or the one its bar length implies."""
+        return self.meter or meter_of_steps(self.steps_per_bar, None, self.steps_per_quarter)
+
+    @property
+    def steps_per_beat(self) -> int:
+        """Steps in one beat of the meter (a quarter in 4/4 and 3/4, a dotted quarter in 6/8, a half in 2/2)."""
+        return meter_steps(self.time_signature, self.steps_per_quarter)[1]
+
     def seconds_per_step(self) -> float:
         return 60.0 / self.qpm / self.steps_per_quarter
 
@@ -131,7 +147,10 @@ class Melody:
             primer_steps=self.primer_steps,
             name=self.name,
             meta=dict(self.meta),
+            meter=self.meter,
         )
+        if "steps_per_bar" in changes and "meter" not in changes:  # a new bar length drops the old meter
+            kwargs["meter"] = None
         kwargs.update(changes)
         return Melody(**kwargs)
 
@@ -191,3 +210,52 @@ def fold_into_range(pitches: np.ndarray, min_note: int, max_note: int) -> np.nda
     above = pitches >= max_note
     pitches[above] -= 12 * ((pitches[above] - max_note) // 12 + 1)
     return pitches
+
+
+# --- key finding ------------------------------------------------------------------------------------
+# Krumhansl-Kessler key profiles (Krumhansl 1990), index 0 = tonic
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+KEY_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+SOUNDING, SILENT = -2, -1  # the grid's hold and rest codes (a pitch marks an onset)
+
+
+def onset_grid(events: np.ndarray) -> np.ndarray:
+    """Events -> a grid with the pitch at each onset, -2 while a note sounds and -1 while silent.
+
+    Magenta's events write NO_EVENT both for "note holds" and "rest continues"; the grid tells them apart, so two
+    bars are equal only when they sound the same.
+    """
+    events = np.asarray(events, dtype=np.int64)
+    grid = np.full(events.size, SILENT, dtype=np.int64)
+    sounding = False
+    for i, e in enumerate(events):
+        if e >= 0:
+            grid[i], sounding = e, True
+        elif e == NOTE_OFF:
+            sounding = False
+        elif e == NO_EVENT and sounding:
+            grid[i] = SOUNDING
+    return grid
+
+
+def krumhansl_key(grid: np.ndarray) -> tuple[int, str]:
+    """(tonic 0-11, "major"|"minor"): the key profile best correlated with how long each pitch class sounds."""
+    durations = np.zeros(12)
+    current = None
+    for value in grid:
+        if value >= 0:
+            current = int(value)
+        elif value == SILENT:
+            current = None
+        if current is not None:
+            durations[current % 12] += 1
+    best = (-np.inf, 0, "major")
+    if durations.std() == 0:
+        return best[1], best[2]
+    for tonic in range(12):
+        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
+            r = float(np.corrcoef(durations, np.roll(profile, tonic))[0, 1])
+            if r > best[0]:
+                best = (r, tonic, mode)
+    return best[1], best[2]

@@ -19,6 +19,7 @@ import symusic
 from tunesmith.errors import BadInputError
 from tunesmith.files import write_bytes
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody, Note
+from tunesmith.music.meter import check_meter, meter_steps
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 SCORE_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
@@ -129,6 +130,17 @@ def steps_per_bar_of(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEP
     return max(1, int(round(quarters * steps_per_quarter)))
 
 
+def meter_of(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> tuple[int, int] | None:
+    """The first time signature as (numerator, denominator); None when there is none or it is unusable (then 4/4)."""
+    if not len(score.time_signatures):
+        return None
+    ts = score.time_signatures[0]
+    try:
+        return check_meter(int(ts.numerator), int(ts.denominator), steps_per_quarter)
+    except BadInputError:
+        return None
+
+
 # --- extraction ---------------------------------------------------------------------------
 @dataclass
 class ExtractionSettings:
@@ -165,6 +177,9 @@ def extract_melodies(score: symusic.Score, settings: ExtractionSettings | None =
     settings = settings or ExtractionSettings()
     spq = settings.steps_per_quarter
     steps_per_bar = steps_per_bar_of(score, spq)
+    meter = meter_of(score, spq)
+    if meter is not None and meter_steps(meter, spq)[0] != steps_per_bar:
+        meter = None
     qpm = first_tempo_qpm(score)
     stats: Counter = Counter()
     melodies: list[Melody] = []
@@ -210,6 +225,7 @@ def extract_melodies(score: symusic.Score, settings: ExtractionSettings | None =
                     steps_per_bar=steps_per_bar,
                     qpm=qpm,
                     meta={"track": track_index, "program": int(track.program)},
+                    meter=meter,
                 )
             )
     stats["melodies_extracted"] += len(melodies)
@@ -254,9 +270,13 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
 
 
 def melody_from_score(
-    score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, track: int | None = None
+    score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, track: int | None = None, trim_leading: bool = True
 ) -> Melody:
-    """The main line of a score as one Melody (for primers): every pitched note, highest on collisions."""
+    """The main line of a score as one Melody (for primers): every pitched note, highest on collisions.
+
+    Leading silence is dropped up to the bar line of the first note (``trim_leading=False`` keeps it: bar
+    numbers then match the file's).
+    """
     tracks = [t for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes) and (track is None or i == track)]
     if not tracks:
         raise BadInputError("the MIDI file has no pitched notes (only drums, or empty)")
@@ -272,8 +292,11 @@ def melody_from_score(
     # drop leading silence up to the bar line of the first note
     spb = steps_per_bar_of(score, steps_per_quarter)
     first = int(np.flatnonzero(events >= 0)[0])
-    events = events[first - first % spb :]
-    return Melody(events, steps_per_quarter=steps_per_quarter, steps_per_bar=spb, qpm=first_tempo_qpm(score))
+    if trim_leading:
+        events = events[first - first % spb :]
+    meter = meter_of(score, steps_per_quarter)
+    meter = meter if meter is not None and meter_steps(meter, steps_per_quarter)[0] == spb else None
+    return Melody(events, steps_per_quarter=steps_per_quarter, steps_per_bar=spb, qpm=first_tempo_qpm(score), meter=meter)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -285,7 +308,7 @@ def melody_to_score(
     ticks_per_step = tpq // melody.steps_per_quarter
     score = symusic.Score(tpq)
     score.tempos.append(symusic.Tempo(0, qpm=qpm))
-    numerator, denominator = _time_signature(melody)
+    numerator, denominator = melody.time_signature
     score.time_signatures.append(symusic.TimeSignature(0, numerator, denominator))
     track = symusic.Track(name, int(program), False)
     for note in melody.notes():
@@ -294,13 +317,6 @@ def melody_to_score(
         )
     score.tracks.append(track)
     return score
-
-
-def _time_signature(melody: Melody) -> tuple[int, int]:
-    quarters = melody.steps_per_bar / melody.steps_per_quarter
-    if float(quarters).is_integer():
-        return int(quarters), 4
-    return int(round(quarters * 2)), 8
 
 
 def write_midi(obj: Melody | symusic.Score, path: str | os.PathLike, **kwargs) -> Path:

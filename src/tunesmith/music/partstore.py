@@ -1,7 +1,7 @@
 """Per-file extraction results, saved as they arrive and keyed by content hash: what makes ``prepare`` resumable.
 
 ``OUT/parts/`` holds numbered parts. A part is the melodies of a batch of files in the shard layout
-(``part-NNNNN.events/offsets/steps_per_bar.npy``) plus ``part-NNNNN.json``, the list of file records
+(``part-NNNNN.events/offsets/steps_per_bar/steps_per_beat.npy``) plus ``part-NNNNN.json``, the list of file records
 (content key, path, where its melodies are, skip reason, extraction stats). The JSON is written last, so it
 is the part's commit mark: a run killed at any point leaves whole parts, and arrays without their JSON are
 deleted at the next start. ``state.json`` names the extraction settings; parts made with other settings are
@@ -21,9 +21,11 @@ import numpy as np
 from tunesmith.files import atomic_path, remove_stale_temps, write_json
 from tunesmith.music.midi import MIDI_SUFFIXES
 
-PART_FORMAT = 1
-ARRAYS = ("events", "offsets", "steps_per_bar")
-PART_NAME = re.compile(r"part-\d{5}\.(json|events\.npy|offsets\.npy|steps_per_bar\.npy)")  # only these are ours
+PART_FORMAT = 2  # 2: per-melody steps_per_beat (the meter) stored too
+ARRAYS = ("events", "offsets", "steps_per_bar", "steps_per_beat")
+PART_NAME = re.compile(
+    r"part-\d{5}\.(json|events\.npy|offsets\.npy|steps_per_bar\.npy|steps_per_beat\.npy)"
+)  # only these are ours
 
 
 def content_key(path: str | Path) -> str:
@@ -58,10 +60,10 @@ class PartStore:
         self.flush_files, self.flush_steps, self.flush_seconds = flush_files, flush_steps, flush_seconds
         self.records: dict[str, dict] = {}  # content key -> record (with "part")
         self.discarded_reason = self._open(fingerprint, fresh)
-        self._arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._arrays: dict[str, tuple[np.ndarray, ...]] = {}
         numbers = (int(p.stem.split("-")[1]) for p in self.dir.glob("part-*.json") if PART_NAME.fullmatch(p.name))
         self._next = 1 + max(numbers, default=-1)
-        self._pending: list[tuple[dict, list[np.ndarray], list[int]]] = []
+        self._pending: list[tuple[dict, list[np.ndarray], list[int], list[int]]] = []
         self._pending_steps = 0
         self._last_flush = time.monotonic()
 
@@ -102,7 +104,7 @@ class PartStore:
         }
         if any(result.tune_ids):
             record["tune_ids"] = list(result.tune_ids)
-        self._pending.append((record, result.events, result.steps_per_bar))
+        self._pending.append((record, result.events, result.steps_per_bar, result.steps_per_beat))
         self._pending_steps += sum(e.size for e in result.events)
         if (
             len(self._pending) >= self.flush_files
@@ -117,17 +119,19 @@ class PartStore:
         if not self._pending:
             return
         name = f"part-{self._next:05d}"
-        events, spb, records, first = [], [], [], 0
-        for record, melody_events, melody_spb in self._pending:
+        events, spb, beat, records, first = [], [], [], [], 0
+        for record, melody_events, melody_spb, melody_beat in self._pending:
             records.append({**record, "first": first})
             events += melody_events
             spb += melody_spb
+            beat += melody_beat
             first += len(melody_events)
         lengths = np.array([e.size for e in events], dtype=np.int64)
         arrays = {
             "events": np.concatenate(events).astype(np.int8) if events else np.zeros(0, np.int8),
             "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             "steps_per_bar": np.asarray(spb, dtype=np.int16),
+            "steps_per_beat": np.asarray(beat, dtype=np.int16),
         }
         for suffix, array in arrays.items():
             with atomic_path(self.dir / f"{name}.{suffix}.npy") as tmp, open(tmp, "wb") as handle:
@@ -138,8 +142,8 @@ class PartStore:
         self._next += 1
         self._pending, self._pending_steps = [], 0
 
-    def melodies(self, key: str) -> list[tuple[np.ndarray, int, str]]:
-        """``[(events, steps_per_bar, tune_id)]`` of the file with this key, read from its part (memory-mapped)."""
+    def melodies(self, key: str) -> list[tuple[np.ndarray, int, int, str]]:
+        """``[(events, steps_per_bar, steps_per_beat, tune_id)]`` of the file with this key, from its part (memory-mapped)."""
         record = self.records[key]
         if record["melodies"] == 0:
             return []
@@ -148,9 +152,9 @@ class PartStore:
             self._arrays[part] = tuple(
                 np.load(self.dir / f"{part}.{a}.npy", mmap_mode="r" if a == "events" else None) for a in ARRAYS
             )
-        events, offsets, spb = self._arrays[part]
+        events, offsets, spb, beat = self._arrays[part]
         tune_ids = record.get("tune_ids") or [""] * record["melodies"]
         return [
-            (np.array(events[offsets[i] : offsets[i + 1]]), int(spb[i]), tune_ids[i - record["first"]])
+            (np.array(events[offsets[i] : offsets[i + 1]]), int(spb[i]), int(beat[i]), tune_ids[i - record["first"]])
             for i in range(record["first"], record["first"] + record["melodies"])
         ]

@@ -3,6 +3,7 @@
 Accepted forms: a Melody; a list of events; a Magenta event list string ``"[60, -2, 62, -1]"``;
 note names ``"C#4"``, ``"#C"``, ``"C4 E4 G4"`` (each held one quarter note); a MIDI/MusicXML/ABC file
 (its melody, optionally only its last ``primer_bars`` bars); an audio file (transcribed); or None.
+A primer keeps its meter (a file's time signature; ``meter="6/8"`` sets it, e.g. for note names).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from tunesmith.errors import BadInputError
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody
+from tunesmith.music.meter import parse_meter
 from tunesmith.music.midi import SCORE_SUFFIXES, melody_from_score, read_score
 from tunesmith.music.notes import name_to_pitch
 
@@ -22,9 +24,21 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a")
 
 
 def parse_primer(
-    primer, *, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, primer_bars: int | None = None, qpm: float | None = None
+    primer,
+    *,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+    primer_bars: int | None = None,
+    qpm: float | None = None,
+    meter: str | tuple[int, int] | None = None,
 ) -> Melody | None:
-    """Parse any primer form into a Melody (None stays None: the caller picks a start note)."""
+    """Parse any primer form into a Melody (None stays None: the caller picks a start note).
+
+    ``primer_bars``: keep only the last N bars that hold notes (cut at bar lines of the primer's meter).
+    ``meter``: the primer's time signature, e.g. ``"6/8"`` (overrides a file's own).
+    """
+    meter = parse_meter(meter, steps_per_quarter)
+    if primer_bars is not None and primer_bars < 1:
+        raise BadInputError(f"--primer-bars must be at least 1, not {primer_bars}")
     if primer is None or (isinstance(primer, str) and not primer.strip()):
         return None
     if isinstance(primer, Melody):
@@ -35,23 +49,34 @@ def parse_primer(
         melody = _primer_from_file(Path(primer), steps_per_quarter)
     else:
         melody = _primer_from_text(str(primer).strip(), steps_per_quarter)
-    if primer_bars:
-        keep = primer_bars * melody.steps_per_bar
-        if len(melody) > keep:
-            events = melody.events[-keep:].copy()
-            if events[0] < 0:  # start on a note: drop leading holds/offs
-                first = np.flatnonzero(events >= 0)
-                events = events[first[0] :] if first.size else events
-            melody = melody.copy(events=events)
+    if meter is not None:
+        melody = melody.copy(meter=meter)
     if qpm:
         melody.qpm = float(qpm)
     if not (melody.events >= 0).any():
         if isinstance(primer, os.PathLike) or (isinstance(primer, str) and _looks_like_path(primer)):
-            raise BadInputError(
-                f"primer {primer}: the file holds no notes" + (f" in its last {primer_bars} bars" if primer_bars else "")
-            )
+            raise BadInputError(f"primer {primer}: the file holds no notes")
         raise BadInputError(f"primer {str(primer)[:60]!r} holds no notes")
+    if primer_bars:
+        melody = last_bars(melody, primer_bars)
     return melody
+
+
+def last_bars(melody: Melody, bars: int) -> Melody:
+    """The last ``bars`` bars of a melody that hold notes, cut at its bar lines (trailing empty bars dropped).
+
+    A cut note that started before the cut is dropped (its tail becomes a rest); the result starts on a bar line,
+    so bar positions stay those of the meter.
+    """
+    spb = melody.steps_per_bar
+    onsets = np.flatnonzero(melody.events >= 0)
+    if not onsets.size:
+        return melody
+    last_bar = int(onsets[-1]) // spb
+    start = max(0, last_bar - bars + 1) * spb
+    events = melody.events[start : (last_bar + 1) * spb].copy()
+    events[: np.flatnonzero(events >= 0)[0]] = NO_EVENT  # nothing sounds before the first onset of the cut
+    return melody.copy(events=events)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -71,11 +96,12 @@ def _primer_from_file(path: Path, steps_per_quarter: int) -> Melody:
 
         return transcribe(path, steps_per_quarter=steps_per_quarter)
     try:
-        return melody_from_score(read_score(path), steps_per_quarter=steps_per_quarter)
+        melody = melody_from_score(read_score(path), steps_per_quarter=steps_per_quarter)
     except BadInputError as exc:
-        if str(path) in str(exc):
-            raise
-        raise BadInputError(f"primer {path}: {exc}") from None
+        text = str(exc)
+        raise BadInputError(text if str(path) in text else f"primer {path}: {text}") from None
+    melody.name = path.stem
+    return melody
 
 
 def _primer_from_text(text: str, steps_per_quarter: int) -> Melody:

@@ -50,17 +50,6 @@ _ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])(?:/[^\s/'\"(),;:]+)+/?")
 
 
 # --- the number of steps the library is asked for ------------------------------------------------
-# The studio's Steps field means NEW steps after the primer. The library's ``steps`` setting still counts the
-# primer (a melody of ``steps`` events in total; a primer longer than that came back with one new step).
-# When the library switches to counting new steps only, set this to False: nothing else changes.
-LIBRARY_STEPS_INCLUDE_PRIMER = True
-
-
-def library_steps(primer_steps: int, new_steps: int) -> int:
-    """The ``steps`` value that makes the library add ``new_steps`` after a primer of ``primer_steps`` events."""
-    return primer_steps + new_steps if LIBRARY_STEPS_INCLUDE_PRIMER else new_steps
-
-
 # --- small helpers (names, paths, optional library parts) ------------------------------------
 def safe_name(name: str | None, default: str = "file") -> str:
     """A file name that cannot climb out of its folder: last path part, safe characters, no leading dot."""
@@ -680,7 +669,7 @@ def create_app(
                 render=req.instruments or None,
                 plot=req.plot,
                 video=req.video,
-                steps=library_steps(len(primer), req.steps),
+                steps=req.steps,  # new steps after the primer, as the library counts them
                 on_progress=job.update,
                 stop_event=job.stop_event,
                 **settings,
