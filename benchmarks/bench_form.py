@@ -65,6 +65,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=144)
     parser.add_argument("--model", default="default")
     parser.add_argument("--train-tunes", action="store_true", help="also the training tunes' figures (slow)")
+    parser.add_argument(
+        "--magenta",
+        help="NAME=DIR,...: folders of Magenta melody_rnn_generate outputs (recipe: shared/reference/baselines/magenta, "
+        "--primer_melody=[60] --num_steps=145), scored the same way, side by side",
+    )
     args, extra = parser.parse_known_args()
     settings = {}
     for flag in extra:  # generation settings passed through: --temperature=0.7 --form=AABB --end-on-tonic=0
@@ -117,6 +122,12 @@ def main() -> None:
         "agrees_with_reference_script": agree,
         "machine": machine(),
     }
+    if args.magenta:
+        out["magenta"] = {}
+        for item in args.magenta.split(","):
+            name, _, folder = item.partition("=")
+            theirs = form_statistics(melodies_from_midi_folder(folder), FIRST_BAR, BARS)
+            out["magenta"][name] = {"figures": compare_form(theirs, ref_form), "melodies": theirs["melodies"]}
     if args.train_tunes:
         out["train_tunes"] = form_statistics(melodies_from_midi_folder(FOLK / "train"), FIRST_BAR, BARS)
     emit(out)
