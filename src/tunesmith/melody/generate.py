@@ -367,6 +367,7 @@ def _step_mask(enc, scale_mask, position: int, end: int, beat: int, tonics, rows
 def _sample_step(model, history, state, logits, scores, allowed, forced, settings, generator, meter, context):
     enc = model.encoding
     logp = torch.log_softmax(logits.float(), dim=-1)
+    model_logp = logp  # scores stay the model's own log-likelihood, whatever the masks allow
     mask = _class_mask(enc, history, allowed, meter)
     if mask is not None:
         logp = torch.log_softmax(logp.masked_fill(~mask, float("-inf")), dim=-1)
@@ -379,7 +380,7 @@ def _sample_step(model, history, state, logits, scores, allowed, forced, setting
     if bool(restate.any()):  # a restated bar: the event is the earlier bar's; score the class the model would give it
         new_idx = torch.where(restate, forced, new_idx)
         classes = torch.where(restate, _event_class(enc, history, forced.clamp(min=0), meter), classes)
-    scores = scores + logp.gather(1, classes.unsqueeze(1)).squeeze(1).clamp(min=-1e4)
+    scores = scores + model_logp.gather(1, classes.unsqueeze(1)).squeeze(1)
     history = torch.cat([history, new_idx.unsqueeze(1)], dim=1)
     window = history[:, -(context + 1) :] if enc.lookbacks else history[:, -1:]
     inputs = enc.inputs(window, offset=history.shape[1] - window.shape[1], meter=meter)[:, -1:]
