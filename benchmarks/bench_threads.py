@@ -66,7 +66,7 @@ def real_steps(corpus: Path, config: str, first: int, last: int, batch: int | No
     total = 0
     for step in range(first, last):
         kind, *tensors = task.batch(*divmod(step, per_epoch))
-        total += int(tensors[2].sum()) if kind == "windows" else sum(int(n.sum()) for _, n in tensors[0])
+        total += int(tensors[2].sum()) if kind == "windows" else sum(int(part[1].sum()) for part in tensors[0])
     return total
 
 
@@ -161,8 +161,9 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], help="K=V set for every run (default: none, as shipped)")
     args = parser.parse_args()
     EXTRA_ENV.update(item.split("=", 1) for item in args.env)
-    if args.quick:
-        args.steps, args.warmup, args.epochs, args.rounds = 30, 10, 2, 1
+    if args.quick:  # a shape check for the test suite: one small config, 1 thread and the default
+        args.steps, args.warmup, args.epochs, args.rounds = 12, 4, 2, 1
+        args.configs, args.threads = "basic_rnn", "1,default"
     settings = [None if s == "default" else int(s) for s in args.threads.split(",")]
     configs = args.configs.split(",")
     work = Path(tempfile.mkdtemp(prefix="tunesmith-threads-"))

@@ -30,9 +30,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine  # noqa: E402
-from tunesmith.cli import build_parser  # noqa: E402
 from tunesmith.melody.dataset import load_tokens  # noqa: E402
-from tunesmith.melody.model import preset  # noqa: E402
+from tunesmith.melody.model import (
+    DEFAULT_CONFIG,  # noqa: E402
+    preset,  # noqa: E402
+)
 from tunesmith.melody.train import MelodyTask, evaluate_tokens  # noqa: E402
 from tunesmith.music.corpus import prepare_corpus  # noqa: E402
 from tunesmith.music.midi import ExtractionSettings  # noqa: E402
@@ -105,7 +107,7 @@ def time_to_target(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = build_parser().parse_args(["melody", "train", "x", "-o", "y"]).config
+    default = DEFAULT_CONFIG  # what `tunesmith melody train` trains when no --config is given
     parser.add_argument("--configs", default="transformer,basic_rnn,lookback_rnn,attention_rnn")
     parser.add_argument("--budget", type=float, default=900.0, help="seconds of training per config at most")
     parser.add_argument("--target", type=float, default=TARGET)

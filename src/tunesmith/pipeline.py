@@ -41,10 +41,16 @@ MIN_IN_KEY_SHARE = 0.8  # of the regenerated audio's notes in the clip's pitch c
 
 
 def in_key_share(melody, reference) -> float:
-    """The fraction of ``melody``'s notes whose pitch class ``reference`` also plays (0 when it has none)."""
+    """The fraction of ``melody``'s notes whose pitch class ``reference`` plays (0 when it has none).
+
+    A pitch class counts only when it is at least 5% of the reference's notes: a stray transcription error in
+    the clip (an octave or semitone slip) must not let an unrelated regenerated melody through."""
     pitches = np.asarray(melody.events)
     pitches = pitches[pitches >= 0]
-    known = {int(p) % 12 for p in np.asarray(reference.events) if p >= 0}
+    ref = np.asarray(reference.events)
+    ref = ref[ref >= 0] % 12
+    counts = np.bincount(ref, minlength=12) if ref.size else np.zeros(12, int)
+    known = {int(pc) for pc in np.flatnonzero(counts >= max(1, 0.05 * ref.size))}
     return float(np.mean([int(p) % 12 in known for p in pitches])) if pitches.size else 0.0
 
 
@@ -189,6 +195,7 @@ def run_pipeline(
             except BadInputError as exc:
                 notes.append(f"regenerated audio gave no clear notes ({exc}); the primer is the seed clip's notes")
             else:
+                heard = heard.with_length(min(len(heard), max(steps - 16, 16)))  # judged as it would be used
                 share = in_key_share(heard, clip_melody)
                 if share >= MIN_IN_KEY_SHARE:
                     primer_melody, results["primer_source"] = heard, "regenerated"
