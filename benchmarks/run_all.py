@@ -194,15 +194,22 @@ def form_table(r: dict | None) -> list[str]:
         f"Form, bars 2-9 ({r['settings']['n']} melodies from primer C4, {r['settings']['steps']} new steps, default settings; "
         "`bench_form.py --train-tunes`):",
         "",
-        "| figure | shipped default | held-out tunes | training tunes | ratio generated / held-out |",
-        "|---|---:|---:|---:|---:|",
+        "| figure | shipped default | held-out tunes | training tunes | ratio generated / held-out |"
+        + "".join(f" Magenta {m} | ratio |" for m in r.get("magenta", {})),
+        "|---|---:|---:|---:|---:|" + "---:|---:|" * len(r.get("magenta", {})),
     ]
     for name, v in r["figures"].items():
         t = train.get(name)
+        theirs = "".join(
+            f" {m['figures'][name]['generated']:.3f} | {m['figures'][name]['ratio']:.2f} |" for m in r.get("magenta", {}).values()
+        )
         rows.append(
             f"| {name} | {v['generated']:.3f} | {v['reference']:.3f} | {'' if t is None else f'{t:.3f}'} | {v['ratio']:.2f} |"
+            + theirs
         )
-    rows.append(f"| MGEval mean OA vs held-out | {r['overlap_mean_oa']:.3f} | | | |")
+    rows.append(f"| MGEval mean OA vs held-out | {r['overlap_mean_oa']:.3f} | | | |" + " | |" * len(r.get("magenta", {})))
+    if r.get("magenta_note"):
+        rows += ["", r["magenta_note"]]
     return rows
 
 

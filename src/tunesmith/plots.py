@@ -347,12 +347,9 @@ def save_spectrogram(
             raise BadInputError("save_spectrogram of an array needs sample_rate")
         audio, sr = audio_or_path, int(sample_rate)
     else:
-        import soundfile
+        from tunesmith.audio_io import load_audio
 
-        try:
-            audio, sr = soundfile.read(str(audio_or_path), dtype="float32", always_2d=False)
-        except Exception as exc:
-            raise BadInputError(f"{audio_or_path}: cannot read audio ({exc}); give a WAV/FLAC/OGG file") from exc
+        audio, sr = load_audio(audio_or_path, None)  # the one reader: same formats and messages everywhere
         title = title or Path(audio_or_path).name
     audio = np.asarray(audio, np.float32)
     if audio.ndim == 2:

@@ -13,127 +13,15 @@ every window, 40x the data).
 from __future__ import annotations
 
 import math
-import os
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from tunesmith.audio_io import AUDIO_SUFFIXES, find_audio_files, load_audio, wav_shortfall  # noqa: F401 (their old home)
 from tunesmith.errors import BadInputError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
-MIN_FILE_RATE, MAX_FILE_RATE = 1000, 768_000  # a header outside this is damaged (a 1 Hz header would resample 16,000x)
 HELD_OUT_FRACTION = 0.1
-
-
-# ----------------------------------------------------------------------------- loading audio
-
-
-def find_audio_files(clips: str | os.PathLike | list | tuple) -> list[Path]:
-    """One file, a folder (searched recursively for audio suffixes), or a list of either, as sorted paths."""
-    items = [clips] if isinstance(clips, (str, os.PathLike)) else list(clips)
-    paths: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
-                raise BadInputError(f"{path}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
-            paths.extend(found)
-        elif path.is_file():
-            paths.append(path)
-        else:
-            raise BadInputError(f"{path}: no such audio file or folder")
-    if not paths:
-        raise BadInputError("no audio clips given")
-    return paths
-
-
-def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: int = 1) -> tuple[np.ndarray, int]:
-    """Read any soundfile/librosa format as mono float32 at ``sample_rate`` (None: the file's own rate);
-    returns (audio, original rate). The one audio reader of tunesmith (training, transcription, pipeline).
-
-    Refuses unreadable, empty, non-finite and too-short audio with a message naming the file; a WAV cut
-    short and a silent clip are used with a warning.
-    """
-    import soundfile as sf
-
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"{path}: audio file not found")
-    if path.stat().st_size == 0:
-        raise BadInputError(f"{path}: the file is empty (0 bytes); re-export the audio")
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
-    except Exception as first:  # formats libsndfile lacks (m4a...): librosa's audioread fallback
-        try:
-            import librosa
-
-            with warnings.catch_warnings():  # its deprecation notices are not news to the user
-                warnings.simplefilter("ignore")
-                audio, rate = librosa.load(str(path), sr=None, mono=True)
-        except Exception:
-            reason = getattr(first, "error_string", "") or "the format is not recognised"
-            raise BadInputError(
-                f"{path}: not readable audio ({reason.rstrip('.').lower()}); convert it to WAV, FLAC, OGG or MP3"
-            ) from None
-    else:
-        short = wav_shortfall(path)
-        if short and audio.size:
-            warnings.warn(
-                f"{path}: the file is cut short ({short[0]:,} of the {short[1]:,} bytes of audio its header announces); "
-                f"using the {audio.size / rate:.2f} s that are there",
-                stacklevel=2,
-            )
-    if audio.size == 0:
-        raise BadInputError(f"{path}: contains no samples")
-    if not np.isfinite(audio).all():
-        raise BadInputError(f"{path}: contains NaN or infinite samples; re-export it as ordinary PCM audio")
-    if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
-        raise BadInputError(
-            f"{path}: the header claims {rate} samples per second (expected {MIN_FILE_RATE}-"
-            f"{MAX_FILE_RATE}); the file is damaged, re-export it"
-        )
-    sample_rate = sample_rate or rate
-    if rate != sample_rate:
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
-    if audio.size < min_samples:
-        raise BadInputError(
-            f"{path}: only {audio.size / sample_rate:.3f} s of audio; need at least "
-            f"{min_samples / sample_rate:.3f} s ({min_samples} samples at {sample_rate} Hz)"
-        )
-    if not np.any(audio):
-        warnings.warn(f"{path}: the clip is silent (every sample is 0)", stacklevel=2)
-    return audio, int(rate)
-
-
-def wav_shortfall(path: Path) -> tuple[int, int] | None:
-    """``(bytes present, bytes announced)`` of a RIFF WAV whose data chunk is cut short; None when whole."""
-    import struct
-
-    if path.suffix.lower() not in (".wav", ".wave"):
-        return None
-    with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-        size = os.fstat(handle.fileno()).st_size
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    pos = 12
-    while pos + 8 <= len(head):
-        chunk, length = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
-        if chunk == b"data":
-            present = size - pos - 8
-            if length in (0, 0xFFFFFFFF) or present >= length:  # 0 / -1: written by a stream, size unknown
-                return None
-            return present, length
-        pos += 8 + length + (length & 1)
-    return None
 
 
 # ----------------------------------------------------------------------------- STFT

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tunesmith.audio_io import AUDIO_SUFFIXES
 from tunesmith.errors import BadInputError
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody
 from tunesmith.music.meter import parse_meter
 from tunesmith.music.midi import SCORE_SUFFIXES, melody_from_score, read_score
 from tunesmith.music.notes import name_to_pitch
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a")
 
 
 def parse_primer(

@@ -31,8 +31,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith import defaults
+from tunesmith.audio_io import AUDIO_SUFFIXES
 from tunesmith.errors import BadInputError, TunesmithError
-from tunesmith.music.primer import AUDIO_SUFFIXES
 from tunesmith.web.jobs import INTERNAL_ERROR, Job, JobRunner
 
 STATIC = Path(__file__).parent / "static"
