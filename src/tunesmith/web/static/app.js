@@ -481,7 +481,8 @@ function renderGeneration(result) {
         el("div", { class: "links" }, links)),
       players.length ? el("div", { class: "players" }, players) : null,
       u.video ? el("video", { class: "video", controls: true, preload: "metadata", src: u.video }) : null,
-      u.piano_roll_html ? el("div", { class: "roll-box" }, el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` })) : null);
+      u.piano_roll_html ? el("div", { class: "roll-box" }, el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` })) : null,
+      u.score_svg ? el("div", { class: "roll-box score-box" }, el("img", { class: "score", src: u.score_svg, alt: `score of ${o.name}` })) : null);
   });
   const primer = result.primer ? `primer ${result.primer}` + (result.primer_bars ? ` (last ${result.primer_bars} bar${result.primer_bars > 1 ? "s" : ""})` : "") : "a random start note";
   box.replaceChildren(
