@@ -63,3 +63,17 @@ def messy_corpus(tmp_path: Path) -> Path:
     make_score([(60 + (i % 2) * 2, i, 1) for i in range(40)]).dump_midi(str(root / "two_pitches.mid"))
     make_score([]).dump_midi(str(root / "no_notes.mid"))
     return root
+
+
+def plucked_tune(seconds: float = 6.0, seed: int = 0, sr: int = 16000):
+    """Harmonic tones with decaying envelopes, four a second: a plucked instrument playing a tune (audio tests)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * sr), np.float32)
+    t = np.arange(int(0.25 * sr)) / sr
+    for start in range(0, len(out) - len(t), len(t)):
+        f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
+        tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * np.exp(-6 * t)
+        out[start : start + len(t)] += 0.3 * tone.astype(np.float32)
+    return out

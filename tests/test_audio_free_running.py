@@ -12,24 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import plucked_tune
 from tunesmith.audio_model import load_audio_model, train_audio_model
 from tunesmith.evaluate.audio import free_running_figures, meets_goals
 
 SR = 16000
 TINY = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32)
 QUALITY_TOOL = Path("/work/shared/tools/audio_quality.py")
-
-
-def plucked_tune(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
-    """Harmonic tones with decaying envelopes, four a second: a plucked instrument playing a tune."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(int(seconds * SR), np.float32)
-    t = np.arange(int(0.25 * SR)) / SR
-    for start in range(0, len(out) - len(t), len(t)):
-        f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
-        tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * np.exp(-6 * t)
-        out[start : start + len(t)] += 0.3 * tone.astype(np.float32)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file
 
+from conftest import plucked_tune
 from tunesmith.audio_model import (
     MAGNET_ALIASES,
     AudioConfig,
@@ -31,22 +32,10 @@ SMALL = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, unit
 BENCH_CLIP = Path("/work/shared/data/clips/bach-bwv66.6-piano-30s.wav")
 
 
-def melody(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
-    """A melody of harmonic tones with decaying envelopes: what a plucked or struck instrument makes."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(int(seconds * SR), np.float32)
-    t = np.arange(int(0.25 * SR)) / SR
-    for start in range(0, len(out) - len(t), len(t)):
-        f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
-        tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * np.exp(-6 * t)
-        out[start : start + len(t)] += 0.3 * tone.astype(np.float32)
-    return out
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("audio") / "melody.wav"
-    sf.write(path, melody(), SR)
+    sf.write(path, plucked_tune(), SR)
     return path
 
 
@@ -94,7 +83,7 @@ def test_generation_length_rate_and_spectrum(trained, clip, tmp_path):
 
 def test_seed_clip_at_another_rate_is_resampled(trained, tmp_path):
     other = tmp_path / "seed.flac"
-    sf.write(other, melody(2.0, seed=5)[::2], SR // 2)  # 8 kHz, never seen in training
+    sf.write(other, plucked_tune(2.0, seed=5)[::2], SR // 2)  # 8 kHz, never seen in training
     model = load_audio_model(trained)
     (audio,) = model.generate(other, seconds=0.5, griffin_lim_iters=4)
     assert audio.shape == (SR // 2,)
@@ -145,11 +134,11 @@ def test_bad_inputs_raise_naming_the_file(tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio\n")
     nan = tmp_path / "nan.wav"
-    bad = melody(1.0)
+    bad = plucked_tune(1.0)
     bad[100] = np.nan
     sf.write(nan, bad, SR, subtype="FLOAT")
     short = tmp_path / "short.wav"
-    sf.write(short, melody(0.01), SR)
+    sf.write(short, plucked_tune(0.01), SR)
     for path in (empty, text, nan, short):
         with pytest.raises(BadInputError, match=path.name):
             load_audio(path, SR, min_samples=512)
