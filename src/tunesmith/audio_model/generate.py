@@ -233,46 +233,7 @@ def generate_audio(
     """
     from tunesmith.outputs import AUDIO_GENERATION, output_dir
 
-    with output_dir(out_dir, AUDIO_GENERATION.name, force=force):
-        return _generate_audio(
-            model_dir,
-            seed_clip,
-            Path(out_dir),
-            seconds,
-            n,
-            seed_offset,
-            random_chance,
-            impulse_scale,
-            temperature,
-            level_control,
-            griffin_lim_iters,
-            seed,
-            device,
-        )
-
-
-def _generate_audio(
-    model_dir,
-    seed_clip,
-    out_dir: Path,
-    seconds,
-    n,
-    seed_offset,
-    random_chance,
-    impulse_scale,
-    temperature,
-    level_control,
-    griffin_lim_iters,
-    seed,
-    device,
-) -> dict:
-    from tunesmith.outputs import AUDIO_GENERATION, remove_own_files
-    from tunesmith.render import write_audio
-
-    started = time.perf_counter()
-    model = load_audio_model(model_dir, device)
-    clips = model.generate(
-        seed_clip,
+    settings = dict(
         seconds=seconds,
         n=n,
         seed_offset=seed_offset,
@@ -283,6 +244,17 @@ def _generate_audio(
         griffin_lim_iters=griffin_lim_iters,
         seed=seed,
     )
+    with output_dir(out_dir, AUDIO_GENERATION.name, force=force):
+        return _generate_audio(model_dir, seed_clip, Path(out_dir), device, settings)
+
+
+def _generate_audio(model_dir, seed_clip, out_dir: Path, device, settings: dict) -> dict:
+    from tunesmith.outputs import AUDIO_GENERATION, remove_own_files
+    from tunesmith.render import write_audio
+
+    started = time.perf_counter()
+    model = load_audio_model(model_dir, device)
+    clips = model.generate(seed_clip, **settings)
     elapsed = time.perf_counter() - started
     c = model.config
     rate = c.sample_rate
@@ -296,18 +268,12 @@ def _generate_audio(
         "seed_clip": str(seed_clip),
         "outputs": outputs,
         "spectrograms": images,
-        "seconds": seconds,
-        "n": n,
         "sample_rate": rate,
-        "seed_offset": seed_offset,
-        "random_chance": c.random_chance if random_chance is None else random_chance,
-        "impulse_scale": c.impulse_scale if impulse_scale is None else impulse_scale,
-        "temperature": c.temperature if temperature is None else temperature,
-        "level_control": c.level_control if level_control is None else level_control,
-        "griffin_lim_iters": griffin_lim_iters,
-        "seed": seed,
+        **settings,
+        # unset sampling knobs are the model's own (its config): written as used
+        **{k: getattr(c, k) for k in ("random_chance", "impulse_scale", "temperature", "level_control") if settings[k] is None},
         "generation_seconds": round(elapsed, 3),
-        "real_time_factor": round(elapsed / (seconds * n), 4),
+        "real_time_factor": round(elapsed / (settings["seconds"] * settings["n"]), 4),
         "notes": model.notes,
     }
     write_json(out_dir / "generation.json", summary)
