@@ -120,6 +120,27 @@ def test_svg_score_has_key_meter_notes_and_coloured_primer(tmp_path):
     assert "#e6550d" not in score_svg(melody)
 
 
+def test_scores_engrave_in_worker_threads_too():
+    """Web jobs engrave in worker threads; Verovio's default font folder is only right in the first thread."""
+    import threading
+
+    results = {}
+    main_svg = score_svg(JIG)  # the main thread first: the order the web studio meets
+
+    def engrave(i):
+        try:
+            results[i] = score_svg(JIG)
+        except BadInputError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=engrave, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+        t.join()
+    for svg in results.values():
+        assert isinstance(svg, str) and svg.count('class="note"') == main_svg.count('class="note"') > 0
+
+
 def test_png_and_pdf_scores(tmp_path):
     pytest.importorskip("cairosvg")
     png = save_score(JIG, tmp_path / "jig.png")

@@ -26,7 +26,11 @@ def _toolkit():
     except ImportError as exc:
         raise BadInputError("engraving scores needs Verovio: pip install 'tunesmith[scores]'") from exc
     verovio.enableLog(verovio.LOG_OFF)
-    return verovio.toolkit()
+    # Verovio's default font folder is set per thread and is wrong outside the first one (web jobs run in
+    # worker threads): skip the default font load and name the wheel's own data folder every time.
+    tk = verovio.toolkit(False)
+    tk.setResourcePath(str(Path(verovio.__file__).parent / "data"))
+    return tk
 
 
 def score_svg(
