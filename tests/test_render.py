@@ -167,3 +167,58 @@ def test_sustain_pedal_and_pitch_bend_are_played():
     held, _ = render(score(True), "piano", tail_seconds=1.5)
     window = slice(int(1.4 * sr), int(1.6 * sr))  # after both notes ended, before the pedal lifts
     assert np.sqrt(np.mean(held[window] ** 2)) > 5 * np.sqrt(np.mean(dry[window] ** 2))
+
+
+def _long_band() -> symusic.Score:
+    """30 s (15 bars at 120 qpm): a piano line with chords, a bass and drums; long enough to render in parts."""
+    piano = [(60 + (i * 5) % 12, i / 2, 0.5) for i in range(120)] + [(48 + d, 2 * i, 2) for i in range(30) for d in (0, 4, 7)]
+    bass = [(36 + (i % 3) * 2, i, 1) for i in range(60)]
+    drums = [(36, i, 0.25) for i in range(60)] + [(42, i + 0.5, 0.25) for i in range(60)]
+    score = make_score(piano, extra_tracks=[(bass, 33, False), (drums, 0, True)])
+    score.tracks[0].controls.append(symusic.ControlChange(0, 64, 127))  # the pedal goes to every part
+    score.tracks[0].controls.append(symusic.ControlChange(20 * 480, 64, 0))
+    return score
+
+
+def test_long_pieces_render_in_parts_that_cover_every_note_once():
+    from tunesmith.render import _CONTROL, _OFF, _ON, _events, _parts
+
+    events, presets = _events(_long_band(), None, None, 44100)
+    notes = events[np.isin(events[:, 1], [_ON, _OFF])]
+    for workers in (2, 3):
+        parts = _parts(events, presets, 44100, workers)
+        assert 2 <= len(parts) <= workers
+        played = np.concatenate([p[np.isin(p[:, 1], [_ON, _OFF])] for p, _ in parts])
+        assert sorted(map(tuple, played.tolist())) == sorted(map(tuple, notes.tolist()))  # each note exactly once
+        drums = [ch for ch, (bank, _) in presets.items() if bank == 128]
+        assert sum(any(p[:, 2] == drums[0]) for p, _ in parts) == 1  # a kit stays whole
+        for ch in presets:  # a pitch never sounds in two parts (a repeated note still cuts its predecessor)
+            owners = [{int(x) for x in p[(p[:, 2] == ch) & (p[:, 1] == _ON), 3]} for p, _ in parts]
+            assert sum(len(o) for o in owners) == len(set().union(*owners))
+        for p, own in parts:  # each part carries the controls (pedal) and presets of the channels it plays
+            assert set(np.unique(p[:, 2]).tolist()) <= set(own)
+    # one dominant track on two workers: split by pitch, the pedal in both halves
+    piano = make_score([(48 + i % 24, i / 4, 1) for i in range(400)])
+    piano.tracks[0].controls.append(symusic.ControlChange(0, 64, 127))
+    solo, presets = _events(piano, None, None, 44100)
+    halves = _parts(solo, presets, 44100, 2)
+    pedal = solo[:, 1] == _CONTROL
+    assert pedal.sum() == 1 and len(halves) == 2 and all((p[:, 1] == _CONTROL).sum() == 1 for p, _ in halves)
+    piano.tracks[0].controls.append(symusic.ControlChange(0, 65, 127))  # portamento: notes linked, kept whole
+    assert len(_parts(*_events(piano, None, None, 44100), 44100, 2)) == 1
+
+
+def test_parallel_render_is_deterministic_and_sounds_like_one_synth(monkeypatch):
+    import tunesmith.render as render_module
+
+    score = _long_band()
+    together, sr = render(score, None)
+    again, _ = render(score, None)
+    assert np.array_equal(together, again)
+    monkeypatch.setattr(render_module, "PARALLEL_MIN_SECONDS", 1e9)  # one synth for everything
+    single, _ = render(score, None)
+    n = min(len(single), len(together))
+    assert abs(len(single) - len(together)) < sr // 10
+    # the same music: a missing or doubled part would differ by far more than this
+    assert np.abs(single[:n] - together[:n]).max() < 0.05
+    assert np.sqrt(np.mean((single[:n] - together[:n]) ** 2)) < 0.01 * np.sqrt(np.mean(single**2))

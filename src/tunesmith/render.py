@@ -16,6 +16,7 @@ import io
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,16 +299,26 @@ class _Font:
 
 # chorus off: it costs ~20% of render time and smears a solo line; reverb stays (a room, not a dry booth).
 # FluidSynth's own multi-threaded rendering (synth.cpu-cores=2) halves the wall time but is not
-# deterministic: 1 render in 6 of the same 3-track file differed (peak 0.15 of full scale), so it stays off.
-SYNTH_SETTINGS = {"synth.chorus.active": 0}
-_FONTS: dict[str, _Font] = {}
+# deterministic: 1 render in 6 of the same 3-track file differed (peak 0.15 of full scale), so it stays off;
+# a long piece is instead split into parts rendered by separate synths in parallel (see ``_parts``).
+# Samples are read when a preset is first chosen (dynamic loading), not all 148 MB at start-up: loading the
+# font drops from ~0.26 s to ~0.04 s, and a render's memory to the instruments it plays.
+SYNTH_SETTINGS = {"synth.chorus.active": 0, "synth.dynamic-sample-loading": 1}
+_FONTS: dict[tuple[str, int], _Font] = {}
+_FONT_LOCKS: dict[tuple[str, int], threading.Lock] = {}
 _FONTS_LOCK = threading.Lock()
 
 
-def _get_font(soundfont: Path) -> _Font:
-    """Each SoundFont file is loaded once per process (a 148 MB font takes ~0.3 s), whatever the sample rate."""
-    key = str(soundfont.resolve())
+def _get_font(soundfont: Path, slot: int = 0) -> _Font:
+    """Each SoundFont file is loaded once per process and slot (a 148 MB font takes ~0.2 s), whatever the sample rate.
+
+    Parts rendered at the same time each use their own slot, a copy of the font: FluidSynth counts the
+    voices playing each sample without atomics, so two synths must not share one font while both run.
+    """
+    key = (str(soundfont.resolve()), slot)
     with _FONTS_LOCK:
+        lock = _FONT_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # one loader per key; other slots load at the same time
         cached = _FONTS.get(key)
         if cached is not None:
             return cached
@@ -318,8 +329,6 @@ def _get_font(soundfont: Path) -> _Font:
                 f"FluidSynth is not available ({exc}); install it (Debian/Ubuntu: apt install libfluidsynth3, "
                 "macOS: brew install fluid-synth) and pip install pyfluidsynth"
             ) from exc
-        _declare(fluidsynth._fl)
-        _quiet_fluidsynth_log(fluidsynth)
         holder = fluidsynth.Synth(gain=0.2, **SYNTH_SETTINGS)
         sfid = holder.sfload(str(soundfont))
         sfont = fluidsynth._fl.fluid_synth_get_sfont_by_id(holder.synth, sfid) if sfid >= 0 else None
@@ -329,6 +338,23 @@ def _get_font(soundfont: Path) -> _Font:
         cached = _Font(fluidsynth, holder, sfont, threading.Lock())
         _FONTS[key] = cached
         return cached
+
+
+def preload_soundfont(soundfont: str | os.PathLike | None = None) -> threading.Thread | None:
+    """Start loading the SoundFont in the background (FluidSynth's loader runs without the GIL), so a
+    command's remaining imports and MIDI parsing overlap it; returns the thread (None if there is no font)."""
+    try:
+        path = find_soundfont(soundfont)
+    except TunesmithError:
+        return None  # render() will say why
+
+    def load() -> None:
+        with contextlib.suppress(TunesmithError):
+            _get_font(path)
+
+    thread = threading.Thread(target=load, name="soundfont-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def _declare(lib) -> None:
@@ -451,6 +477,75 @@ def _events(score, program: int | None, bank_program: tuple[int, int] | None, sa
     return events, presets
 
 
+PARALLEL_MIN_SECONDS = 20.0  # shorter pieces render in ~0.1 s: a second synth (and font copy) would cost more than it saves
+MAX_PARTS = 4  # each part holds its own copy of the SoundFont in memory
+RELEASE_WEIGHT_SECONDS = 0.5  # a note's release and reverb tail, as work, in the split estimate
+# portamento, legato, portamento control, mono/poly mode: the notes of such a channel depend on each other
+LINKED_NOTE_CONTROLS = (5, 65, 68, 84, 126, 127)
+
+
+def _parts(events: np.ndarray, presets: dict, sample_rate: int, workers: int) -> list[tuple[np.ndarray, dict]]:
+    """Split the events into at most ``workers`` parts of about equal work, one synth each (rendered in parallel).
+
+    Work is a note's sounding time plus a release. Whole channels go, heaviest first, to the lightest part;
+    a melodic channel heavier than a fair share is dealt out by pitch (each pitch wholly in one part, so a
+    repeated note still cuts its predecessor off; the channel's controls and bends go to every part). Drum
+    kits and channels whose notes are linked (mono, legato, portamento) stay whole.
+    """
+    if workers <= 1:
+        return [(events, presets)]
+    channel, kind, pitch = events[:, 2], events[:, 1], events[:, 3]
+    ons, offs = kind == _ON, kind == _OFF
+    key = channel * 128 + np.clip(pitch, 0, 127)  # one slot per (channel, pitch)
+    size = 256 * 128
+    time = events[:, 0].astype(np.float64)
+    count = np.bincount(key[ons], minlength=size)
+    sounding = np.bincount(key[offs], time[offs], size) - np.bincount(key[ons], time[ons], size)
+    slot_work = sounding + RELEASE_WEIGHT_SECONDS * sample_rate * count
+    work: dict[int, dict[int, float]] = {}  # channel -> pitch -> work
+    splittable: set[int] = set()
+    for ch in presets:
+        played = np.flatnonzero(count[ch * 128 : (ch + 1) * 128])
+        work[ch] = {int(p): float(slot_work[ch * 128 + p]) for p in played}
+        linked = np.isin(pitch[(channel == ch) & (kind == _CONTROL)], LINKED_NOTE_CONTROLS).any()
+        if presets[ch][0] != DRUM_BANK and not linked:
+            splittable.add(ch)
+    fair = sum(sum(w.values()) for w in work.values()) / workers
+    units: list[tuple[float, int, int | None]] = []  # (work, channel, pitch; None: the whole channel)
+    for ch, per_pitch in work.items():
+        if ch in splittable and sum(per_pitch.values()) > fair:  # splitting every channel measured slower
+            units.extend((w, ch, p) for p, w in per_pitch.items())
+        else:
+            units.append((sum(per_pitch.values()), ch, None))
+    loads = [0.0] * workers
+    whole: list[set[int]] = [set() for _ in range(workers)]
+    split: list[dict[int, set[int]]] = [{} for _ in range(workers)]
+    for w, ch, p in sorted(units, key=lambda u: (-u[0], u[1], -1 if u[2] is None else u[2])):
+        k = loads.index(min(loads))
+        loads[k] += w
+        if p is None:
+            whole[k].add(ch)
+        else:
+            split[k].setdefault(ch, set()).add(p)
+    parts = []
+    for k in range(workers):
+        mask = np.isin(channel, list(whole[k]))
+        for ch, pitches in split[k].items():
+            mine = channel == ch
+            mask |= mine & ((kind == _CONTROL) | (kind == _BEND) | np.isin(pitch, list(pitches)))
+        if (mask & (kind == _ON)).any():
+            used = whole[k] | set(split[k])
+            parts.append((events[mask], {ch: presets[ch] for ch in presets if ch in used}))
+    return parts
+
+
+def _render_workers(seconds: float) -> int:
+    """Parallel parts for a piece this long: one below ``PARALLEL_MIN_SECONDS``, else the CPUs allowed (at most 4)."""
+    from tunesmith.device import thread_limit
+
+    return 1 if seconds < PARALLEL_MIN_SECONDS else max(1, min(MAX_PARTS, thread_limit()))
+
+
 def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
@@ -517,14 +612,22 @@ def _write_float():
     return _import_fluidsynth()._fl.fluid_synth_write_float
 
 
-def _import_fluidsynth():
-    """pyfluidsynth prints where it found the library to stdout when $CI is set; keep our stdout clean (JSON)."""
-    import contextlib
-    import io
+_FLUIDSYNTH = None
+_IMPORT_LOCK = threading.Lock()
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        import fluidsynth
-    return fluidsynth
+
+def _import_fluidsynth():
+    """The pyfluidsynth module, set up once (prototypes, quiet log). It prints where it found the library to
+    stdout when $CI is set; keep our stdout clean (JSON). Locked: redirect_stdout swaps the process's stdout."""
+    global _FLUIDSYNTH
+    with _IMPORT_LOCK:
+        if _FLUIDSYNTH is None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                import fluidsynth
+            _declare(fluidsynth._fl)
+            _quiet_fluidsynth_log(fluidsynth)
+            _FLUIDSYNTH = fluidsynth
+    return _FLUIDSYNTH
 
 
 def render(
@@ -570,18 +673,35 @@ def render(
             f"{_describe(obj)} lasts {duration:.0f} s, more than the limit max_seconds={max_seconds:g}; "
             "cut it shorter or raise max_seconds"
         )
-    font = _get_font(find_soundfont(soundfont))
+    font_path = find_soundfont(soundfont)
     chord_program = None if accompaniment is None else resolve_instrument(accompaniment)
     events, presets = _events(score, program, bank_program, int(sample_rate), chord_program)
-    with font.lock, font.synth(int(sample_rate)) as (synth, sfid):
-        stereo = _synthesize(synth, sfid, events, presets, int(sample_rate), tail_seconds, strict=preset is not None)
+    parts = _parts(events, presets, int(sample_rate), _render_workers(duration))
+
+    def play(slot: int) -> np.ndarray:
+        font = _get_font(font_path, slot)
+        with font.lock, font.synth(int(sample_rate)) as (synth, sfid):
+            return _synthesize(synth, sfid, *parts[slot], int(sample_rate), tail_seconds, strict=preset is not None)
+
+    if len(parts) == 1:
+        stereo = play(0)
+    else:  # FluidSynth renders without the GIL: the parts' synths run side by side, and are summed in order
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="render") as pool:
+            pieces = list(pool.map(play, range(len(parts))))
+        pieces.sort(key=len, reverse=True)
+        stereo = pieces[0]
+        for piece in pieces[1:]:
+            stereo[: len(piece)] += piece
     # mono by hand: stereo.mean(axis=1) is ~10x slower on an [n, 2] array
-    audio = (stereo[:, 0] + stereo[:, 1]) * np.float32(0.5) if channels == 1 else stereo
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if channels == 1:
+        audio = stereo[:, 0] + stereo[:, 1]
+    else:
+        audio = stereo
+    peak = max(float(audio.max()), -float(audio.min())) if audio.size else 0.0
     if peak <= 0:
         raise RenderError(f"{_describe(obj)} rendered silent; the SoundFont may lack the chosen preset")
-    audio *= np.float32(10 ** (PEAK_DBFS / 20) / peak)
-    return np.ascontiguousarray(audio, dtype=np.float32), int(sample_rate)
+    audio *= np.float32(10 ** (PEAK_DBFS / 20) / peak)  # (the mono sum's factor 1/2 cancels here)
+    return audio, int(sample_rate)
 
 
 def _describe(obj) -> str:
@@ -662,6 +782,7 @@ def render_files(
     for instrument in instruments:  # fail before rendering anything
         if instrument is not None:
             resolve_instrument(instrument)
+    preload_soundfont(kwargs.get("soundfont"))  # loads while the MIDI reader is imported and the files parsed
     if len(inputs) == 1 and len(instruments) == 1:
         return [render_to_file(inputs[0], output, instruments[0], **kwargs)]
     out_dir = Path(output)
