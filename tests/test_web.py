@@ -218,7 +218,7 @@ def test_corrupt_uploads_give_messages(client):
         ("no_notes.mid", _midi_bytes([]), "holds no notes"),
         ("drums.mid", _midi_bytes([(36, i, 0.5) for i in range(16)], is_drum=True), "only drum notes"),
         ("nan.wav", _wav_bytes(nan), "NaN"),
-        ("inf.wav", _wav_bytes(inf), "NaN or infinity"),
+        ("inf.wav", _wav_bytes(inf), "NaN or infinite"),
         ("silence.wav", _wav_bytes(np.zeros(rate, np.float32)), "silent"),
     ]
     for name, data, words in bad:

@@ -18,6 +18,7 @@ torch is imported only where needed: ``render`` asks for the CPU count without p
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
@@ -72,3 +73,22 @@ def use_threads(threads: int | None = None, **model) -> int:
     if torch.get_num_threads() != chosen:
         torch.set_num_threads(chosen)
     return chosen
+
+
+@contextlib.contextmanager
+def threads_for_small_steps(device=None):
+    """Run a loop of many tiny ops (one generated frame at a time) on one CPU thread, then restore the count.
+
+    Each op of such a loop is too small to split: a second thread only adds a wake-up per op (see above).
+    """
+    import torch
+
+    if device is not None and torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

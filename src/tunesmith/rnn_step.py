@@ -1,15 +1,14 @@
 """One time step of a stacked ``nn.LSTM`` / ``nn.GRU`` as plain matmuls, for fast generation.
 
 Generation feeds one step at a time, where ``nn.LSTM`` spends ~300 µs per call on CPU setting up
-its fused (oneDNN) kernel for a one-step sequence; the same arithmetic as two small matmuls and a
-few pointwise ops per layer takes a tenth of that. Same weights, same state layout
+its fused (oneDNN) kernel for a one-step sequence; torch's one-step cell (``torch.lstm_cell``: two small
+matmuls and the gates) takes a tenth of that. Same weights, same state layout
 (``[layers, batch, hidden]``), same result as the module to float rounding.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -39,17 +38,9 @@ def rnn_step(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, state=None):
 
 
 def _lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
-    gates = F.linear(x, w_ih, b_ih).add_(F.linear(h, w_hh, b_hh))
-    i, f, g, o = gates.chunk(4, dim=1)
-    c = torch.sigmoid(f).mul_(c).add_(torch.sigmoid(i).mul_(torch.tanh(g)))
-    return torch.sigmoid(o).mul_(torch.tanh(c)), c
+    # torch's own cell: the same two matmuls and gates as nn.LSTM, in one call (fewer Python-level ops)
+    return torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh)
 
 
 def _gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
-    gi, gh = F.linear(x, w_ih, b_ih), F.linear(h, w_hh, b_hh)
-    i_r, i_z, i_n = gi.chunk(3, dim=1)
-    h_r, h_z, h_n = gh.chunk(3, dim=1)
-    r = torch.sigmoid(i_r + h_r)
-    z = torch.sigmoid(i_z + h_z)
-    n = torch.tanh(i_n + r * h_n)
-    return n + z * (h - n)
+    return torch.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)

@@ -21,7 +21,7 @@ import torch
 from tunesmith import checkpoint
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
 from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
-from tunesmith.device import pick_device
+from tunesmith.device import pick_device, threads_for_small_steps
 from tunesmith.errors import BadInputError, ModelError
 from tunesmith.files import write_json
 
@@ -93,28 +93,29 @@ class AudioModel:
         ceiling = limits["ceiling"] if limits is not None else cap
         floor = torch.zeros_like(ceiling)
         noise = None
-        for t in range(frames):
-            if temperature > 0 and t % NOISE_BLOCK == 0:  # drawn in blocks: one call per 256 frames
-                block = min(NOISE_BLOCK, frames - t)
-                noise = torch.randn(block, n, c.bins, generator=gen).to(self.device).mul_(temperature).exp_()
-            if log_space:
-                value = torch.addcmul(model.log_mean, pred.float(), model.log_std).clamp_(min=0)
-                if noise is not None:  # sampling: each output takes its own path
-                    value = torch.log1p(torch.expm1(value).mul_(noise[t % NOISE_BLOCK]))
-                value.clamp_(floor, ceiling)
-            else:
-                value = model.to_magnitude(pred).clamp_min(0)
-                if noise is not None:
-                    value = value * noise[t % NOISE_BLOCK]
-                value = torch.minimum(value.nan_to_num(0.0), torch.expm1(ceiling))
-            if limits is not None and t % LEVEL_EVERY == 0:  # levels move slowly: a check every few frames holds them
-                value = keep_level(value, limits, log_space)
-            if t in jump_steps:
-                jump = seed[where[t].to(self.device)] * impulse_scale
-                value = torch.where(jumps[t].to(self.device)[:, None], torch.log1p(jump) if log_space else jump, value)
-            out[:, t] = value
-            feature = (value - model.log_mean).div_(model.log_std) if log_space else model.features(value)
-            pred, state = model.step(feature, state)
+        with threads_for_small_steps(self.device):  # tiny ops, one frame at a time
+            for t in range(frames):
+                if temperature > 0 and t % NOISE_BLOCK == 0:  # drawn in blocks: one call per 256 frames
+                    block = min(NOISE_BLOCK, frames - t)
+                    noise = torch.randn(block, n, c.bins, generator=gen).to(self.device).mul_(temperature).exp_()
+                if log_space:
+                    value = torch.addcmul(model.log_mean, pred.float(), model.log_std).clamp_(min=0)
+                    if noise is not None:  # sampling: each output takes its own path
+                        value = torch.log1p(torch.expm1(value).mul_(noise[t % NOISE_BLOCK]))
+                    value.clamp_(floor, ceiling)
+                else:
+                    value = model.to_magnitude(pred).clamp_min(0)
+                    if noise is not None:
+                        value = value * noise[t % NOISE_BLOCK]
+                    value = torch.minimum(value.nan_to_num(0.0), torch.expm1(ceiling))
+                if limits is not None and t % LEVEL_EVERY == 0:  # levels move slowly: a check every few frames holds them
+                    value = keep_level(value, limits, log_space)
+                if t in jump_steps:
+                    jump = seed[where[t].to(self.device)] * impulse_scale
+                    value = torch.where(jumps[t].to(self.device)[:, None], torch.log1p(jump) if log_space else jump, value)
+                out[:, t] = value
+                feature = (value - model.log_mean).div_(model.log_std) if log_space else model.features(value)
+                pred, state = model.step(feature, state)
         return torch.expm1_(out) if log_space else out  # magnitudes
 
     def generate(

@@ -437,36 +437,44 @@ class Studio:
             return self._unzip(data, name, folder)
         path = folder / name
         path.write_bytes(data)
-        samples, info = self._read_audio(path, name)
-        if not np.isfinite(samples).all():
-            raise BadInputError(f"{name}: the audio holds invalid samples (NaN or infinity); export it again as a WAV")
+        samples, rate, fmt = self._read_audio(path, name)
         if samples.size == 0 or float(np.abs(samples).max()) < 1e-6:
             raise BadInputError(f"{name}: the audio is silent; choose a clip with sound in it")
         if suffix not in AUDIO_SUFFIXES:
-            fixed = path.with_suffix(AUDIO_FORMAT_SUFFIX.get(info.format, ".wav"))
+            fixed = path.with_suffix(AUDIO_FORMAT_SUFFIX.get(fmt, ".wav"))
             path = path.rename(fixed)
         return {
             "kind": "audio",
             "path": path.name,
-            "seconds": round(info.frames / info.samplerate, 3),
-            "sample_rate": info.samplerate,
+            "seconds": round(samples.size / rate, 3),
+            "sample_rate": rate,
             "url": self.url(path),
         }
 
     @staticmethod
-    def _read_audio(path: Path, name: str):
+    def _read_audio(path: Path, name: str) -> tuple[np.ndarray, int, str | None]:
+        """Mono samples, rate and container format, read by tunesmith's one audio reader (``audio_io``), so an
+        upload is accepted or refused exactly as on the command line; messages name the upload, not this server's path."""
+        import warnings
+
         import soundfile
 
+        from tunesmith.audio_io import load_audio
+
         try:
-            info = soundfile.info(str(path))
-            samples, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
-            if info.frames <= 0 or samples.size == 0:
-                raise ValueError("no audio frames")
-        except Exception:
-            raise BadInputError(
-                f"{name}: not a MIDI file, a zip of MIDI files, or audio that can be decoded (WAV, FLAC, OGG, MP3)"
-            ) from None
-        return samples, info
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a cut-short WAV is used as the CLI uses it
+                samples, rate = load_audio(path, None)
+        except BadInputError as exc:
+            message = str(exc).replace(str(path), name)
+            if "readable audio" in message:
+                message = f"{name}: not a MIDI file, a zip of MIDI files, or audio that can be decoded (WAV, FLAC, OGG, MP3)"
+            raise BadInputError(message) from None
+        try:
+            fmt = soundfile.info(str(path)).format
+        except Exception:  # read by the librosa fallback (m4a ...)
+            fmt = None
+        return samples, rate, fmt
 
     def _unzip(self, data: bytes, name: str, folder: Path) -> dict:
         """Keep the zip's MIDI files (checked by content, flat safe names); report what was skipped."""
