@@ -7,6 +7,7 @@ only makes the melodies, this module turns them into files a person opens.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.errors import BadInputError, Cancelled, TunesmithError
@@ -55,38 +56,36 @@ def generate_to_dir(
     unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
     if unknown:
         raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
-    options = dict(render=render, plot=plot, video=video, primer_bars=primer_bars, soundfont=soundfont, js_dir=js_dir)
-    options.update(on_progress=on_progress, stop_event=stop_event)
+    files = FileRequest(render or [], plot, video, formats, chords, soundfont, js_dir)
     with output_dir(out_dir, MELODY_GENERATION.name, force=force):
-        return _generate(model, primer, Path(out_dir), n, formats, chords, settings_kwargs, **options)
+        return _generate(model, primer, Path(out_dir), n, files, settings_kwargs, primer_bars, on_progress, stop_event)
 
 
-def _generate(
-    model,
-    primer,
-    out_dir: Path,
-    n,
-    formats,
-    chords,
-    settings_kwargs,
-    *,
-    render,
-    plot,
-    video,
-    primer_bars,
-    soundfont,
-    js_dir,
-    on_progress,
-    stop_event,
-) -> dict:
+@dataclass(frozen=True)
+class FileRequest:
+    """What is written beside each melody's MIDI file (see ``generate_to_dir``)."""
+
+    render: list[str]
+    plot: bool
+    video: bool
+    formats: list[str]
+    chords: bool
+    soundfont: str | None
+    js_dir: str | os.PathLike | None
+
+    @property
+    def beyond_midi(self) -> bool:
+        return bool(self.render or self.plot or self.video)
+
+
+def _generate(model, primer, out_dir: Path, n: int, request: FileRequest, settings_kwargs, primer_bars, on_progress, stop_event):
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     settings = GenerationSettings(**settings_kwargs)
     primer_melody = model.prepare_primer(
         primer, strict=settings.strict, primer_bars=primer_bars, seed=settings.seed, meter=settings.meter
     )
-    extra_files = bool(render or plot or video)
-    share = 0.5 if extra_files else 1.0
+    share = 0.5 if request.beyond_midi else 1.0
 
     def on_step(done: int, total: int) -> None:
         if on_progress:
@@ -97,42 +96,9 @@ def _generate(
     for i, melody in enumerate(outputs):
         if stop_event is not None and stop_event.is_set():
             raise Cancelled(f"stopped after writing {i} of {n} melodies")
-        if on_progress and extra_files:
+        if on_progress and request.beyond_midi:
             on_progress(share + (1 - share) * i / n, f"writing files for melody {i + 1} of {n}")
-        extra: dict = {}
-        chord_spans = None
-        piece = melody  # what is written and heard: the melody, or melody + chord track
-        if chords:
-            from tunesmith.harmony import harmonize, harmonized_score
-
-            try:
-                result = harmonize(melody)
-            except TunesmithError as exc:
-                extra["chords_error"] = str(exc)
-            else:
-                chord_spans = result.chords
-                piece = harmonized_score(melody, chord_spans, key=result.key)
-                extra["chords"] = result.symbols()
-                extra["key"] = str(result.key)
-        files = {"midi": write_midi(piece, out_dir / f"{melody.name}.mid").name}
-        files.update(_notation_files(melody, chord_spans, out_dir, formats, plot))
-        if render:
-            from tunesmith.render import render_many
-
-            for inst, path in render_many(piece, render, out_dir, melody.name, soundfont=soundfont).items():
-                files[f"audio_{inst}"] = Path(path).name
-        if plot:
-            from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
-
-            files["piano_roll_html"] = save_piano_roll_html(
-                melody, out_dir / f"{melody.name}.html", js_dir=js_dir or out_dir
-            ).name
-            files["piano_roll_png"] = save_piano_roll_png(melody, out_dir / f"{melody.name}.png").name
-        if video:
-            from tunesmith.video import make_video
-
-            inst = (render or ["music-box"])[0]
-            files["video"] = make_video(melody, out_dir / f"{melody.name}.mp4", instrument=inst, soundfont=soundfont).name
+        files, extra = _write_files(melody, out_dir, request)
         items.append(
             {
                 "name": melody.name,
@@ -162,6 +128,45 @@ def _generate(
     remove_own_files(out_dir, MELODY_GENERATION.name, keep=written)  # leftovers of an earlier, larger run
     report["melodies"] = outputs
     return report
+
+
+def _write_files(melody, out_dir: Path, request: FileRequest) -> tuple[dict, dict]:
+    """One melody's files (MIDI, notation, audio, piano roll, video) and its chord facts for ``generation.json``."""
+    extra: dict = {}
+    chord_spans = None
+    piece = melody  # what is written and heard: the melody, or melody + chord track
+    if request.chords:
+        from tunesmith.harmony import harmonize, harmonized_score
+
+        try:
+            result = harmonize(melody)
+        except TunesmithError as exc:
+            extra["chords_error"] = str(exc)
+        else:
+            chord_spans = result.chords
+            piece = harmonized_score(melody, chord_spans, key=result.key)
+            extra["chords"] = result.symbols()
+            extra["key"] = str(result.key)
+    files = {"midi": write_midi(piece, out_dir / f"{melody.name}.mid").name}
+    files.update(_notation_files(melody, chord_spans, out_dir, request.formats, request.plot))
+    if request.render:
+        from tunesmith.render import render_many
+
+        for inst, path in render_many(piece, request.render, out_dir, melody.name, soundfont=request.soundfont).items():
+            files[f"audio_{inst}"] = Path(path).name
+    if request.plot:
+        from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
+
+        files["piano_roll_html"] = save_piano_roll_html(
+            melody, out_dir / f"{melody.name}.html", js_dir=request.js_dir or out_dir
+        ).name
+        files["piano_roll_png"] = save_piano_roll_png(melody, out_dir / f"{melody.name}.png").name
+    if request.video:
+        from tunesmith.video import make_video
+
+        inst = (request.render or ["music-box"])[0]
+        files["video"] = make_video(melody, out_dir / f"{melody.name}.mp4", instrument=inst, soundfont=request.soundfont).name
+    return files, extra
 
 
 def _notation_files(melody, chord_spans, out_dir: Path, formats: list[str], plot: bool) -> dict:

@@ -38,6 +38,14 @@ class AudioModel:
         self.device = device
         self.notes: list[str] = []
 
+    def _numpy_step(self):
+        """The model's one-frame step in NumPy (CPU generation: ~3x faster than torch's small ops), made once."""
+        if getattr(self, "_step", None) is None:
+            from tunesmith.audio_model.numpy_step import NumpyStep
+
+            self._step = NumpyStep(self.model)
+        return self._step
+
     def seed_frames(self, seed_clip) -> torch.Tensor:
         """The seed clip's magnitude frames ``(frames, bins)``; resampled (with a note) if its rate differs."""
         c = self.config
@@ -93,6 +101,7 @@ class AudioModel:
         ceiling = limits["ceiling"] if limits is not None else cap
         floor = torch.zeros_like(ceiling)
         noise = None
+        step = self._numpy_step() if self.device.type == "cpu" else model.step
         with threads_for_small_steps(self.device):  # tiny ops, one frame at a time
             for t in range(frames):
                 if temperature > 0 and t % NOISE_BLOCK == 0:  # drawn in blocks: one call per 256 frames
@@ -115,7 +124,7 @@ class AudioModel:
                     value = torch.where(jumps[t].to(self.device)[:, None], torch.log1p(jump) if log_space else jump, value)
                 out[:, t] = value
                 feature = (value - model.log_mean).div_(model.log_std) if log_space else model.features(value)
-                pred, state = model.step(feature, state)
+                pred, state = step(feature, state)
         return torch.expm1_(out) if log_space else out  # magnitudes
 
     def generate(

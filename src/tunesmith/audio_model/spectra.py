@@ -161,8 +161,9 @@ def griffin_lim(
         angles = torch.view_as_real(spec)  # angles = rebuilt - beta * previous, written over spec
         torch.add(torch.view_as_real(rebuilt), torch.view_as_real(previous), alpha=-beta, out=angles)
         rebuilt, previous = previous, rebuilt
-        torch.hypot(angles[..., 0], angles[..., 1], out=scale)
-        torch.div(mags, scale.add_(1e-16), out=scale)
+        # scale = mags / |angles|, as mags * rsqrt(re^2 + im^2): torch.hypot is 3x slower on CPU
+        torch.mul(angles[..., 0], angles[..., 0], out=scale)
+        scale.addcmul_(angles[..., 1], angles[..., 1]).add_(1e-32).rsqrt_().mul_(mags)
         angles.mul_(scale.unsqueeze(-1))
     audio = to_audio(spec)[..., pad : full - pad].clone()
     if length is not None:
