@@ -45,7 +45,7 @@ FULL_ARGS = {
 # what kind of figure each one is: same-run ratios survive a busy machine, lone wall-clock figures do not
 NOTES = {
     "threads": "same-run ratios: each round runs 1 thread, 2 threads and the default back to back, as fresh CLI processes",
-    "time_to_quality": "wall clock of one run per config (evaluation time excluded): rerun on a quiet machine",
+    "time_to_quality": "wall clock of one run per config (evaluation time excluded), as shipped (own thread choice)",
     "render": "render_cli: fresh CLI processes, wall clock and CPU seconds; the CPU figure survives load better",
     "video": "a fresh CLI process, wall clock and CPU seconds (with ffmpeg); the CPU figure survives load better",
 }
@@ -128,10 +128,14 @@ def headline(name: str, r: dict) -> str:
                 f"per CPU-second (load {d['load_before']})"
             )
         if name == "threads":
-            return "; ".join(
+            text = "; ".join(
                 f"{k}: default {v.get('default_threads')} thread(s) = {v.get('default_vs_best')}x best ({v['best']})"
                 for k, v in r["summary"].items()
             )
+            if "basic_rnn_vs_magenta_all_rounds" in r:
+                m = r["basic_rnn_vs_magenta_all_rounds"]
+                text += f"; basic_rnn as shipped vs Magenta, same round: {', '.join(map(str, m['ratios']))} (median {m['median']}x)"
+            return text
         if name == "time_to_quality":
             return "; ".join(
                 f"{k} {v['seconds_to_target']} s ({v['vs_magenta_time']}x faster than Magenta)"
