@@ -134,7 +134,9 @@ def headline(name: str, r: dict) -> str:
             )
             if "basic_rnn_vs_magenta_all_rounds" in r:
                 m = r["basic_rnn_vs_magenta_all_rounds"]
-                text += f"; basic_rnn as shipped vs Magenta, same round: {', '.join(map(str, m['ratios']))} (median {m['median']}x)"
+                text += (
+                    f"; basic_rnn as shipped vs Magenta, same round: {', '.join(map(str, m['ratios']))} (median {m['median']}x)"
+                )
             return text
         if name == "time_to_quality":
             return "; ".join(
