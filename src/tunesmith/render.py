@@ -312,8 +312,8 @@ _FONTS_LOCK = threading.Lock()
 def _get_font(soundfont: Path, slot: int = 0) -> _Font:
     """Each SoundFont file is loaded once per process and slot (a 148 MB font takes ~0.2 s), whatever the sample rate.
 
-    Parts rendered at the same time each use their own slot, a copy of the font: FluidSynth counts the
-    voices playing each sample without atomics, so two synths must not share one font while both run.
+    Parts rendered at the same time each use their own slot, a copy of the font: FluidSynth does not promise
+    that synths running at once may share one (its per-sample voice counts are plain integers).
     """
     key = (str(soundfont.resolve()), slot)
     with _FONTS_LOCK:
