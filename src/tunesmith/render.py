@@ -340,21 +340,19 @@ def _get_font(soundfont: Path, slot: int = 0) -> _Font:
         return cached
 
 
-def preload_soundfont(soundfont: str | os.PathLike | None = None) -> threading.Thread | None:
+def preload_soundfont(soundfont: str | os.PathLike | None = None) -> None:
     """Start loading the SoundFont in the background (FluidSynth's loader runs without the GIL), so a
-    command's remaining imports and MIDI parsing overlap it; returns the thread (None if there is no font)."""
+    command's remaining imports and MIDI parsing overlap it; ``render`` waits for it through the font's lock."""
     try:
         path = find_soundfont(soundfont)
     except TunesmithError:
-        return None  # render() will say why
+        return  # render() will say why
 
     def load() -> None:
         with contextlib.suppress(TunesmithError):
             _get_font(path)
 
-    thread = threading.Thread(target=load, name="soundfont-preload", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=load, name="soundfont-preload", daemon=True).start()
 
 
 def _declare(lib) -> None:

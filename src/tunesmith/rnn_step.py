@@ -27,20 +27,11 @@ def rnn_step(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, state=None):
         w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
         b_ih, b_hh = (getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")) if rnn.bias else (None, None)
         if lstm:
-            h, c = _lstm_cell(inp, state[0][k], state[1][k], w_ih, w_hh, b_ih, b_hh)
+            h, c = torch.lstm_cell(inp, (state[0][k], state[1][k]), w_ih, w_hh, b_ih, b_hh)
             cs.append(c)
         else:
-            h = _gru_cell(inp, state[k], w_ih, w_hh, b_ih, b_hh)
+            h = torch.gru_cell(inp, state[k], w_ih, w_hh, b_ih, b_hh)
         hs.append(h)
         inp = h  # inter-layer dropout is off in generation (eval mode)
     new_h = torch.stack(hs)
     return inp, ((new_h, torch.stack(cs)) if lstm else new_h)
-
-
-def _lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
-    # torch's own cell: the same two matmuls and gates as nn.LSTM, in one call (fewer Python-level ops)
-    return torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh)
-
-
-def _gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
-    return torch.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)

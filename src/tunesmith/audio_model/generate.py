@@ -37,10 +37,11 @@ class AudioModel:
         self.model = model.eval()
         self.device = device
         self.notes: list[str] = []
+        self._step = None  # the NumPy frame step, made on first CPU generation
 
     def _numpy_step(self):
         """The model's one-frame step in NumPy (CPU generation: ~3x faster than torch's small ops), made once."""
-        if getattr(self, "_step", None) is None:
+        if self._step is None:
             from tunesmith.audio_model.numpy_step import NumpyStep
 
             self._step = NumpyStep(self.model)
