@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.errors import BadInputError, UnreadableAudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
 MIN_FILE_RATE, MAX_FILE_RATE = 1000, 768_000  # a header outside this is damaged (a 1 Hz header would resample 16,000x)
@@ -62,7 +62,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: in
                 audio, rate = librosa.load(str(path), sr=None, mono=True)
         except Exception:
             reason = getattr(first, "error_string", "") or "the format is not recognised"
-            raise BadInputError(
+            raise UnreadableAudioError(
                 f"{path}: not readable audio ({reason.rstrip('.').lower()}); convert it to WAV, FLAC, OGG or MP3"
             ) from None
     else:

@@ -41,3 +41,7 @@ class Cancelled(TunesmithError):
 
 class NoPitchedContentError(BadInputError):
     """An audio clip has no pitched notes (silence, noise, drums): no primer can be built from it."""
+
+
+class UnreadableAudioError(BadInputError):
+    """A file is not audio that can be decoded (a caller may know what else it could have been)."""

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith import defaults
 from tunesmith.audio_io import AUDIO_SUFFIXES
-from tunesmith.errors import BadInputError, TunesmithError
+from tunesmith.errors import BadInputError, TunesmithError, UnreadableAudioError
 from tunesmith.web.jobs import INTERNAL_ERROR, Job, JobRunner
 
 STATIC = Path(__file__).parent / "static"
@@ -465,11 +465,12 @@ class Studio:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a cut-short WAV is used as the CLI uses it
                 samples, rate = load_audio(path, None)
+        except UnreadableAudioError:
+            raise BadInputError(
+                f"{name}: not a MIDI file, a zip of MIDI files, or audio that can be decoded (WAV, FLAC, OGG, MP3)"
+            ) from None
         except BadInputError as exc:
-            message = str(exc).replace(str(path), name)
-            if "readable audio" in message:
-                message = f"{name}: not a MIDI file, a zip of MIDI files, or audio that can be decoded (WAV, FLAC, OGG, MP3)"
-            raise BadInputError(message) from None
+            raise BadInputError(str(exc).replace(str(path), name)) from None
         try:
             fmt = soundfile.info(str(path)).format
         except Exception:  # read by the librosa fallback (m4a ...)
