@@ -70,17 +70,26 @@ def real_steps(corpus: Path, config: str, first: int, last: int, batch: int | No
     return total
 
 
+def train_cli(args: list[str], out: Path) -> dict:
+    """Run one training command as a user would; its process, the logged train rows and the load before it."""
+    load = os.getloadavg()[0]
+    proc = subprocess.run(cli(*args), env=user_env(), capture_output=True, text=True)
+    if proc.returncode:
+        return {"error": proc.stderr[-800:]}
+    rows = [r for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if r.get("split") == "train"]
+    return {"proc": proc, "rows": rows, "load": load}
+
+
 def run_melody(corpus: Path, config: str, threads: int | None, steps: int, warmup: int, work: Path, batch: int | None) -> dict:
     out = work / f"{config}-{threads or 'default'}-{time.monotonic_ns()}"
     args = ["melody", "train", str(corpus), "-o", str(out), "--config", config, "--steps", str(steps)]
     args += ["--eval-every", str(10**6), "--checkpoint-every", str(10**6)]
     args += ["--threads", str(threads)] if threads else []
     args += ["--batch-size", str(batch)] if batch else []
-    load = os.getloadavg()[0]
-    proc = subprocess.run(cli(*args), env=user_env(), capture_output=True, text=True)
-    if proc.returncode:
-        return {"error": proc.stderr[-800:]}
-    rows = [r for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if r.get("split") == "train"]
+    run = train_cli(args, out)
+    if "error" in run:
+        return run
+    proc, rows, load = run["proc"], run["rows"], run["load"]
     start = next(r for r in rows if r["step"] >= warmup)
     end = rows[-1]
     used = re.search(r"\((\d+) CPU thread", proc.stdout)
@@ -98,11 +107,10 @@ def run_audio(clip: Path, threads: int | None, epochs: int, work: Path) -> dict:
     out = work / f"audio-{threads or 'default'}-{time.monotonic_ns()}"
     args = ["audio", "train", str(clip), "-o", str(out), "--epochs", str(epochs)]
     args += ["--threads", str(threads)] if threads else []
-    load = os.getloadavg()[0]
-    proc = subprocess.run(cli(*args), env=user_env(), capture_output=True, text=True)
-    if proc.returncode:
-        return {"error": proc.stderr[-800:]}
-    rows = [r for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if r.get("split") == "train"]
+    run = train_cli(args, out)
+    if "error" in run:
+        return run
+    proc, rows, load = run["proc"], run["rows"], run["load"]
     summary = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
     per_epoch = (rows[-1]["time"] - rows[0]["time"]) / max(1, len(rows) - 1)  # from the end of epoch 1
     return {
