@@ -628,6 +628,19 @@ def test_raw_traversal_over_http(live_server):
         assert b"root:" not in body
 
 
+def _start_training(page, name: str, steps: int) -> None:
+    """Upload the folk tunes as a zip on the Train tab and start training a model ``name`` (batch 8)."""
+    from playwright.sync_api import expect
+
+    page.click(".tabs [data-tab=train]")
+    page.set_input_files("#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": _folk_zip()}])
+    expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
+    page.fill("#train-form [name=name]", name)
+    page.fill("#train-form [name=steps]", str(steps))
+    page.fill("#train-form [name=batch_size]", "8")
+    page.click("#train-btn")
+
+
 def _folk_zip() -> bytes:
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w") as zf:
@@ -734,15 +747,7 @@ def test_browser_studio(live_server, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "04-continued.png"), full_page=True)
 
             # a trained model is listed but never silently selected
-            page.click(".tabs [data-tab=train]")
-            page.set_input_files(
-                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": _folk_zip()}]
-            )
-            expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
-            page.fill("#train-form [name=name]", "browser-model")
-            page.fill("#train-form [name=steps]", "20")
-            page.fill("#train-form [name=batch_size]", "8")
-            page.click("#train-btn")
+            _start_training(page, "browser-model", steps=20)
             expect(page.locator("#train-result")).to_contain_text("is ready", timeout=90_000)
             expect(page.locator("#gen-model option[value=browser-model]")).to_have_count(1)
             assert page.locator("#gen-model").input_value() == "tiny"
@@ -797,15 +802,7 @@ def test_browser_phone_and_reload(live_server):
             assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
 
             # a long training; the page is reloaded while it runs and finds it, its progress and its Cancel
-            page.click(".tabs [data-tab=train]")
-            page.set_input_files(
-                "#train-files", files=[{"name": "folk.zip", "mimeType": "application/zip", "buffer": _folk_zip()}]
-            )
-            expect(page.locator("#train-files-status")).to_contain_text("MIDI files")
-            page.fill("#train-form [name=name]", "phone-model")
-            page.fill("#train-form [name=steps]", "100000")
-            page.fill("#train-form [name=batch_size]", "8")
-            page.click("#train-btn")
+            _start_training(page, "phone-model", steps=100000)
             expect(page.locator("#train-status")).to_contain_text("step", timeout=90_000)
             page.reload()
             page.wait_for_selector("body[data-ready='1']")
