@@ -4,10 +4,12 @@ once), identical renders, frames sent to ffmpeg as YUV 4:2:0."""
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile
+import symusic
 
 from conftest import make_score, scale_tune
 from tunesmith.cli import main
@@ -82,6 +84,77 @@ def test_cli_renders_many_files_in_one_call(midi_files, tmp_path, capsys):
     single = tmp_path / "single.ogg"
     assert main(["--quiet", "render", str(midi_files[0]), "-o", str(single), "--instrument", "flute"]) == 0
     assert soundfile.info(single).format == "OGG"
+
+
+def _band(seconds: int = 24) -> symusic.Score:
+    """A piano line with chords and bends, a bass and drums: long enough to render in parallel parts."""
+    piano = [(60 + (i * 5) % 12, i / 2, 0.5) for i in range(2 * seconds)]
+    piano += [(48 + d, 2 * i, 2) for i in range(seconds // 2) for d in (0, 4, 7)]
+    bass = [(36 + (i % 3) * 2, i, 1) for i in range(seconds)]
+    drums = [(36, i, 0.25) for i in range(seconds)]
+    score = make_score(piano, extra_tracks=[(bass, 33, False), (drums, 0, True)])
+    for k, value in enumerate((-4096, 0, 3000, 0)):  # bends below zero too
+        score.tracks[0].pitch_bends.append(symusic.PitchBend(k * 960, value))
+    return score
+
+
+def test_mono_is_the_sum_of_the_stereo_channels_in_parts_too():
+    """Each part folds its synth's stereo into the result chunk by chunk: the same as summing whole buffers."""
+    from tunesmith.render import SCRATCH_FRAMES, _events, _parts
+
+    score = _band()
+    assert len(_parts(*_events(score, None, None, 44100), 44100, 2)) == 2
+    for piece in (score, Melody.from_notes([Note(60 + i % 5, 2 * i, 2 * i + 2) for i in range(8)])):
+        mono, sr = render(piece, None, channels=1)
+        stereo, _ = render(piece, None, channels=2)
+        assert len(mono) == len(stereo) > 4 * SCRATCH_FRAMES
+        folded = stereo[:, 0] + stereo[:, 1]
+        folded *= np.abs(mono).max() / np.abs(folded).max()
+        np.testing.assert_allclose(mono, folded, atol=1e-5)
+
+
+def test_split_channels_with_pitch_bends_keep_the_bends_in_every_part():
+    from tunesmith.render import _BEND, _events, _parts
+
+    events, presets = _events(_band(), None, None, 44100)
+    bends = events[events[:, 1] == _BEND]
+    assert (bends[:, 3] < 0).any()
+    parts = _parts(events, presets, 44100, 2)
+    piano = [part for part, own in parts if 0 in own]
+    assert len(piano) == 2 and all(np.array_equal(part[part[:, 1] == _BEND], bends) for part in piano)
+
+
+def test_wav_files_are_16_bit_full_scale_and_clipped_not_wrapped(tmp_path):
+    from tunesmith.render import WAV_CHUNK, write_audio
+
+    t = np.arange(WAV_CHUNK + 1000) / 44100
+    mono = (0.9 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    loud = np.stack([1.7 * mono, -mono], 1)  # the left channel beyond full scale
+    for samples, name in ((mono, "mono.wav"), (loud, "loud.wav"), (mono.astype(np.float64), "double.wav")):
+        path = write_audio(samples, 44100, tmp_path / name)
+        info = soundfile.info(str(path))
+        assert (info.subtype, info.samplerate, info.frames) == ("PCM_16", 44100, len(samples))
+        back, _ = soundfile.read(str(path), dtype="float32", always_2d=False)
+        np.testing.assert_allclose(back, np.clip(samples, -1, 1), atol=1.5 / 32768)  # read back as n / 32768
+    back, _ = soundfile.read(str(tmp_path / "loud.wav"), dtype="int16")
+    assert back[:, 0].max() == 32767 and back[:, 0].min() == -32768  # clipped: a wrapped sample would flip sign
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_each_part_plays_its_own_preloaded_copy_of_the_font():
+    from tunesmith import soundfont
+
+    path = find_soundfont()
+    soundfont.preload_soundfont(path, copies=2)
+    first, second = soundfont.load_font(path, 0), soundfont.load_font(path, 1)
+    assert first.sfont != second.sfont and soundfont.load_font(path, 1) is second
+
+
+def test_the_command_line_starts_without_numpy():
+    """``import tunesmith`` and the CLI load NumPy only when a command needs it: ``render`` starts loading the
+    SoundFont first, so the font loads while NumPy imports."""
+    code = "import sys, tunesmith, tunesmith.cli; tunesmith.cli.build_parser(); print('numpy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
 def test_yuv420_matches_the_bt709_limited_range_values():

@@ -17,11 +17,14 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from tunesmith.errors import TunesmithError
-from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody
 
 __version__ = "0.1.0"
 
+# loaded on first use, so that `import tunesmith` (and the command line's start-up) costs no NumPy import
 _LAZY = {
+    "Melody": "tunesmith.music.melody",
+    "NO_EVENT": "tunesmith.music.melody",
+    "NOTE_OFF": "tunesmith.music.melody",
     "load_melody_model": "tunesmith.melody.generate",
     "generate_to_dir": "tunesmith.compose",
     "MelodyModel": "tunesmith.melody.generate",
@@ -54,7 +57,7 @@ _LAZY = {
     "harmonize_file": "tunesmith.harmony",
 }
 
-__all__ = ["Melody", "NOTE_OFF", "NO_EVENT", "TunesmithError", "__version__", *_LAZY]
+__all__ = ["TunesmithError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -1,5 +1,3 @@
-import sys
+from tunesmith.cli import console
 
-from tunesmith.cli import main
-
-sys.exit(main())
+console()

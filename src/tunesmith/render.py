@@ -4,40 +4,26 @@ A *SoundFont* (``.sf2``/``.sf3``) is a bank of recorded instrument samples; *Gen
 which *program* number (0-127) holds which instrument (0 acoustic piano, 24 nylon guitar, 10 music
 box...), and reserves MIDI channel 10 for drums (bank 128). We drive FluidSynth offline ourselves:
 note and control events are sent at their sample time and audio is pulled as float32 in between,
-so no audio driver is needed and rendering runs far faster than real time. The synth (and the
-148 MB SoundFont it loaded) is cached per process and reset between renders.
+so no audio driver is needed and rendering runs far faster than real time. The SoundFont is loaded
+once per process (``tunesmith.soundfont``) and lent to a fresh synth for each render.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import io
 import os
 import re
-import threading
+import wave
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tunesmith.errors import RenderError, TunesmithError
-from tunesmith.files import write_bytes
+from tunesmith.files import atomic_path, write_bytes
 from tunesmith.outputs import check_output_dir, check_output_file
+from tunesmith.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont
 
-SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
-SOUNDFONT_PATHS = (
-    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
-    "/usr/share/sounds/sf2/default-GM.sf2",
-    "/usr/share/soundfonts/FluidR3_GM.sf2",
-    "/usr/share/soundfonts/default.sf2",
-    "/usr/share/sounds/sf3/default-GM.sf3",
-    "/usr/share/sounds/sf3/MuseScore_General.sf3",
-    "/usr/local/share/soundfonts/default.sf2",
-    "/opt/homebrew/share/soundfonts/default.sf2",
-    "C:/soundfonts/default.sf2",
-)
 PEAK_DBFS = -1.0
 DRUM_CHANNEL = 9  # "channel 10" counted from 1
 DRUM_BANK = 128
@@ -246,144 +232,6 @@ def resolve_instrument(name_or_program: str | int) -> int:
     return program
 
 
-def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path:
-    """The SoundFont to use: the argument, else $TUNESMITH_SOUNDFONT, else a standard system path."""
-    if soundfont is not None:
-        path = Path(soundfont).expanduser()
-        if not path.is_file():
-            raise RenderError(f"SoundFont {path} not found; give the path of an .sf2/.sf3 file")
-        if path.suffix.lower() not in (".sf2", ".sf3"):
-            raise RenderError(f"{path} is not a SoundFont (.sf2/.sf3)")
-        return path
-    env = os.environ.get(SOUNDFONT_ENV)
-    if env:
-        return find_soundfont(env)
-    for candidate in SOUNDFONT_PATHS:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    raise RenderError(
-        "no General MIDI SoundFont found; install one (Debian/Ubuntu: apt install fluid-soundfont-gm, "
-        f"macOS: brew install fluid-synth and a .sf2) or set {SOUNDFONT_ENV}=/path/to/font.sf2"
-    )
-
-
-# --- the cached SoundFont ---------------------------------------------------------------
-@dataclass
-class _Font:
-    """A SoundFont loaded once (into a holder synth) and lent to a fresh synth for each render.
-
-    A fresh synth per render (~2 ms) makes renders identical for identical input: a reused synth
-    carries reverb delay-line state and LFO phases from one render into the next.
-    """
-
-    module: object  # the fluidsynth module
-    holder: object  # the synth that owns the loaded font
-    sfont: int  # fluid_sfont_t* shared by every render synth
-    lock: threading.Lock
-
-    @contextlib.contextmanager
-    def synth(self, sample_rate: int):
-        synth = self.module.Synth(gain=0.2, samplerate=float(sample_rate), **SYNTH_SETTINGS)
-        lib = self.module._fl
-        sfid = lib.fluid_synth_add_sfont(synth.synth, self.sfont)
-        try:
-            if sfid < 0:
-                raise RenderError("FluidSynth could not attach the SoundFont to a new synth")
-            yield synth, sfid
-        finally:
-            synth.system_reset()
-            if sfid >= 0:  # detach first: deleting a synth frees the fonts it holds
-                lib.fluid_synth_remove_sfont(synth.synth, self.sfont)
-            synth.delete()
-
-
-# chorus off: it costs ~20% of render time and smears a solo line; reverb stays (a room, not a dry booth).
-# FluidSynth's own multi-threaded rendering (synth.cpu-cores=2) halves the wall time but is not
-# deterministic: 1 render in 6 of the same 3-track file differed (peak 0.15 of full scale), so it stays off;
-# a long piece is instead split into parts rendered by separate synths in parallel (see ``_parts``).
-# Samples are read when a preset is first chosen (dynamic loading), not all 148 MB at start-up: loading the
-# font drops from ~0.26 s to ~0.04 s, and a render's memory to the instruments it plays.
-SYNTH_SETTINGS = {"synth.chorus.active": 0, "synth.dynamic-sample-loading": 1}
-_FONTS: dict[tuple[str, int], _Font] = {}
-_FONT_LOCKS: dict[tuple[str, int], threading.Lock] = {}
-_FONTS_LOCK = threading.Lock()
-
-
-def _get_font(soundfont: Path, slot: int = 0) -> _Font:
-    """Each SoundFont file is loaded once per process and slot (a 148 MB font takes ~0.2 s), whatever the sample rate.
-
-    Parts rendered at the same time each use their own slot, a copy of the font: FluidSynth does not promise
-    that synths running at once may share one (its per-sample voice counts are plain integers).
-    """
-    key = (str(soundfont.resolve()), slot)
-    with _FONTS_LOCK:
-        lock = _FONT_LOCKS.setdefault(key, threading.Lock())
-    with lock:  # one loader per key; other slots load at the same time
-        cached = _FONTS.get(key)
-        if cached is not None:
-            return cached
-        try:
-            fluidsynth = _import_fluidsynth()
-        except ImportError as exc:  # the C library is missing
-            raise RenderError(
-                f"FluidSynth is not available ({exc}); install it (Debian/Ubuntu: apt install libfluidsynth3, "
-                "macOS: brew install fluid-synth) and pip install pyfluidsynth"
-            ) from exc
-        holder = fluidsynth.Synth(gain=0.2, **SYNTH_SETTINGS)
-        sfid = holder.sfload(str(soundfont))
-        sfont = fluidsynth._fl.fluid_synth_get_sfont_by_id(holder.synth, sfid) if sfid >= 0 else None
-        if not sfont:
-            holder.delete()
-            raise RenderError(f"FluidSynth could not load the SoundFont {soundfont}; is it a valid .sf2/.sf3?")
-        cached = _Font(fluidsynth, holder, sfont, threading.Lock())
-        _FONTS[key] = cached
-        return cached
-
-
-def preload_soundfont(soundfont: str | os.PathLike | None = None) -> None:
-    """Start loading the SoundFont in the background (FluidSynth's loader runs without the GIL), so a
-    command's remaining imports and MIDI parsing overlap it; ``render`` waits for it through the font's lock."""
-    try:
-        path = find_soundfont(soundfont)
-    except TunesmithError:
-        return  # render() will say why
-
-    def load() -> None:
-        with contextlib.suppress(TunesmithError):
-            _get_font(path)
-
-    threading.Thread(target=load, name="soundfont-preload", daemon=True).start()
-
-
-def _declare(lib) -> None:
-    """ctypes prototypes for the calls pyfluidsynth does not wrap (pointers must not be truncated to int)."""
-    p, i = ctypes.c_void_p, ctypes.c_int
-    for name, restype, argtypes in (
-        ("fluid_synth_write_float", i, [p, i, p, i, i, p, i, i]),
-        ("fluid_synth_get_sfont_by_id", p, [p, i]),
-        ("fluid_synth_add_sfont", i, [p, p]),
-        ("fluid_synth_remove_sfont", i, [p, p]),
-    ):
-        fn = getattr(lib, name)
-        fn.restype, fn.argtypes = restype, argtypes
-
-
-_LOG_CALLBACK = None
-
-
-def _quiet_fluidsynth_log(fluidsynth) -> None:
-    """FluidSynth prints warnings (e.g. 'no preset on channel') to stderr; route them nowhere."""
-    global _LOG_CALLBACK
-    fn = getattr(fluidsynth._fl, "fluid_set_log_function", None)
-    if fn is None or _LOG_CALLBACK is not None:
-        return
-    proto = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
-    _LOG_CALLBACK = proto(lambda level, message, data: None)
-    fn.argtypes = [ctypes.c_int, proto, ctypes.c_void_p]
-    for level in (1, 2, 3, 4):  # error, warning, info, debug; FLUID_PANIC (0) stays on
-        fn(level, _LOG_CALLBACK, None)
-
-
 # --- events -----------------------------------------------------------------------------
 _PROGRAM, _CONTROL, _BEND, _OFF, _ON = 0, 1, 2, 3, 4  # sort order at equal times: offs before ons
 
@@ -476,7 +324,6 @@ def _events(score, program: int | None, bank_program: tuple[int, int] | None, sa
 
 
 PARALLEL_MIN_SECONDS = 20.0  # shorter pieces render in ~0.1 s: a second synth (and font copy) would cost more than it saves
-MAX_PARTS = 4  # each part holds its own copy of the SoundFont in memory
 RELEASE_WEIGHT_SECONDS = 0.5  # a note's release and reverb tail, as work, in the split estimate
 # portamento, legato, portamento control, mono/poly mode: the notes of such a channel depend on each other
 LINKED_NOTE_CONTROLS = (5, 65, 68, 84, 126, 127)
@@ -505,7 +352,7 @@ def _parts(events: np.ndarray, presets: dict, sample_rate: int, workers: int) ->
     for ch in presets:
         played = np.flatnonzero(count[ch * 128 : (ch + 1) * 128])
         work[ch] = {int(p): float(slot_work[ch * 128 + p]) for p in played}
-        linked = np.isin(pitch[(channel == ch) & (kind == _CONTROL)], LINKED_NOTE_CONTROLS).any()
+        linked = _among(pitch[(channel == ch) & (kind == _CONTROL)], LINKED_NOTE_CONTROLS).any()
         if presets[ch][0] != DRUM_BANK and not linked:
             splittable.add(ch)
     fair = sum(sum(w.values()) for w in work.values()) / workers
@@ -527,25 +374,70 @@ def _parts(events: np.ndarray, presets: dict, sample_rate: int, workers: int) ->
             split[k].setdefault(ch, set()).add(p)
     parts = []
     for k in range(workers):
-        mask = np.isin(channel, list(whole[k]))
+        mask = _among(channel, whole[k])
         for ch, pitches in split[k].items():
             mine = channel == ch
-            mask |= mine & ((kind == _CONTROL) | (kind == _BEND) | np.isin(pitch, list(pitches)))
+            mask |= mine & ((kind == _CONTROL) | (kind == _BEND) | _among(pitch, pitches))
         if (mask & (kind == _ON)).any():
             used = whole[k] | set(split[k])
             parts.append((events[mask], {ch: presets[ch] for ch in presets if ch in used}))
     return parts
 
 
-def _render_workers(seconds: float) -> int:
-    """Parallel parts for a piece this long: one below ``PARALLEL_MIN_SECONDS``, else the CPUs allowed (at most 4)."""
-    from tunesmith.device import thread_limit
+def _among(values: np.ndarray, wanted) -> np.ndarray:
+    """``np.isin(values, wanted)`` for small non-negative ``wanted`` by a lookup table (``np.isin`` imports numpy.ma:
+    12 ms of a render's start-up). Values outside the table (a pitch bend's, say) are not among them."""
+    table = np.zeros(max(wanted, default=0) + 2, bool)  # the last entry stands for every value outside
+    table[list(wanted)] = True
+    return table[np.where((values >= 0) & (values < len(table)), values, len(table) - 1)]
 
-    return 1 if seconds < PARALLEL_MIN_SECONDS else max(1, min(MAX_PARTS, thread_limit()))
+
+def _render_workers(seconds: float) -> int:
+    """Parallel parts for a piece this long: one below ``PARALLEL_MIN_SECONDS``, else one per copy of the font."""
+    return 1 if seconds < PARALLEL_MIN_SECONDS else font_copies()
 
 
 def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
+
+
+SCRATCH_FRAMES = 8192  # FluidSynth writes into this much stereo scratch, folded into the result chunk by chunk
+
+
+class _Sink:
+    """Where a synth's output goes: a small reused stereo scratch buffer, folded chunk by chunk into the
+    result, mono (left + right) or stereo.
+
+    Writing straight into a whole-piece stereo buffer touched twice the memory of a mono result, and memory
+    touched for the first time costs a page fault and a zeroed page each: an eighth of a part's render time on a VM.
+    """
+
+    def __init__(self, synth, frames: int, channels: int):
+        self.handle, self.write_float = synth.synth, _write_float()
+        self.out = np.empty(frames if channels == 1 else (frames, 2), np.float32)
+        self.scratch = np.empty((SCRATCH_FRAMES, 2), np.float32)
+        self.base = self.scratch.ctypes.data
+        self.start = 0  # the result's frame that scratch[0] becomes
+        self.filled = 0  # frames in the scratch
+
+    def write(self, frames: int) -> None:
+        """Render the next ``frames`` frames."""
+        while frames > 0:
+            if self.filled == SCRATCH_FRAMES:
+                self.flush()
+            count = min(frames, SCRATCH_FRAMES - self.filled)
+            at = self.base + self.filled * 8  # 8 bytes per stereo float32 frame
+            self.write_float(self.handle, count, at, 0, 2, at, 1, 2)
+            self.filled += count
+            frames -= count
+
+    def flush(self) -> None:
+        chunk, into = self.scratch[: self.filled], slice(self.start, self.start + self.filled)
+        if self.out.ndim == 1:
+            np.add(chunk[:, 0], chunk[:, 1], out=self.out[into])
+        else:
+            self.out[into] = chunk
+        self.start, self.filled = into.stop, 0
 
 
 def _synthesize(
@@ -556,21 +448,15 @@ def _synthesize(
     sample_rate: int,
     tail_seconds: float | None,
     strict: bool = False,
+    channels: int = 2,
 ) -> np.ndarray:
-    """Play the events into a stereo float32 buffer [n, 2]; the release tail is kept until silent."""
-    handle, write_float = synth.synth, _write_float()
+    """Play the events into a float32 buffer, [n] (mono: left + right) or [n, 2]; the release tail is kept until silent."""
     last = int(events[:, 0].max()) if len(events) else 0
     max_tail = int(round((RELEASE_SECONDS if tail_seconds is None else tail_seconds) * sample_rate))
     # FluidSynth renders in 64-sample blocks and keeps a partial block between calls: writing a whole
     # number of blocks per render keeps every render aligned, hence identical for identical input
-    out = np.zeros((_round_up(last + max_tail + 1, FLUID_BLOCK), 2), np.float32)
-    base = out.ctypes.data
-    frame = 8  # bytes per stereo float32 frame
-
-    def write(start: int, stop: int) -> None:
-        if stop > start:
-            write_float(handle, stop - start, base + start * frame, 0, 2, base + start * frame, 1, 2)
-
+    frames = _round_up(last + max_tail + 1, FLUID_BLOCK)
+    sink = _Sink(synth, frames, channels)
     for channel, (bank, prog) in presets.items():
         if synth.program_select(channel, sfid, bank, prog) != 0:
             if strict and bank != DRUM_BANK:
@@ -583,7 +469,7 @@ def _synthesize(
     position = 0
     for time, kind, channel, a, b in events.tolist():
         if time > position:
-            write(position, time)
+            sink.write(time - position)
             position = time
         if kind == _ON:
             synth.noteon(channel, a, b)
@@ -595,37 +481,21 @@ def _synthesize(
             synth.pitch_bend(channel, a)
     # release tail: pull blocks until they fall silent (or the tail limit)
     block = _round_up(sample_rate // 20, FLUID_BLOCK)
-    end = len(out)
-    while position < len(out):
-        stop = min(_round_up(position + 1, FLUID_BLOCK) + block, len(out))
-        write(position, stop)
-        if tail_seconds is None and np.abs(out[position:stop]).max() < SILENCE:
+    end = frames
+    while position < frames:
+        sink.flush()  # the block below starts at scratch[0]
+        stop = min(_round_up(position + 1, FLUID_BLOCK) + block, frames)
+        sink.write(stop - position)
+        if tail_seconds is None and np.abs(sink.scratch[: stop - position]).max() < SILENCE:
             end = stop
             break
         position = stop
-    return out[:end]
+    sink.flush()
+    return sink.out[:end]
 
 
 def _write_float():
-    return _import_fluidsynth()._fl.fluid_synth_write_float
-
-
-_FLUIDSYNTH = None
-_IMPORT_LOCK = threading.Lock()
-
-
-def _import_fluidsynth():
-    """The pyfluidsynth module, set up once (prototypes, quiet log). It prints where it found the library to
-    stdout when $CI is set; keep our stdout clean (JSON). Locked: redirect_stdout swaps the process's stdout."""
-    global _FLUIDSYNTH
-    with _IMPORT_LOCK:
-        if _FLUIDSYNTH is None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                import fluidsynth
-            _declare(fluidsynth._fl)
-            _quiet_fluidsynth_log(fluidsynth)
-            _FLUIDSYNTH = fluidsynth
-    return _FLUIDSYNTH
+    return import_fluidsynth()._fl.fluid_synth_write_float
 
 
 def render(
@@ -677,28 +547,23 @@ def render(
     parts = _parts(events, presets, int(sample_rate), _render_workers(duration))
 
     def play(slot: int) -> np.ndarray:
-        font = _get_font(font_path, slot)
+        font = load_font(font_path, slot)
         with font.lock, font.synth(int(sample_rate)) as (synth, sfid):
-            return _synthesize(synth, sfid, *parts[slot], int(sample_rate), tail_seconds, strict=preset is not None)
+            return _synthesize(synth, sfid, *parts[slot], int(sample_rate), tail_seconds, preset is not None, channels)
 
     if len(parts) == 1:
-        stereo = play(0)
+        audio = play(0)
     else:  # FluidSynth renders without the GIL: the parts' synths run side by side, and are summed in order
         with ThreadPoolExecutor(len(parts), thread_name_prefix="render") as pool:
             pieces = list(pool.map(play, range(len(parts))))
         pieces.sort(key=len, reverse=True)
-        stereo = pieces[0]
+        audio = pieces[0]
         for piece in pieces[1:]:
-            stereo[: len(piece)] += piece
-    # mono by hand: stereo.mean(axis=1) is ~10x slower on an [n, 2] array
-    if channels == 1:
-        audio = stereo[:, 0] + stereo[:, 1]
-    else:
-        audio = stereo
+            audio[: len(piece)] += piece
     peak = max(float(audio.max()), -float(audio.min())) if audio.size else 0.0
     if peak <= 0:
         raise RenderError(f"{_describe(obj)} rendered silent; the SoundFont may lack the chosen preset")
-    audio *= np.float32(10 ** (PEAK_DBFS / 20) / peak)  # (the mono sum's factor 1/2 cancels here)
+    audio *= np.float32(10 ** (PEAK_DBFS / 20) / peak)  # (a mono sum's factor 1/2 cancels here)
     return audio, int(sample_rate)
 
 
@@ -718,17 +583,42 @@ AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg":
 
 def write_audio(samples: np.ndarray, sample_rate: int, path: str | os.PathLike) -> Path:
     """Write samples as WAV/FLAC/OGG (chosen by the suffix), atomically."""
-    import soundfile
-
     path = Path(path)
     fmt = AUDIO_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise RenderError(f"{path}: unknown audio format; use a .wav, .flac or .ogg suffix")
+    if fmt[0] == "WAV":
+        return _write_wav16(samples, int(sample_rate), path)
+    import soundfile
+
     # encoded in memory, written by Python: a full disk is then an OSError that write_bytes reports as
     # "disk full" (libsndfile says only "System error." and may leave a short file)
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, int(sample_rate), format=fmt[0], subtype=fmt[1])
     return write_bytes(path, buffer.getbuffer())
+
+
+WAV_CHUNK = 1 << 18  # samples converted to 16-bit at a time
+
+
+def _write_wav16(samples: np.ndarray, sample_rate: int, path: Path) -> Path:
+    """16-bit PCM WAV by NumPy and the standard library's ``wave``, a chunk at a time, straight into the file.
+
+    Four times faster than libsndfile into memory (a 2-minute render: 8 vs 35 ms) and no whole-file copy;
+    values beyond full scale are clipped rather than wrapped around.
+    """
+    data = np.asarray(samples, np.float32)
+    flat = data.reshape(-1)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle, wave.open(handle, "wb") as wav:
+        wav.setnchannels(1 if data.ndim == 1 else data.shape[1])
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        for start in range(0, len(flat), WAV_CHUNK):
+            chunk = flat[start : start + WAV_CHUNK] * np.float32(32767)
+            np.rint(chunk, out=chunk)
+            np.clip(chunk, -32768, 32767, out=chunk)
+            wav.writeframesraw(chunk.astype("<i2"))
+    return path
 
 
 def render_to_file(obj, path: str | os.PathLike, instrument: str | int | None = "piano", **kwargs) -> Path:
@@ -780,7 +670,7 @@ def render_files(
     for instrument in instruments:  # fail before rendering anything
         if instrument is not None:
             resolve_instrument(instrument)
-    preload_soundfont(kwargs.get("soundfont"))  # loads while the MIDI reader is imported and the files parsed
+    preload_soundfont(kwargs.get("soundfont"), font_copies())  # loads while the MIDI files are read
     if len(inputs) == 1 and len(instruments) == 1:
         return [render_to_file(inputs[0], output, instruments[0], **kwargs)]
     out_dir = Path(output)
