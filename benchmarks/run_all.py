@@ -116,8 +116,9 @@ def headline(name: str, r: dict) -> str:
             if "render_cli" in r:
                 c = r["render_cli"]
                 text += (
-                    f"; CLI with start-up, 2-min 4-track file: {c['realtime_factor_wall_best_of_3']}x wall "
-                    f"({c['realtime_factor_cpu_best_of_3']}x CPU), {c['files_in_one_call']} files in one call "
+                    f"; CLI with start-up, 2-min 4-track file: {c['realtime_factor_wall_best']}x wall best of "
+                    f"{len(c['one_file'])} (median {c['realtime_factor_wall_median']}x; {c['realtime_factor_cpu_best']}x CPU; "
+                    f"start-up floor {c['startup_floor']['wall_seconds_best']} s), {c['files_in_one_call']} files in one call "
                     f"{c['many_realtime_factor_wall']}x"
                 )
             return text

@@ -69,3 +69,6 @@ def test_benchmark_quick_prints_one_json_object():
     assert result["render"]["realtime_factor"] > 1
     assert np.isfinite(result["piano_roll"]["html_seconds"]) and result["piano_roll"]["notes"] > 0
     assert result["video"]["encode_seconds"] > 0
+    cli = result["render_cli"]
+    assert cli["realtime_factor_wall_best"] >= cli["realtime_factor_wall_median"] > 0 and len(cli["one_file"]) == 2
+    assert 0 < cli["startup_floor"]["wall_seconds_best"] < min(r["wall_seconds"] for r in cli["one_file"])
