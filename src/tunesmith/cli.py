@@ -303,8 +303,8 @@ def _melody_generate(o: dict, progress: bool) -> None:
 def _render(o: dict, progress: bool) -> None:
     from tunesmith.soundfont import font_copies, preload_soundfont
 
-    # rendering does no linear algebra: NumPy's BLAS threads would only spin for a while beside the font loaders
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if "numpy" not in sys.modules:  # a fresh process: rendering does no linear algebra, and NumPy's BLAS threads
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # would only spin for a while beside the font loaders
     preload_soundfont(o.get("soundfont"), font_copies())  # first: the font loads while NumPy and the rest import
     from tunesmith.render import render_files
 
