@@ -67,15 +67,21 @@ class LoadedFont:
 
     @contextlib.contextmanager
     def synth(self, sample_rate: int):
-        synth = self.module.Synth(gain=0.2, samplerate=float(sample_rate), **SYNTH_SETTINGS)
+        synth = self.module.Synth(gain=0.2, samplerate=float(sample_rate), channels=MIDI_CHANNELS, **SYNTH_SETTINGS)
         lib = self.module._fl
+        # Adding a font selects a preset on every channel (the piano, the standard kit), which reads its samples:
+        # 20-50 ms at the start of every part, for instruments it may never play. Channels start unset instead;
+        # a render selects what it plays.
+        for channel in range(MIDI_CHANNELS):
+            lib.fluid_synth_unset_program(synth.synth, channel)
         sfid = lib.fluid_synth_add_sfont(synth.synth, self.sfont)
         try:
             if sfid < 0:
                 raise RenderError("FluidSynth could not attach the SoundFont to a new synth")
             yield synth, sfid
         finally:
-            synth.system_reset()
+            # stop every voice (releasing its samples), not system_reset: that selects the piano on every channel again
+            lib.fluid_synth_all_sounds_off(synth.synth, -1)
             if sfid >= 0:  # detach first: deleting a synth frees the fonts it holds
                 lib.fluid_synth_remove_sfont(synth.synth, self.sfont)
             synth.delete()
@@ -88,6 +94,7 @@ class LoadedFont:
 # Samples are read when a preset is first chosen (dynamic loading), not all 148 MB at start-up: loading the
 # font drops from ~0.26 s to ~0.04 s, and a render's memory to the instruments it plays.
 SYNTH_SETTINGS = {"synth.chorus.active": 0, "synth.dynamic-sample-loading": 1}
+MIDI_CHANNELS = 256  # a render spreads tracks over up to 16 ports of 16 channels
 MAX_COPIES = 4  # each part rendered at once holds its own copy of the font in memory
 _FONTS: dict[tuple[str, int], LoadedFont] = {}
 _FONT_LOCKS: dict[tuple[str, int], threading.Lock] = {}
@@ -161,6 +168,8 @@ def _declare(lib) -> None:
         ("fluid_synth_get_sfont_by_id", p, [p, i]),
         ("fluid_synth_add_sfont", i, [p, p]),
         ("fluid_synth_remove_sfont", i, [p, p]),
+        ("fluid_synth_unset_program", i, [p, i]),
+        ("fluid_synth_all_sounds_off", i, [p, i]),
     ):
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
