@@ -150,6 +150,18 @@ def test_each_part_plays_its_own_preloaded_copy_of_the_font():
     assert first.sfont != second.sfont and soundfont.load_font(path, 1) is second
 
 
+def test_a_render_synth_selects_only_the_presets_it_plays():
+    """Adding the font would select the piano and the standard kit on all 256 channels (reading their samples);
+    a render's synth starts with every channel unset."""
+    from tunesmith import soundfont
+
+    font = soundfont.load_font(find_soundfont(), 0)
+    with font.synth(44100) as (synth, sfid):
+        assert {synth.program_info(channel)[0] for channel in range(soundfont.MIDI_CHANNELS)} == {0}  # no font's preset
+        synth.program_select(3, sfid, 0, 40)
+        assert synth.program_info(3) == (sfid, 0, 40) and synth.program_info(0)[0] == 0
+
+
 def test_the_command_line_starts_without_numpy():
     """``import tunesmith`` and the CLI load NumPy only when a command needs it: ``render`` starts loading the
     SoundFont first, so the font loads while NumPy imports."""
