@@ -108,9 +108,7 @@ def load_font(soundfont: Path, slot: int = 0) -> LoadedFont:
     Parts rendered at the same time each use their own slot, a copy of the font: FluidSynth does not promise
     that synths running at once may share one (its per-sample voice counts are plain integers).
     """
-    key = (str(soundfont.resolve()), slot)
-    with _FONTS_LOCK:
-        lock = _FONT_LOCKS.setdefault(key, threading.Lock())
+    key, lock = _font_key(soundfont, slot)
     with lock:  # one loader per key; other slots load at the same time
         cached = _FONTS.get(key)
         if cached is not None:
@@ -131,6 +129,13 @@ def load_font(soundfont: Path, slot: int = 0) -> LoadedFont:
         cached = LoadedFont(fluidsynth, holder, sfont, threading.Lock())
         _FONTS[key] = cached
         return cached
+
+
+def _font_key(soundfont: Path, slot: int) -> tuple[tuple[str, int], threading.Lock]:
+    """The cache key of one copy of a font, and the lock its loader holds."""
+    key = (str(soundfont.resolve()), slot)
+    with _FONTS_LOCK:
+        return key, _FONT_LOCKS.setdefault(key, threading.Lock())
 
 
 def font_copies() -> int:
@@ -157,6 +162,9 @@ def preload_soundfont(soundfont: str | os.PathLike | None = None, copies: int = 
             load_font(path, slot)
 
     for slot in range(copies):
+        key, lock = _font_key(path, slot)
+        if key in _FONTS or lock.locked():  # loaded, or loading: a second preload (render_files after the CLI's) adds nothing
+            continue
         threading.Thread(target=load, args=(slot,), name=f"soundfont-preload-{slot}", daemon=True).start()
 
 
