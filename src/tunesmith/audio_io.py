@@ -50,6 +50,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None, min_samples: in
         raise BadInputError(f"{path}: audio file not found")
     if path.stat().st_size == 0:
         raise BadInputError(f"{path}: the file is empty (0 bytes); re-export the audio")
+    check_wav_header(path)
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
         audio = audio.mean(axis=1)
@@ -119,3 +120,43 @@ def wav_shortfall(path: Path) -> tuple[int, int] | None:
             return present, length
         pos += 8 + length + (length & 1)
     return None
+
+
+def check_wav_header(path: Path) -> None:
+    """Refuse a RIFF WAV whose format chunk contradicts itself (UnreadableAudioError), which libsndfile would read
+    as noise: a header saying 7 bits per sample over 2-byte samples is read as 8-bit audio of twice the length."""
+    import struct
+
+    if path.suffix.lower() not in (".wav", ".wave"):
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
+        if chunk == b"fmt ":
+            if length < 16 or pos + 24 > len(head):
+                raise UnreadableAudioError(
+                    f"{path}: damaged WAV header (its format chunk is {length} bytes, under 16); re-export the audio"
+                )
+            tag, channels, rate, byte_rate, block, bits = struct.unpack("<HHIIHH", head[pos + 8 : pos + 24])
+            if tag == 0xFFFE and length >= 40 and pos + 34 <= len(head):
+                tag = struct.unpack("<H", head[pos + 32 : pos + 34])[0]  # the sub-format's tag
+            if tag not in (1, 3):  # PCM and float are checked; other codecs (ADPCM, mu-law...) have rules of their own
+                return
+            width = -(-bits // 8)
+            sane = channels >= 1 and 1 <= bits <= 64 and block == channels * width
+            if tag == 3:
+                sane = sane and bits in (32, 64)
+            elif tag == 1:
+                sane = sane and bits >= 8
+            if not sane:
+                raise UnreadableAudioError(
+                    f"{path}: damaged WAV header: it says {bits} bit{'s' if bits != 1 else ''} per sample, "
+                    f"{channels} channel{'s' if channels != 1 else ''} and {block} byte{'s' if block != 1 else ''} per "
+                    "sample frame, which do not agree; re-export the audio"
+                )
+            return
+        pos += 8 + length + (length & 1)

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tunesmith.errors import BadInputError, TunesmithError
+from tunesmith.errors import BadInputError, Interrupted, TunesmithError
 
 
 def _csv(text: str) -> list[str]:
@@ -30,6 +30,48 @@ def _csv(text: str) -> list[str]:
 
 def _ints(text: str) -> list[int]:
     return [int(t) for t in _csv(text)]
+
+
+def number(kind: type = int, low: float | None = None, high: float | None = None, above: bool = False, below: bool = False):
+    """An argparse ``type`` for a number in a range, refused before any work with the option's own name
+    (``argument --batch-size: must be at least 1, not 0``). ``above``/``below``: the bound itself is excluded."""
+    import math
+
+    word = "a whole number" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {word}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'above' if above else 'at least'} {low:g}, not {text}")
+        if high is not None and (value >= high if below else value > high):
+            raise argparse.ArgumentTypeError(f"must be {'below' if below else 'at most'} {high:g}, not {text}")
+        return value
+
+    parse.__name__ = word
+    return parse
+
+
+POSITIVE = number(int, 1)
+COUNT = number(int, 0)
+SECONDS = number(float, 0, above=True)
+FRACTION = number(float, 0, 1)
+QPM = number(float, 4, 1000)
+
+
+def _sizes(text: str) -> list[int]:
+    """``128,128``: layer sizes, each a whole number of at least 1."""
+    try:
+        sizes = _ints(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 128,128") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every size must be at least 1, e.g. 128,128")
+    return sizes
 
 
 def opt(*flags: str, **kwargs) -> tuple[tuple[str, ...], dict]:
@@ -100,16 +142,16 @@ def given(options: dict, *names: str) -> dict:
     options=[
         opt("source", help="a folder of MIDI/ABC/MusicXML files (searched recursively)"),
         opt("-o", "--output", dest="out_dir", required=True, help="the corpus folder to write"),
-        opt("--workers", type=int, help="processes (default: all cores); with --engine ray: CPUs of the local Ray"),
+        opt("--workers", type=POSITIVE, help="processes (default: all cores); with --engine ray: CPUs of the local Ray"),
         opt("--engine", choices=("process", "ray"), help="local processes, or Ray tasks on this machine or a cluster"),
         opt("--ray-address", help="an existing Ray cluster, e.g. HEAD:6379 (default: $RAY_ADDRESS, else a local Ray)"),
         opt("--fresh", action="store_true", help="reprocess every file (by default files already in OUTPUT/parts are skipped)"),
         opt("--force", action="store_true", help="write into a folder that holds other files (only corpus files are replaced)"),
-        opt("--eval-ratio", type=float, help="share of files held out for evaluation"),
-        opt("--min-bars", type=int, help="shortest melody kept, in bars"),
-        opt("--max-steps", type=int, help="longest melody kept whole, in 16th-note steps (longer ones are cut)"),
-        opt("--min-unique-pitches", type=int, help="melodies with fewer distinct pitches are dropped"),
-        opt("--gap-bars", type=float, help="a rest this long (in bars) ends a melody"),
+        opt("--eval-ratio", type=number(float, 0, 1, below=True), help="share of files held out for evaluation"),
+        opt("--min-bars", type=POSITIVE, help="shortest melody kept, in bars"),
+        opt("--max-steps", type=POSITIVE, help="longest melody kept whole, in 16th-note steps (longer ones are cut)"),
+        opt("--min-unique-pitches", type=POSITIVE, help="melodies with fewer distinct pitches are dropped"),
+        opt("--gap-bars", type=SECONDS, help="a rest this long (in bars) ends a melody"),
         opt(
             "--discard-polyphonic",
             action="store_true",
@@ -152,32 +194,38 @@ MELODY_CONFIG_KEYS = (
         opt("data", help="a corpus made by `tunesmith prepare`, or a folder of MIDI files (prepared into MODEL/corpus)"),
         opt("-o", "--output", dest="model_dir", required=True, help="the model folder to write"),
         opt("--config", help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn"),
-        opt("--steps", type=int, help="training steps (default: 1000 unless --epochs is given)"),
-        opt("--epochs", type=int, help="passes over the training melodies, instead of --steps"),
-        opt("--seed", type=int, help="same seed, same model"),
+        opt("--steps", type=POSITIVE, help="training steps (default: 1000 unless --epochs is given)"),
+        opt("--epochs", type=POSITIVE, help="passes over the training melodies, instead of --steps"),
+        opt("--seed", type=COUNT, help="same seed, same model"),
         opt(
             "--resume",
             action="store_true",
             help="continue the model in OUTPUT from its last checkpoint (after Ctrl-C or a crash)",
         ),
         opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
-        opt("--eval-every", type=int, help="steps between held-out evaluations"),
-        opt("--checkpoint-every", type=int, help="steps between checkpoints"),
-        opt("--batch-size", type=int, help="melodies per step (default: the config's)"),
-        opt("--layers", type=_ints, help="LSTM sizes, e.g. 128,128 (default: the config's)"),
-        opt("--dropout", type=float, help="dropout between layers (default: the config's)"),
-        opt("--learning-rate", "--lr", type=float, dest="learning_rate", help="Adam's step size (default: the config's)"),
-        opt("--min-note", type=int, help="lowest MIDI pitch the model plays (default: the config's)"),
-        opt("--max-note", type=int, help="highest MIDI pitch + 1 (default: the config's)"),
-        opt("--steps-per-quarter", type=int, help="time grid: 4 = 16th notes (default: the config's)"),
-        opt("--attention-length", type=int, help="attention_rnn: steps attended back (default: the config's)"),
+        opt("--eval-every", type=POSITIVE, help="steps between held-out evaluations"),
+        opt("--checkpoint-every", type=POSITIVE, help="steps between checkpoints"),
+        opt("--batch-size", type=POSITIVE, help="melodies per step (default: the config's)"),
+        opt("--layers", type=_sizes, help="LSTM sizes, e.g. 128,128 (default: the config's)"),
+        opt("--dropout", type=number(float, 0, 1, below=True), help="dropout between layers (default: the config's)"),
+        opt(
+            "--learning-rate",
+            "--lr",
+            type=number(float, 0, above=True),
+            dest="learning_rate",
+            help="Adam's step size (default: the config's)",
+        ),
+        opt("--min-note", type=number(int, 0, 127), help="lowest MIDI pitch the model plays (default: the config's)"),
+        opt("--max-note", type=number(int, 1, 128), help="highest MIDI pitch + 1 (default: the config's)"),
+        opt("--steps-per-quarter", type=number(int, 1, 96), help="time grid: 4 = 16th notes (default: the config's)"),
+        opt("--attention-length", type=COUNT, help="attention_rnn: steps attended back (default: the config's)"),
         opt("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)"),
         opt(
             "--threads",
-            type=int,
+            type=POSITIVE,
             help="CPU threads (default: 1 for the small RNNs, all allowed CPUs for the transformer; honours OMP_NUM_THREADS)",
         ),
-        opt("--max-seconds", type=float, help="stop after this much wall time (checkpoint kept)"),
+        opt("--max-seconds", type=SECONDS, help="stop after this much wall time (checkpoint kept)"),
         opt(
             "--precision",
             choices=["auto", "bf16", "fp32"],
@@ -200,8 +248,10 @@ def _melody_train(o: dict, progress: bool) -> None:
         if dist.get_rank() != 0:
             return
         print(f"Distributed over {result['world_size']} processes; weights identical on all ranks: {result['ranks_in_sync']}")
+    run_steps = result.get("steps_run", result["step"])
+    trained = f"{run_steps} steps" if run_steps == result["step"] else f"{run_steps} more steps, {result['step']} in all,"
     print(
-        f"Trained {result['step']} steps in {result['seconds']:.0f} s on {result['train_melodies']} melodies "
+        f"Trained {trained} in {result['seconds']:.0f} s on {result['train_melodies']} melodies "
         f"({result['threads']} CPU thread{'s' if result['threads'] > 1 else ''})."
     )
     if ev:
@@ -222,13 +272,17 @@ def _melody_train(o: dict, progress: bool) -> None:
         opt("--primer", help='"C#4", "C4 E4 G4", "[60, -2, 62, -1]", a MIDI/score file or an audio clip'),
         opt(
             "--primer-bars",
-            type=int,
+            type=POSITIVE,
             help="continue from the primer's last N bars that hold notes (default: a primer over 8 bars is cut to its last 8)",
         ),
         opt("--meter", help="the primer's time signature, e.g. 6/8 or 3/4 (note-name primers are 4/4 otherwise)"),
-        opt("-n", "--num-outputs", dest="n", type=int, help="how many melodies"),
-        opt("--steps", type=int, help="new 16th-note steps after the primer (default: 128)"),
-        opt("--bars", type=int, help="a melody of N whole bars in the primer's meter, primer included"),
+        opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many melodies"),
+        opt(
+            "--steps",
+            type=POSITIVE,
+            help="new 16th-note steps after the primer (default: 128; a named --form alone: 4 bars a section)",
+        ),
+        opt("--bars", type=POSITIVE, help="a melody of N whole bars in the primer's meter, primer included"),
         opt(
             "--form",
             help="sections that restate: auto (each 8-bar strain restates its opening, as folk tunes do), "
@@ -240,25 +294,29 @@ def _melody_train(o: dict, progress: bool) -> None:
             help="close on the tonic (of --key, else of the tune) on the last bar's downbeat (default: on)",
         ),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for melody_01.mid ... and generation.json"),
-        opt("--temperature", type=float, help="below 1: safer, more repetitive; above 1: more surprising"),
-        opt("--top-k", type=int, help="sample only among the k likeliest events"),
-        opt("--top-p", type=float, help="sample only among the likeliest events that cover this probability"),
-        opt("--beam-size", type=int, help="keep the N likeliest continuations (beam search); 1 = plain sampling"),
-        opt("--branch-factor", type=int, help="beam search: candidates sampled per beam"),
-        opt("--steps-per-iteration", type=int, help="beam search: steps sampled between prunings"),
+        opt("--temperature", type=SECONDS, help="below 1: safer, more repetitive; above 1: more surprising"),
+        opt("--top-k", type=POSITIVE, help="sample only among the k likeliest events"),
+        opt(
+            "--top-p",
+            type=number(float, 0, 1, above=True),
+            help="sample only among the likeliest events that cover this probability",
+        ),
+        opt("--beam-size", type=POSITIVE, help="keep the N likeliest continuations (beam search); 1 = plain sampling"),
+        opt("--branch-factor", type=POSITIVE, help="beam search: candidates sampled per beam"),
+        opt("--steps-per-iteration", type=POSITIVE, help="beam search: steps sampled between prunings"),
         opt("--key", help="keep notes in this key, e.g. D or F#"),
         opt("--scale", help="with --key: major, minor, dorian, mixolydian, pentatonic, blues, ..."),
-        opt("--qpm", type=float, help="tempo of the written MIDI, quarter notes per minute"),
+        opt("--qpm", type=QPM, help="tempo of the written MIDI, quarter notes per minute"),
         opt("--exclude-primer", action="store_true", help="write only the new notes, not the primer"),
         opt("--strict", action="store_true", help="refuse a primer outside the model's range (default: fold it in)"),
-        opt("--seed", type=int, help="same seed, same melodies"),
+        opt("--seed", type=COUNT, help="same seed, same melodies"),
         opt("--render", type=_csv, help="also render with these instruments, e.g. guitar,music-box,piano"),
         opt("--soundfont", help="a .sf2/.sf3 file for --render (default: the General MIDI SoundFont)"),
         opt("--plot", action="store_true", help="also write piano rolls (HTML and PNG) and engraved scores (SVG)"),
         opt("--video", action="store_true", help="also write MP4 videos (needs tunesmith[video])"),
         opt("--format", type=_csv, dest="formats", help="notation beside each MIDI file: abc,musicxml,svg"),
         opt("--chords", action="store_true", help="add a chord accompaniment (second track and instrument)"),
-        opt("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
+        opt("--threads", type=POSITIVE, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
         opt(
             "--force", action="store_true", help="write into a folder that holds other files (only melody_NN files are replaced)"
         ),
@@ -297,7 +355,7 @@ def _melody_generate(o: dict, progress: bool) -> None:
         ),
         opt("--soundfont", help="a .sf2/.sf3 file (default: the General MIDI SoundFont)"),
         opt("--preset", help="BANK:PROG in the SoundFont"),
-        opt("--sample-rate", type=int, help="samples per second"),
+        opt("--sample-rate", type=number(int, 8000, 192000), help="samples per second"),
     ],
 )
 def _render(o: dict, progress: bool) -> None:
@@ -322,8 +380,8 @@ def _render(o: dict, progress: bool) -> None:
         opt("input", help="a MIDI/score file"),
         opt("-o", "--output", required=True, help="an .html file (interactive) or a .png"),
         opt("--png", action="store_true", help="write a PNG whatever the suffix"),
-        opt("--width", type=int, help="PNG width in pixels"),
-        opt("--height", type=int, help="PNG height in pixels"),
+        opt("--width", type=number(int, 16, 20000), help="PNG width in pixels"),
+        opt("--height", type=number(int, 16, 20000), help="PNG height in pixels"),
     ],
 )
 def _plot(o: dict, progress: bool) -> None:
@@ -350,7 +408,7 @@ NOTATION_OPTIONS = [
     options=[
         *NOTATION_OPTIONS,
         opt("-o", "--output", required=True, help="OUT.svg, OUT.png or OUT.pdf (PNG/PDF need cairosvg)"),
-        opt("--primer-steps", type=int, help="draw this many leading 16th-note steps in orange as the primer"),
+        opt("--primer-steps", type=COUNT, help="draw this many leading 16th-note steps in orange as the primer"),
     ],
 )
 def _score(o: dict, progress: bool) -> None:
@@ -436,7 +494,7 @@ def _loss_curve(o: dict, progress: bool) -> None:
         opt("-o", "--output", dest="path", required=True, help="the .mp4 to write"),
         opt("--instrument", help="a name, a GM program 0-127"),
         opt("--soundfont", help="a .sf2/.sf3 file (default: the General MIDI SoundFont)"),
-        opt("--fps", type=int, help="frames per second"),
+        opt("--fps", type=number(int, 1, 240), help="frames per second"),
         opt("--size", default="960x540", help="WIDTHxHEIGHT, both even"),
     ],
 )
@@ -476,25 +534,29 @@ AUDIO_CONFIG_KEYS = (
         opt("clips", nargs="+", help="audio files or folders of them"),
         opt("-o", "--output", dest="model_dir", required=True, help="the model folder to write"),
         opt("--config", help="JSON/TOML file; MAGNet names (loss_type, rnn_number_units, opt, ...) accepted"),
-        opt("--epochs", type=int, help="passes over the clips (default: the config's amount_epochs)"),
-        opt("--seed", type=int, help="same seed, same model"),
+        opt("--epochs", type=POSITIVE, help="passes over the clips (default: the config's amount_epochs)"),
+        opt("--seed", type=COUNT, help="same seed, same model"),
         opt("--resume", action="store_true", help="continue the model in OUTPUT from its last checkpoint"),
         opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
-        opt("--sr", type=int, dest="sample_rate", help="resample clips to this rate (default: the config's)"),
-        opt("--n-fft", type=int, help="FFT size (default: the config's)"),
-        opt("--hop", type=int, dest="hop_length", help="STFT hop in samples (default: the config's)"),
-        opt("--sequence-length", type=int, help="frames the LSTM sees before predicting one (default: the config's)"),
-        opt("--layers", type=int, help="LSTM layers (MAGNet's number_rnn_layers; default: the config's)"),
-        opt("--units", type=int, help="units per layer (MAGNet's rnn_number_units; default: the config's)"),
+        opt(
+            "--sr", type=number(int, 1000, 768000), dest="sample_rate", help="resample clips to this rate (default: the config's)"
+        ),
+        opt("--n-fft", type=number(int, 16), help="FFT size (default: the config's)"),
+        opt("--hop", type=POSITIVE, dest="hop_length", help="STFT hop in samples (default: the config's)"),
+        opt("--sequence-length", type=POSITIVE, help="frames the LSTM sees before predicting one (default: the config's)"),
+        opt("--layers", type=POSITIVE, help="LSTM layers (MAGNet's number_rnn_layers; default: the config's)"),
+        opt("--units", type=POSITIVE, help="units per layer (MAGNet's rnn_number_units; default: the config's)"),
         opt("--rnn", choices=["lstm", "gru"], help="recurrent cell (default: the config's)"),
         opt("--loss", help="mse, msle, mae, huber, ... (MAGNet's loss_type; default: the config's)"),
         opt("--optimizer", "--opt", dest="optimizer", help="adam, adamax, rmsprop, sgd, ... (default: the config's)"),
-        opt("--lr", type=float, dest="learning_rate", help="learning rate (default: the config's)"),
-        opt("--weight-decay", type=float, help="L2 weight decay (default: the config's)"),
-        opt("--batch-size", type=int, help="windows per step (default: the config's)"),
+        opt("--lr", type=number(float, 0, above=True), dest="learning_rate", help="learning rate (default: the config's)"),
+        opt("--weight-decay", type=number(float, 0), help="L2 weight decay (default: the config's)"),
+        opt("--batch-size", type=POSITIVE, help="windows per step (default: the config's)"),
         opt("--normalisation", help="input normalisation of the spectra (default: the config's)"),
         opt(
-            "--threads", type=int, help="CPU threads (default: 1 for LSTMs up to 256 units; honours OMP_NUM_THREADS and taskset)"
+            "--threads",
+            type=POSITIVE,
+            help="CPU threads (default: 1 for LSTMs up to 256 units; honours OMP_NUM_THREADS and taskset)",
         ),
     ],
 )
@@ -519,27 +581,31 @@ def _audio_train(o: dict, progress: bool) -> None:
     options=[
         opt("--model", dest="model_dir", default="default", help="a trained audio model folder, or 'default' (the shipped one)"),
         opt("--seed-clip", required=True, help="the clip whose first frames start the generation"),
-        opt("--seed-offset", type=float, help="seconds into the seed clip to start from"),
-        opt("--seconds", type=float, help="length of each output"),
-        opt("-n", "--num-outputs", dest="n", type=int, help="how many outputs"),
+        opt("--seed-offset", type=number(float, 0), help="seconds into the seed clip to start from"),
+        opt("--seconds", type=SECONDS, help="length of each output"),
+        opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many outputs"),
         opt(
             "--random-chance",
-            type=float,
+            type=FRACTION,
             help="MAGNet's jumps: chance per frame of a jump to a seed-clip frame (default: the model's)",
         ),
-        opt("--impulse-scale", type=float, help="MAGNet's impulse: scale of the re-seeded frame (default: the model's)"),
         opt(
-            "--temperature", type=float, help="sampling: magnitudes times exp(N(0, T)); 0 = deterministic (default: the model's)"
+            "--impulse-scale", type=number(float, 0), help="MAGNet's impulse: scale of the re-seeded frame (default: the model's)"
+        ),
+        opt(
+            "--temperature",
+            type=number(float, 0),
+            help="sampling: magnitudes times exp(N(0, T)); 0 = deterministic (default: the model's)",
         ),
         opt(
             "--level-control",
             action=argparse.BooleanOptionalAction,
             help="keep frames within the seed clip's levels (default: the model's, on)",
         ),
-        opt("--griffin-lim-iters", type=int, help="phase reconstruction iterations (more: cleaner, slower)"),
-        opt("--seed", type=int, help="same seed, same audio"),
+        opt("--griffin-lim-iters", type=POSITIVE, help="phase reconstruction iterations (more: cleaner, slower)"),
+        opt("--seed", type=COUNT, help="same seed, same audio"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for the WAVs, spectrograms and generation.json"),
-        opt("--threads", type=int, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
+        opt("--threads", type=POSITIVE, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
         opt(
             "--force", action="store_true", help="write into a folder that holds other files (only output_NN files are replaced)"
         ),
@@ -564,7 +630,7 @@ def _audio_generate(o: dict, progress: bool) -> None:
         opt("input", help="an audio file"),
         opt("-o", "--output", required=True, help="the MIDI file to write"),
         opt("--method", help="auto, or a transcription method by name"),
-        opt("--max-seconds", type=float, help="read at most this much of the clip"),
+        opt("--max-seconds", type=SECONDS, help="read at most this much of the clip"),
     ],
 )
 def _transcribe(o: dict, progress: bool) -> None:
@@ -584,15 +650,15 @@ def _transcribe(o: dict, progress: bool) -> None:
         opt("--melody-model", help="a model folder or 'default'"),
         opt("--primer", help="use this primer instead of transcribing the regenerated audio"),
         opt("--instrument", dest="instruments", type=_csv, help="instruments to render, e.g. guitar,music-box,piano"),
-        opt("-n", "--num-outputs", dest="n", type=int, help="how many melodies"),
-        opt("--steps", type=int, help="16th-note steps per melody"),
-        opt("--temperature", type=float, help="below 1: safer; above 1: more surprising"),
-        opt("--seconds", type=float, help="seconds of audio to regenerate with the audio model"),
-        opt("--max-seconds", type=float, help="read at most this much of the clip"),
-        opt("--audio-epochs", type=int, help="with --audio-model train: epochs on the clip"),
-        opt("--seed", type=int, help="same seed, same results"),
+        opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many melodies"),
+        opt("--steps", type=POSITIVE, help="16th-note steps per melody"),
+        opt("--temperature", type=SECONDS, help="below 1: safer; above 1: more surprising"),
+        opt("--seconds", type=SECONDS, help="seconds of audio to regenerate with the audio model"),
+        opt("--max-seconds", type=SECONDS, help="read at most this much of the clip"),
+        opt("--audio-epochs", type=POSITIVE, help="with --audio-model train: epochs on the clip"),
+        opt("--seed", type=COUNT, help="same seed, same results"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for everything, with an index.html gallery"),
-        opt("--threads", type=int, help="CPU threads for every step (default: chosen per step; honours OMP_NUM_THREADS)"),
+        opt("--threads", type=POSITIVE, help="CPU threads for every step (default: chosen per step; honours OMP_NUM_THREADS)"),
     ],
 )
 def _pipeline(o: dict, progress: bool) -> None:
@@ -609,7 +675,7 @@ def _pipeline(o: dict, progress: bool) -> None:
     defaults_from=("tunesmith.demo:run_demo",),
     options=[
         opt("-o", "--output", dest="out_dir", help="folder for the demo gallery"),
-        opt("--seed", type=int, help="same seed, same melodies"),
+        opt("--seed", type=COUNT, help="same seed, same melodies"),
     ],
 )
 def _demo(o: dict, progress: bool) -> None:
@@ -632,11 +698,11 @@ def _models(o: dict, progress: bool) -> None:
     options=[
         opt("--model", default="default", help="a trained model folder, or 'default'"),
         opt("--data", help="prepared corpus or MIDI folder (default: the model's eval split)"),
-        opt("-n", type=int, help="melodies to generate and compare (default: 200); outputs of an audio model (default: 2)"),
+        opt("-n", type=POSITIVE, help="melodies to generate and compare (default: 200); outputs of an audio model (default: 2)"),
         opt("--seed-clip", help="audio model: the clip to continue and compare with (default: its training clip)"),
-        opt("--seconds", type=float, default=20.0, help="audio model: seconds of free-running generation"),
+        opt("--seconds", type=SECONDS, default=20.0, help="audio model: seconds of free-running generation"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for report.json and report.html"),
-        opt("--seed", type=int, help="same seed, same report"),
+        opt("--seed", type=COUNT, help="same seed, same report"),
     ],
 )
 def _evaluate(o: dict, progress: bool) -> None:
@@ -664,7 +730,7 @@ def _evaluate(o: dict, progress: bool) -> None:
     options=[
         opt("models", nargs="+", help="model folders (or 'default')"),
         opt("--data", help="prepared corpus or MIDI folder (default: each model's eval split)"),
-        opt("-n", type=int, help="melodies to generate per model"),
+        opt("-n", type=POSITIVE, help="melodies to generate per model"),
         opt("-o", "--output", dest="out_dir", help="also write the reports into this folder"),
     ],
 )
@@ -680,11 +746,11 @@ def _compare(o: dict, progress: bool) -> None:
     defaults_from=("tunesmith.web.server:serve",),
     options=[
         opt("--host", help="address to listen on (keep 127.0.0.1 unless you know why)"),
-        opt("--port", type=int, help="port to listen on"),
-        opt("--max-upload-mb", type=float, help="largest upload accepted"),
+        opt("--port", type=number(int, 0, 65535), help="port to listen on"),
+        opt("--max-upload-mb", type=SECONDS, help="largest upload accepted"),
         opt("--workdir", help="folder for uploads, jobs and results (default: ~/.tunesmith/studio)"),
-        opt("--keep-results", type=int, help="finished jobs kept in the work folder (oldest go first)"),
-        opt("--max-work-mb", type=float, help="size limit of results and uploads; 0: no limit"),
+        opt("--keep-results", type=COUNT, help="finished jobs kept in the work folder (oldest go first)"),
+        opt("--max-work-mb", type=number(float, 0), help="size limit of results and uploads; 0: no limit"),
     ],
 )
 def _web(o: dict, progress: bool) -> None:
@@ -748,6 +814,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"
     try:
         run(args)
+    except Interrupted as exc:  # Ctrl-C that the library turned into a message (training: what was saved)
+        print(f"error: {exc}", file=sys.stderr)
+        return 130
     except TunesmithError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

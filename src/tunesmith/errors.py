@@ -39,6 +39,11 @@ class Cancelled(TunesmithError):
     """The user stopped a long call (generation, the pipeline) through its ``stop_event``; nothing was kept."""
 
 
+class Interrupted(TunesmithError):
+    """Ctrl-C (SIGINT) stopped a long call; the message says what was kept. The CLI exits with 130, as a shell
+    expects of a command stopped by Ctrl-C."""
+
+
 class NoPitchedContentError(BadInputError):
     """An audio clip has no pitched notes (silence, noise, drums): no primer can be built from it."""
 

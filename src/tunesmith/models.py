@@ -22,7 +22,11 @@ def describe(model_dir: Path, name: str | None = None) -> str:
     if report.is_file():
         heldout = json.loads(report.read_text()).get("heldout", {})
         if "loss" in heldout:
-            figures = f"held-out loss {heldout['loss']:.3f}, accuracy {heldout.get('accuracy', 0):.3f}"
+            figures = f"held-out loss {heldout['loss']:.3f}"
+            if "accuracy" in heldout:  # a melody model's share of steps predicted right
+                figures += f", accuracy {heldout['accuracy']:.3f}"
+            elif "persistence_mse" in heldout and "mse" in heldout:  # an audio model: against repeating the last frame
+                figures += f", MSE {heldout['mse']:.3f} vs {heldout['persistence_mse']:.3f} repeating the last frame"
     elif evals:
         figures = f"eval loss {evals[-1]['loss']:.3f} at step {evals[-1]['step']}"
     return f"{name or model_dir}  [{data.get('kind')}: {label}]  {figures}".rstrip()

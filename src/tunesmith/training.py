@@ -26,7 +26,7 @@ from tunesmith import checkpoint
 from tunesmith.allocator import release_freed_memory, reuse_freed_memory
 from tunesmith.checkpoint import LOG, read_log
 from tunesmith.device import use_threads
-from tunesmith.errors import OutputError, TrainingError, TunesmithError
+from tunesmith.errors import Interrupted, OutputError, TrainingError
 from tunesmith.files import remove_stale_temps, write_text
 from tunesmith.outputs import output_dir, remove_own_files
 from tunesmith.progress import progress_bar
@@ -63,6 +63,19 @@ class TrainSettings:
     max_seconds: float | None = None  # stop (with a checkpoint) after this much wall time
     stop_event: Any = None  # a threading.Event: set it to stop cleanly (the web page's Cancel)
     on_log: Any = None  # called with each logged row (live progress in the web page)
+
+
+def check_run_numbers(**values) -> None:
+    """Refuse nonsense run settings before anything is made: ``steps=0``, ``eval_every=-5``... (None: not given).
+    The message names the command-line option (``--eval-every``) and the Python argument."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        low_ok = value > 0 if name == "max_seconds" else value >= 1
+        if not low_ok or (isinstance(value, float) and not math.isfinite(value)):
+            option = "--" + name.replace("_", "-")
+            need = "above 0" if name == "max_seconds" else "at least 1"
+            raise TrainingError(f"{option} ({name}=) must be {need}, not {value}")
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
@@ -166,6 +179,7 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
     log_rows: list[dict] = []
     bar = progress_bar(total=total, desc=f"train {task.kind}", unit="step", disable=not settings.progress or rank != 0)
     bar.update(step)
+    first_step = step
     started = time.perf_counter()
     window: dict[str, list[float]] = {}
     last_eval: dict[str, float] = {}
@@ -239,17 +253,23 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
                     break
         except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread: mid-step, so nothing is saved
             bar.close()
-            raise TunesmithError(
+            raise Interrupted(
                 f"training interrupted during step {step + 1}; the checkpoint of step {saved_step} is kept, "
                 "continue with --resume"
             ) from None
         if interrupted() and step < total:  # Ctrl-C waited for the step to end: a whole step's checkpoint
             save()
             bar.close()
-            raise TunesmithError(f"training interrupted at step {step}; checkpoint saved, continue with --resume")
+            raise Interrupted(f"training interrupted at step {step}; checkpoint saved, continue with --resume")
         save(final=True)
     bar.close()
-    result = {"step": step, "eval": last_eval, "seconds": time.perf_counter() - started, "world_size": world}
+    result = {
+        "step": step,
+        "steps_run": step - first_step,  # this run's steps (a resume continues from first_step)
+        "eval": last_eval,
+        "seconds": time.perf_counter() - started,
+        "world_size": world,
+    }
     if world > 1:
         result["ranks_in_sync"] = _ranks_in_sync(task.model)
     return result

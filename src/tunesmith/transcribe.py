@@ -35,6 +35,7 @@ import numpy as np
 
 from tunesmith.errors import BadInputError
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, Melody, Note
+from tunesmith.music.notes import pitch_to_name
 
 METHODS = ("auto", "salience", "pyin", "basic-pitch")
 ANALYSIS_SR = 22050  # every method analyses audio at this rate
@@ -243,7 +244,7 @@ def _notes_salience(y: np.ndarray, sr: int, min_frames: int) -> list[tuple[int, 
     pitch, harmonicity, spectrum = _salience_pitch(magnitude)
     energy_db = _energy_db(y, pitch.size)
     onsets = _onset_frames(y, sr)
-    voiced = harmonicity >= MIN_HARMONICITY
+    voiced = (harmonicity >= MIN_HARMONICITY) & (pitch > MIN_PITCH)  # the floor of the range is a clamp, not a pitch
 
     def pitch_of(a: int, b: int) -> int:
         return _note_pitch(spectrum, a, b)
@@ -258,6 +259,8 @@ def _notes_pyin(y: np.ndarray, sr: int, min_frames: int) -> list[tuple[int, int,
         y, fmin=librosa.midi_to_hz(MIN_PITCH), fmax=librosa.midi_to_hz(MAX_PITCH), sr=sr, frame_length=2048, hop_length=HOP
     )
     pitch = np.where(voiced, librosa.hz_to_midi(np.where(voiced, f0, 440.0)), np.nan)
+    voiced = voiced & (pitch >= MIN_PITCH + 0.5)  # f0 at fmin: pyin clamped a lower (or no) pitch there
+    pitch = np.where(voiced, pitch, np.nan)
     energy_db = _energy_db(y, pitch.size)
     onsets = _onset_frames(y, sr)
 
@@ -356,7 +359,15 @@ def detect_notes(
     min_frames = max(2, int(round(min_note_seconds * ANALYSIS_SR / HOP)))
     frames = _DETECTORS[method](y, ANALYSIS_SR, min_frames)
     seconds = HOP / ANALYSIS_SR
-    notes = [NoteEvent(a * seconds, b * seconds, p) for a, b, p in frames if MIN_PITCH - 24 <= p <= 127]
+    # salience and pyin search MIN_PITCH..MAX_PITCH: a note on the floor is what a lower line (a bass under C2,
+    # the low parts of polyphonic music) is clamped to, not a note that was played there
+    floor = MIN_PITCH if method in ("salience", "pyin") else MIN_PITCH - 25
+    notes = [NoteEvent(a * seconds, b * seconds, p) for a, b, p in frames if floor < p <= 127]
+    if not notes and frames:
+        raise BadInputError(
+            f"no pitched notes found in {name} (tried {tried}): every note found lay at or below the lowest pitch "
+            f"searched ({pitch_to_name(MIN_PITCH)}), where a lower line is clamped - is it a bass line, or noise?"
+        )
     if not notes:
         raise BadInputError(
             f"no pitched notes found in {name} (tried {tried}; nothing had a harmonic spectrum "

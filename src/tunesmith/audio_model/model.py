@@ -14,6 +14,7 @@ gives MAGNet's network.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -90,14 +91,20 @@ class AudioConfig:
             ),
             (
                 self.sequence_length >= 1 and self.layers >= 1 and self.units >= 1 and self.batch_size >= 1,
-                "sequence_length, layers, units and batch_size must be positive",
+                "sequence_length (--sequence-length), layers (--layers), units (--units) and batch_size (--batch-size) "
+                f"must be at least 1, not {self.sequence_length}, {self.layers}, {self.units} and {self.batch_size}",
             ),
             (0 <= self.dropout < 1 and 0 <= self.random_chance <= 1, "dropout must be in [0, 1), random_chance in [0, 1]"),
             (
                 self.input_noise >= 0 and self.temperature >= 0 and self.rollout_steps >= 0,
                 "input_noise, temperature and rollout_steps must be >= 0",
             ),
-            (self.learning_rate > 0 and self.weight_decay >= 0, "learning_rate must be > 0 and weight_decay >= 0"),
+            (
+                self.learning_rate > 0 and self.weight_decay >= 0 and math.isfinite(self.learning_rate + self.weight_decay),
+                f"learning_rate (--lr) must be above 0 and weight_decay (--weight-decay) at least 0, not "
+                f"{self.learning_rate:g} and {self.weight_decay:g}",
+            ),
+            (self.epochs >= 1, f"epochs (--epochs) must be at least 1, not {self.epochs}"),
         ]
         for ok, message in checks:
             if not ok:

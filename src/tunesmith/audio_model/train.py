@@ -171,19 +171,20 @@ def train_audio_model(
     """
     from tunesmith import checkpoint
 
+    def settings_from(base: dict) -> AudioConfig:
+        base = {**base, **overrides, "seed": seed}
+        if epochs is not None:
+            base["epochs"] = epochs
+        return audio_config_from_dict(base, "audio config")
+
+    # nonsense numbers (batch_size=0, learning_rate=-1) are refused before the model folder is made
+    cfg = settings_from(dataclasses.asdict(config) if isinstance(config, AudioConfig) else dict(config or {}))
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise BadInputError(f"checkpoint_every must be at least 1, not {checkpoint_every}")
     with claim_model_dir(model_dir, "audio", resume=resume, force=force):
         model_dir = Path(model_dir)
         if resume and (model_dir / checkpoint.CONFIG).is_file():
-            base = checkpoint.load_config(model_dir)["config"]
-        elif isinstance(config, AudioConfig):
-            base = dataclasses.asdict(config)
-        else:
-            base = dict(config or {})
-        base.update(overrides)
-        if epochs is not None:
-            base["epochs"] = epochs
-        base["seed"] = seed
-        cfg = audio_config_from_dict(base, "audio config")
+            cfg = settings_from(checkpoint.load_config(model_dir)["config"])
         loaded, skipped = load_clips(clips, cfg.sample_rate, cfg.n_fft)
         for note in skipped:
             print(f"note: skipped {note}")
@@ -195,7 +196,7 @@ def train_audio_model(
         if per_epoch < 1:
             raise BadInputError(
                 f"{len(data.train_starts)} training windows are fewer than one batch of {cfg.batch_size}; "
-                "add audio or lower batch_size"
+                f"add audio or lower --batch-size (batch_size=) to {max(1, len(data.train_starts))} or less"
             )
         settings = TrainSettings(
             epochs=cfg.epochs,

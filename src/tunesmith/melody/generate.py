@@ -36,6 +36,8 @@ from tunesmith.music.primer import last_bars, parse_primer
 DEFAULT_STEPS = 128
 MAX_PRIMER_BARS = 8  # a longer primer is cut to its last 8 bars (with a warning) unless primer_bars says otherwise
 FORM_BARS_PER_SECTION = 4  # a named form without bars or steps: 4 bars a section (AABB -> 16 bars)
+MAX_FORM_DEFAULT_BARS = 64  # ... up to 16 sections; a longer form needs its length given with --bars
+MAX_TOTAL_STEPS = 1 << 16  # the longest melody generated (4,096 bars of 4/4, over 2 hours at 120 qpm)
 
 
 @dataclass
@@ -196,7 +198,14 @@ def _lengths(primer: Melody, settings: GenerationSettings) -> tuple[int, int | N
         parse_form(settings.form)
     bars = settings.bars
     if bars is None and settings.steps is None and named:
-        bars = FORM_BARS_PER_SECTION * len(parse_form(settings.form))
+        sections = len(parse_form(settings.form))
+        bars = FORM_BARS_PER_SECTION * sections
+        if bars > MAX_FORM_DEFAULT_BARS:
+            raise BadInputError(
+                f"form {_short(settings.form)} has {sections} sections: at {FORM_BARS_PER_SECTION} bars a section "
+                f"(the length a form sets when neither --bars nor --steps is given) that is {bars} bars; "
+                f"give the length with --bars (a multiple of {sections}), or use a shorter form"
+            )
     if bars is not None:
         check_form(settings.form, bars)
         total = bars * spb
@@ -205,17 +214,32 @@ def _lengths(primer: Melody, settings: GenerationSettings) -> tuple[int, int | N
                 f"the primer is already {len(primer) / spb:g} bars long; ask for more than that with --bars, "
                 "or keep fewer primer bars with --primer-bars"
             )
+        _check_total(total, spb)
         return total, bars
     total = len(primer) + (settings.steps or DEFAULT_STEPS)
+    _check_total(total, spb)
     if named:
         whole = total // spb
         if whole < 1 or whole % len(parse_form(settings.form)):
             raise BadInputError(
-                f"form {settings.form!r} needs whole bars in a multiple of {len(parse_form(settings.form))}; "
+                f"form {_short(settings.form)} needs whole bars in a multiple of {len(parse_form(settings.form))}; "
                 f"{total} steps are {total / spb:g} bars of {spb} steps: use --bars instead of --steps"
             )
         return total, whole
     return total, None
+
+
+def _short(form: str) -> str:
+    """A form as quoted in a message (a 100-section form is not printed whole)."""
+    return repr(form) if len(form) <= 24 else f"{form[:20]!r}... ({len(form)} characters)"
+
+
+def _check_total(total: int, spb: int) -> None:
+    if total > MAX_TOTAL_STEPS:
+        raise BadInputError(
+            f"a melody of {total:,} steps ({total / spb:,.0f} bars) is longer than tunesmith writes "
+            f"({MAX_TOTAL_STEPS:,} steps, {MAX_TOTAL_STEPS // spb:,} bars); ask for fewer --steps or --bars"
+        )
 
 
 def _copy_sources(primer: Melody, total: int, form_bars: int | None, n: int, settings: GenerationSettings, end: int):

@@ -80,6 +80,15 @@ class MelodyConfig:
             raise BadInputError("d_model must be divisible by heads")
         if self.train_window < 0 or self.attention_window < 0 or self.warmup_steps < 0 or self.attention_window == 1:
             raise BadInputError("train_window, attention_window (not 1) and warmup_steps must be >= 0")
+        if self.batch_size < 1:
+            raise BadInputError(f"batch_size (--batch-size) must be at least 1, not {self.batch_size}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise BadInputError(f"learning_rate (--learning-rate) must be above 0, not {self.learning_rate}")
+        if self.steps_per_quarter < 1 or self.max_steps < 2 or self.attention_length < 0 or self.clip_norm < 0:
+            raise BadInputError(
+                "steps_per_quarter (--steps-per-quarter) must be at least 1, max_steps at least 2, "
+                "attention_length (--attention-length) and clip_norm at least 0"
+            )
 
     @property
     def melody_encoding(self) -> MelodyEncoding:

@@ -16,7 +16,7 @@ from tunesmith.device import pick_device
 from tunesmith.errors import TrainingError
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
-from tunesmith.training import TrainSettings, claim_model_dir, init_distributed, run_training, use_bf16
+from tunesmith.training import TrainSettings, check_run_numbers, claim_model_dir, init_distributed, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 
@@ -217,17 +217,27 @@ def train_melody_model(
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
 
+    # nonsense numbers (batch_size=0, learning_rate=-1, steps=0) are refused before the model folder is made
+    if isinstance(config, MelodyConfig):
+        cfg = dataclasses.replace(config, **overrides)
+    elif isinstance(config, dict):
+        cfg = config_from_dict(MelodyConfig, {**config, **overrides})
+    else:
+        cfg = preset(config, **overrides)
+    check_run_numbers(
+        steps=steps,
+        epochs=epochs,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        threads=threads,
+        max_seconds=max_seconds,
+        workers=workers,
+    )
     with claim_model_dir(model_dir, "melody", resume=resume, force=force):
         data = Path(data)
         model_dir = Path(model_dir)
         if resume and (model_dir / checkpoint.CONFIG).is_file():
             cfg = config_from_dict(MelodyConfig, checkpoint.load_config(model_dir)["config"], source=str(model_dir))
-        elif isinstance(config, MelodyConfig):
-            cfg = dataclasses.replace(config, **overrides)
-        elif isinstance(config, dict):
-            cfg = config_from_dict(MelodyConfig, {**config, **overrides})
-        else:
-            cfg = preset(config, **overrides)
         if (data / "corpus.json").is_file():
             corpus_dir = data
         else:  # a raw folder: prepare it beside the model (kept, so a resume re-uses it)
@@ -245,7 +255,7 @@ def train_melody_model(
         if len(train) < cfg.batch_size:
             raise TrainingError(
                 f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "
-                f"add more MIDI files or pass batch_size={max(1, len(train))}"
+                f"add more MIDI files or lower --batch-size to {max(1, len(train))} (batch_size= from Python)"
             )
         torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
         task = MelodyTask(cfg, train, eval_set, seed=seed, device=pick_device(device), precision=precision)

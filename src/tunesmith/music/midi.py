@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,13 @@ from tunesmith.errors import BadInputError
 from tunesmith.files import write_bytes
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody, Note
 from tunesmith.music.meter import check_meter, meter_steps
+from tunesmith.music.smf import MidiDamage, has_note_ons, repair
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 SCORE_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
 MAX_MIDI_BYTES = 64 * 1024 * 1024
 MAX_SCORE_NOTES = 2_000_000
+MAX_MELODY_STEPS = 1 << 20  # a melody read from a file spans at most this (65,536 bars of 4/4: 36 hours at 120 qpm)
 
 
 def read_score(path: str | os.PathLike) -> symusic.Score:
@@ -53,13 +56,53 @@ def score_from_bytes(data: bytes, name: str = "<bytes>") -> symusic.Score:
         raise BadInputError(f"{name}: not a MIDI file (it does not start with 'MThd'); give a Standard MIDI File")
     try:
         score = symusic.Score.from_midi(data)
-    except Exception as exc:  # symusic raises RuntimeError/ValueError/IndexError for damaged files
-        raise BadInputError(f"{name}: corrupt or truncated MIDI ({exc}); re-export it from your editor") from exc
+    except Exception:  # symusic raises RuntimeError/ValueError/IndexError for damaged files: say what is wrong
+        score = _salvage(data, name)
+    else:
+        if score.note_num() == 0 and has_note_ons(data):  # note-ons that symusic dropped (no note-off)
+            score = _salvage(data, name, quiet_if_unchanged=True) or score
     if score.tpq <= 0:
         raise BadInputError(f"{name}: MIDI header has an invalid resolution (tpq={score.tpq})")
     if score.note_num() > MAX_SCORE_NOTES:
         raise BadInputError(f"{name}: {score.note_num()} notes is more than the limit {MAX_SCORE_NOTES}")
+    check_tempos(score, name)
     return score
+
+
+def _salvage(data: bytes, name: str, quiet_if_unchanged: bool = False) -> symusic.Score | None:
+    """The score of a file symusic refused (or read as empty): rebuilt by ``smf.repair`` with a warning saying
+    what was mended, or a BadInputError saying in plain words what is wrong."""
+    try:
+        fixed = repair(data)
+        score = symusic.Score.from_midi(fixed.data)
+    except MidiDamage as exc:
+        raise BadInputError(f"{name}: damaged MIDI file: {exc}") from None
+    except Exception:
+        raise BadInputError(f"{name}: damaged MIDI file that tunesmith cannot read; export it again from your editor") from None
+    if quiet_if_unchanged and not fixed.notes:
+        return None
+    if fixed.notes:
+        warnings.warn(f"{name}: {'; '.join(fixed.notes)}", stacklevel=3)
+    return score
+
+
+MIN_QPM, MAX_QPM = 4.0, 1000.0  # a MIDI tempo outside this is damage (0 microseconds per quarter: an infinite tempo)
+
+
+def check_tempos(score: symusic.Score, name: str) -> None:
+    """Refuse a tempo that cannot be played: 0 (infinitely fast, a 1 s blip when rendered) or absurd."""
+    for tempo in score.tempos:
+        qpm = float(tempo.qpm)
+        if not MIN_QPM <= qpm <= MAX_QPM:
+            said = (
+                "0 (an infinitely fast tempo)"
+                if tempo.mspq == 0 or not np.isfinite(qpm)
+                else f"{qpm:,.4g} quarter notes per minute"
+            )
+            raise BadInputError(
+                f"{name}: its tempo at tick {tempo.time} is {said}, which no music plays at "
+                f"(tunesmith reads {MIN_QPM:g}-{MAX_QPM:g}); set a real tempo in your editor and export it again"
+            )
 
 
 def read_abc_tunes(path: str | os.PathLike) -> list[tuple[str, symusic.Score]]:
@@ -121,13 +164,10 @@ def first_tempo_qpm(score: symusic.Score, default: float = 120.0) -> float:
 
 
 def steps_per_bar_of(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> int:
-    """Steps in one bar of the first time signature (4/4 at 4 steps/quarter -> 16)."""
-    if len(score.time_signatures):
-        ts = score.time_signatures[0]
-        quarters = 4.0 * ts.numerator / max(ts.denominator, 1)
-    else:
-        quarters = 4.0
-    return max(1, int(round(quarters * steps_per_quarter)))
+    """Steps in one bar of the first time signature (4/4 at 4 steps/quarter -> 16; an unusable one, e.g. 255/0 of
+    a damaged file, counts as 4/4, as ``meter_of`` says)."""
+    meter = meter_of(score, steps_per_quarter)
+    return meter_steps(meter or (4, 4), steps_per_quarter)[0]
 
 
 def meter_of(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> tuple[int, int] | None:
@@ -288,9 +328,17 @@ def melody_from_score(
         pitches_l.append(a["pitch"].astype(np.int64))
     starts, ends, pitches = (np.concatenate(x) for x in (starts_l, ends_l, pitches_l))
     ends = np.maximum(ends, starts + 1)
+    spb = steps_per_bar_of(score, steps_per_quarter)
+    if trim_leading:  # leading silence goes before the event list is made (a damaged file may start hours late)
+        shift = int(starts.min()) - int(starts.min()) % spb
+        starts, ends = starts - shift, ends - shift
+    if int(ends.max()) > MAX_MELODY_STEPS:
+        raise BadInputError(
+            f"its notes span {int(ends.max()) / spb:,.0f} bars (over {MAX_MELODY_STEPS // spb:,} bars: a gap or a "
+            "note hours long, from a damaged delta time); cut the file to the music in your editor"
+        )
     events = Melody.from_notes([Note(int(p), int(s), int(e)) for s, e, p in zip(starts, ends, pitches)]).events
     # drop leading silence up to the bar line of the first note
-    spb = steps_per_bar_of(score, steps_per_quarter)
     first = int(np.flatnonzero(events >= 0)[0])
     if trim_leading:
         events = events[first - first % spb :]

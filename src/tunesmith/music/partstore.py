@@ -11,6 +11,7 @@ discarded, because their melodies would differ.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.files import atomic_path, remove_stale_temps, write_json
+from tunesmith.files import remove_stale_temps, write_bytes, write_json
 from tunesmith.music.midi import MIDI_SUFFIXES
 
 PART_FORMAT = 2  # 2: per-melody steps_per_beat (the meter) stored too
@@ -26,6 +27,14 @@ ARRAYS = ("events", "offsets", "steps_per_bar", "steps_per_beat")
 PART_NAME = re.compile(
     r"part-\d{5}\.(json|events\.npy|offsets\.npy|steps_per_bar\.npy|steps_per_beat\.npy)"
 )  # only these are ours
+
+
+def save_npy(path: Path, array: np.ndarray) -> Path:
+    """``np.save`` atomically, through Python's own file writes: numpy's writer reports a full disk as
+    "39092 requested and 8064 written" (no errno), Python's as ENOSPC, which becomes "disk full while writing PATH"."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return write_bytes(path, buffer.getbuffer())
 
 
 def content_key(path: str | Path) -> str:
@@ -134,8 +143,7 @@ class PartStore:
             "steps_per_beat": np.asarray(beat, dtype=np.int16),
         }
         for suffix, array in arrays.items():
-            with atomic_path(self.dir / f"{name}.{suffix}.npy") as tmp, open(tmp, "wb") as handle:
-                np.save(handle, array)
+            save_npy(self.dir / f"{name}.{suffix}.npy", array)
         write_json(self.dir / f"{name}.json", {"files": records})
         for record in records:
             self.records[record["key"]] = {**record, "part": name}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,13 @@ def parse_primer(
     else:
         melody = _primer_from_text(str(primer).strip(), steps_per_quarter)
     if meter is not None:
+        own = melody.meta.get("file_meter")
+        if own is not None and tuple(own) != tuple(meter):
+            raise BadInputError(
+                f"primer {primer}: the file is in {own[0]}/{own[1]} (its time signature) but --meter says "
+                f"{meter[0]}/{meter[1]}; drop --meter to continue in the file's meter, or change the time signature "
+                "in your editor if the file's is wrong"
+            )
         melody = melody.copy(meter=meter)
     if qpm:
         melody.qpm = float(qpm)
@@ -95,11 +103,22 @@ def _primer_from_file(path: Path, steps_per_quarter: int) -> Melody:
 
         return transcribe(path, steps_per_quarter=steps_per_quarter)
     try:
-        melody = melody_from_score(read_score(path), steps_per_quarter=steps_per_quarter)
+        score = read_score(path)
+        melody = melody_from_score(score, steps_per_quarter=steps_per_quarter)
     except BadInputError as exc:
         text = str(exc)
         raise BadInputError(text if str(path) in text else f"primer {path}: {text}") from None
     melody.name = path.stem
+    if len(score.time_signatures):
+        ts = score.time_signatures[0]
+        if melody.meter is None:  # a damaged time signature (255/0...): bars of 4/4, said
+            warnings.warn(
+                f"primer {path}: its time signature {ts.numerator}/{ts.denominator} is not a meter tunesmith can use; "
+                "reading it in 4/4 (choose one with --meter)",
+                stacklevel=3,
+            )
+        else:
+            melody.meta["file_meter"] = melody.meter
     return melody
 
 
