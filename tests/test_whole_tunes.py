@@ -117,10 +117,10 @@ def test_generate_cli_takes_bars_form_and_meter_and_refuses_bad_values(tmp_path)
     ok = cli("--primer", "G4 B4", "--meter", "6/8", "--bars", "8", "--form", "AA'", "-o", tmp_path / "jig")
     assert ok.returncode == 0, ok.stderr
     assert "8 bars in 6/8" in ok.stdout
-    for args, message in (
-        (("--meter", "7/0"), "denominator"),
-        (("--bars", "0"), "--bars must be at least 1"),
-        (("--bars", "10", "--form", "AABB"), "do not divide 10 bars"),
+    for args, message, code in (
+        (("--meter", "7/0"), "denominator", 1),
+        (("--bars", "0"), "argument --bars: must be at least 1, not 0", 2),  # refused by argparse, before any work
+        (("--bars", "10", "--form", "AABB"), "do not divide 10 bars", 1),
     ):
         bad = cli("--primer", "C4", *args, "-o", tmp_path / "bad")
-        assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr
+        assert bad.returncode == code and message in bad.stderr and "Traceback" not in bad.stderr

@@ -37,13 +37,8 @@ def number(kind: type = int, low: float | None = None, high: float | None = None
     (``argument --batch-size: must be at least 1, not 0``). ``above``/``below``: the bound itself is excluded."""
     import math
 
-    word = "a whole number" if kind is int else "a number"
-
     def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {word}") from None
+        value = kind(text)  # a ValueError: argparse's own "invalid int value: 'lots'"
         if kind is float and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
         if low is not None and (value <= low if above else value < low):
@@ -52,7 +47,7 @@ def number(kind: type = int, low: float | None = None, high: float | None = None
             raise argparse.ArgumentTypeError(f"must be {'below' if below else 'at most'} {high:g}, not {text}")
         return value
 
-    parse.__name__ = word
+    parse.__name__ = kind.__name__
     return parse
 
 

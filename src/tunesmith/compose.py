@@ -12,7 +12,14 @@ from pathlib import Path
 
 from tunesmith.errors import BadInputError, Cancelled, TunesmithError
 from tunesmith.files import write_json
-from tunesmith.melody.generate import GenerationSettings, MelodyModel, generate_melodies, load_melody_model, settings_dict
+from tunesmith.melody.generate import (
+    GenerationSettings,
+    MelodyModel,
+    check_settings,
+    generate_melodies,
+    load_melody_model,
+    settings_dict,
+)
 from tunesmith.music.midi import write_midi
 from tunesmith.outputs import MELODY_GENERATION, output_dir, remove_own_files
 
@@ -57,6 +64,7 @@ def generate_to_dir(
     if unknown:
         raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
     files = FileRequest(render or [], plot, video, formats, chords, soundfont, js_dir)
+    check_settings(GenerationSettings(**settings_kwargs), n)  # nonsense numbers are refused before the folder is made
     with output_dir(out_dir, MELODY_GENERATION.name, force=force):
         return _generate(model, primer, Path(out_dir), n, files, settings_kwargs, primer_bars, on_progress, stop_event)
 

@@ -265,12 +265,7 @@ def generate_melodies(
 ) -> list[Melody]:
     """Continue ``primer`` into ``n`` melodies. ``on_step(done, total)`` hears about progress about every
     16 new steps; setting the ``threading.Event`` ``stop_event`` raises :class:`Cancelled` at the next check."""
-    if n < 1:
-        raise BadInputError("number of outputs must be at least 1")
-    if settings.temperature <= 0:
-        raise BadInputError("temperature must be > 0")
-    if settings.beam_size < 1 or settings.branch_factor < 1 or settings.steps_per_iteration < 1:
-        raise BadInputError("beam size, branch factor and steps per iteration must be >= 1")
+    check_settings(settings, n)
     enc = model.encoding
     device = model.device
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
@@ -347,6 +342,31 @@ def generate_melodies(
             )
         )
     return outputs
+
+
+def check_settings(settings: GenerationSettings, n: int = 1) -> None:
+    """Refuse nonsense numbers before any work, naming the option (``--qpm``) and the Python name (``qpm=``)."""
+    from tunesmith.music.midi import MAX_QPM, MIN_QPM
+
+    def bad(option: str, need: str, value) -> BadInputError:
+        return BadInputError(f"--{option} ({option.replace('-', '_')}=) must be {need}, not {value}")
+
+    if n < 1:
+        raise BadInputError(f"-n (n=, the number of melodies) must be at least 1, not {n}")
+    if not settings.temperature > 0 or not np.isfinite(settings.temperature):
+        raise bad("temperature", "above 0", settings.temperature)
+    for option in ("beam-size", "branch-factor", "steps-per-iteration"):
+        if getattr(settings, option.replace("-", "_")) < 1:
+            raise bad(option, "at least 1", getattr(settings, option.replace("-", "_")))
+    if settings.top_k is not None and settings.top_k < 1:
+        raise bad("top-k", "at least 1", settings.top_k)
+    if settings.top_p is not None and not 0 < settings.top_p <= 1:
+        raise bad("top-p", "above 0 and at most 1", settings.top_p)
+    if settings.qpm is not None and not MIN_QPM <= settings.qpm <= MAX_QPM:
+        raise BadInputError(
+            f"--qpm (qpm=) must be {MIN_QPM:g}-{MAX_QPM:g} quarter notes per minute, not {settings.qpm:g} "
+            "(a tempo of 0 would play the whole melody at once)"
+        )
 
 
 def _plan_text(plan: list[int]) -> str:

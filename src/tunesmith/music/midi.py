@@ -76,9 +76,9 @@ def _salvage(data: bytes, name: str, quiet_if_unchanged: bool = False) -> symusi
         fixed = repair(data)
         score = symusic.Score.from_midi(fixed.data)
     except MidiDamage as exc:
-        raise BadInputError(f"{name}: damaged MIDI file: {exc}") from None
+        raise BadInputError(f"{name}: corrupt MIDI file: {exc}") from None
     except Exception:
-        raise BadInputError(f"{name}: damaged MIDI file that tunesmith cannot read; export it again from your editor") from None
+        raise BadInputError(f"{name}: corrupt MIDI file that tunesmith cannot read; export it again from your editor") from None
     if quiet_if_unchanged and not fixed.notes:
         return None
     if fixed.notes:

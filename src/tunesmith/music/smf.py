@@ -189,7 +189,7 @@ def repair(data: bytes, close_notes: bool = True) -> Repair:
         if chunk_id != b"MTrk":
             if not all(0x20 <= b < 0x7F for b in chunk_id):
                 raise MidiDamage(
-                    f"track {len(tracks) + 1} should start at byte {pos}, but the bytes there are not a MIDI chunk "
+                    f"track {len(tracks) + 1} should start at byte {pos}, but the bytes there are no track chunk "
                     "(a track length earlier in the file is wrong)"
                 )
             pos = end  # an unknown chunk: skipped, as the standard asks
