@@ -348,9 +348,12 @@ def cadence_of(chords: list[ChordSpan], key: Key) -> str | None:
 
 
 # --- MIDI ------------------------------------------------------------------------------------------------
-def chord_track(chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480, program: int = 0, velocity: int = 64):
+def chord_track(
+    chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480, program: int = 0, velocity: int = 64, symbols: bool = False
+):
     """A symusic Track named ``chords``: each chord as its root in the bass (E2-D#3) and its tones close above
-    (G3-F#4), held for its span; the chord symbol is the track's lyric at its start (so it reads back as written)."""
+    (G3-F#4), held for its span; with ``symbols`` the chord symbol is the track's lyric at its start (it then reads
+    back as written; kept off for MIDI files, where a reader would show the lyrics as a track of their own)."""
     import symusic
 
     track = symusic.Track(CHORD_TRACK_NAME, int(program), False)
@@ -360,7 +363,8 @@ def chord_track(chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480,
         tones = sorted(55 + (pc - 55) % 12 for pc in c.pitch_classes)
         for p in [bass, *tones]:
             track.notes.append(symusic.Note(c.start * ticks, (c.end - c.start) * ticks, int(p), velocity))
-        track.lyrics.append(symusic.TextMeta(c.start * ticks, c.symbol))
+        if symbols:
+            track.lyrics.append(symusic.TextMeta(c.start * ticks, c.symbol))
     return track
 
 

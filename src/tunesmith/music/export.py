@@ -110,14 +110,17 @@ def _leading_steps_dropped(score, melody: Melody, steps_per_quarter: int) -> int
 
 
 def key_of(melody: Melody, key: str | Key | None = None) -> Key:
-    """The key to write: the one asked for, else the file's key signature, else estimated from the notes."""
+    """The key of a melody for its score, export and chords: the one asked for, else ``estimate_key`` with the
+    file's key signature (the signature stays; the notes choose between its major and relative minor, so a jig
+    in E minor whose file says one sharp is in E minor, not G major), else estimated from the notes alone."""
     if isinstance(key, Key):
         return key
     if key:
         return parse_key(key)
-    if isinstance(melody.meta.get("key"), Key):
-        return melody.meta["key"]
-    return estimate_key(melody)[0]
+    signature = melody.meta.get("key")
+    if not melody.notes():
+        return signature if isinstance(signature, Key) else Key(0)
+    return estimate_key(melody, signature if isinstance(signature, Key) else None)[0]
 
 
 # --- ABC --------------------------------------------------------------------------------------------

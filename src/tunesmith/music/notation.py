@@ -150,12 +150,26 @@ def key_from_signature(fifths: int, minor: bool) -> Key:
     return Key((major - 3) % 12, "minor", fifths) if minor else Key(major, "major", fifths)
 
 
-def estimate_key(melody) -> tuple[Key, float]:
-    """The most likely key of a melody and how tonal it is.
+FINAL_TONIC_BONUS = 0.15  # the last note on the tonic (folk tunes nearly always end there)
+FIRST_TONIC_BONUS = 0.05  # the first note on it (many start there; fewer than end there)
+STATED_MINOR_BONUS = 0.2  # a file that says minor means it (writers leave the flag at major by default)
+SIGNATURE_SLACK = 0.05  # a file's signature is trusted while its scale holds this close to the best scale's share
 
-    Correlates the duration-weighted pitch-class histogram with the Krumhansl-Kessler profiles of all 24
-    keys; a final note on the tonic adds a little (folk tunes nearly always end there). Returns the key and
-    its *fit*: the share of note time on that key's scale (1.0 = every note fits; random notes ~0.6).
+
+def estimate_key(melody, signature: Key | None = None) -> tuple[Key, float]:
+    """The most likely key of a melody and how tonal it is: the one key finder of scores, exports and chords.
+
+    Correlates the duration-weighted pitch-class histogram with the Krumhansl-Kessler profiles of the keys, and
+    weighs the tonic evidence: a final note on the tonic adds 0.15, a first note on it 0.05 (the profiles alone
+    cannot tell a tune in E minor from one in G major; its ending can). With a ``signature`` (the file's key
+    signature) only the two keys that share it compete, major and relative minor (the signature's own spelling
+    kept; a signature marked minor adds 0.2 to its minor, a major mark adds nothing: it is what editors write
+    when nobody chose), unless the notes deny it: when its scale holds clearly less of the note time than another scale (a
+    C-major default written by an editor over a tune in D), all 24 keys compete. Returns the key and its *fit*:
+    the share of note time on that key's scale (1.0 = every note fits; random notes ~0.6).
+
+    On 243 O'Neill's/Ryan's tunes of the folk corpus, against their ABC ``K:`` fields: 85% without a signature,
+    95% with the signature their MIDI files carry (see benchmarks/bench_key.py).
     """
     notes = melody.notes()
     if not notes:
@@ -163,14 +177,22 @@ def estimate_key(melody) -> tuple[Key, float]:
     hist = np.zeros(12)
     for n in notes:
         hist[n.pitch % 12] += n.end - n.start
-    last_pc = notes[-1].pitch % 12
-    best, best_score = Key(0), -np.inf
-    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
-        for tonic in range(12):
-            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1] if hist.std() > 0 else 0.0
-            score = float(np.nan_to_num(r)) + (0.15 if last_pc == tonic else 0.0)
-            if score > best_score:
-                best, best_score = Key(tonic, mode), score
+    candidates = [Key(tonic, mode) for mode in ("major", "minor") for tonic in range(12)]
+    if signature is not None:
+        share = [hist[[(t + d) % 12 for d in MAJOR_SCALE]].sum() for t in range(12)]
+        major = (7 * signature.fifths) % 12
+        if share[major] >= max(share) - SIGNATURE_SLACK * hist.sum():
+            candidates = [Key(major, "major", signature.fifths), Key((major - 3) % 12, "minor", signature.fifths)]
+    last_pc, first_pc = notes[-1].pitch % 12, notes[0].pitch % 12
+    best, best_score = candidates[0], -np.inf
+    for key in candidates:
+        profile = _MAJOR_PROFILE if key.mode == "major" else _MINOR_PROFILE
+        r = np.corrcoef(hist, np.roll(profile, key.tonic))[0, 1] if hist.std() > 0 else 0.0
+        score = float(np.nan_to_num(r)) + FINAL_TONIC_BONUS * (last_pc == key.tonic) + FIRST_TONIC_BONUS * (first_pc == key.tonic)
+        if signature is not None and signature.mode == "minor" and key == signature and len(candidates) == 2:
+            score += STATED_MINOR_BONUS
+        if score > best_score:
+            best, best_score = key, score
     fit = float(hist[list(best.scale)].sum() / hist.sum())
     return best, fit
 
