@@ -294,8 +294,8 @@ def to_music21(melody: Melody, *, chords=None, key: str | Key | None = None, tit
     """A music21 Score of the melody (key, meter, tempo, chord symbols; primer notes coloured if asked)."""
     try:
         from music21 import clef as m21clef
-        from music21 import harmony, metadata, meter, note, stream, tempo
         from music21 import key as m21key
+        from music21 import metadata, meter, note, stream, tempo
     except ImportError as exc:
         raise BadInputError("writing MusicXML needs music21: pip install 'tunesmith[scores]'") from exc
     notes = melody.notes()

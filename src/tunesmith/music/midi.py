@@ -451,7 +451,9 @@ def choose_melody_track(score: symusic.Score) -> TrackChoice:
         mean_pitch = float(pitches[alone].mean())  # the line's top notes where it has chords
         covered = _covered_ticks(starts, ends) / end_of_piece
         words = t.name.lower()
-        name_score = 1.0 if any(w in words for w in _MELODY_WORDS) else -1.0 if any(w in words for w in _ACCOMPANIMENT_WORDS) else 0.0
+        name_score = (
+            1.0 if any(w in words for w in _MELODY_WORDS) else -1.0 if any(w in words for w in _ACCOMPANIMENT_WORDS) else 0.0
+        )
         points = 2.0 * name_score + 2.0 * mono + (mean_pitch - 60.0) / 12.0 + 1.5 * min(1.0, covered)
         if np.unique(pitches).size < 3:
             points -= 3.0
