@@ -293,3 +293,15 @@ def test_harmonize_to_midi_on_very_short_melodies(tmp_path, capsys, notes):
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and f"Wrote {out}" in captured.out
     assert len(read_score(out).tracks) == 2 and len(read_score(out).tracks[1].notes) > 0
+
+
+def test_musicxml_chord_symbols_read_back_as_chords(tmp_path):
+    bb_tune = FOLK / "ryansMammoth__BenButlersReel__X1.mid"
+    melody = load_melody(bb_tune)
+    chords = harmonize(melody).chords
+    out = tmp_path / "h.musicxml"
+    export_melody(melody, out, chords=chords)
+    back = load_melody(out)
+    assert [n.pitch for n in back.notes()] == [n.pitch for n in melody.notes()]  # no chord notes in the melody
+    assert [(c.symbol, c.start) for c in back.meta["chords"]] == [(c.symbol, c.start) for c in chords]
+    assert '"Eb"' in to_abc(back)  # and they travel on to ABC, flats spelled as folk tools expect

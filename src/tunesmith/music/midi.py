@@ -239,13 +239,54 @@ def _read_with_music21(path: Path) -> symusic.Score:
         raise BadInputError(f"{path}: reading {path.suffix} needs music21: pip install 'tunesmith[scores]'") from exc
     try:
         stream = music21.converter.parse(str(path))
+        from music21 import harmony
         from music21.midi.translate import streamToMidiFile
 
+        chords = _chord_symbols(stream)
+        # music21 plays chord symbols (<harmony>) as notes in its MIDI: they are chords, not melody
+        for symbol in list(stream.recurse().getElementsByClass(harmony.Harmony)):
+            symbol.activeSite.remove(symbol)
         midi_file = streamToMidiFile(stream)
         data = midi_file.writestr()
     except Exception as exc:
         raise BadInputError(f"{path}: music21 could not read it ({type(exc).__name__}: {exc})") from exc
-    return score_from_bytes(data, name=str(path))
+    score = score_from_bytes(data, name=str(path))
+    track = _chord_symbol_track(chords, float(stream.highestTime), score)
+    if track is not None:
+        score.tracks.append(track)
+    return score
+
+
+def _chord_symbols(stream) -> list:
+    """(offset in quarters, ChordSymbol) of a music21 stream's chord symbols, in time order (N.C. left out)."""
+    from music21 import harmony
+
+    try:
+        found = [(float(c.getOffsetInHierarchy(stream)), c) for c in stream.recurse().getElementsByClass(harmony.ChordSymbol)]
+    except Exception:  # a stream music21 cannot place: no chords rather than no melody
+        return []
+    return sorted(((o, c) for o, c in found if not isinstance(c, harmony.NoChord) and c.pitches), key=lambda x: x[0])
+
+
+def _chord_symbol_track(symbols: list, end_quarters: float, score: symusic.Score):
+    """Chord symbols (``<harmony>``, from ``_chord_symbols``) as a ``chords`` track (root in the bass, tones above,
+    the symbol as lyric), timed in the score's ticks; None when there are none."""
+    if not symbols:
+        return None
+    track = symusic.Track(CHORD_TRACK_NAME, 24, False)
+    for i, (offset, chord) in enumerate(symbols):
+        stop = symbols[i + 1][0] if i + 1 < len(symbols) else max(end_quarters, offset + 1)
+        start, length = int(round(offset * score.tpq)), max(1, int(round((stop - offset) * score.tpq)))
+        if stop <= offset:
+            continue
+        root = int(chord.root().pitchClass)
+        tones = sorted({55 + (int(p.pitchClass) - 55) % 12 for p in chord.pitches})
+        for pitch in [40 + (root - 40) % 12, *tones]:
+            track.notes.append(symusic.Note(start, length, int(pitch), 64))
+        figure = str(chord.figure).replace("-", "b") if chord.figure else ""
+        if figure:
+            track.lyrics.append(symusic.TextMeta(start, figure))
+    return track if len(track.notes) else None
 
 
 def first_tempo_qpm(score: symusic.Score, default: float = 120.0) -> float:
