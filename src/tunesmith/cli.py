@@ -420,19 +420,31 @@ def _export(o: dict, progress: bool) -> None:
 
 
 def _notation(o: dict, score: bool) -> None:
-    from tunesmith.music.export import export_melody, load_melody
+    from tunesmith.music.export import export_melodies, load_melodies
     from tunesmith.score import save_score
 
-    melody = load_melody(o["input"])
+    melodies = load_melodies(o["input"])
+    if score:
+        if len(melodies) > 1:
+            print(f"Engraving the first of the {len(melodies)} tunes in {o['input']} (export keeps them all)")
+        melodies = melodies[:1]
+    for melody in melodies[:1]:
+        if melody.meta.get("track_candidates", 0) > 1:
+            print(str(melody.meta["track_choice"]).capitalize())
     if o.get("primer_steps"):
-        melody.primer_steps = o["primer_steps"]
+        for melody in melodies:
+            melody.primer_steps = o["primer_steps"]
     chords = None
     if o.get("chords"):
         from tunesmith.harmony import harmonize
 
-        chords = harmonize(melody, key=o.get("key")).chords
-    write = save_score if score else export_melody
-    print(f"Wrote {write(melody, o['output'], chords=chords, key=o.get('key'), title=o.get('title'))}")
+        chords = [harmonize(melody, key=o.get("key")).chords for melody in melodies]
+    kwargs = dict(key=o.get("key"), title=o.get("title"))
+    if score:
+        print(f"Wrote {save_score(melodies[0], o['output'], chords=chords[0] if chords else None, **kwargs)}")
+        return
+    for path in export_melodies(melodies, o["output"], chords=chords, **kwargs):
+        print(f"Wrote {path}")
 
 
 @command(
@@ -451,9 +463,8 @@ def _harmonize(o: dict, progress: bool) -> None:
     from tunesmith.harmony import harmonize_file
 
     result = harmonize_file(o["input"], o["output"], **given(o, "key", "per", "chord_instrument"))
-    stats = result.stats()
-    print(f"Key {result.key}: {' '.join(result.symbols())}")
-    print(f"{stats['strong_beat_chord_tones']:.0%} of strong-beat notes are chord tones; cadence: {stats['cadence']}")
+    for line in result.report():
+        print(line)
     print(f"Wrote {o['output']}")
 
 

@@ -26,8 +26,37 @@ from tunesmith.music.notation import Key, bar_steps, meter_of
 
 CHORD_TRACK_NAME = "chords"
 MIN_TONAL_FIT = 0.8  # share of note time on one diatonic scale below which a melody has no key to harmonise in
-_QUALITY_STEPS = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6)}
-_QUALITY_SUFFIX = {"maj": "", "min": "m", "dim": "dim"}
+# the three triads harmonize chooses from, then the chords that files bring (ABC chord symbols, chord tracks)
+_QUALITY_STEPS = {
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    "aug": (0, 4, 8),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "dim7": (0, 3, 6, 9),
+    "m7b5": (0, 3, 6, 10),
+    "6": (0, 4, 7, 9),
+    "min6": (0, 3, 7, 9),
+    "sus4": (0, 5, 7),
+    "sus2": (0, 2, 7),
+}
+_QUALITY_SUFFIX = {
+    "maj": "",
+    "min": "m",
+    "dim": "dim",
+    "aug": "aug",
+    "7": "7",
+    "maj7": "maj7",
+    "min7": "m7",
+    "dim7": "dim7",
+    "m7b5": "m7b5",
+    "6": "6",
+    "min6": "m6",
+    "sus4": "sus4",
+    "sus2": "sus2",
+}
 # (degree in semitones above the tonic, quality, roman numeral) for each mode's candidate chords
 _CANDIDATES = {
     "major": ((0, "maj", "I"), (2, "min", "ii"), (4, "min", "iii"), (5, "maj", "IV"), (7, "maj", "V"), (9, "min", "vi")),
@@ -111,6 +140,20 @@ class Harmonization:
 
     def stats(self) -> dict:
         return harmony_stats(self.melody, self.chords, self.slot_steps, self.key)
+
+    def report(self) -> list[str]:
+        """The lines ``tunesmith harmonize`` prints: the melody track taken (when there was a choice), the key and
+        chords, and the strong-beat figure (or why there is none: a note or two that never sound on a slot's
+        first step)."""
+        lines = []
+        if self.melody.meta.get("track_candidates", 0) > 1:
+            lines.append(str(self.melody.meta["track_choice"]).capitalize())
+        lines.append(f"Key {self.key}: {' '.join(self.symbols())}")
+        stats = self.stats()
+        share = stats["strong_beat_chord_tones"]
+        tones = f"{share:.0%} of strong-beat notes are chord tones" if share is not None else "no note starts on a strong beat"
+        lines.append(f"{tones}; cadence: {stats['cadence'] or 'none'}")
+        return lines
 
 
 def slot_steps_for(meter: tuple[int, int], steps_per_quarter: int, per: str = "auto") -> int:
@@ -305,9 +348,12 @@ def cadence_of(chords: list[ChordSpan], key: Key) -> str | None:
 
 
 # --- MIDI ------------------------------------------------------------------------------------------------
-def chord_track(chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480, program: int = 0, velocity: int = 64):
-    """A symusic Track named ``chords``: each chord as its root in the bass (E2-D#3) and a close triad
-    (G3-F#4), held for its span."""
+def chord_track(
+    chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480, program: int = 0, velocity: int = 64, symbols: bool = False
+):
+    """A symusic Track named ``chords``: each chord as its root in the bass (E2-D#3) and its tones close above
+    (G3-F#4), held for its span; with ``symbols`` the chord symbol is the track's lyric at its start (it then reads
+    back as written; kept off for MIDI files, where a reader would show the lyrics as a track of their own)."""
     import symusic
 
     track = symusic.Track(CHORD_TRACK_NAME, int(program), False)
@@ -317,12 +363,26 @@ def chord_track(chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480,
         tones = sorted(55 + (pc - 55) % 12 for pc in c.pitch_classes)
         for p in [bass, *tones]:
             track.notes.append(symusic.Note(c.start * ticks, (c.end - c.start) * ticks, int(p), velocity))
+        if symbols:
+            track.lyrics.append(symusic.TextMeta(c.start * ticks, c.symbol))
     return track
 
 
+def _quality_of(root: int, pcs: set[int]) -> str:
+    """The chord quality whose tones are ``pcs`` above ``root``; else the triad its third implies."""
+    exact = next((q for q, steps in _QUALITY_STEPS.items() if {(root + d) % 12 for d in steps} == pcs), None)
+    if exact:
+        return exact
+    if (root + 3) % 12 in pcs and (root + 4) % 12 not in pcs:
+        return "dim" if (root + 6) % 12 in pcs and (root + 7) % 12 not in pcs else "min"
+    return "maj"
+
+
 def chords_from_track(track, tpq: int, steps_per_quarter: int, offset: int = 0, key: Key | None = None) -> list[ChordSpan]:
-    """Read chord spans back from a ``chords`` track (notes grouped by onset; the lowest note is the root)."""
+    """Read chord spans back from a ``chords`` track (notes grouped by onset; the lowest note is the root; a lyric
+    at the onset is the chord's symbol as written)."""
     notes = track.notes.numpy()
+    names = {int(x.time): str(x.text).strip() for x in track.lyrics if str(x.text).strip()}
     groups: dict[int, list[tuple[int, int]]] = {}
     for time, duration, pitch in zip(notes["time"], notes["duration"], notes["pitch"]):
         groups.setdefault(int(time), []).append((int(pitch), int(duration)))
@@ -331,13 +391,19 @@ def chords_from_track(track, tpq: int, steps_per_quarter: int, offset: int = 0, 
         pitches = sorted(p for p, _ in groups[time])
         pcs = {p % 12 for p in pitches}
         root = pitches[0] % 12
-        quality = next((q for q, steps in _QUALITY_STEPS.items() if {(root + d) % 12 for d in steps} == pcs), None)
-        if quality is None:
-            continue
+        symbol = names.get(time)
+        if symbol is None:
+            quality = next((q for q, steps in _QUALITY_STEPS.items() if {(root + d) % 12 for d in steps} == pcs), None)
+            if quality is None:
+                continue
+        else:
+            quality = _quality_of(root, pcs)
         start = int(round(time * steps_per_quarter / tpq)) - offset
         end = start + int(round(max(d for _, d in groups[time]) * steps_per_quarter / tpq))
-        name = key.spell(root) if key else ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[root]
-        out.append(ChordSpan(start, end, root, quality, name + _QUALITY_SUFFIX[quality]))
+        if symbol is None:
+            name = key.spell(root) if key else ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[root]
+            symbol = name + _QUALITY_SUFFIX[quality]
+        out.append(ChordSpan(start, max(end, start + 1), root, quality, symbol))
     return out
 
 

@@ -13,13 +13,23 @@ A melody read from a file keeps its key signature and meter in ``meta``; chord s
 from __future__ import annotations
 
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
 from tunesmith.errors import BadInputError
 from tunesmith.files import atomic_path, write_text
 from tunesmith.music.melody import Melody
-from tunesmith.music.notation import Key, bar_steps, beat_steps, estimate_key, key_from_signature, meter_of, parse_key
+from tunesmith.music.notation import (
+    Key,
+    bar_steps,
+    beat_steps,
+    clef_for,
+    estimate_key,
+    key_from_signature,
+    meter_of,
+    parse_key,
+)
 
 EXPORT_FORMATS = ("abc", "musicxml")
 CHORD_TRACK_NAME = "chords"
@@ -30,21 +40,51 @@ _SUFFIX_FORMAT = {".abc": "abc", ".musicxml": "musicxml", ".xml": "musicxml", ".
 def load_melody(source, steps_per_quarter: int = 4) -> Melody:
     """A Melody from a Melody, MIDI/ABC/MusicXML path or symusic Score, with ``meta`` holding what notation needs:
     ``time_signature`` (num, den), ``key`` (a Key, from the file's key signature) and ``chords`` (the spans of a
-    track named ``chords``, as ``tunesmith harmonize`` writes)."""
-    import symusic
+    track named ``chords``, as ``tunesmith harmonize`` writes, or an ABC tune's chord symbols).
 
-    from tunesmith.music.midi import melody_from_score, read_score
-
+    The melody is the file's melody track (``tunesmith.music.midi.choose_melody_track``; ``meta['track_choice']``
+    says which one was taken), never a skyline over the accompaniment. An ABC file gives its first tune
+    (``load_melodies`` gives them all)."""
     if isinstance(source, Melody):
         return source
-    score = source if isinstance(source, symusic.Score) else read_score(source)
+    return load_melodies(source, steps_per_quarter, first_only=True)[0]
+
+
+def load_melodies(source, steps_per_quarter: int = 4, *, first_only: bool = False) -> list[Melody]:
+    """Every tune of ``source``: one Melody per ``X:`` tune of an ABC file (``meta['tune_id']`` holds its number,
+    ``meta['tunes']`` the file's count), else a list of the one melody ``load_melody`` reads."""
+    import symusic
+
+    from tunesmith.music.midi import read_abc_tunes, read_score
+
+    if isinstance(source, Melody):
+        return [source]
     name = Path(source).stem if isinstance(source, str | os.PathLike) else ""
+    if isinstance(source, str | os.PathLike) and Path(source).suffix.lower() == ".abc" and Path(source).is_file():
+        tunes = read_abc_tunes(source, chords=True)
+        if not tunes:
+            raise BadInputError(f"{source}: no ABC tune (no 'X:' header with notes) found")
+        out = []
+        for tune_id, score in tunes[:1] if first_only else tunes:
+            melody = _melody_of_score(score, name, steps_per_quarter)
+            melody.meta.update(tune_id=tune_id, tunes=len(tunes), title=_abc_title(score))
+            out.append(melody)
+        return out
+    score = source if isinstance(source, symusic.Score) else read_score(source)
+    return [_melody_of_score(score, name, steps_per_quarter)]
+
+
+def _abc_title(score) -> str:
+    return next((t.name for t in score.tracks if t.name and t.name != CHORD_TRACK_NAME), "")
+
+
+def _melody_of_score(score, name: str, steps_per_quarter: int) -> Melody:
+    from tunesmith.music.midi import melody_from_score
+
     melody_tracks = [i for i, t in enumerate(score.tracks) if t.name != CHORD_TRACK_NAME and not t.is_drum and len(t.notes)]
     if not melody_tracks:
         raise BadInputError(f"{name or 'the score'}: no notes to write (the file is empty or holds only drums/chords)")
-    work = score.copy()
-    work.tracks = [t for t in score.tracks if t.name != CHORD_TRACK_NAME]
-    melody = melody_from_score(work, steps_per_quarter=steps_per_quarter)
+    melody = melody_from_score(score, steps_per_quarter=steps_per_quarter)  # the melody track, chords left out
     melody.name = name
     if len(score.time_signatures):
         ts = score.time_signatures[0]
@@ -63,20 +103,24 @@ def load_melody(source, steps_per_quarter: int = 4) -> Melody:
 
 def _leading_steps_dropped(score, melody: Melody, steps_per_quarter: int) -> int:
     """melody_from_score drops whole bars of leading silence; chord spans shift by the same amount."""
-    first_tick = min(int(t.notes.numpy()["time"].min()) for t in score.tracks if t.name != CHORD_TRACK_NAME and len(t.notes))
+    track = score.tracks[melody.meta["track"]]
+    first_tick = int(track.notes.numpy()["time"].min())
     first_step = int(round(first_tick * steps_per_quarter / score.tpq))
     return first_step - first_step % melody.steps_per_bar
 
 
 def key_of(melody: Melody, key: str | Key | None = None) -> Key:
-    """The key to write: the one asked for, else the file's key signature, else estimated from the notes."""
+    """The key of a melody for its score, export and chords: the one asked for, else ``estimate_key`` with the
+    file's key signature (the signature stays; the notes choose between its major and relative minor, so a jig
+    in E minor whose file says one sharp is in E minor, not G major), else estimated from the notes alone."""
     if isinstance(key, Key):
         return key
     if key:
         return parse_key(key)
-    if isinstance(melody.meta.get("key"), Key):
-        return melody.meta["key"]
-    return estimate_key(melody)[0]
+    signature = melody.meta.get("key")
+    if not melody.notes():
+        return signature if isinstance(signature, Key) else Key(0)
+    return estimate_key(melody, signature if isinstance(signature, Key) else None)[0]
 
 
 # --- ABC --------------------------------------------------------------------------------------------
@@ -198,7 +242,8 @@ def to_abc(
     lines += [f"M:{meter[0]}/{meter[1]}", "L:1/8"]
     if tempo:
         lines.append(f"Q:1/4={int(round(melody.qpm))}")
-    lines.append(f"K:{key.name}")
+    clef = clef_for(n.pitch for n in melody.notes())
+    lines.append(f"K:{key.name}" + (f" clef={clef}" if clef != "treble" else ""))
     body, line, bar_state, bars = [], [], {}, 0
     primer_marked = continuation_marked = False
     for tok in _tokens(melody, chords, meter):
@@ -248,8 +293,9 @@ def primer_note_count(melody: Melody, chords=None) -> int:
 def to_music21(melody: Melody, *, chords=None, key: str | Key | None = None, title: str | None = None, mark_primer: bool = False):
     """A music21 Score of the melody (key, meter, tempo, chord symbols; primer notes coloured if asked)."""
     try:
-        from music21 import harmony, metadata, meter, note, stream, tempo
+        from music21 import clef as m21clef
         from music21 import key as m21key
+        from music21 import metadata, meter, note, stream, tempo
     except ImportError as exc:
         raise BadInputError("writing MusicXML needs music21: pip install 'tunesmith[scores]'") from exc
     notes = melody.notes()
@@ -260,6 +306,8 @@ def to_music21(melody: Melody, *, chords=None, key: str | Key | None = None, tit
     num, den = meter_of(melody)
     spq = melody.steps_per_quarter
     part = stream.Part()
+    if clef_for(n.pitch for n in notes) == "bass":
+        part.insert(0, m21clef.BassClef())
     part.insert(0, m21key.Key(k.spell(k.tonic).replace("b", "-"), k.mode))
     part.insert(0, meter.TimeSignature(f"{num}/{den}"))
     part.insert(0, tempo.MetronomeMark(number=round(melody.qpm)))
@@ -275,11 +323,49 @@ def to_music21(melody: Melody, *, chords=None, key: str | Key | None = None, tit
         part.insert(n.start / spq, m)
         cursor = n.end
     for c in chords or []:
-        part.insert(c.start / spq, harmony.ChordSymbol(c.symbol))
+        symbol = chord_symbol_m21(c.symbol, getattr(c, "root", None), getattr(c, "quality", None))
+        if symbol is not None:
+            part.insert(c.start / spq, symbol)
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title or melody.name or "tunesmith melody")
     score.insert(0, part)
     return score.makeNotation()
+
+
+def m21_figure(symbol: str) -> str:
+    """A chord symbol as music21 spells it: ``'-'`` for flat in the root and bass (``'Bb'`` -> ``'B-'``,
+    ``'Ebm'`` -> ``'E-m'``, ``'C/Bb'`` -> ``'C/B-'``); the quality's own ``b`` (``m7b5``) stays."""
+    match = re.fullmatch(r"([A-G])([#b]*)(.*?)(?:/([A-Ga-g])([#b]*))?", symbol.strip())
+    if not match:
+        return symbol
+    root, acc, quality, bass, bass_acc = match.groups()
+    figure = root + acc.replace("b", "-") + quality
+    if bass:
+        figure += "/" + bass.upper() + (bass_acc or "").replace("b", "-")
+    return figure
+
+
+def chord_symbol_m21(symbol: str, root: int | None = None, quality: str | None = None):
+    """A music21 ChordSymbol for a chord symbol in any key (flats included), or None when music21 cannot read it
+    (``'N.C.'``): the root with the triad of ``quality`` is tried before giving up, so a chord never crashes an
+    export."""
+    from music21 import harmony
+
+    figure = m21_figure(symbol)
+    tries = [figure]
+    m = re.match(r"([A-G][#-]*)", figure)
+    if m:
+        triad = {"min": "m", "dim": "dim", "min7": "m", "min6": "m", "dim7": "dim", "m7b5": "dim"}.get(quality or "", "")
+        tries.append(m.group(1) + triad)
+    for text in tries:
+        try:
+            out = harmony.ChordSymbol(text)
+            if text != figure:
+                out.figure = text
+            return out
+        except Exception:  # music21 raises ValueError/KeyError/HarmonyException for figures it does not know
+            continue
+    return None
 
 
 PRIMER_COLOUR = "#e6550d"  # the orange the piano rolls draw the primer in (plots.PRIMER_COLOR)
@@ -301,17 +387,60 @@ def format_of(path: str | os.PathLike) -> str:
     return _SUFFIX_FORMAT[suffix]
 
 
-def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, **kwargs) -> Path:
-    """Write a Melody or a MIDI/ABC/MusicXML file as ABC or MusicXML (chosen by ``fmt`` or the suffix), atomically."""
+def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, chords=None, **kwargs) -> Path:
+    """Write a Melody or a MIDI/ABC/MusicXML file as ABC or MusicXML (chosen by ``fmt`` or the suffix), atomically.
+
+    ``chords`` (spans) go under the (first) melody. Every tune of a multi-tune ABC file is kept (``export_melodies``);
+    the path returned is ``out`` (for MusicXML of several tunes, the first tune's file)."""
+    melodies = [source] if isinstance(source, Melody) else load_melodies(source)
+    per_melody = None if chords is None else [chords] + [None] * (len(melodies) - 1)
+    return export_melodies(melodies, out, fmt=fmt, chords=per_melody, **kwargs)[0]
+
+
+def tune_number(melody: Melody, index: int, taken: set[int]) -> int:
+    """The ``X:`` number to write: the tune's own when it has a free one, else the next free from ``index + 1``."""
+    own = str(melody.meta.get("tune_id", "")).strip()
+    if own.isdigit() and int(own) not in taken:
+        return int(own)
+    n = index + 1
+    while n in taken:
+        n += 1
+    return n
+
+
+def export_melodies(
+    melodies: list[Melody], out: str | os.PathLike, *, fmt: str | None = None, chords=None, title: str | None = None, **kwargs
+) -> list[Path]:
+    """Write melodies (e.g. the tunes of an ABC collection, from ``load_melodies``) as ABC or MusicXML.
+
+    ABC holds them all in one file (``X:1``, ``X:2``... their own numbers where they have them); MusicXML holds one
+    score, so several tunes give one file each, ``OUT-X<number>.musicxml``. ``chords`` is one list of spans per
+    melody (None: each melody's own, ``meta['chords']``). Returns the paths written."""
     fmt = fmt or format_of(out)
     if fmt not in EXPORT_FORMATS:
         raise BadInputError(f"unknown export format '{fmt}'; use one of: {', '.join(EXPORT_FORMATS)}")
-    melody = load_melody(source)
+    if not melodies:
+        raise BadInputError(f"{out}: no melodies to write")
+    chords = list(chords) if chords is not None else [None] * len(melodies)
+    if len(chords) != len(melodies):
+        raise BadInputError(f"{out}: {len(chords)} chord lists for {len(melodies)} melodies")
+    several = len(melodies) > 1
+    taken: set[int] = set()
+    numbers = []
+    for i, m in enumerate(melodies):
+        numbers.append(tune_number(m, i, taken))
+        taken.add(numbers[-1])
+    titles = [title or m.meta.get("title") or m.name or None for m in melodies] if several else [title] * len(melodies)
     if fmt == "abc":
-        return write_text(out, to_abc(melody, **kwargs))
-    if Path(out).suffix.lower() == ".mxl":
-        score = to_music21(melody, **kwargs)
-        with atomic_path(out) as tmp:
-            score.write("mxl", fp=str(tmp))
-        return Path(out)
-    return write_text(out, to_musicxml(melody, **kwargs))
+        tunes = [to_abc(m, chords=c, title=t, number=n, **kwargs) for m, c, t, n in zip(melodies, chords, titles, numbers)]
+        return [write_text(out, "\n".join(tunes))]
+    out = Path(out)
+    paths = [out.with_name(f"{out.stem}-X{n}{out.suffix}") for n in numbers] if several else [out]
+    for m, c, t, path in zip(melodies, chords, titles, paths):
+        if path.suffix.lower() == ".mxl":
+            score = to_music21(m, chords=c, title=t, **kwargs)
+            with atomic_path(path) as tmp:
+                score.write("mxl", fp=str(tmp))
+        else:
+            write_text(path, to_musicxml(m, chords=c, title=t, **kwargs))
+    return paths

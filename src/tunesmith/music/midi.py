@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -105,11 +106,17 @@ def check_tempos(score: symusic.Score, name: str) -> None:
             )
 
 
-def read_abc_tunes(path: str | os.PathLike) -> list[tuple[str, symusic.Score]]:
+def read_abc_tunes(path: str | os.PathLike, *, chords: bool = False) -> list[tuple[str, symusic.Score]]:
     """Every tune (``X:`` section) of an ABC file, parsed by symusic's ABC reader: ``[(tune id, Score)]``.
 
     ABC is the plain-text notation most folk collections are kept in; one file often holds hundreds of
     tunes. Tunes that fail to parse or hold no notes are left out.
+
+    Chord symbols (``"G"``, ``"D7"``) are accompaniment, not melody: the reader would play them as a bass line and
+    a line of chord tones (two more tracks), so they are taken out of the text first and every tune gives only its
+    melody (one track per ``V:`` voice). With ``chords=True`` they come back as one more track named ``chords``
+    (each chord's root in the bass and its tones above, the symbol as the track's lyric at its start), the track
+    ``tunesmith harmonize`` writes.
     """
     text = Path(path).read_bytes().decode("utf-8", errors="replace")
     chunks = ["X:" + chunk for chunk in ("\n" + text).split("\nX:")[1:]]
@@ -118,12 +125,137 @@ def read_abc_tunes(path: str | os.PathLike) -> list[tuple[str, symusic.Score]]:
         for chunk in chunks:
             tune_id = chunk.split("\n", 1)[0][2:].strip() or str(len(tunes) + 1)
             try:
-                score = symusic.Score.from_abc(chunk)
+                score = symusic.Score.from_abc(_abc_without_chord_symbols(chunk))
             except Exception:
                 continue
             if score.note_num() > 0:
+                if chords:
+                    track = _abc_chord_track(chunk, score.tpq)
+                    if track is not None:
+                        score.tracks.append(track)
                 tunes.append((tune_id, score))
     return tunes
+
+
+_ABC_FIELD = re.compile(r"^[A-Za-z+]:")
+
+
+def _abc_body_lines(chunk: str):
+    """(is_body, code, comment) per line of one ABC tune: header/field lines and %% directives are not body."""
+    in_body = False
+    for line in chunk.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith("%") or _ABC_FIELD.match(stripped):
+            if stripped.startswith("K:"):
+                in_body = True
+            yield False, line, ""
+            continue
+        cut = line.find("%")
+        code, comment = (line, "") if cut < 0 else (line[:cut], line[cut:])
+        yield in_body, code, comment
+
+
+def _abc_without_chord_symbols(chunk: str) -> str:
+    """The tune with every quoted string (chord symbols and annotations, which sound nothing) taken out of its body."""
+    out = []
+    for body, code, comment in _abc_body_lines(chunk):
+        out.append(re.sub(r'"[^"\n]*"', "", code) + comment if body else code + comment)
+    return "\n".join(out)
+
+
+def _abc_chord_symbols(chunk: str) -> list[str]:
+    """The chord symbols of a tune's body in order of appearance (annotations, ``"^text"``, left out)."""
+    found = []
+    for body, code, _ in _abc_body_lines(chunk):
+        if body:
+            found += [m for m in re.findall(r'"([^"\n]*)"', code) if m and m[0] in "ABCDEFG"]
+    return found
+
+
+def _abc_meter_sixteenths(chunk: str) -> int:
+    """Sixteenth notes in one bar of the tune's first ``M:`` field (4/4 when there is none, or it is free)."""
+    match = re.search(r"^M:\s*([^\n%]*)", chunk, re.M)
+    field = match.group(1).strip() if match else ""
+    if field.startswith("C"):
+        return 16
+    nums = re.match(r"(\d+(?:\+\d+)*)\s*/\s*(\d+)", field)
+    if not nums:
+        return 16
+    num, den = sum(int(x) for x in nums.group(1).split("+")), int(nums.group(2))
+    return max(1, int(round(16 * num / den))) if den > 0 else 16
+
+
+def _abc_chord_track(chunk: str, tpq: int):
+    """The tune's chord symbols as a ``chords`` track, timed by symusic's own reader (repeats expanded as the
+    melody's are): the reader plays each symbol on every step of a ``%%MIDI gchord`` pattern of fine steps, and
+    runs of one chord become one span. None when the tune has no chord symbols."""
+    symbols = _abc_chord_symbols(chunk)
+    if not symbols:
+        return None
+    sixteenths = _abc_meter_sixteenths(chunk)
+    pattern = "c" * (sixteenths * max(1, 40 // sixteenths) if sixteenths <= 40 else 40)  # the reader's limit is 40
+    lines = [line for line in chunk.split("\n") if not re.match(r"\s*%%MIDI\s+(gchord|chordprog|nobass|nochord)", line)]
+    k_line = next((i for i, line in enumerate(lines) if line.startswith("K:")), None)
+    if k_line is None:
+        return None
+    lines.insert(k_line + 1, f"%%MIDI gchord {pattern}")
+    try:
+        played = symusic.Score.from_abc("\n".join(lines))
+    except Exception:
+        return None
+    voicings = _abc_symbol_voicings(symbols)
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for t in played.tracks[1:]:  # the melody (voices) first, then the chords the reader played
+        for n in t.notes:
+            groups.setdefault(int(n.time), []).append((int(n.pitch), int(n.end)))
+    spans: list[list] = []  # [start, end, pitches]
+    for time in sorted(groups):
+        pitches = tuple(sorted({p for p, _ in groups[time]}))
+        end = max(e for _, e in groups[time])
+        if spans and spans[-1][2] == pitches and time <= spans[-1][1] + tpq // 4:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([time, end, pitches])
+    if not spans:
+        return None
+    track = symusic.Track("chords", 24, False)
+    for start, end, pitches in spans:
+        symbol = voicings.get(pitches)
+        root = _symbol_root(symbol) if symbol else None
+        if root is None:
+            root = pitches[0] % 12
+        bass = 40 + (root - 40) % 12
+        tones = sorted({55 + (p - 55) % 12 for p in pitches})
+        for p in [bass, *tones]:
+            track.notes.append(symusic.Note(start, max(1, end - start), int(p), 64))
+        if symbol:
+            track.lyrics.append(symusic.TextMeta(start, symbol))
+    return track
+
+
+def _abc_symbol_voicings(symbols: list[str]) -> dict[tuple[int, ...], str]:
+    """Pitches the ABC reader plays for each chord symbol -> the symbol (the first one written, for two alike)."""
+    out: dict[tuple[int, ...], str] = {}
+    for symbol in dict.fromkeys(symbols):
+        try:
+            probe = symusic.Score.from_abc(f'X:1\nM:4/4\nL:1/4\n%%MIDI gchord c\nK:C\n"{symbol}"C4|\n')
+        except Exception:
+            continue
+        pitches = tuple(sorted({int(n.pitch) for t in probe.tracks[1:] for n in t.notes}))
+        if pitches:
+            out.setdefault(pitches, symbol)
+    return out
+
+
+_NOTE_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def _symbol_root(symbol: str) -> int | None:
+    """The root pitch class a chord symbol names (``'Bb7'`` -> 10, ``'F#m'`` -> 6)."""
+    match = re.match(r"([A-G])([#b]?)", symbol)
+    if not match:
+        return None
+    return (_NOTE_PC[match.group(1)] + {"#": 1, "b": -1, "": 0}[match.group(2)]) % 12
 
 
 class _quiet_stdout:
@@ -150,13 +282,54 @@ def _read_with_music21(path: Path) -> symusic.Score:
         raise BadInputError(f"{path}: reading {path.suffix} needs music21: pip install 'tunesmith[scores]'") from exc
     try:
         stream = music21.converter.parse(str(path))
+        from music21 import harmony
         from music21.midi.translate import streamToMidiFile
 
+        chords = _chord_symbols(stream)
+        # music21 plays chord symbols (<harmony>) as notes in its MIDI: they are chords, not melody
+        for symbol in list(stream.recurse().getElementsByClass(harmony.Harmony)):
+            symbol.activeSite.remove(symbol)
         midi_file = streamToMidiFile(stream)
         data = midi_file.writestr()
     except Exception as exc:
         raise BadInputError(f"{path}: music21 could not read it ({type(exc).__name__}: {exc})") from exc
-    return score_from_bytes(data, name=str(path))
+    score = score_from_bytes(data, name=str(path))
+    track = _chord_symbol_track(chords, float(stream.highestTime), score)
+    if track is not None:
+        score.tracks.append(track)
+    return score
+
+
+def _chord_symbols(stream) -> list:
+    """(offset in quarters, ChordSymbol) of a music21 stream's chord symbols, in time order (N.C. left out)."""
+    from music21 import harmony
+
+    try:
+        found = [(float(c.getOffsetInHierarchy(stream)), c) for c in stream.recurse().getElementsByClass(harmony.ChordSymbol)]
+    except Exception:  # a stream music21 cannot place: no chords rather than no melody
+        return []
+    return sorted(((o, c) for o, c in found if not isinstance(c, harmony.NoChord) and c.pitches), key=lambda x: x[0])
+
+
+def _chord_symbol_track(symbols: list, end_quarters: float, score: symusic.Score):
+    """Chord symbols (``<harmony>``, from ``_chord_symbols``) as a ``chords`` track (root in the bass, tones above,
+    the symbol as lyric), timed in the score's ticks; None when there are none."""
+    if not symbols:
+        return None
+    track = symusic.Track(CHORD_TRACK_NAME, 24, False)
+    for i, (offset, chord) in enumerate(symbols):
+        stop = symbols[i + 1][0] if i + 1 < len(symbols) else max(end_quarters, offset + 1)
+        start, length = int(round(offset * score.tpq)), max(1, int(round((stop - offset) * score.tpq)))
+        if stop <= offset:
+            continue
+        root = int(chord.root().pitchClass)
+        tones = sorted({55 + (int(p.pitchClass) - 55) % 12 for p in chord.pitches})
+        for pitch in [40 + (root - 40) % 12, *tones]:
+            track.notes.append(symusic.Note(start, length, int(pitch), 64))
+        figure = str(chord.figure).replace("-", "b") if chord.figure else ""
+        if figure:
+            track.lyrics.append(symusic.TextMeta(start, figure))
+    return track if len(track.notes) else None
 
 
 def first_tempo_qpm(score: symusic.Score, default: float = 120.0) -> float:
@@ -309,14 +482,105 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
     return np.asarray(events, dtype=np.int16), melody_start + last_off, False
 
 
+CHORD_TRACK_NAME = "chords"  # the accompaniment track tunesmith harmonize (and the ABC reader) writes
+_MELODY_WORDS = ("melody", "melodie", "melodia", "solo", "lead", "right", "vocal", "voice", "tune", "theme", "soprano", "canto")
+_ACCOMPANIMENT_WORDS = ("bass", "chord", "accomp", "pad", "left", "harmon", "rhythm", "comp", "backing", "drum", "perc")
+
+
+@dataclass(frozen=True)
+class TrackChoice:
+    """Which track of a score holds the melody, and why (``describe()`` is the line the commands print)."""
+
+    index: int  # in score.tracks
+    name: str
+    candidates: int  # pitched tracks it was chosen from (not drums, not the ``chords`` track)
+    reason: str
+
+    def describe(self) -> str:
+        label = f"track {self.index + 1}" + (f" '{self.name}'" if self.name else "")
+        if self.candidates <= 1:
+            return f"melody: {label}"
+        return f"melody: {label} of {self.candidates} pitched tracks ({self.reason})"
+
+
+def choose_melody_track(score: symusic.Score) -> TrackChoice:
+    """The track that carries the tune: the one shared choice of ``score``, ``export``, ``harmonize`` and primers.
+
+    Among the pitched tracks (not drums, not a ``chords`` track), each gets points for a name that says melody
+    (Melody, Solo, Lead, Right, Vocal...; Bass, Chords, Accomp, Pad, Left lose points), for being monophonic (share
+    of notes that start alone and do not overlap the previous one), for a high mean pitch (the tune lies above
+    its accompaniment) and for sounding through the piece (a four-note intro does not win). A skyline over all
+    tracks would let the accompaniment cut into the melody wherever it is higher.
+    """
+    rows = []
+    end_of_piece = max((int(t.end()) for t in score.tracks if len(t.notes)), default=1) or 1
+    for i, t in enumerate(score.tracks):
+        if t.is_drum or not len(t.notes) or t.name == CHORD_TRACK_NAME:
+            continue
+        a = t.notes.numpy()
+        order = np.lexsort((-a["pitch"].astype(np.int64), a["time"]))
+        starts = a["time"][order].astype(np.int64)
+        ends = starts + a["duration"][order].astype(np.int64)
+        pitches = a["pitch"][order].astype(np.int64)
+        slack = max(1, score.tpq // 8)
+        if starts.size > 1:
+            prev_end = np.maximum.accumulate(ends)[:-1]
+            alone = np.concatenate([[True], (starts[1:] >= prev_end - slack) & (starts[1:] != starts[:-1])])
+        else:
+            alone = np.ones(1, bool)
+        mono = float(alone.mean())
+        mean_pitch = float(pitches[alone].mean())  # the line's top notes where it has chords
+        covered = _covered_ticks(starts, ends) / end_of_piece
+        words = t.name.lower()
+        name_score = (
+            1.0 if any(w in words for w in _MELODY_WORDS) else -1.0 if any(w in words for w in _ACCOMPANIMENT_WORDS) else 0.0
+        )
+        points = 2.0 * name_score + 2.0 * mono + (mean_pitch - 60.0) / 12.0 + 1.5 * min(1.0, covered)
+        if np.unique(pitches).size < 3:
+            points -= 3.0
+        rows.append((points, -i, i, t.name, mono, mean_pitch, name_score))
+    if not rows:
+        raise BadInputError("the MIDI file has no pitched notes (only drums, or empty)")
+    points, _, index, name, mono, mean_pitch, name_score = max(rows)
+    why = "named as a melody, " if name_score > 0 else ""
+    why += f"{mono:.0%} monophonic, mean pitch {mean_pitch:.0f}"
+    return TrackChoice(index, name, len(rows), why)
+
+
+def _covered_ticks(starts: np.ndarray, ends: np.ndarray) -> int:
+    """Ticks during which at least one of the notes sounds (starts sorted)."""
+    total, cur_s, cur_e = 0, None, None
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        if cur_e is None or a > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = a, b
+        else:
+            cur_e = max(cur_e, b)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
 def melody_from_score(
-    score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, track: int | None = None, trim_leading: bool = True
+    score: symusic.Score,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+    track: int | str | None = "auto",
+    trim_leading: bool = True,
 ) -> Melody:
-    """The main line of a score as one Melody (for primers): every pitched note, highest on collisions.
+    """The main line of a score as one Melody (for primers, scores, exports and chords): the notes of its melody
+    track (``track="auto"``: ``choose_melody_track``; an index: that track; None: a skyline over every pitched
+    track), highest on collisions. ``meta`` records the track taken (``track``, ``track_name``, ``track_choice``).
 
     Leading silence is dropped up to the bar line of the first note (``trim_leading=False`` keeps it: bar
     numbers then match the file's).
     """
+    choice = None
+    if isinstance(track, str):
+        if track != "auto":
+            raise BadInputError(f"track '{track}': give a track number, 'auto' or None")
+        choice = choose_melody_track(score)
+        track = choice.index
     tracks = [t for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes) and (track is None or i == track)]
     if not tracks:
         raise BadInputError("the MIDI file has no pitched notes (only drums, or empty)")
@@ -344,7 +608,13 @@ def melody_from_score(
         events = events[first - first % spb :]
     meter = meter_of(score, steps_per_quarter)
     meter = meter if meter is not None and meter_steps(meter, steps_per_quarter)[0] == spb else None
-    return Melody(events, steps_per_quarter=steps_per_quarter, steps_per_bar=spb, qpm=first_tempo_qpm(score), meter=meter)
+    melody = Melody(events, steps_per_quarter=steps_per_quarter, steps_per_bar=spb, qpm=first_tempo_qpm(score), meter=meter)
+    if track is not None:
+        melody.meta.update(track=int(track), track_name=score.tracks[track].name, program=int(score.tracks[track].program))
+    if choice is not None:
+        melody.meta["track_choice"] = choice.describe()
+        melody.meta["track_candidates"] = choice.candidates
+    return melody
 
 
 # --- writing ------------------------------------------------------------------------------
