@@ -301,11 +301,19 @@ def format_of(path: str | os.PathLike) -> str:
     return _SUFFIX_FORMAT[suffix]
 
 
-def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, **kwargs) -> Path:
-    """Write a Melody or a MIDI/ABC/MusicXML file as ABC or MusicXML (chosen by ``fmt`` or the suffix), atomically."""
+def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, force: bool = False, **kwargs) -> Path:
+    """Write a Melody or a MIDI/ABC/MusicXML file as ABC or MusicXML (chosen by ``fmt`` or the suffix), atomically.
+    ``out`` is checked and locked before any work; an existing file is replaced only with ``force=True``."""
+    from tunesmith.outputs import output_file
+
     fmt = fmt or format_of(out)
     if fmt not in EXPORT_FORMATS:
         raise BadInputError(f"unknown export format '{fmt}'; use one of: {', '.join(EXPORT_FORMATS)}")
+    with output_file(out, (Path(out).suffix.lower(),), inputs=[source], what=f"{fmt} file", force=force):
+        return _export_melody(source, out, fmt, kwargs)
+
+
+def _export_melody(source, out: str | os.PathLike, fmt: str, kwargs: dict) -> Path:
     melody = load_melody(source)
     if fmt == "abc":
         return write_text(out, to_abc(melody, **kwargs))
