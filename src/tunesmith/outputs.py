@@ -117,6 +117,10 @@ KINDS = {
 }
 
 
+# files that say whose a folder is: one that is there but not recognised (folder_kind) is a file of the user's
+MARKERS = (*(k.marker for k in KINDS.values() if k.marker), "config.json", "generation.json")
+
+
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text()) if path.is_file() else None
@@ -383,6 +387,7 @@ def output_dir(path: str | os.PathLike, kind: str, *, force: bool = False, lock:
                 others = []
                 if found is None:  # a kind with a marker owns nothing in a folder without it: all is the user's
                     others = foreign_files(path, Kind("none", ())) if spec.marker else foreign_files(path, spec)
+                    others = sorted({*others, *(n for n in MARKERS if (path / n).exists())})  # not ours by content
                 if found is not None or others:
                     listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
                     what = f"holds a {found}" if found else f"holds other files ({listed})"
