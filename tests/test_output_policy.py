@@ -20,7 +20,7 @@ import pytest
 
 import fuzzing
 from tunesmith.errors import Cancelled, OutputError, TunesmithError
-from tunesmith.outputs import LOCK_NAME, file_lock, folder_kind, folder_lock
+from tunesmith.outputs import LOCK_NAME, file_lock, folder_kind, output_dir
 
 FOLK = Path(__file__).parent / "data" / "folk"
 SONG = sorted(FOLK.glob("*.mid"))[0]
@@ -291,8 +291,24 @@ def test_a_single_file_lock_refuses_a_second_holder_at_once(tmp_path):
 
 def test_a_folder_claimed_by_this_run_is_not_locked_twice(tmp_path):
     """The pipeline holds OUT and then generates into it: one run, not two."""
-    with folder_lock(tmp_path), folder_lock(tmp_path):
+    with output_dir(tmp_path, "pipeline"), output_dir(tmp_path, "melody generation", force=True):
         pass
+    import threading
+
+    errors = []
+
+    def another_job():  # another thread (a web studio job) is another run
+        try:
+            with output_dir(tmp_path, "pipeline"):
+                pass
+        except OutputError as exc:
+            errors.append(str(exc))
+
+    with output_dir(tmp_path, "pipeline"):
+        job = threading.Thread(target=another_job)
+        job.start()
+        job.join()
+    assert errors and "in use by another tunesmith run" in errors[0]
 
 
 # ----------------------------------------------------------------------------- messages

@@ -311,7 +311,7 @@ def _flock(fd: int) -> bool:
 def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
     """Hold ``folder``'s lock for the block; another holder makes this raise OutputError at once.
 
-    Held already by this run (a nested claim of the same folder): the block runs under that lock."""
+    Claimed already by this run (``output_dir`` of the same folder, nested): the block runs under that lock."""
     folder = Path(folder)
     if claimed(folder):
         yield folder
@@ -327,8 +327,7 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
                 f"{folder} is in use by another tunesmith run (it holds {LOCK_NAME}); wait for it to finish, "
                 "or choose another output folder"
             ) from None
-        with _claim(folder):
-            yield folder
+        yield folder
     finally:
         os.close(fd)  # the lock goes with the descriptor (and with the process, however it ends)
 
@@ -336,7 +335,8 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike) -> Iterator[Path]:
     """Hold the lock of the single output file ``path`` (``.NAME.tunesmith.lock`` beside it) for the block;
-    another holder makes this raise OutputError at once. The lock file is removed at the end."""
+    another holder makes this raise OutputError at once. The lock file is removed at the end. Claimed already
+    by this run (``output_file`` of the same path, nested): the block runs under that lock."""
     path = Path(path)
     if claimed(path):
         yield path
