@@ -438,10 +438,10 @@ def remove_own_files(folder: str | os.PathLike, kind: str, keep: Iterable[str] =
     return removed
 
 
-def writes_file(suffixes: Iterable[str], *, what: str, path: str = "path", inputs: Iterable[str] = ("obj",)):
+def writes_file(suffixes: Iterable[str], *, what: str, path: str = "path", inputs: Iterable[str] = ("obj",), before=None):
     """Decorate a function that writes one output file: the call claims it first (``output_file``, before any work)
     and takes a keyword ``force`` (replace an existing file). ``path``/``inputs``: names of the function's arguments
-    that hold the output path and what it reads."""
+    that hold the output path and what it reads; ``before(path)``: the function's own first check of the path."""
     import functools
     import inspect
 
@@ -453,6 +453,8 @@ def writes_file(suffixes: Iterable[str], *, what: str, path: str = "path", input
         @functools.wraps(function)
         def run(*args, force: bool = False, **kwargs):
             bound = signature.bind_partial(*args, **kwargs).arguments
+            if before is not None:
+                before(Path(bound[path]))
             sources = [bound[name] for name in inputs if name in bound]
             with output_file(bound[path], suffixes, inputs=sources, what=what, force=force):
                 return function(*args, **kwargs)

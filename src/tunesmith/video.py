@@ -127,7 +127,12 @@ def _label_strip(roll: _Roll) -> np.ndarray:
     return np.asarray(image)
 
 
-@writes_file((".mp4", ".m4v", ".mov"), what="video")
+def _video_suffix(path: Path) -> None:
+    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise RenderError(f"{path}: videos are written as MP4; use a .mp4 suffix")
+
+
+@writes_file((".mp4", ".m4v", ".mov"), what="video", before=_video_suffix)
 def make_video(
     obj,
     path: str | os.PathLike,
@@ -151,8 +156,6 @@ def make_video(
     from tunesmith.render import render, write_audio
 
     path = Path(path)
-    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
-        raise RenderError(f"{path}: videos are written as MP4; use a .mp4 suffix")
     if width % 2 or height % 2 or width < 64 or height < 64:
         raise RenderError(f"video size {width}x{height}: width and height must be even and at least 64 (yuv420p)")
     if not 1 <= fps <= 120:
