@@ -326,3 +326,26 @@ def test_output_path_errors_name_the_path_the_user_gave(command, suffix, tmp_pat
         err = capsys.readouterr().err
         assert words in err and "File exists" not in err and ".tmp" not in err and str(tmp_path) not in err, err
     assert Path("a-file").read_text() == "keep me" and os.listdir(f"folder{suffix}") == []
+
+
+def test_compare_refuses_a_users_folder_before_judging_any_model(tmp_path, monkeypatch):
+    from tunesmith.evaluate import report
+
+    out = tmp_path / "table"
+    mine = user_folder(out, ("compare.md",))
+    monkeypatch.setattr(report, "_load_model", _boom)
+    with pytest.raises(OutputError, match="not a model comparison"):
+        report.compare_models(["default"], out_dir=out, n=2)
+    assert tree(out) == mine
+
+
+def test_loss_curve_writes_only_into_a_model_folder(tmp_path, capsys):
+    from tunesmith.cli import main
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "log.jsonl").write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "loss": 1.5}\n')  # a user's own log
+    (folder / "diary.txt").write_text("mine")
+    assert main(["--quiet", "loss-curve", str(folder)]) == 1
+    assert "is not a model folder" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["diary.txt", "log.jsonl"]

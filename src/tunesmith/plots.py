@@ -384,7 +384,7 @@ def save_loss_curve(model_dir: str | os.PathLike) -> dict[str, Path]:
     from tunesmith.outputs import folder_kind
 
     model_dir = Path(model_dir)
-    if model_dir.is_dir() and folder_kind(model_dir) not in ("melody model", "audio model"):
+    if model_dir.is_dir() and folder_kind(model_dir) not in ("melody model", "audio model"):  # plots/: a model's only
         raise BadInputError(f"{model_dir} is not a model folder (no config.json of a trained model); give a model's folder")
     rows = [r for r in read_log(model_dir) if "step" in r]
     series = {}
