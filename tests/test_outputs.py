@@ -113,7 +113,9 @@ def test_folder_kinds_and_file_checks(tmp_path, corpus):
     wav.write_bytes(b"x")
     with pytest.raises(OutputError, match="also the input"):
         check_output_file(wav, (".wav",), inputs=[str(wav)])
-    assert check_output_file(wav, (".wav",)) == wav  # an existing file of the right kind is replaced
+    with pytest.raises(OutputError, match=r"in\.wav exists; pass --force to replace it, or choose another name"):
+        check_output_file(wav, (".wav",))  # an existing file is replaced only with --force (issue 30)
+    assert check_output_file(wav, (".wav",), force=True) == wav
     assert some_file.read_text() == "keep me"
 
 
@@ -410,7 +412,7 @@ def test_disk_full_while_rendering_says_so_and_keeps_the_old_file(tiny_disk):
     old = tiny_disk / "song.wav"
     old.write_bytes(b"RIFF-the-old-render")
     fill(tiny_disk, leave=4096)
-    assert main(["--quiet", "render", str(song), "-o", str(old), "--instrument", "piano"]) == 1
+    assert main(["--quiet", "render", str(song), "-o", str(old), "--instrument", "piano", "--force"]) == 1
     assert old.read_bytes() == b"RIFF-the-old-render"
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "song.wav"]
 
@@ -448,7 +450,7 @@ def test_disk_full_while_making_a_video_says_so_and_leaves_no_temp_file(tiny_dis
     fill(tiny_disk, leave=4096)
     melody = Melody.from_notes([Note(60 + i, 4 * i, 4 * i + 4) for i in range(8)])
     with pytest.raises(DiskFullError, match=f"disk full while writing {old}"):
-        make_video(melody, old, fps=5, width=128, height=72)
+        make_video(melody, old, fps=5, width=128, height=72, force=True)
     assert old.read_bytes() == b"the old video"
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "tune.mp4"]
 

@@ -20,6 +20,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from tunesmith.errors import BadInputError, Interrupted, TunesmithError
 
@@ -351,6 +352,7 @@ def _melody_generate(o: dict, progress: bool) -> None:
         opt("--soundfont", help="a .sf2/.sf3 file (default: the General MIDI SoundFont)"),
         opt("--preset", help="BANK:PROG in the SoundFont"),
         opt("--sample-rate", type=number(int, 8000, 192000), help="samples per second"),
+        opt("--force", action="store_true", help="replace output files that exist (default: refuse; never an input)"),
     ],
 )
 def _render(o: dict, progress: bool) -> None:
@@ -362,7 +364,7 @@ def _render(o: dict, progress: bool) -> None:
     from tunesmith.render import render_files
 
     instruments = _csv(o["instrument"]) if o.get("instrument") else None
-    extra = given(o, "soundfont", "preset", "sample_rate")
+    extra = given(o, "soundfont", "preset", "sample_rate", "force")
     paths = render_files(o["input"], o["output"], instruments, suffix=f".{o['format']}", **extra)
     print("\n".join(f"Wrote {p}" for p in paths))
 
@@ -377,15 +379,16 @@ def _render(o: dict, progress: bool) -> None:
         opt("--png", action="store_true", help="write a PNG whatever the suffix"),
         opt("--width", type=number(int, 16, 20000), help="PNG width in pixels"),
         opt("--height", type=number(int, 16, 20000), help="PNG height in pixels"),
+        opt("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse; never the input)"),
     ],
 )
 def _plot(o: dict, progress: bool) -> None:
     from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
 
     if o.get("png") or o["output"].lower().endswith(".png"):
-        path = save_piano_roll_png(o["input"], o["output"], **given(o, "width", "height"))
+        path = save_piano_roll_png(o["input"], o["output"], **given(o, "width", "height", "force"))
     else:
-        path = save_piano_roll_html(o["input"], o["output"])
+        path = save_piano_roll_html(o["input"], o["output"], **given(o, "force"))
     print(f"Wrote {path}")
 
 
@@ -394,6 +397,7 @@ NOTATION_OPTIONS = [
     opt("--key", help="key signature to write, e.g. G or Em (default: the file's, else estimated)"),
     opt("--title", help="title written above the music (default: the file name)"),
     opt("--chords", action="store_true", help="add chord symbols chosen by tunesmith harmonize"),
+    opt("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse; never the input)"),
 ]
 
 
@@ -420,31 +424,34 @@ def _export(o: dict, progress: bool) -> None:
 
 
 def _notation(o: dict, score: bool) -> None:
-    from tunesmith.music.export import export_melodies, load_melodies
-    from tunesmith.score import save_score
+    from tunesmith.music.export import export_melodies, format_of, load_melodies
+    from tunesmith.outputs import output_file
+    from tunesmith.score import save_score, score_format
 
-    melodies = load_melodies(o["input"])
-    if score:
-        if len(melodies) > 1:
-            print(f"Engraving the first of the {len(melodies)} tunes in {o['input']} (export keeps them all)")
-        melodies = melodies[:1]
-    for melody in melodies[:1]:
-        if melody.meta.get("track_candidates", 0) > 1:
-            print(str(melody.meta["track_choice"]).capitalize())
-    if o.get("primer_steps"):
-        for melody in melodies:
-            melody.primer_steps = o["primer_steps"]
-    chords = None
-    if o.get("chords"):
-        from tunesmith.harmony import harmonize
+    (score_format if score else format_of)(o["output"])  # a wrong suffix is named before anything else
+    suffix = (Path(o["output"]).suffix.lower(),)
+    with output_file(o["output"], suffix, inputs=[o["input"]], what="score" if score else "file", force=o.get("force", False)):
+        melodies = load_melodies(o["input"])  # the output is claimed first: checked and locked before this work
+        if score:
+            if len(melodies) > 1:
+                print(f"Engraving the first of the {len(melodies)} tunes in {o['input']} (export keeps them all)")
+            melodies = melodies[:1]
+        if melodies[0].meta.get("track_candidates", 0) > 1:
+            print(str(melodies[0].meta["track_choice"]).capitalize())
+        if o.get("primer_steps"):
+            for melody in melodies:
+                melody.primer_steps = o["primer_steps"]
+        chords = None
+        if o.get("chords"):
+            from tunesmith.harmony import harmonize
 
-        chords = [harmonize(melody, key=o.get("key")).chords for melody in melodies]
-    kwargs = dict(key=o.get("key"), title=o.get("title"))
-    if score:
-        print(f"Wrote {save_score(melodies[0], o['output'], chords=chords[0] if chords else None, **kwargs)}")
-        return
-    for path in export_melodies(melodies, o["output"], chords=chords, **kwargs):
-        print(f"Wrote {path}")
+            chords = [harmonize(melody, key=o.get("key")).chords for melody in melodies]
+        kwargs = dict(key=o.get("key"), title=o.get("title"))
+        if score:
+            print(f"Wrote {save_score(melodies[0], o['output'], chords=chords[0] if chords else None, **kwargs)}")
+            return
+        for path in export_melodies(melodies, o["output"], chords=chords, **kwargs):
+            print(f"Wrote {path}")
 
 
 @command(
@@ -457,12 +464,13 @@ def _notation(o: dict, score: bool) -> None:
         opt("--key", help="harmonise in this key, e.g. D or Bm (default: estimated; needed for atonal lines)"),
         opt("--per", choices=("auto", "bar", "half"), help="chord slot: a bar, half a bar, or chosen by the meter"),
         opt("--chord-instrument", help="instrument of the chord track (name or GM program)"),
+        opt("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse; never the input)"),
     ],
 )
 def _harmonize(o: dict, progress: bool) -> None:
     from tunesmith.harmony import harmonize_file
 
-    result = harmonize_file(o["input"], o["output"], **given(o, "key", "per", "chord_instrument"))
+    result = harmonize_file(o["input"], o["output"], **given(o, "key", "per", "chord_instrument", "force"))
     for line in result.report():
         print(line)
     print(f"Wrote {o['output']}")
@@ -471,12 +479,16 @@ def _harmonize(o: dict, progress: bool) -> None:
 @command(
     "spectrogram",
     help="log-frequency spectrogram PNG of an audio file",
-    options=[opt("input", help="an audio file"), opt("-o", "--output", required=True, help="the PNG to write")],
+    options=[
+        opt("input", help="an audio file"),
+        opt("-o", "--output", required=True, help="the PNG to write"),
+        opt("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse; never the input)"),
+    ],
 )
 def _spectrogram(o: dict, progress: bool) -> None:
     from tunesmith.plots import save_spectrogram
 
-    print(f"Wrote {save_spectrogram(o['input'], o['output'])}")
+    print(f"Wrote {save_spectrogram(o['input'], o['output'], **given(o, 'force'))}")
 
 
 @command(
@@ -502,6 +514,7 @@ def _loss_curve(o: dict, progress: bool) -> None:
         opt("--soundfont", help="a .sf2/.sf3 file (default: the General MIDI SoundFont)"),
         opt("--fps", type=number(int, 1, 240), help="frames per second"),
         opt("--size", default="960x540", help="WIDTHxHEIGHT, both even"),
+        opt("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse; never the input)"),
     ],
 )
 def _video(o: dict, progress: bool) -> None:
@@ -637,12 +650,13 @@ def _audio_generate(o: dict, progress: bool) -> None:
         opt("-o", "--output", required=True, help="the MIDI file to write"),
         opt("--method", help="auto, or a transcription method by name"),
         opt("--max-seconds", type=SECONDS, help="read at most this much of the clip"),
+        opt("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse; never the input)"),
     ],
 )
 def _transcribe(o: dict, progress: bool) -> None:
     from tunesmith.transcribe import transcribe_to_file
 
-    melody = transcribe_to_file(o["input"], o["output"], **given(o, "method", "max_seconds"))
+    melody = transcribe_to_file(o["input"], o["output"], **given(o, "method", "max_seconds", "force"))
     print(f"{melody.summary()}\nWrote {o['output']}")
 
 
@@ -665,6 +679,11 @@ def _transcribe(o: dict, progress: bool) -> None:
         opt("--seed", type=COUNT, help="same seed, same results"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for everything, with an index.html gallery"),
         opt("--threads", type=POSITIVE, help="CPU threads for every step (default: chosen per step; honours OMP_NUM_THREADS)"),
+        opt(
+            "--force",
+            action="store_true",
+            help="write into a folder that holds other files (only the pipeline's own file names are replaced)",
+        ),
     ],
 )
 def _pipeline(o: dict, progress: bool) -> None:
@@ -682,6 +701,7 @@ def _pipeline(o: dict, progress: bool) -> None:
     options=[
         opt("-o", "--output", dest="out_dir", help="folder for the demo gallery"),
         opt("--seed", type=COUNT, help="same seed, same melodies"),
+        opt("--force", action="store_true", help="write into a folder that holds other files (only the demo's are replaced)"),
     ],
 )
 def _demo(o: dict, progress: bool) -> None:
@@ -709,6 +729,11 @@ def _models(o: dict, progress: bool) -> None:
         opt("--seconds", type=SECONDS, default=20.0, help="audio model: seconds of free-running generation"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for report.json and report.html"),
         opt("--seed", type=COUNT, help="same seed, same report"),
+        opt(
+            "--force",
+            action="store_true",
+            help="write into a folder that holds other files (only report.json/report.html are replaced)",
+        ),
     ],
 )
 def _evaluate(o: dict, progress: bool) -> None:
@@ -718,7 +743,13 @@ def _evaluate(o: dict, progress: bool) -> None:
     out_dir = o["out_dir"]
     if is_audio_model(o["model"]):
         report = evaluate_audio_model(
-            o["model"], o.get("seed_clip"), out_dir, seconds=o["seconds"], n=o.get("n", 2), seed=o.get("seed", 0)
+            o["model"],
+            o.get("seed_clip"),
+            out_dir,
+            seconds=o["seconds"],
+            n=o.get("n", 2),
+            seed=o.get("seed", 0),
+            force=o.get("force", False),
         )
         print(json.dumps({"summary": report["summary"], "goals_met": report["goals_met"]}, indent=2))
         print(f"Report: {out_dir}/audio_report.json")
@@ -738,6 +769,7 @@ def _evaluate(o: dict, progress: bool) -> None:
         opt("--data", help="prepared corpus or MIDI folder (default: each model's eval split)"),
         opt("-n", type=POSITIVE, help="melodies to generate per model"),
         opt("-o", "--output", dest="out_dir", help="also write the reports into this folder"),
+        opt("--force", action="store_true", help="write into a folder that holds other files (only reports are replaced)"),
     ],
 )
 def _compare(o: dict, progress: bool) -> None:

@@ -14,8 +14,24 @@ INSTRUMENTS = ["piano", "guitar", "music-box"]
 
 
 def run_demo(
-    out_dir: str | os.PathLike = "tunesmith-demo", *, seed: int = 0, n: int = 2, steps: int = 128, progress: bool = True
+    out_dir: str | os.PathLike = "tunesmith-demo",
+    *,
+    seed: int = 0,
+    n: int = 2,
+    steps: int = 128,
+    progress: bool = True,
+    force: bool = False,
 ) -> dict:
+    """Write the demo gallery into ``out_dir``: new, empty or an earlier demo's (``force=True``: any folder,
+    replacing only the demo's names: ``index.html``, ``static/``, ``primer_N/``); checked and locked first."""
+    from tunesmith.outputs import DEMO, output_dir, write_marker
+
+    with output_dir(out_dir, DEMO.name, force=force):
+        write_marker(out_dir, DEMO.name)
+        return _run_demo(out_dir, seed, n, steps)
+
+
+def _run_demo(out_dir, seed: int, n: int, steps: int) -> dict:
     from tunesmith.assets import example_midis
     from tunesmith.compose import generate_to_dir
     from tunesmith.gallery import melody_sections, section_html, write_gallery
@@ -57,6 +73,9 @@ def run_demo(
         "another colour in the piano rolls and in orange in the scores too.",
     )
     seconds = time.perf_counter() - started
+    from tunesmith.files import write_json
+
+    write_json(out / "demo.json", {"kind": "demo", "complete": True, "folders": [f.name for f in written], "seed": seed})
     # the demo always says where its files are (--quiet only hides progress bars)
     print(f"Generated {n * len(primers)} melodies from {len(primers)} primers in {seconds:.1f} s.")
     for folder in written:

@@ -426,9 +426,26 @@ def harmonized_score(
 
 
 def harmonize_file(
-    source, out: str | os.PathLike, *, key: str | None = None, per: str = "auto", chord_instrument: str | int = "guitar"
+    source,
+    out: str | os.PathLike,
+    *,
+    key: str | None = None,
+    per: str = "auto",
+    chord_instrument: str | int = "guitar",
+    force: bool = False,
 ) -> Harmonization:
-    """Read a melody (MIDI/ABC/MusicXML or Melody), add chords, write a two-track MIDI file (or ABC/MusicXML by suffix)."""
+    """Read a melody (MIDI/ABC/MusicXML or Melody), add chords, write a two-track MIDI file (or ABC/MusicXML by suffix).
+    ``out`` is checked and locked before any work; an existing file is replaced only with ``force=True``."""
+    from tunesmith.music.export import _SUFFIX_FORMAT
+    from tunesmith.music.midi import MIDI_SUFFIXES
+    from tunesmith.outputs import output_file
+
+    suffixes = (*MIDI_SUFFIXES, *_SUFFIX_FORMAT)
+    with output_file(out, suffixes, inputs=[source], what="harmonized melody", force=force):
+        return _harmonize_file(source, out, key, per, chord_instrument)
+
+
+def _harmonize_file(source, out, key, per, chord_instrument) -> Harmonization:
     from tunesmith.music.export import export_melody, load_melody
     from tunesmith.music.midi import MIDI_SUFFIXES, write_midi
     from tunesmith.render import resolve_instrument

@@ -91,14 +91,32 @@ def run_pipeline(
     threads: int | None = None,
     on_progress=None,
     stop_event=None,
+    force: bool = False,
 ) -> dict:
     """Run the whole chain on ``clip`` and write everything into ``out_dir``; returns the results dict.
 
     ``threads``: CPU threads for every step (default: training picks per model, the rest use all allowed).
     ``on_progress(fraction, message)`` hears each stage (and training steps); setting the ``threading.Event``
     ``stop_event`` stops the chain with :class:`tunesmith.errors.Cancelled` at the next stage or step.
+
+    ``out_dir`` must be new, empty or an earlier pipeline's (known by its ``results.json``); ``force=True`` writes
+    into another folder, replacing only the pipeline's own file names (``index.html``, ``seed.wav``, ...). It is
+    checked and locked before any work, so a second run at the same folder is refused at once.
     """
+    settings = dict(locals())  # the arguments, passed on as they came
+    del settings["force"]
+    from tunesmith.outputs import PIPELINE, output_dir
+
+    with output_dir(out_dir, PIPELINE.name, force=force):
+        return _run_pipeline(**settings)
+
+
+def _run_pipeline(
+    clip, out_dir, *, audio_model, melody_model, primer, instruments, n, steps, temperature, seconds, max_seconds,
+    audio_epochs, seed, progress, threads, on_progress, stop_event,
+) -> dict:  # fmt: skip
     from tunesmith.device import use_threads
+    from tunesmith.outputs import PIPELINE, write_marker
 
     if threads is not None:
         use_threads(threads)
@@ -129,9 +147,11 @@ def run_pipeline(
     clip_melody = None
     if primer is None:  # before anything is made: a clip without notes would give a melody made from nothing
         clip_melody = clip_primer(clip, samples, sr)
+    write_marker(out, PIPELINE.name)  # before the first file: a run stopped half-way is still known as a pipeline's
     seed_wav = write_audio(samples, sr, out / "seed.wav")
     save_spectrogram(seed_wav, out / "seed_spectrogram.png", title="seed clip")
     results: dict = {
+        "kind": PIPELINE.name,
         "clip": str(clip),
         "seed": seed,
         "settings": {
@@ -166,17 +186,25 @@ def run_pipeline(
                     on_progress(0.05 + 0.35 * done, f"training the audio model: step {row['step']} of {row.get('total_steps')}")
 
             # the pipeline's own sub-folder: a rerun trains it afresh
-            train_audio_model(
-                [seed_wav],
-                model_dir,
-                epochs=audio_epochs,
-                seed=seed,
-                progress=progress,
-                threads=threads,
-                force=True,
-                stop_event=stop_event,
-                on_log=on_log,
-            )
+            try:
+                train_audio_model(
+                    [seed_wav],
+                    model_dir,
+                    epochs=audio_epochs,
+                    seed=seed,
+                    progress=progress,
+                    threads=threads,
+                    force=True,
+                    stop_event=stop_event,
+                    on_log=on_log,
+                )
+            except TunesmithError as exc:
+                if "--resume" not in str(exc):
+                    raise
+                raise Cancelled(  # training's own advice (--resume) is not the pipeline's: it has none
+                    f"the pipeline was interrupted while training the audio model on {Path(clip).name}; run the same "
+                    f"command again to start over (the pipeline cannot resume; it replaces its own files in {out})"
+                ) from None
         stage(0.4, "the audio model regenerates the clip")
         report = generate_audio(model_dir, seed_wav, out / "regenerated", seconds=seconds, n=1, seed=seed)
         regenerated = out / "regenerated" / "output_01.wav"

@@ -20,7 +20,7 @@ from tunesmith.errors import BadInputError
 from tunesmith.files import atomic_path, write_text
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, Melody
 from tunesmith.music.notes import pitch_to_name
-from tunesmith.outputs import check_output_file
+from tunesmith.outputs import writes_file
 
 PRIMER_COLOR = "#e6550d"  # orange
 GENERATED_COLOR = "#3182bd"  # blue
@@ -238,10 +238,11 @@ def _what(obj) -> str:
     return _describe(obj)
 
 
+@writes_file((".html", ".htm"), what="piano roll")
 def save_piano_roll_html(obj, path: str | os.PathLike, *, js_dir: str | os.PathLike | None = None, **kwargs) -> Path:
     """Write the interactive piano roll as an HTML file: self-contained, or, with ``js_dir``, loading bokeh's
-    JS from the copy shared by all pages under that folder (a gallery of many melodies stays small)."""
-    check_output_file(path, (".html", ".htm"), inputs=[obj], what="piano roll")
+    JS from the copy shared by all pages under that folder (a gallery of many melodies stays small).
+    An existing file is replaced only with ``force=True`` (``tunesmith.outputs``)."""
     fig = piano_roll_figure(obj, **kwargs)
     js_url = None
     if js_dir is not None:
@@ -268,12 +269,12 @@ def _save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     return path
 
 
+@writes_file((".png",), what="piano roll")
 @one_drawing_at_a_time
 def save_piano_roll_png(
     obj, path: str | os.PathLike, width: int = 1200, height: int = 400, title: str | None = None, primer_steps: int | None = None
 ) -> Path:
-    """Write a static piano roll PNG of exactly ``width`` x ``height`` pixels."""
-    check_output_file(path, (".png",), inputs=[obj], what="piano roll")
+    """Write a static piano roll PNG of exactly ``width`` x ``height`` pixels (an existing file: ``force=True``)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
@@ -331,6 +332,7 @@ def stft_db(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, top_db: float 
     return np.maximum(db, -top_db)
 
 
+@writes_file((".png",), what="spectrogram", inputs=("audio_or_path",))
 @one_drawing_at_a_time
 def save_spectrogram(
     audio_or_path,
@@ -340,8 +342,8 @@ def save_spectrogram(
     width: int = 1200,
     height: int = 500,
 ) -> Path:
-    """Log-frequency spectrogram (dB, relative to the peak) of an audio array or file, as a PNG."""
-    check_output_file(path, (".png",), inputs=[audio_or_path], what="spectrogram")
+    """Log-frequency spectrogram (dB, relative to the peak) of an audio array or file, as a PNG (an existing
+    file: ``force=True``)."""
     if isinstance(audio_or_path, np.ndarray):
         if sample_rate is None:
             raise BadInputError("save_spectrogram of an array needs sample_rate")
@@ -379,8 +381,11 @@ def save_loss_curve(model_dir: str | os.PathLike) -> dict[str, Path]:
     Accuracy gets a second panel when the log has it. Returns ``{}`` (writes nothing) when the log is empty.
     """
     from tunesmith.checkpoint import read_log
+    from tunesmith.outputs import folder_kind
 
     model_dir = Path(model_dir)
+    if model_dir.is_dir() and folder_kind(model_dir) not in ("melody model", "audio model"):  # plots/: a model's only
+        raise BadInputError(f"{model_dir} is not a model folder (no config.json of a trained model); give a model's folder")
     rows = [r for r in read_log(model_dir) if "step" in r]
     series = {}
     for metric in ("loss", "accuracy"):

@@ -21,7 +21,7 @@ import numpy as np
 
 from tunesmith.errors import RenderError, TunesmithError
 from tunesmith.files import atomic_path, write_bytes
-from tunesmith.outputs import check_output_dir, check_output_file
+from tunesmith.outputs import check_output_dir, check_output_file, output_file
 from tunesmith.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont
 
 PEAK_DBFS = -1.0
@@ -621,21 +621,37 @@ def _write_wav16(samples: np.ndarray, sample_rate: int, path: Path) -> Path:
     return path
 
 
-def render_to_file(obj, path: str | os.PathLike, instrument: str | int | None = "piano", **kwargs) -> Path:
-    """Render and write to ``path`` (WAV/FLAC/OGG by suffix); the path is checked before rendering."""
+def render_to_file(
+    obj, path: str | os.PathLike, instrument: str | int | None = "piano", *, force: bool = False, **kwargs
+) -> Path:
+    """Render and write to ``path`` (WAV/FLAC/OGG by suffix); the path is checked and locked before rendering.
+    An existing file there is replaced only with ``force=True`` (see ``tunesmith.outputs``)."""
     if Path(path).suffix.lower() not in AUDIO_FORMATS:
         raise RenderError(f"{path}: unknown audio format; use a .wav, .flac or .ogg suffix")
-    check_output_file(path, AUDIO_FORMATS, inputs=[obj], what="audio file")
-    samples, sample_rate = render(obj, instrument, **kwargs)
-    return write_audio(samples, sample_rate, path)
+    with output_file(path, AUDIO_FORMATS, inputs=[obj], what="audio file", force=force):
+        samples, sample_rate = render(obj, instrument, **kwargs)
+        return write_audio(samples, sample_rate, path)
+
+
+def _slug(instrument) -> str:
+    name = "original" if instrument is None else str(instrument).strip()
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
 
 
 def render_many(
-    obj, instruments: list[str | int | None], out_dir: str | os.PathLike, stem: str, suffix: str = ".wav", **kwargs
+    obj,
+    instruments: list[str | int | None],
+    out_dir: str | os.PathLike,
+    stem: str,
+    suffix: str = ".wav",
+    *,
+    force: bool = False,
+    **kwargs,
 ) -> dict[str, Path]:
     """Render one piece with several instruments (SoundFont loaded once): ``{name: OUT_DIR/STEM_NAME.wav}``.
 
-    ``None`` in the list keeps the file's own programs (written as ``STEM_original.wav``).
+    ``None`` in the list keeps the file's own programs (written as ``STEM_original.wav``). Every path is
+    checked before anything is rendered; existing files are replaced only with ``force=True``.
     """
     from tunesmith.music.midi import as_score
 
@@ -643,12 +659,14 @@ def render_many(
         if instrument is not None:
             resolve_instrument(instrument)
     check_output_dir(out_dir)
+    for instrument in instruments:
+        check_output_file(Path(out_dir) / f"{stem}_{_slug(instrument)}{suffix}", AUDIO_FORMATS, inputs=[obj], force=force)
     score = as_score(obj)
     out: dict[str, Path] = {}
     for instrument in instruments:
         name = "original" if instrument is None else str(instrument).strip()
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
-        out[name] = render_to_file(score, Path(out_dir) / f"{stem}_{slug}{suffix}", instrument, **kwargs)
+        path = Path(out_dir) / f"{stem}_{_slug(instrument)}{suffix}"
+        out[name] = render_to_file(score, path, instrument, force=force, **kwargs)
     return out
 
 
@@ -658,13 +676,15 @@ def render_files(
     instruments: list[str | int | None] | None = None,
     *,
     suffix: str = ".wav",
+    force: bool = False,
     **kwargs,
 ) -> list[Path]:
     """Render many MIDI files in one process (the SoundFont is loaded once): a CLI's start-up paid once.
 
     One input and one instrument: ``output`` is the audio file. Otherwise ``output`` is a folder that
     gets ``STEM.wav`` per input (``STEM_INSTRUMENT.wav`` with several instruments). A file that fails
-    does not stop the others; the failures are raised together at the end, naming each file.
+    does not stop the others; the failures are raised together at the end, naming each file. Every output
+    path is checked before anything is rendered: an existing file is replaced only with ``force=True``.
     """
     instruments = instruments or [None]
     for instrument in instruments:  # fail before rendering anything
@@ -672,7 +692,7 @@ def render_files(
             resolve_instrument(instrument)
     preload_soundfont(kwargs.get("soundfont"), font_copies())  # loads while the MIDI files are read
     if len(inputs) == 1 and len(instruments) == 1:
-        return [render_to_file(inputs[0], output, instruments[0], **kwargs)]
+        return [render_to_file(inputs[0], output, instruments[0], force=force, **kwargs)]
     out_dir = Path(output)
     if out_dir.suffix.lower() in AUDIO_FORMATS:
         raise RenderError(f"{out_dir}: with several inputs or instruments, -o must be a folder (e.g. {out_dir.with_suffix('')}/)")
@@ -682,14 +702,19 @@ def render_files(
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
         raise RenderError(f"several inputs are named {', '.join(clash)}; their outputs in {out_dir} would overwrite each other")
+    check_output_dir(out_dir)
+    for stem in stems:  # every path before any work
+        names = [f"{stem}{suffix}"] if len(instruments) == 1 else [f"{stem}_{_slug(i)}{suffix}" for i in instruments]
+        for name in names:
+            check_output_file(out_dir / name, AUDIO_FORMATS, inputs=inputs, what="audio file", force=force)
     paths: list[Path] = []
     failed: list[str] = []
     for source, stem in zip(inputs, stems):
         try:
             if len(instruments) == 1:
-                paths.append(render_to_file(source, out_dir / f"{stem}{suffix}", instruments[0], **kwargs))
+                paths.append(render_to_file(source, out_dir / f"{stem}{suffix}", instruments[0], force=force, **kwargs))
             else:
-                paths.extend(render_many(source, instruments, out_dir, stem, suffix, **kwargs).values())
+                paths.extend(render_many(source, instruments, out_dir, stem, suffix, force=force, **kwargs).values())
         except TunesmithError as exc:
             failed.append(str(exc))
     if failed:

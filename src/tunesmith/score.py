@@ -91,13 +91,27 @@ def _colour_primer(svg: str, n_notes: int) -> str:
     return re.sub(r'<g\b[^>]*\bclass="note"[^>]*>', paint, svg)
 
 
-def save_score(source, out: str | os.PathLike, **kwargs) -> Path:
-    """Engrave ``source`` (Melody or MIDI/ABC/MusicXML path) to ``out``: ``.svg``, or ``.png``/``.pdf`` (these two
-    need CairoSVG: pip install cairosvg). Options as ``score_svg``. Written atomically."""
-    out = Path(out)
-    suffix = out.suffix.lower()
+def score_format(out: str | os.PathLike) -> str:
+    """The suffix of a score file to write (``.svg``, ``.png``, ``.pdf``); another is refused, naming the file."""
+    suffix = Path(out).suffix.lower()
     if suffix not in SCORE_FORMATS:
         raise BadInputError(f"{out}: unknown score format '{suffix or '(none)'}'; use .svg, .png or .pdf")
+    return suffix
+
+
+def save_score(source, out: str | os.PathLike, *, force: bool = False, **kwargs) -> Path:
+    """Engrave ``source`` (Melody or MIDI/ABC/MusicXML path) to ``out``: ``.svg``, or ``.png``/``.pdf`` (these two
+    need CairoSVG: pip install cairosvg). Options as ``score_svg``. Written atomically; ``out`` is checked and
+    locked before any work, and an existing file is replaced only with ``force=True`` (``tunesmith.outputs``)."""
+    from tunesmith.outputs import output_file
+
+    out = Path(out)
+    suffix = score_format(out)
+    with output_file(out, SCORE_FORMATS, inputs=[source], what="score", force=force):
+        return _save_score(source, out, suffix, kwargs)
+
+
+def _save_score(source, out: Path, suffix: str, kwargs: dict) -> Path:
     svg = score_svg(source, **kwargs)
     if suffix == ".svg":
         return write_text(out, svg)

@@ -475,14 +475,15 @@ def transcribe(
     return melody
 
 
-def transcribe_to_file(audio, path: str | os.PathLike, **kwargs) -> Melody:
-    """Transcribe ``audio`` into the MIDI file ``path`` (checked before any work); returns the Melody."""
+def transcribe_to_file(audio, path: str | os.PathLike, *, force: bool = False, **kwargs) -> Melody:
+    """Transcribe ``audio`` into the MIDI file ``path`` (checked and locked before any work; an existing file is
+    replaced only with ``force=True``); returns the Melody."""
     from tunesmith.music.midi import write_midi
-    from tunesmith.outputs import check_output_file
+    from tunesmith.outputs import output_file
 
-    check_output_file(path, (".mid", ".midi"), inputs=[audio], what="MIDI file")
-    melody = transcribe(audio, **kwargs)
-    write_midi(melody, path)
+    with output_file(path, (".mid", ".midi"), inputs=[audio], what="MIDI file", force=force):
+        melody = transcribe(audio, **kwargs)
+        write_midi(melody, path)
     return melody
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from tunesmith.errors import DiskFullError, RenderError
 from tunesmith.files import atomic_path, disk_full_error, remove_stale_temps, temp_path
-from tunesmith.outputs import check_output_file
+from tunesmith.outputs import writes_file
 from tunesmith.plots import GENERATED_COLOR, PITCH_NAMES, PRIMER_COLOR, NoteArrays, note_arrays
 
 BACKGROUND = (24, 26, 33)
@@ -127,6 +127,12 @@ def _label_strip(roll: _Roll) -> np.ndarray:
     return np.asarray(image)
 
 
+def _video_suffix(path: Path) -> None:
+    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise RenderError(f"{path}: videos are written as MP4; use a .mp4 suffix")
+
+
+@writes_file((".mp4", ".m4v", ".mov"), what="video", before=_video_suffix)
 def make_video(
     obj,
     path: str | os.PathLike,
@@ -144,14 +150,12 @@ def make_video(
     """Write an MP4 (H.264 + AAC) of the piano roll scrolling under a playhead, with the rendered audio.
 
     ``preset`` is libx264's speed preset (``ultrafast`` ... ``veryslow``): slower ones give smaller files.
+    An existing file at ``path`` is replaced only with ``force=True`` (``tunesmith.outputs``).
     """
     from tunesmith.progress import progress_bar
     from tunesmith.render import render, write_audio
 
     path = Path(path)
-    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
-        raise RenderError(f"{path}: videos are written as MP4; use a .mp4 suffix")
-    check_output_file(path, (".mp4", ".m4v", ".mov"), inputs=[obj], what="video")
     if width % 2 or height % 2 or width < 64 or height < 64:
         raise RenderError(f"video size {width}x{height}: width and height must be even and at least 64 (yuv420p)")
     if not 1 <= fps <= 120:

@@ -162,11 +162,23 @@ def evaluate_audio_model(
     seconds: float = 20.0,
     n: int = 2,
     seed: int = 0,
+    force: bool = False,
     **generation,
 ) -> dict:
     """Generate ``n`` outputs of ``seconds`` from ``seed_clip`` with the model's defaults (or ``generation``
     overrides) and measure them against the seed clip (default: the first clip the model learned from);
-    with ``out_dir``, the WAVs and ``audio_report.json`` are written there."""
+    with ``out_dir``, the WAVs and ``audio_report.json`` are written there: a folder that is new, empty or an earlier
+    audio evaluation's (``force=True``: any, replacing only those names), checked and locked before any work."""
+    import contextlib
+
+    from tunesmith.outputs import AUDIO_EVALUATION, output_dir
+
+    claim = output_dir(out_dir, AUDIO_EVALUATION.name, force=force) if out_dir is not None else contextlib.nullcontext()
+    with claim:
+        return _evaluate_audio_model(model_dir, seed_clip, out_dir, seconds, n, seed, generation)
+
+
+def _evaluate_audio_model(model_dir, seed_clip, out_dir, seconds: float, n: int, seed: int, generation: dict) -> dict:
     import time
 
     from tunesmith.audio_model.generate import load_audio_model
@@ -184,6 +196,7 @@ def evaluate_audio_model(
     rate = model.config.sample_rate
     figures = free_running_figures(seed_clip, clips, rate)
     report = {
+        "kind": "audio evaluation",
         "model": str(model_dir),
         "seed_clip": str(seed_clip),
         "seconds": seconds,

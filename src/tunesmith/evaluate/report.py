@@ -131,7 +131,15 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tup
 
 
 def evaluate_model(
-    model, out_dir: str | os.PathLike, *, data=None, n: int = 200, steps: int = 128, seed: int = 0, progress: bool = True
+    model,
+    out_dir: str | os.PathLike,
+    *,
+    data=None,
+    n: int = 200,
+    steps: int = 128,
+    seed: int = 0,
+    progress: bool = True,
+    force: bool = False,
 ) -> dict:
     """Evaluate a melody model and write ``report.json`` and an offline ``report.html`` into ``out_dir``.
 
@@ -141,13 +149,19 @@ def evaluate_model(
     one-bar primer, as the reference melodies include their first bar. Form figures (``evaluate.form``) are taken
     after that first bar. Returns the report dict (keys ``likelihood``, ``statistics``, ``comparison``, ``form``,
     plus model, config, params, settings, files).
+
+    ``out_dir`` must be new, empty or an earlier evaluation's (known by its ``report.json``); ``force=True``
+    writes into another folder, replacing only ``report.json`` and ``report.html``. It is checked and locked
+    before any work.
     """
-    report, curves = _evaluate(model, data, n, steps, seed, progress)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report["files"] = {"json": "report.json", "html": "report.html"}
-    write_json(out_dir / "report.json", report)
-    write_text(out_dir / "report.html", report_html(report, curves))
+    from tunesmith.outputs import MELODY_EVALUATION, output_dir
+
+    with output_dir(out_dir, MELODY_EVALUATION.name, force=force):
+        report, curves = _evaluate(model, data, n, steps, seed, progress)
+        out_dir = Path(out_dir)
+        report = {"kind": MELODY_EVALUATION.name, **report, "files": {"json": "report.json", "html": "report.html"}}
+        write_text(out_dir / "report.html", report_html(report, curves))
+        write_json(out_dir / "report.json", report)  # last: the marker of a whole report
     return report
 
 
@@ -319,7 +333,14 @@ def _model_label(model, used: set[str]) -> str:
 
 
 def compare_models(
-    models: list, *, data=None, n: int = 100, out_dir: str | os.PathLike | None = None, steps: int = 128, seed: int = 0
+    models: list,
+    *,
+    data=None,
+    n: int = 100,
+    out_dir: str | os.PathLike | None = None,
+    steps: int = 128,
+    seed: int = 0,
+    force: bool = False,
 ) -> str:
     """Evaluate each model the same way and return a Markdown table, one row per model.
 
@@ -329,12 +350,24 @@ def compare_models(
     """
     if not models:
         raise BadInputError("compare_models needs at least one model")
+    if out_dir is None:
+        return _compare_models(models, data, n, None, steps, seed, force)
+    from tunesmith.outputs import COMPARISON, output_dir, write_marker
+
+    with output_dir(out_dir, COMPARISON.name, force=force):  # checked and locked before the first model is judged
+        write_marker(out_dir, COMPARISON.name)
+        return _compare_models(models, data, n, out_dir, steps, seed, force)
+
+
+def _compare_models(models: list, data, n: int, out_dir, steps: int, seed: int, force: bool) -> str:
     rows, reports, used = [], [], set()
     for item in models:
         model = _load_model(item)
         label = _model_label(model, used)
         if out_dir is not None:
-            report = evaluate_model(model, Path(out_dir) / label, data=data, n=n, steps=steps, seed=seed, progress=False)
+            report = evaluate_model(
+                model, Path(out_dir) / label, data=data, n=n, steps=steps, seed=seed, progress=False, force=force
+            )
         else:
             report = _evaluate(model, data, n, steps, seed, False)[0]
         reports.append({"name": label, **report})
@@ -383,5 +416,6 @@ def compare_models(
     table = "\n".join(lines) + "\n"
     if out_dir is not None:
         write_text(Path(out_dir) / "compare.md", table)
-        write_json(Path(out_dir) / "compare.json", {"data": None if data is None else str(data), "n": n, "models": reports})
+        summary = {"kind": "model comparison", "data": None if data is None else str(data), "n": n, "models": reports}
+        write_json(Path(out_dir) / "compare.json", summary)
     return table

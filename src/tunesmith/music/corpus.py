@@ -311,7 +311,7 @@ def prepare_corpus(
                 engine=engine,
             )
             report = PrepareReport(out_dir=str(out_dir), **report)
-            write_json(staging / "corpus.json", asdict(report))
+            write_json(staging / "corpus.json", {"kind": CORPUS.name, **asdict(report)})  # the marker of our corpus
         except DiskFullError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             had = (out_dir / "corpus.json").is_file()

@@ -387,14 +387,21 @@ def format_of(path: str | os.PathLike) -> str:
     return _SUFFIX_FORMAT[suffix]
 
 
-def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, chords=None, **kwargs) -> Path:
+def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, chords=None, force: bool = False, **kwargs) -> Path:
     """Write a Melody or a MIDI/ABC/MusicXML file as ABC or MusicXML (chosen by ``fmt`` or the suffix), atomically.
 
+    ``out`` is checked and locked before any work; an existing file is replaced only with ``force=True``.
     ``chords`` (spans) go under the (first) melody. Every tune of a multi-tune ABC file is kept (``export_melodies``);
     the path returned is ``out`` (for MusicXML of several tunes, the first tune's file)."""
-    melodies = [source] if isinstance(source, Melody) else load_melodies(source)
-    per_melody = None if chords is None else [chords] + [None] * (len(melodies) - 1)
-    return export_melodies(melodies, out, fmt=fmt, chords=per_melody, **kwargs)[0]
+    from tunesmith.outputs import output_file
+
+    fmt = fmt or format_of(out)
+    if fmt not in EXPORT_FORMATS:
+        raise BadInputError(f"unknown export format '{fmt}'; use one of: {', '.join(EXPORT_FORMATS)}")
+    with output_file(out, (Path(out).suffix.lower(),), inputs=[source], what=f"{fmt} file", force=force):
+        melodies = [source] if isinstance(source, Melody) else load_melodies(source)
+        per_melody = None if chords is None else [chords] + [None] * (len(melodies) - 1)
+        return export_melodies(melodies, out, fmt=fmt, chords=per_melody, **kwargs)[0]
 
 
 def tune_number(melody: Melody, index: int, taken: set[int]) -> int:
