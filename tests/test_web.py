@@ -6,9 +6,12 @@ depend on the shipped model; the server is pointed at a models folder holding it
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -189,7 +192,7 @@ def test_error_messages_hold_no_server_paths_or_exception_text(client, monkeypat
     assert plain("/home/me/.tunesmith/studio/uploads/0a/tune.mid: corrupt MIDI") == "tune.mid: corrupt MIDI"
     assert plain("step 3/4, MIDI / audio") == "step 3/4, MIDI / audio"
     r = client.post("/api/melody/train", json={"folder": "/nonexistent/secret/place"})
-    assert r.status_code == 400 and "place: no such folder" in r.json()["error"] and "/nonexistent" not in r.json()["error"]
+    assert r.status_code == 400 and "--data-root" in r.json()["error"] and "/nonexistent" not in r.json()["error"]
     import tunesmith.compose
 
     def broken(*args, **kwargs):
@@ -379,6 +382,195 @@ def test_training_job_runs_and_cancels(client):
     names = [m["name"] for m in client.get("/api/models").json()["models"]]
     assert job["result"]["model"] in names
     assert client.get("/api/jobs/" + "f" * 32).status_code == 404
+
+
+# --- training folders: only under --data-root; Cancel reaches prepare's workers ------------------------
+def _stored_jobs(app) -> str:
+    return "\n".join(p.read_text() for p in sorted(app.state.studio.jobs_dir.glob("*.json")))
+
+
+def test_training_folder_is_confined_to_the_data_root(models_dir, tmp_path):
+    """No --data-root: no folder at all. With one: relative to it, resolved, never out of it ('..', symlinks)."""
+    from fastapi.testclient import TestClient
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(sorted(FOLK.glob("*.mid"))[0], outside / "secret.mid")
+    root = tmp_path / "collections"
+    (root / "folk").mkdir(parents=True)
+    for f in sorted(FOLK.glob("*.mid")):
+        shutil.copy(f, root / "folk" / f.name)
+    (root / "folk" / "linked-secret.mid").symlink_to(outside / "secret.mid")  # a file leading out: left out
+    (root / "away").symlink_to(outside)  # a folder leading out: refused
+
+    plain_app = create_app(tmp_path / "w0", models_dir=models_dir)
+    c = TestClient(plain_app, base_url=BASE)
+    assert c.get("/api/info").json()["data_root"] is None
+    for folder in ("../..", str(root / "folk"), "."):
+        r = c.post("/api/melody/train", json={"folder": folder, "steps": 1})
+        assert r.status_code == 400 and "--data-root" in r.json()["error"], (folder, r.text)
+
+    app = create_app(tmp_path / "w1", models_dir=tmp_path / "m1", data_root=root)
+    c = TestClient(app, base_url=BASE)
+    assert c.get("/api/info").json()["data_root"] == "collections"  # its name only
+    for folder, words in (
+        ("../..", "without '..'"),
+        ("folk/../..", "without '..'"),
+        ("..", "without '..'"),
+        ("away", "outside the data folder"),
+        (str(outside), "outside the data folder"),
+        ("/etc", "outside the data folder"),
+        ("~", "inside the data folder"),
+        ("nothing-here", "no such folder"),
+        ("folk/" + sorted(FOLK.glob("*.mid"))[0].name, "not a folder"),
+    ):
+        r = c.post("/api/melody/train", json={"folder": folder, "steps": 1})
+        assert r.status_code == 400 and words in r.json()["error"], (folder, r.text)
+        assert str(tmp_path) not in r.json()["error"]
+    r = c.post("/api/melody/train", json={"name": "from-folder", "folder": str(root / "folk"), "steps": 2, "batch_size": 8})
+    assert r.status_code == 200, r.text
+    job = _wait(c, r.json()["job"])
+    assert job["status"] == "done", job
+    assert job["params"]["folder"] == "folk"  # stored relative to the root
+    corpus = json.loads((tmp_path / "m1" / "from-folder" / "corpus" / "corpus.json").read_text())
+    assert corpus["files_found"] == 48  # the linked file from outside was not read
+    stored = _stored_jobs(app)
+    assert str(tmp_path) not in stored and str(root) not in stored  # no server paths in the history
+
+
+def test_cancel_reaches_prepare_and_its_workers(models_dir, tmp_path):
+    """Cancel during a long prepare ends it within seconds, with its worker processes; nothing is kept."""
+    import psutil
+    from fastapi.testclient import TestClient
+
+    root = tmp_path / "data"
+    big = root / "big"
+    big.mkdir(parents=True)
+    pitches = np.random.default_rng(0).integers(55, 80, 4000)
+    score = make_score([(int(p), i * 0.5, 0.5) for i, p in enumerate(pitches)])
+    for i in range(2500):  # seconds of work for two workers; distinct files (prepare skips repeated content)
+        score.tracks[0].name = f"tune {i}"
+        score.dump_midi(str(big / f"t{i:04d}.mid"))
+    app = create_app(tmp_path / "w", models_dir=tmp_path / "m", data_root=root)
+    c = TestClient(app, base_url=BASE)
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    job_id = c.post("/api/melody/train", json={"name": "big", "folder": "big", "steps": 5, "batch_size": 8}).json()["job"]
+    deadline = time.time() + 60
+    job = c.get(f"/api/jobs/{job_id}").json()
+    while "preparing the corpus" not in job["message"] and job["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.05)
+        job = c.get(f"/api/jobs/{job_id}").json()
+    assert "preparing the corpus: 2500 files" in job["message"], job
+    time.sleep(0.5)  # the workers are busy
+    workers = [p for p in me.children(recursive=True) if p.pid not in before]
+    assert workers, "prepare runs in worker processes"
+    started = time.monotonic()
+    c.post(f"/api/jobs/{job_id}/cancel")
+    job = _wait(c, job_id, 30)
+    took = time.monotonic() - started
+    assert job["status"] == "cancelled" and job["result"] is None, job
+    assert took < 5, took
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, alive
+    assert not list((tmp_path / "m").glob(".training-*")) and not (tmp_path / "m" / "big").exists()
+
+
+def test_prepare_workers_end_on_sigterm_even_under_a_server_handler():
+    """Workers forked from a server inherit its SIGTERM handler (uvicorn's only sets a flag): they must reset it."""
+    import psutil
+
+    from tunesmith.music.engines import ProcessEngine
+
+    old = signal.signal(signal.SIGTERM, lambda *args: None)
+    try:
+        engine = ProcessEngine(2)
+        results = engine.map_unordered(time.sleep, [0.2, 0.2, 5, 5])
+        next(results)
+        workers = [psutil.Process(p.pid) for p in engine.pool._processes.values()]
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    try:
+        for w in workers:
+            w.terminate()
+        _, alive = psutil.wait_procs(workers, timeout=3)
+        assert not alive, alive
+    finally:
+        for w in workers:
+            with contextlib.suppress(psutil.Error):
+                w.kill()
+        with contextlib.suppress(Exception):
+            engine.close()
+
+
+# --- what the page is told: warnings, partial results, refusals --------------------------------------------
+def test_jobs_carry_the_library_warnings(client):
+    r = _start_generate(client, primer="C1 E1 G1", steps=16)
+    job = _wait(client, r.json()["job"])
+    assert job["status"] == "done" and any("moved by octaves" in w for w in job["warnings"]), job
+    assert job["message"].startswith("1 melody: ")
+    tune = _midi_bytes(scale_tune(bars=12))
+    upload = client.post("/api/uploads?purpose=primer", files={"file": ("long.mid", tune)}).json()
+    job = _wait(client, _start_generate(client, primer="", primer_upload=upload["id"], steps=16).json()["job"])
+    assert any("last 8 bars" in w for w in job["warnings"]), job
+    listed = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+    assert listed[job["id"]]["warnings"] == job["warnings"]  # kept in the history too
+    assert "/" not in "".join(job["warnings"]).replace("8 bars", "")  # no server paths in them
+
+
+def test_a_cancelled_generation_keeps_what_it_wrote(client):
+    r = _start_generate(client, n=16, steps=64, instruments=["piano"], plot=True)
+    job_id = r.json()["job"]
+    deadline = time.time() + 120
+    job = client.get(f"/api/jobs/{job_id}").json()
+    while "writing files for melody 2" not in job["message"] and job["status"] == "running" and time.time() < deadline:
+        time.sleep(0.05)
+        job = client.get(f"/api/jobs/{job_id}").json()
+    client.post(f"/api/jobs/{job_id}/cancel")
+    job = _wait(client, job_id)
+    assert job["status"] == "cancelled", job
+    outputs = job["result"]["outputs"]
+    assert 1 <= len(outputs) < 16 and job["result"]["stopped"].startswith("stopped after writing"), job
+    assert job["message"] == job["result"]["stopped"]
+    for out in outputs:
+        assert client.get(out["urls"]["midi"]).content[:4] == b"MThd"
+        assert client.get(out["audio"][0]["url"]).content[:4] == b"RIFF"
+
+
+def test_pipeline_with_no_instrument_is_refused(client, tmp_path):
+    clip = client.post("/api/uploads?purpose=clip", files={"file": ("clip.wav", _clip(tmp_path))}).json()
+    r = client.post("/api/pipeline", json={"clip_upload": clip["id"], "melody_model": "tiny", "instruments": []})
+    assert r.status_code == 400 and "at least one instrument" in r.json()["error"], r.text
+
+
+@pytest.mark.slow
+def test_audio_generation_cancels_between_frames(models_dir, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from tunesmith.audio_model.train import train_audio_model
+
+    models = tmp_path / "models"
+    soundfile.write(tmp_path / "clip.wav", soundfile.read(io.BytesIO(_clip(tmp_path)))[0], 44100)
+    train_audio_model(
+        str(tmp_path / "clip.wav"), models / "hum", None, epochs=1, layers=1, units=16, sequence_length=8, batch_size=32,
+        progress=False,
+    )
+    c = TestClient(create_app(tmp_path / "w", models_dir=models), base_url=BASE)
+    clip = c.post("/api/uploads?purpose=clip", files={"file": ("clip.wav", _clip(tmp_path))}).json()
+    job_id = c.post(
+        "/api/audio/generate", json={"model": "hum", "clip_upload": clip["id"], "seconds": 120, "n": 8, "griffin_lim_iters": 4}
+    ).json()["job"]
+    deadline = time.time() + 60
+    job = c.get(f"/api/jobs/{job_id}").json()
+    while "frame" not in job["message"] and job["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.05)
+        job = c.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] == "running" and "generating audio: frame" in job["message"], job
+    started = time.monotonic()
+    c.post(f"/api/jobs/{job_id}/cancel")
+    job = _wait(c, job_id, 60)
+    assert job["status"] == "cancelled" and job["result"] is None and "stopped at frame" in job["message"], job
+    assert time.monotonic() - started < 5
 
 
 def _clip(tmp_path: Path) -> bytes:

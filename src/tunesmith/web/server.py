@@ -145,12 +145,13 @@ def training_files(root: Path, folder: Path, stop_event=None, limit: int = MAX_F
             if Path(name).suffix.lower() not in CORPUS_SUFFIXES:
                 continue
             path = Path(dirpath) / name
-            if path.is_symlink():
-                try:
-                    if not path.resolve(strict=True).is_relative_to(root):
-                        continue
-                except (OSError, RuntimeError):
+            try:
+                if path.is_symlink() and not path.resolve(strict=True).is_relative_to(root):
                     continue
+                if not path.is_file():  # a pipe or device named x.mid would block the reader
+                    continue
+            except (OSError, RuntimeError):
+                continue
             found.append(path)
             if len(found) > limit:
                 raise BadInputError(
