@@ -552,7 +552,14 @@ def test_audio_generation_cancels_between_frames(models_dir, tmp_path):
     models = tmp_path / "models"
     soundfile.write(tmp_path / "clip.wav", soundfile.read(io.BytesIO(_clip(tmp_path)))[0], 44100)
     train_audio_model(
-        str(tmp_path / "clip.wav"), models / "hum", None, epochs=1, layers=1, units=16, sequence_length=8, batch_size=32,
+        str(tmp_path / "clip.wav"),
+        models / "hum",
+        None,
+        epochs=1,
+        layers=1,
+        units=16,
+        sequence_length=8,
+        batch_size=32,
         progress=False,
     )
     c = TestClient(create_app(tmp_path / "w", models_dir=models), base_url=BASE)
@@ -639,6 +646,7 @@ def test_audio_model_and_pipeline_jobs(client, tmp_path):
     assert wrong.status_code == 400 and "not an audio model" in wrong.json()["error"]
     job = _wait(client, pipe.json()["job"])
     assert job["status"] == "done", job
+    assert job["message"].startswith("1 melody in "), job["message"]  # not "1 melodies"
     assert "<html" in client.get(job["result"]["index"]).text.lower()
 
     # 4 audio jobs (spectrograms drawn on worker threads) and 2 plotted generations at once: all succeed
@@ -1068,6 +1076,115 @@ def test_browser_records_a_phrase(live_server, tmp_path):
             assert len(primer_pitches) >= 3, primer_pitches  # the sung phrase came back as notes
             assert sum(p % 12 in (0, 4, 7) for p in primer_pitches) >= 0.75 * len(primer_pitches), primer_pitches
             page.screenshot(path=str(ARTIFACTS / "08-recorded.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_keyboard_warnings_reload_and_phone_roll(live_server):
+    """One desktop and one phone session: the skip link and the tabs pattern, announced status lines, the folder
+    field off without --data-root, warnings on the page, the form back after a reload, a cancelled generate's
+    melodies shown; on a phone the whole piano roll and score reachable by scrolling their boxes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/")
+            for sel in (
+                "#gen-status",
+                "#train-status",
+                "#audio-status",
+                "#audio-gen-status",
+                "#pipe-status",
+                "#primer-file-status",
+            ):
+                assert page.get_attribute(sel, "aria-live") == "polite" and page.get_attribute(sel, "role") == "status", sel
+            active = "() => document.activeElement.id"
+            page.keyboard.press("Tab")  # the first Tab stop skips to Generate
+            assert page.evaluate(active) == "skip-generate"
+            page.keyboard.press("Enter")
+            assert page.evaluate(active) == "generate-btn"
+
+            # tabs: one Tab stop, arrows (wrapping), Home and End; the panel follows
+            page.focus("#tabbtn-generate")
+            for key, tab in (
+                ("ArrowRight", "train"),
+                ("End", "history"),
+                ("ArrowRight", "generate"),
+                ("ArrowLeft", "history"),
+                ("Home", "generate"),
+                ("ArrowRight", "train"),
+            ):
+                page.keyboard.press(key)
+                assert page.evaluate(active) == f"tabbtn-{tab}", key
+                assert page.get_attribute(f"#tabbtn-{tab}", "aria-selected") == "true"
+                expect(page.locator(f"#tab-{tab}")).to_be_visible()
+                assert page.locator(".tabs [role=tab][tabindex='0']").count() == 1
+            assert page.get_attribute("#tab-train", "role") == "tabpanel"
+            expect(page.locator("#train-folder")).to_be_disabled()  # this studio was started without --data-root
+            assert "--data-root" in page.get_attribute("#train-folder", "placeholder")
+            page.keyboard.press("Home")
+
+            # what the library warns about is on the page; the form comes back after a reload
+            page.select_option("#gen-model", "tiny")
+            page.fill("#primer", "C1 E1 G1")
+            page.fill("#gen-form [name=steps]", "24")
+            page.fill("#gen-form [name=n]", "1")
+            page.fill("#gen-form [name=seed]", "7")
+            page.fill("#gen-form [name=temperature]", "1.3")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-status")).to_contain_text("done: 1 melody:", timeout=60_000)
+            expect(page.locator("#gen-warnings")).to_contain_text("moved by octaves")
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            for name, value in (("primer", "C1 E1 G1"), ("steps", "24"), ("n", "1"), ("seed", "7"), ("temperature", "1.3")):
+                assert page.input_value(f"#gen-form [name={name}]") == value, name
+            expect(page.locator("#gen-warnings")).to_contain_text("moved by octaves")
+
+            # Cancel while files are written: the melodies written so far are shown
+            page.fill("#gen-form [name=n]", "16")
+            page.fill("#gen-form [name=steps]", "64")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-status")).to_contain_text("writing files for melody", timeout=60_000)
+            page.click("#gen-cancel")
+            expect(page.locator("#gen-results .summary")).to_contain_text("cancelled", timeout=60_000)
+            assert 1 <= page.locator("#gen-results article").count() < 16
+            page.screenshot(path=str(ARTIFACTS / "web-desktop-cancelled.png"), full_page=True)
+            assert not errors, errors
+
+            phone = browser.new_page(
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+            )
+            phone.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(phone, live_server + "/#generate")
+            phone.select_option("#gen-model", "tiny")
+            phone.fill("#primer", "C4 E4 G4")
+            phone.fill("#gen-form [name=steps]", "160")
+            phone.fill("#gen-form [name=n]", "1")
+            phone.click("#generate-btn")
+            expect(phone.locator("#gen-status")).to_contain_text("done: 1 melody: 12 primer + 160", timeout=60_000)
+            phone.frame_locator("iframe.roll").first.locator("canvas").first.wait_for(timeout=60_000)
+            phone.locator("#gen-results img.score").first.wait_for(timeout=60_000)
+            sizes = """() => { const f = document.querySelector('iframe.roll'), box = f.parentElement;
+              const score = document.querySelector('.score-box'), img = score.querySelector('img');
+              return { frame: f.clientWidth, plot: f.contentDocument.documentElement.scrollWidth, box: box.clientWidth,
+                       boxScroll: box.scrollWidth, score: score.clientWidth, scoreScroll: score.scrollWidth,
+                       img: img.naturalWidth ? img.clientWidth : -1, page: document.documentElement.scrollWidth }; }"""
+            phone.wait_for_function("() => document.querySelector('iframe.roll').clientWidth > 600", timeout=20_000)
+            s = phone.evaluate(sizes)
+            assert s["frame"] >= s["plot"] and s["boxScroll"] >= s["frame"] > s["box"], s  # the whole roll, by scrolling
+            assert s["scoreScroll"] > s["score"] and s["img"] > s["score"], s  # the score keeps its size and scrolls
+            assert s["page"] <= 390, s  # the page itself does not scroll sideways
+            phone.screenshot(path=str(ARTIFACTS / "web-phone-roll.png"), full_page=True)
+            phone.evaluate("() => { for (const b of document.querySelectorAll('.roll-box')) b.scrollLeft = b.scrollWidth; }")
+            phone.screenshot(path=str(ARTIFACTS / "web-phone-roll-end.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()

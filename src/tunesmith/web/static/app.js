@@ -580,6 +580,7 @@ function renderGeneration(result) {
         el("div", { class: "links" }, links)),
       players.length ? el("div", { class: "players" }, players) : null,
       u.video ? el("video", { class: "video", controls: true, preload: "metadata", src: u.video }) : null,
+      u.piano_roll_html || u.score_svg ? el("p", { class: "scroll-hint", text: "the piano roll and the score scroll sideways →" }) : null,
       u.piano_roll_html ? el("div", { class: "roll-box", tabindex: 0, role: "region", "aria-label": `piano roll of ${o.name} (scrolls sideways)` },
         fitFrame(el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` }))) : null,
       u.score_svg ? el("div", { class: "roll-box score-box", tabindex: 0, role: "region", "aria-label": `score of ${o.name} (scrolls sideways)` },
