@@ -6,9 +6,12 @@ depend on the shipped model; the server is pointed at a models folder holding it
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -189,7 +192,7 @@ def test_error_messages_hold_no_server_paths_or_exception_text(client, monkeypat
     assert plain("/home/me/.tunesmith/studio/uploads/0a/tune.mid: corrupt MIDI") == "tune.mid: corrupt MIDI"
     assert plain("step 3/4, MIDI / audio") == "step 3/4, MIDI / audio"
     r = client.post("/api/melody/train", json={"folder": "/nonexistent/secret/place"})
-    assert r.status_code == 400 and "place: no such folder" in r.json()["error"] and "/nonexistent" not in r.json()["error"]
+    assert r.status_code == 400 and "--data-root" in r.json()["error"] and "/nonexistent" not in r.json()["error"]
     import tunesmith.compose
 
     def broken(*args, **kwargs):
@@ -381,6 +384,202 @@ def test_training_job_runs_and_cancels(client):
     assert client.get("/api/jobs/" + "f" * 32).status_code == 404
 
 
+# --- training folders: only under --data-root; Cancel reaches prepare's workers ------------------------
+def _stored_jobs(app) -> str:
+    return "\n".join(p.read_text() for p in sorted(app.state.studio.jobs_dir.glob("*.json")))
+
+
+def test_training_folder_is_confined_to_the_data_root(models_dir, tmp_path):
+    """No --data-root: no folder at all. With one: relative to it, resolved, never out of it ('..', symlinks)."""
+    from fastapi.testclient import TestClient
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(sorted(FOLK.glob("*.mid"))[0], outside / "secret.mid")
+    root = tmp_path / "collections"
+    (root / "folk").mkdir(parents=True)
+    for f in sorted(FOLK.glob("*.mid")):
+        shutil.copy(f, root / "folk" / f.name)
+    (root / "folk" / "linked-secret.mid").symlink_to(outside / "secret.mid")  # a file leading out: left out
+    (root / "away").symlink_to(outside)  # a folder leading out: refused
+
+    plain_app = create_app(tmp_path / "w0", models_dir=models_dir)
+    c = TestClient(plain_app, base_url=BASE)
+    assert c.get("/api/info").json()["data_root"] is None
+    for folder in ("../..", str(root / "folk"), "."):
+        r = c.post("/api/melody/train", json={"folder": folder, "steps": 1})
+        assert r.status_code == 400 and "--data-root" in r.json()["error"], (folder, r.text)
+
+    app = create_app(tmp_path / "w1", models_dir=tmp_path / "m1", data_root=root)
+    c = TestClient(app, base_url=BASE)
+    assert c.get("/api/info").json()["data_root"] == "collections"  # its name only
+    for folder, words in (
+        ("../..", "without '..'"),
+        ("folk/../..", "without '..'"),
+        ("..", "without '..'"),
+        ("away", "outside the data folder"),
+        (str(outside), "outside the data folder"),
+        ("/etc", "outside the data folder"),
+        ("~", "inside the data folder"),
+        ("nothing-here", "no such folder"),
+        ("folk/" + sorted(FOLK.glob("*.mid"))[0].name, "not a folder"),
+    ):
+        r = c.post("/api/melody/train", json={"folder": folder, "steps": 1})
+        assert r.status_code == 400 and words in r.json()["error"], (folder, r.text)
+        assert str(tmp_path) not in r.json()["error"]
+    r = c.post("/api/melody/train", json={"name": "from-folder", "folder": str(root / "folk"), "steps": 2, "batch_size": 8})
+    assert r.status_code == 200, r.text
+    job = _wait(c, r.json()["job"])
+    assert job["status"] == "done", job
+    assert job["params"]["folder"] == "folk"  # stored relative to the root
+    corpus = json.loads((tmp_path / "m1" / "from-folder" / "corpus" / "corpus.json").read_text())
+    assert corpus["files_found"] == 48  # the linked file from outside was not read
+    stored = _stored_jobs(app)
+    assert str(tmp_path) not in stored and str(root) not in stored  # no server paths in the history
+
+
+def test_cancel_reaches_prepare_and_its_workers(models_dir, tmp_path):
+    """Cancel during a long prepare ends it within seconds, with its worker processes; nothing is kept."""
+    import psutil
+    from fastapi.testclient import TestClient
+
+    root = tmp_path / "data"
+    big = root / "big"
+    big.mkdir(parents=True)
+    pitches = np.random.default_rng(0).integers(55, 80, 4000)
+    score = make_score([(int(p), i * 0.5, 0.5) for i, p in enumerate(pitches)])
+    for i in range(2500):  # seconds of work for two workers; distinct files (prepare skips repeated content)
+        score.tracks[0].name = f"tune {i}"
+        score.dump_midi(str(big / f"t{i:04d}.mid"))
+    app = create_app(tmp_path / "w", models_dir=tmp_path / "m", data_root=root)
+    c = TestClient(app, base_url=BASE)
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    job_id = c.post("/api/melody/train", json={"name": "big", "folder": "big", "steps": 5, "batch_size": 8}).json()["job"]
+    deadline = time.time() + 60
+    job = c.get(f"/api/jobs/{job_id}").json()
+    while "preparing the corpus" not in job["message"] and job["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.05)
+        job = c.get(f"/api/jobs/{job_id}").json()
+    assert "preparing the corpus: 2500 files" in job["message"], job
+    time.sleep(0.5)  # the workers are busy
+    workers = [p for p in me.children(recursive=True) if p.pid not in before]
+    assert workers, "prepare runs in worker processes"
+    started = time.monotonic()
+    c.post(f"/api/jobs/{job_id}/cancel")
+    job = _wait(c, job_id, 30)
+    took = time.monotonic() - started
+    assert job["status"] == "cancelled" and job["result"] is None, job
+    assert took < 5, took
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, alive
+    assert not list((tmp_path / "m").glob(".training-*")) and not (tmp_path / "m" / "big").exists()
+
+
+def test_prepare_workers_end_on_sigterm_even_under_a_server_handler():
+    """Workers forked from a server inherit its SIGTERM handler (uvicorn's only sets a flag): they must reset it."""
+    import psutil
+
+    from tunesmith.music.engines import ProcessEngine
+
+    old = signal.signal(signal.SIGTERM, lambda *args: None)
+    try:
+        engine = ProcessEngine(2)
+        results = engine.map_unordered(time.sleep, [0.2, 0.2, 5, 5])
+        next(results)
+        workers = [psutil.Process(p.pid) for p in engine.pool._processes.values()]
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    try:
+        for w in workers:
+            w.terminate()
+        _, alive = psutil.wait_procs(workers, timeout=3)
+        assert not alive, alive
+    finally:
+        for w in workers:
+            with contextlib.suppress(psutil.Error):
+                w.kill()
+        with contextlib.suppress(Exception):
+            engine.close()
+
+
+# --- what the page is told: warnings, partial results, refusals --------------------------------------------
+def test_jobs_carry_the_library_warnings(client):
+    r = _start_generate(client, primer="C1 E1 G1", steps=16)
+    job = _wait(client, r.json()["job"])
+    assert job["status"] == "done" and any("moved by octaves" in w for w in job["warnings"]), job
+    assert job["message"].startswith("1 melody: ")
+    tune = _midi_bytes(scale_tune(bars=12))
+    upload = client.post("/api/uploads?purpose=primer", files={"file": ("long.mid", tune)}).json()
+    job = _wait(client, _start_generate(client, primer="", primer_upload=upload["id"], steps=16).json()["job"])
+    assert any("last 8 bars" in w for w in job["warnings"]), job
+    listed = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+    assert listed[job["id"]]["warnings"] == job["warnings"]  # kept in the history too
+    assert "/" not in "".join(job["warnings"]).replace("8 bars", "")  # no server paths in them
+
+
+def test_a_cancelled_generation_keeps_what_it_wrote(client):
+    r = _start_generate(client, n=16, steps=64, instruments=["piano"], plot=True)
+    job_id = r.json()["job"]
+    deadline = time.time() + 120
+    job = client.get(f"/api/jobs/{job_id}").json()
+    while "writing files for melody 2" not in job["message"] and job["status"] == "running" and time.time() < deadline:
+        time.sleep(0.05)
+        job = client.get(f"/api/jobs/{job_id}").json()
+    client.post(f"/api/jobs/{job_id}/cancel")
+    job = _wait(client, job_id)
+    assert job["status"] == "cancelled", job
+    outputs = job["result"]["outputs"]
+    assert 1 <= len(outputs) < 16 and job["result"]["stopped"].startswith("stopped after writing"), job
+    assert job["message"] == job["result"]["stopped"]
+    for out in outputs:
+        assert client.get(out["urls"]["midi"]).content[:4] == b"MThd"
+        assert client.get(out["audio"][0]["url"]).content[:4] == b"RIFF"
+
+
+def test_pipeline_with_no_instrument_is_refused(client, tmp_path):
+    clip = client.post("/api/uploads?purpose=clip", files={"file": ("clip.wav", _clip(tmp_path))}).json()
+    r = client.post("/api/pipeline", json={"clip_upload": clip["id"], "melody_model": "tiny", "instruments": []})
+    assert r.status_code == 400 and "at least one instrument" in r.json()["error"], r.text
+
+
+@pytest.mark.slow
+def test_audio_generation_cancels_between_frames(models_dir, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from tunesmith.audio_model.train import train_audio_model
+
+    models = tmp_path / "models"
+    soundfile.write(tmp_path / "clip.wav", soundfile.read(io.BytesIO(_clip(tmp_path)))[0], 44100)
+    train_audio_model(
+        str(tmp_path / "clip.wav"),
+        models / "hum",
+        None,
+        epochs=1,
+        layers=1,
+        units=16,
+        sequence_length=8,
+        batch_size=32,
+        progress=False,
+    )
+    c = TestClient(create_app(tmp_path / "w", models_dir=models), base_url=BASE)
+    clip = c.post("/api/uploads?purpose=clip", files={"file": ("clip.wav", _clip(tmp_path))}).json()
+    job_id = c.post(
+        "/api/audio/generate", json={"model": "hum", "clip_upload": clip["id"], "seconds": 120, "n": 8, "griffin_lim_iters": 4}
+    ).json()["job"]
+    deadline = time.time() + 60
+    job = c.get(f"/api/jobs/{job_id}").json()
+    while "frame" not in job["message"] and job["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.05)
+        job = c.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] == "running" and "generating audio: frame" in job["message"], job
+    started = time.monotonic()
+    c.post(f"/api/jobs/{job_id}/cancel")
+    job = _wait(c, job_id, 60)
+    assert job["status"] == "cancelled" and job["result"] is None and "stopped at frame" in job["message"], job
+    assert time.monotonic() - started < 5
+
+
 def _clip(tmp_path: Path) -> bytes:
     rate = 44100
     t = np.arange(int(2.5 * rate)) / rate
@@ -447,6 +646,7 @@ def test_audio_model_and_pipeline_jobs(client, tmp_path):
     assert wrong.status_code == 400 and "not an audio model" in wrong.json()["error"]
     job = _wait(client, pipe.json()["job"])
     assert job["status"] == "done", job
+    assert job["message"].startswith("1 melody in "), job["message"]  # not "1 melodies"
     assert "<html" in client.get(job["result"]["index"]).text.lower()
 
     # 4 audio jobs (spectrograms drawn on worker threads) and 2 plotted generations at once: all succeed
@@ -876,6 +1076,115 @@ def test_browser_records_a_phrase(live_server, tmp_path):
             assert len(primer_pitches) >= 3, primer_pitches  # the sung phrase came back as notes
             assert sum(p % 12 in (0, 4, 7) for p in primer_pitches) >= 0.75 * len(primer_pitches), primer_pitches
             page.screenshot(path=str(ARTIFACTS / "08-recorded.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_keyboard_warnings_reload_and_phone_roll(live_server):
+    """One desktop and one phone session: the skip link and the tabs pattern, announced status lines, the folder
+    field off without --data-root, warnings on the page, the form back after a reload, a cancelled generate's
+    melodies shown; on a phone the whole piano roll and score reachable by scrolling their boxes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/")
+            for sel in (
+                "#gen-status",
+                "#train-status",
+                "#audio-status",
+                "#audio-gen-status",
+                "#pipe-status",
+                "#primer-file-status",
+            ):
+                assert page.get_attribute(sel, "aria-live") == "polite" and page.get_attribute(sel, "role") == "status", sel
+            active = "() => document.activeElement.id"
+            page.keyboard.press("Tab")  # the first Tab stop skips to Generate
+            assert page.evaluate(active) == "skip-generate"
+            page.keyboard.press("Enter")
+            assert page.evaluate(active) == "generate-btn"
+
+            # tabs: one Tab stop, arrows (wrapping), Home and End; the panel follows
+            page.focus("#tabbtn-generate")
+            for key, tab in (
+                ("ArrowRight", "train"),
+                ("End", "history"),
+                ("ArrowRight", "generate"),
+                ("ArrowLeft", "history"),
+                ("Home", "generate"),
+                ("ArrowRight", "train"),
+            ):
+                page.keyboard.press(key)
+                assert page.evaluate(active) == f"tabbtn-{tab}", key
+                assert page.get_attribute(f"#tabbtn-{tab}", "aria-selected") == "true"
+                expect(page.locator(f"#tab-{tab}")).to_be_visible()
+                assert page.locator(".tabs [role=tab][tabindex='0']").count() == 1
+            assert page.get_attribute("#tab-train", "role") == "tabpanel"
+            expect(page.locator("#train-folder")).to_be_disabled()  # this studio was started without --data-root
+            assert "--data-root" in page.get_attribute("#train-folder", "placeholder")
+            page.keyboard.press("Home")
+
+            # what the library warns about is on the page; the form comes back after a reload
+            page.select_option("#gen-model", "tiny")
+            page.fill("#primer", "C1 E1 G1")
+            page.fill("#gen-form [name=steps]", "24")
+            page.fill("#gen-form [name=n]", "1")
+            page.fill("#gen-form [name=seed]", "7")
+            page.fill("#gen-form [name=temperature]", "1.3")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-status")).to_contain_text("done: 1 melody:", timeout=60_000)
+            expect(page.locator("#gen-warnings")).to_contain_text("moved by octaves")
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            for name, value in (("primer", "C1 E1 G1"), ("steps", "24"), ("n", "1"), ("seed", "7"), ("temperature", "1.3")):
+                assert page.input_value(f"#gen-form [name={name}]") == value, name
+            expect(page.locator("#gen-warnings")).to_contain_text("moved by octaves")
+
+            # Cancel while files are written: the melodies written so far are shown
+            page.fill("#gen-form [name=n]", "16")
+            page.fill("#gen-form [name=steps]", "64")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-status")).to_contain_text("writing files for melody", timeout=60_000)
+            page.click("#gen-cancel")
+            expect(page.locator("#gen-results .summary")).to_contain_text("cancelled", timeout=60_000)
+            assert 1 <= page.locator("#gen-results article").count() < 16
+            page.screenshot(path=str(ARTIFACTS / "web-desktop-cancelled.png"), full_page=True)
+            assert not errors, errors
+
+            phone = browser.new_page(
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+            )
+            phone.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(phone, live_server + "/#generate")
+            phone.select_option("#gen-model", "tiny")
+            phone.fill("#primer", "C4 E4 G4")
+            phone.fill("#gen-form [name=steps]", "160")
+            phone.fill("#gen-form [name=n]", "1")
+            phone.click("#generate-btn")
+            expect(phone.locator("#gen-status")).to_contain_text("done: 1 melody: 12 primer + 160", timeout=60_000)
+            phone.frame_locator("iframe.roll").first.locator("canvas").first.wait_for(timeout=60_000)
+            phone.locator("#gen-results img.score").first.wait_for(timeout=60_000)
+            sizes = """() => { const f = document.querySelector('iframe.roll'), box = f.parentElement;
+              const score = document.querySelector('.score-box'), img = score.querySelector('img');
+              return { frame: f.clientWidth, plot: f.contentDocument.documentElement.scrollWidth, box: box.clientWidth,
+                       boxScroll: box.scrollWidth, score: score.clientWidth, scoreScroll: score.scrollWidth,
+                       img: img.naturalWidth ? img.clientWidth : -1, page: document.documentElement.scrollWidth }; }"""
+            phone.wait_for_function("() => document.querySelector('iframe.roll').clientWidth > 600", timeout=20_000)
+            s = phone.evaluate(sizes)
+            assert s["frame"] >= s["plot"] and s["boxScroll"] >= s["frame"] > s["box"], s  # the whole roll, by scrolling
+            assert s["scoreScroll"] > s["score"] and s["img"] > s["score"], s  # the score keeps its size and scrolls
+            assert s["page"] <= 390, s  # the page itself does not scroll sideways
+            phone.screenshot(path=str(ARTIFACTS / "web-phone-roll.png"), full_page=True)
+            phone.evaluate("() => { for (const b of document.querySelectorAll('.roll-box')) b.scrollLeft = b.scrollWidth; }")
+            phone.screenshot(path=str(ARTIFACTS / "web-phone-roll-end.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()

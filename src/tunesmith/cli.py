@@ -789,6 +789,11 @@ def _compare(o: dict, progress: bool) -> None:
         opt("--workdir", help="folder for uploads, jobs and results (default: ~/.tunesmith/studio)"),
         opt("--keep-results", type=COUNT, help="finished jobs kept in the work folder (oldest go first)"),
         opt("--max-work-mb", type=number(float, 0), help="size limit of results and uploads; 0: no limit"),
+        opt(
+            "--data-root",
+            help="the folder whose sub-folders the page may train on (nothing outside it is read); "
+            "default: no folders, uploads only",
+        ),
     ],
 )
 def _web(o: dict, progress: bool) -> None:

@@ -103,7 +103,9 @@ def _generate(model, primer, out_dir: Path, n: int, request: FileRequest, settin
     items = []
     for i, melody in enumerate(outputs):
         if stop_event is not None and stop_event.is_set():
-            raise Cancelled(f"stopped after writing {i} of {n} melodies")
+            stopped = Cancelled(f"stopped after writing {i} of {n} {'melody' if n == 1 else 'melodies'}")
+            stopped.outputs = items  # the melodies already written, for a caller that shows them
+            raise stopped
         if on_progress and request.beyond_midi:
             on_progress(share + (1 - share) * i / n, f"writing files for melody {i + 1} of {n}")
         files, extra = _write_files(melody, out_dir, request)

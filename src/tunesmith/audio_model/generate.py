@@ -22,11 +22,12 @@ from tunesmith import checkpoint
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
 from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
 from tunesmith.device import pick_device, threads_for_small_steps
-from tunesmith.errors import BadInputError, ModelError
+from tunesmith.errors import BadInputError, Cancelled, ModelError
 from tunesmith.files import write_json
 
 NOISE_BLOCK = 256  # frames of sampling noise drawn per call
 LEVEL_EVERY = 4  # frames between level checks (a 20 s output at 44.1 kHz has 1,723 frames)
+STOP_EVERY = 16  # frames between looks at a stop_event (and progress reports)
 
 
 class AudioModel:
@@ -74,10 +75,13 @@ class AudioModel:
         temperature: float | None = None,
         level_control: bool | None = None,
         seed_value: int = 0,
+        stop_event=None,
+        on_frame=None,
     ) -> torch.Tensor:
         """``(n, frames, bins)`` magnitudes continuing the seed window; deterministic for ``seed_value``.
 
-        Settings left at None come from the model's config (its generation defaults).
+        Settings left at None come from the model's config (its generation defaults). A set ``stop_event``
+        stops it within a few frames (Cancelled); ``on_frame(done, total)`` hears how far it got.
         """
         c, model = self.config, self.model
         random_chance = c.random_chance if random_chance is None else random_chance
@@ -105,6 +109,11 @@ class AudioModel:
         step = self._numpy_step() if self.device.type == "cpu" else model.step
         with threads_for_small_steps(self.device):  # tiny ops, one frame at a time
             for t in range(frames):
+                if t % STOP_EVERY == 0:
+                    if stop_event is not None and stop_event.is_set():
+                        raise Cancelled(f"audio generation stopped at frame {t} of {frames}")
+                    if on_frame is not None:
+                        on_frame(t, frames)
                 if temperature > 0 and t % NOISE_BLOCK == 0:  # drawn in blocks: one call per 256 frames
                     block = min(NOISE_BLOCK, frames - t)
                     noise = torch.randn(block, n, c.bins, generator=gen).to(self.device).mul_(temperature).exp_()
@@ -141,8 +150,11 @@ class AudioModel:
         level_control: bool | None = None,
         griffin_lim_iters: int = 32,
         seed: int = 0,
+        stop_event=None,
+        on_frame=None,
     ) -> list[np.ndarray]:
-        """``n`` float32 mono clips of ``seconds`` at ``config.sample_rate``, continuing ``seed_clip``."""
+        """``n`` float32 mono clips of ``seconds`` at ``config.sample_rate``, continuing ``seed_clip``
+        (``stop_event`` and ``on_frame`` as in ``generate_frames``)."""
         if seconds <= 0 or n < 1:
             raise BadInputError("seconds must be > 0 and n >= 1")
         c = self.config
@@ -158,7 +170,11 @@ class AudioModel:
             temperature=temperature,
             level_control=level_control,
             seed_value=seed,
+            stop_event=stop_event,
+            on_frame=on_frame,
         )
+        if stop_event is not None and stop_event.is_set():
+            raise Cancelled("audio generation stopped before the phases were rebuilt")
         with torch.inference_mode():
             audio = griffin_lim(mags, c.n_fft, c.hop_length, griffin_lim_iters, length=samples, seed=seed)
         audio = audio.float().cpu().numpy()
@@ -236,8 +252,13 @@ def generate_audio(
     seed: int = 0,
     device: str | None = None,
     force: bool = False,
+    stop_event=None,
+    on_progress=None,
 ) -> dict:
     """Write ``output_01.wav``... , spectrogram PNGs of the seed and each output, and ``generation.json``.
+
+    ``on_progress(fraction, message)`` hears how far it got; setting the ``threading.Event`` ``stop_event``
+    stops it within a few frames (or before the next output's files) with :class:`tunesmith.errors.Cancelled`.
 
     ``out_dir`` must be new, empty or an earlier audio generation (``force=True``: any folder); checked and
     locked before any work. Outputs of an earlier run that this one did not write are deleted at the end.
@@ -256,22 +277,34 @@ def generate_audio(
         seed=seed,
     )
     with output_dir(out_dir, AUDIO_GENERATION.name, force=force):
-        return _generate_audio(model_dir, seed_clip, Path(out_dir), device, settings)
+        return _generate_audio(model_dir, seed_clip, Path(out_dir), device, settings, stop_event, on_progress)
 
 
-def _generate_audio(model_dir, seed_clip, out_dir: Path, device, settings: dict) -> dict:
+def _generate_audio(model_dir, seed_clip, out_dir: Path, device, settings: dict, stop_event=None, on_progress=None) -> dict:
     from tunesmith.outputs import AUDIO_GENERATION, remove_own_files
     from tunesmith.render import write_audio
 
+    def stop_check(message: str) -> None:
+        if stop_event is not None and stop_event.is_set():
+            raise Cancelled(f"audio generation stopped {message}")
+
+    def on_frame(done: int, total: int) -> None:
+        if on_progress:
+            on_progress(0.9 * done / total, f"generating audio: frame {done} of {total}")
+
     started = time.perf_counter()
     model = load_audio_model(model_dir, device)
-    clips = model.generate(seed_clip, **settings)
+    clips = model.generate(seed_clip, **settings, stop_event=stop_event, on_frame=on_frame)
     elapsed = time.perf_counter() - started
     c = model.config
     rate = c.sample_rate
     outputs = []
     for i, audio in enumerate(clips, 1):
+        stop_check(f"after writing {i - 1} of {len(clips)} outputs")
         outputs.append(str(write_audio(audio, rate, out_dir / f"output_{i:02d}.wav")))
+    stop_check("before the spectrograms")
+    if on_progress:
+        on_progress(0.95, "drawing the spectrograms")
     images = _spectrograms(seed_clip, clips, rate, out_dir, model.notes)
     summary = {
         "kind": AUDIO_GENERATION.name,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError, CorpusError, DiskFullError
+from tunesmith.errors import BadInputError, Cancelled, CorpusError, DiskFullError
 from tunesmith.files import atomic_path, disk_full_error, fsync_dir, remove_stale_temps, write_json
 from tunesmith.music.engines import open_engine
 from tunesmith.music.meter import meter_name, meter_of_steps, meter_steps
@@ -251,6 +251,7 @@ def prepare_corpus(
     fresh: bool = False,
     flush_files: int = 2000,
     force: bool = False,
+    stop_event=None,
 ) -> PrepareReport:
     """Turn a folder of MIDI/score files into token shards and ``corpus.json``; returns the report.
 
@@ -263,6 +264,8 @@ def prepare_corpus(
 
     ``out_dir`` must be new, empty or a corpus (``force=True`` writes into another folder, replacing only
     corpus files); it is locked for the run, so a second run at the same folder is refused at once.
+    Setting the ``threading.Event`` ``stop_event`` stops the run within a second (the workers are ended) with
+    :class:`tunesmith.errors.Cancelled`; the files done so far are kept in ``out_dir/parts``.
     """
     from tunesmith.progress import progress_bar
 
@@ -286,7 +289,7 @@ def prepare_corpus(
         keys: dict[str, str] = {}
         bar = progress_bar(total=len(paths), desc="prepare", unit="file", disable=not progress)
         try:
-            processed = _process_new_files(paths, keys, store, settings, engine, workers, ray_address, base, bar)
+            processed = _process_new_files(paths, keys, store, settings, engine, workers, ray_address, base, bar, stop_event)
         except KeyboardInterrupt:
             print(
                 f"Interrupted: the results of {len(store.records)} files are saved in {out_dir / 'parts'}; "
@@ -348,11 +351,15 @@ def _commit_corpus(staging: Path, out_dir: Path) -> None:
         staging.rmdir()
 
 
-def _new_file_chunks(paths: list[str], keys: dict[str, str], store: PartStore, chunk: int, bar) -> Iterator[list[str]]:
+def _new_file_chunks(
+    paths: list[str], keys: dict[str, str], store: PartStore, chunk: int, bar, stop_event=None
+) -> Iterator[list[str]]:
     """Hash each file (lazily, while workers run) and yield chunks of those whose content is not stored yet."""
     queued: set[str] = set()
     batch: list[str] = []
     for path in paths:
+        if stop_event is not None and stop_event.is_set():
+            raise Cancelled(f"stopped while reading the files ({len(keys)} of {len(paths)} looked at)")
         key = keys[path] = content_key(path)
         if key in store or key in queued:  # done by an earlier run, or the same bytes under another name
             bar.update(1)
@@ -376,15 +383,16 @@ def _process_new_files(
     ray_address: str | None,
     base: str,
     bar,
+    stop_event=None,
 ) -> int:
     """Run the extraction on every file not in ``store``; results go to the store as they come. Returns the count."""
     processed = 0
-    with open_engine(engine, workers, ray_address) as runner:
+    with open_engine(engine, workers, ray_address, stop_event=stop_event) as runner:
         todo = max(1, len(paths) - len(store.records))
         chunk = max(1, min(64, todo // (runner.parallelism * 4) or 1))
         try:
             for results in runner.map_unordered(
-                partial(_process_chunk, settings=settings), _new_file_chunks(paths, keys, store, chunk, bar)
+                partial(_process_chunk, settings=settings), _new_file_chunks(paths, keys, store, chunk, bar, stop_event)
             ):
                 for res in results:
                     store.add(keys[res.path], os.path.relpath(res.path, base), res)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import islice
 
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import Cancelled, TunesmithError
 
 ENGINES = ("process", "ray")
 
@@ -24,9 +24,12 @@ class Engine:
     """Runs ``fn`` over items; ``parallelism`` is how many items run at once (to size chunks)."""
 
     parallelism = 1
+    stop_event = None
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
         for item in items:
+            if self.stop_event is not None and self.stop_event.is_set():
+                raise Cancelled("stopped")
             yield fn(item)
 
     def close(self) -> None:
@@ -41,8 +44,10 @@ class Engine:
 
 def _worker_init(parent: int) -> None:
     """Workers ignore Ctrl-C (the parent decides, saves what is done and stops them: no traceback per worker)
-    and die with their parent: a parent killed with SIGKILL must not leave them blocked on the task queue."""
+    and die with their parent: a parent killed with SIGKILL must not leave them blocked on the task queue.
+    SIGTERM ends them: a worker forked from a server (uvicorn) would otherwise keep the server's own handler."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with(parent)
 
 
@@ -79,20 +84,27 @@ def _alive(pid: int) -> bool:
 
 
 class ProcessEngine(Engine):
-    """A local process pool; the default engine."""
+    """A local process pool; the default engine. Setting ``stop_event`` stops the work within a fraction of a
+    second: the map raises :class:`tunesmith.errors.Cancelled` and ``close`` ends the workers (SIGTERM)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, stop_event=None):
         self.parallelism = workers
+        self.stop_event = stop_event
         self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),))
+
+    def _stopped(self) -> bool:
+        return self.stop_event is not None and self.stop_event.is_set()
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator:
         items, pending = iter(items), set()
         try:
             while True:
+                if self._stopped():
+                    raise Cancelled("stopped: the workers are ended")
                 pending |= {self.pool.submit(fn, item) for item in islice(items, 2 * self.parallelism - len(pending))}
                 if not pending:
                     return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=0.2 if self.stop_event is not None else None, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
         finally:
@@ -100,6 +112,10 @@ class ProcessEngine(Engine):
                 future.cancel()
 
     def close(self) -> None:
+        if self._stopped():  # a stopped run does not wait for the files in the workers' hands
+            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError):
+                    process.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -183,8 +199,9 @@ def _connect(ray, address: str) -> None:
         ) from exc
 
 
-def open_engine(engine: str, workers: int | None, ray_address: str | None = None) -> Engine:
-    """The engine by name; one worker runs inline (no processes to start)."""
+def open_engine(engine: str, workers: int | None, ray_address: str | None = None, stop_event=None) -> Engine:
+    """The engine by name; one worker runs inline (no processes to start). ``stop_event`` (a threading.Event)
+    stops the process engine's map promptly (Cancelled) and ends its workers."""
     if engine == "ray":
         return RayEngine(workers, ray_address)
     if engine != "process":
@@ -192,4 +209,8 @@ def open_engine(engine: str, workers: int | None, ray_address: str | None = None
     if ray_address:
         raise TunesmithError("--ray-address needs --engine ray")
     workers = workers or os.cpu_count() or 1
-    return ProcessEngine(workers) if workers > 1 else Engine()
+    if workers > 1:
+        return ProcessEngine(workers, stop_event)
+    inline = Engine()
+    inline.stop_event = stop_event
+    return inline

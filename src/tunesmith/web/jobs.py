@@ -29,7 +29,10 @@ INTERNAL_ERROR = "something went wrong inside the studio; the terminal running `
 
 @dataclass
 class Job:
-    """One unit of background work: status, progress in [0, 1], log rows, result or error, cancel flag."""
+    """One unit of background work: status, progress in [0, 1], log rows, result or error, warnings, cancel flag.
+
+    ``warnings`` are what the library said along the way (a primer moved by octaves, cut to its last bars...):
+    the page shows them with the result, not only the terminal running the studio."""
 
     kind: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -40,6 +43,7 @@ class Job:
     result: Any = None
     error: str | None = None
     params: dict = field(default_factory=dict)  # what was asked (shown in the history)
+    warnings: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     finished: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -57,6 +61,15 @@ class Job:
                 self.log.append(row)
         if self.saver:
             self.saver(self, False)
+
+    def warn(self, *messages: str) -> None:
+        """Add warnings for the page (each once, in order)."""
+        with self.lock:
+            for message in messages:
+                if message and message not in self.warnings:
+                    self.warnings.append(message)
+        if self.saver:
+            self.saver(self, True)
 
     @property
     def cancelled(self) -> bool:
@@ -80,13 +93,27 @@ class Job:
                 "result": self.result,
                 "error": self.error,
                 "params": self.params,
+                "warnings": list(self.warnings),
                 "created": self.created,
                 "finished": self.finished,
             }
 
     @classmethod
     def from_dict(cls, data: dict) -> Job:
-        keys = ("kind", "id", "status", "progress", "message", "log", "result", "error", "params", "created", "finished")
+        keys = (
+            "kind",
+            "id",
+            "status",
+            "progress",
+            "message",
+            "log",
+            "result",
+            "error",
+            "params",
+            "warnings",
+            "created",
+            "finished",
+        )
         return cls(**{k: data[k] for k in keys if k in data})
 
 
@@ -94,7 +121,8 @@ class JobRunner:
     """``submit(kind, fn)`` runs ``fn(job)`` on a worker thread; ``fn``'s return value becomes ``job.result``.
 
     Two pools, so that a quick generation never waits behind two long trainings. ``plain`` turns an error
-    message into what the page may show (the studio strips server paths); ``on_finish(job)`` runs after each job.
+    message into what the page may show (the studio strips server paths), ``public`` does the same for a result
+    before it is stored and served; ``on_finish(job)`` runs after each job.
     """
 
     def __init__(
@@ -104,6 +132,7 @@ class JobRunner:
         quick_workers: int = 2,
         plain: Callable[[str], str] = str,
         on_finish: Callable[[Job], None] | None = None,
+        public: Callable[[Any], Any] | None = None,
     ):
         self.store = Path(store)
         self.store.mkdir(parents=True, exist_ok=True)
@@ -112,6 +141,7 @@ class JobRunner:
             True: ThreadPoolExecutor(max_workers=quick_workers, thread_name_prefix="tunesmith-quick"),
         }
         self.plain = plain
+        self.public = public  # what a result may hold when stored and served (the studio: no server paths)
         self.on_finish = on_finish
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
@@ -150,8 +180,15 @@ class JobRunner:
         (self.store / f"{job_id}.json").unlink(missing_ok=True)
 
     # --- running ---------------------------------------------------------------------------------
-    def submit(self, kind: str, fn: Callable[[Job], Any], params: dict | None = None, quick: bool = False) -> Job:
-        job = Job(kind, params=params or {}, saver=self.save)
+    def submit(
+        self,
+        kind: str,
+        fn: Callable[[Job], Any],
+        params: dict | None = None,
+        quick: bool = False,
+        warnings: list[str] | None = None,
+    ) -> Job:
+        job = Job(kind, params=params or {}, warnings=list(warnings or []), saver=self.save)
         with self.lock:
             self.jobs[job.id] = job
         self.save(job)
@@ -201,6 +238,12 @@ class JobRunner:
         except Exception:  # a job must never take the server down; the page shows a plain message
             traceback.print_exc()
             result, status, error = None, "error", INTERNAL_ERROR
+        if self.public is not None and result is not None:
+            try:
+                result = self.public(result)
+            except Exception:
+                traceback.print_exc()
+                result, status, error = None, "error", INTERNAL_ERROR
         with job.lock:
             job.result, job.status, job.error, job.finished = result, status, error, time.time()
             if message:

@@ -3,6 +3,10 @@
 Thin on purpose: every action is one library call. The server only checks uploads (size, type by
 content, safe names), runs long calls as background jobs, and serves result files from inside its
 work folder. ``create_app(workdir)`` builds the FastAPI app; ``serve()`` runs it with uvicorn.
+
+Training data comes from uploads, and from folders on this computer only under the one folder the user
+named when starting the server (``tunesmith web --data-root DIR``); without it the folder field is off.
+A folder is resolved (symlinks followed) and must stay inside that root.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith import defaults
 from tunesmith.audio_io import AUDIO_SUFFIXES
-from tunesmith.errors import BadInputError, TunesmithError, UnreadableAudioError
+from tunesmith.errors import BadInputError, Cancelled, TunesmithError, UnreadableAudioError
 from tunesmith.web.jobs import INTERNAL_ERROR, Job, JobRunner
 
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +52,12 @@ PURPOSES = {"primer": ("midi", "audio"), "training": ("midi", "zip"), "clip": ("
 KIND_WORDS = {"midi": "a MIDI file", "zip": "a zip of MIDI files", "audio": "an audio clip (WAV, FLAC, OGG, MP3)"}
 # An absolute server path inside a message: the page shows only its last part.
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])(?:/[^\s/'\"(),;:]+)+/?")
+MAX_FOLDER_FILES = 200_000  # files a training folder may hold (a folder too large to be one corpus is refused)
+NO_DATA_ROOT = (
+    "training from a folder is off: this studio was started without --data-root. Upload MIDI files or a zip, "
+    "or start it again with `tunesmith web --data-root DIR` to train on folders under DIR"
+)
+_WARNINGS_LOCK = threading.Lock()  # warnings.catch_warnings changes process-wide state: one capture at a time
 
 
 # --- the number of steps the library is asked for ------------------------------------------------
@@ -73,6 +84,81 @@ def inside(root: Path, relative: str) -> Path | None:
 def plain(message: str) -> str:
     """A message the page may show: server paths cut to their last part (``/home/me/x/tune.mid`` -> ``tune.mid``)."""
     return _ABSOLUTE_PATH.sub(lambda m: Path(m.group(0)).name or "a folder", message)
+
+
+@contextlib.contextmanager
+def caught_warnings():
+    """Collect the library's warnings (primer moved by octaves, cut to its last bars...) for the page.
+
+    Yields a list filled when the block ends, with server paths cut; the terminal still prints them.
+    """
+    found: list[str] = []
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield found
+        finally:
+            for w in caught:
+                print(f"note: {w.message}")
+                found.append(plain(str(w.message)))
+
+
+def data_folder(root: Path | None, folder: str) -> Path:
+    """The training folder ``folder`` names under ``root`` (relative to it, or absolute inside it).
+
+    Refused: any folder when there is no root, ``..`` parts, and whatever resolves (symlinks followed)
+    outside the root. ``.`` is the root itself.
+    """
+    if root is None:
+        raise HTTPException(400, NO_DATA_ROOT)
+    root = root.resolve()
+    text = folder.strip().replace("\\", "/")
+    shown = text or "."
+    if "\x00" in text or any(part == ".." for part in text.split("/")):
+        raise HTTPException(400, f"{shown}: give a folder inside the data folder {root.name}, without '..'")
+    if text.startswith("~"):
+        raise HTTPException(400, f"{shown}: give a folder inside the data folder {root.name} (relative to it)")
+    candidate = Path(text) if text.startswith("/") else root / text.lstrip("/")
+    try:
+        target = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise HTTPException(400, f"{shown}: no such folder in the data folder {root.name}") from None
+    if not target.is_relative_to(root):
+        raise HTTPException(400, f"{shown}: outside the data folder {root.name}; give a folder inside it")
+    if not target.is_dir():
+        raise HTTPException(400, f"{shown}: not a folder; give a folder of MIDI files inside {root.name}")
+    return target
+
+
+def training_files(root: Path, folder: Path, stop_event=None, limit: int = MAX_FOLDER_FILES) -> list[Path]:
+    """The MIDI/score files below ``folder``; symlinked folders are not entered and linked files that lead out of
+    ``root`` are left out, so nothing outside the root is read. Stops (Cancelled) when ``stop_event`` is set."""
+    from tunesmith.music.corpus import CORPUS_SUFFIXES
+
+    root = root.resolve()
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if stop_event is not None and stop_event.is_set():
+            raise Cancelled(f"stopped while looking for MIDI files ({len(found)} found so far)")
+        dirnames.sort()
+        for name in filenames:
+            if Path(name).suffix.lower() not in CORPUS_SUFFIXES:
+                continue
+            path = Path(dirpath) / name
+            try:
+                if path.is_symlink() and not path.resolve(strict=True).is_relative_to(root):
+                    continue
+                if not path.is_file():  # a pipe or device named x.mid would block the reader
+                    continue
+            except (OSError, RuntimeError):
+                continue
+            found.append(path)
+            if len(found) > limit:
+                raise BadInputError(
+                    f"{folder.name}: more than {limit:,} MIDI/score files; give a smaller folder "
+                    "(or prepare it with `tunesmith prepare` and train from the command line)"
+                )
+    return sorted(found)
 
 
 def folder_bytes(path: Path) -> int:
@@ -267,8 +353,12 @@ class Studio:
         models_dir: Path | None,
         keep_results: int = 100,
         max_work_mb: float = 2000.0,
+        data_root: Path | None = None,
     ):
         self.workdir = Path(workdir).resolve()
+        self.data_root = Path(data_root).expanduser().resolve() if data_root else None
+        if self.data_root is not None and not self.data_root.is_dir():
+            raise BadInputError(f"--data-root {data_root}: no such folder; give the folder your MIDI collections are in")
         self.models_dir = Path(models_dir).resolve() if models_dir else self.workdir / "models"
         self.uploads = self.workdir / "uploads"
         self.jobs_dir = self.workdir / "jobs"
@@ -280,7 +370,7 @@ class Studio:
         self._models: dict[str, tuple[float, Any]] = {}
         self._models_lock = threading.Lock()
         self._retention_lock = threading.Lock()
-        self.runner = JobRunner(self.jobs_dir, plain=plain, on_finish=lambda job: self.enforce_retention())
+        self.runner = JobRunner(self.jobs_dir, plain=plain, on_finish=lambda job: self.enforce_retention(), public=self.public)
         for job in self.runner.list():  # trainings cut off by a stop leave a hidden temp folder: remove it
             if job.status == "interrupted":
                 shutil.rmtree(self.models_dir / f".training-{job.id}", ignore_errors=True)
@@ -293,6 +383,23 @@ class Studio:
             if path.is_relative_to(root):
                 return prefix + quote(path.relative_to(root).as_posix())
         return None
+
+    def public(self, obj: Any) -> Any:
+        """A result as stored and served: no server paths. A path string inside the work, models or data folder
+        becomes its name relative to that folder, any other absolute path its last part; URLs stay."""
+        if isinstance(obj, dict):
+            return {k: self.public(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.public(v) for v in obj]
+        if not isinstance(obj, str) or obj.startswith(("/files/", "/model-files/", "/static/")):
+            return obj
+        if os.path.isabs(obj) and "\n" not in obj:
+            path = Path(obj)
+            for root in (self.workdir, self.models_dir, self.data_root):
+                if root is not None and path.is_relative_to(root):
+                    return path.relative_to(root).as_posix() or "."
+            return path.name
+        return plain(obj) if "/" in obj else obj
 
     # retention: the work folder stays bounded
     def enforce_retention(self) -> list[str]:
@@ -549,13 +656,22 @@ def create_app(
     keep_results: int = 100,
     max_work_mb: float = 2000.0,
     allowed_hosts: list[str] | tuple[str, ...] = (),
+    data_root: str | os.PathLike | None = None,
 ) -> FastAPI:
     """The studio app, keeping uploads, jobs and (unless ``models_dir``) trained models under ``workdir``.
 
     ``keep_results`` and ``max_work_mb`` bound the work folder (oldest results go first); requests must name
     this machine in their Host header (127.0.0.1, localhost, [::1] or one of ``allowed_hosts``).
+    ``data_root``: the one folder whose sub-folders the page may train on; None (the default): uploads only.
     """
-    studio = Studio(Path(workdir), max_upload_mb, models_dir, keep_results=keep_results, max_work_mb=max_work_mb)
+    studio = Studio(
+        Path(workdir),
+        max_upload_mb,
+        models_dir,
+        keep_results=keep_results,
+        max_work_mb=max_work_mb,
+        data_root=Path(data_root) if data_root else None,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -625,6 +741,8 @@ def create_app(
             "max_upload_mb": studio.max_bytes / 2**20,
             "keep_results": studio.keep_results,
             "max_work_mb": studio.max_work_bytes / 2**20,
+            # training folders: only under the folder given with --data-root (its name only; none: uploads only)
+            "data_root": studio.data_root.name or "/" if studio.data_root else None,
             # the forms start from the same defaults as the CLI and the library (tunesmith.defaults);
             # None: the audio model's own setting (its config)
             "defaults": {
@@ -662,27 +780,37 @@ def create_app(
         else:
             source = _primer_text(req.primer) or None
             label = source
-        # parsed here, so that a bad primer is a 400 now; the last ``primer_bars`` bars are kept
-        primer = model.prepare_primer(source, primer_bars=req.primer_bars, seed=req.seed)
+        # parsed here, so that a bad primer is a 400 now; the last ``primer_bars`` bars are kept. What the library
+        # warns about (notes moved by octaves, a long primer cut to its last bars) goes to the page with the job
+        with caught_warnings() as said:
+            primer = model.prepare_primer(source, primer_bars=req.primer_bars, seed=req.seed)
         settings = req.model_dump(exclude={"model", "primer", "primer_upload", "primer_bars", "n", "steps", "instruments"})
         settings.pop("plot"), settings.pop("video")
         settings["key"] = req.key or None  # the menu's "any" is an empty key
 
         def work(job: Job):
             out_dir = studio.jobs_dir / job.id
-            report = generate_to_dir(
-                model,
-                primer,
-                out_dir,
-                req.n,
-                render=req.instruments or None,
-                plot=req.plot,
-                video=req.video,
-                steps=req.steps,  # new steps after the primer, as the library counts them
-                on_progress=job.update,
-                stop_event=job.stop_event,
-                **settings,
-            )
+            try:
+                report = generate_to_dir(
+                    model,
+                    primer,
+                    out_dir,
+                    req.n,
+                    render=req.instruments or None,
+                    plot=req.plot,
+                    video=req.video,
+                    steps=req.steps,  # new steps after the primer, as the library counts them
+                    on_progress=job.update,
+                    stop_event=job.stop_event,
+                    **settings,
+                )
+            except Cancelled as exc:
+                written = getattr(exc, "outputs", None)
+                if not written:
+                    raise
+                # the melodies written before the stop are kept and shown
+                report = {"outputs": written, "settings": {"seed": req.seed}, "stopped": plain(str(exc))}
+                job.update(message=plain(str(exc)))
             report.pop("melodies", None)
             for item in report["outputs"]:
                 item["urls"] = {k: studio.url(out_dir / v) for k, v in item["files"].items()}
@@ -697,13 +825,15 @@ def create_app(
                     "primer_bars": req.primer_bars,
                     "new_steps": req.steps,
                     "model": req.model,
+                    "n": req.n,
                 }
             )
-            job.update(message=f"{req.n} {'melody' if req.n == 1 else 'melodies'}: {len(primer)} primer + {req.steps} new steps")
+            if not job.cancelled:
+                job.update(message=f"{plural(req.n, 'melody', 'melodies')}: {len(primer)} primer + {req.steps} new steps")
             return jsonable(report)
 
         params = req.model_dump() | {"primer": label, "uploads": uploads}
-        job = studio.runner.submit("generate", work, params=params, quick=True)
+        job = studio.runner.submit("generate", work, params=params, quick=True, warnings=said)
         return {"job": job.id, "primer_steps": len(primer)}
 
     @app.post("/api/melody/train")
@@ -712,20 +842,23 @@ def create_app(
         from tunesmith.melody.train import train_melody_model
 
         if req.folder:
-            data_dir = Path(req.folder).expanduser()
-            if not data_dir.is_dir():
-                raise HTTPException(400, f"{req.folder}: no such folder on this computer")
+            data_dir = data_folder(studio.data_root, req.folder)
             sources = []
         elif req.uploads:
             sources = [studio.upload(u, PURPOSES["training"])[1] for u in req.uploads]
             data_dir = None
         else:
-            raise HTTPException(400, "upload MIDI files (or a zip) or give a folder of MIDI files")
+            raise HTTPException(
+                400, "upload MIDI files (or a zip)" + (" or give a folder of MIDI files" if studio.data_root else "")
+            )
         final = studio.unique_model_dir(req.name)
 
         def work(job: Job):
+            from tunesmith.music.corpus import prepare_corpus
+
             work_dir = studio.jobs_dir / job.id
             corpus = work_dir / "corpus"
+            tmp = studio.models_dir / f".training-{job.id}"
             if data_dir is None:
                 corpus.mkdir(parents=True, exist_ok=True)
                 for i, src in enumerate(sources):
@@ -733,8 +866,19 @@ def create_app(
                         shutil.copytree(src, corpus / f"zip{i}", dirs_exist_ok=True)
                     else:
                         shutil.copy(src, corpus / f"{i:03d}_{src.name}")
-            tmp = studio.models_dir / f".training-{job.id}"
-            job.update(0.0, "preparing the corpus")
+            source = data_dir or corpus
+            job.update(0.0, "looking for MIDI files")
+            try:
+                # the studio prepares the corpus itself, so that Cancel reaches the scan and prepare's workers
+                files = training_files(studio.data_root or corpus, source, job.stop_event)
+                if not files:
+                    raise BadInputError(f"{req.folder or 'the uploads'}: no MIDI or score files found")
+                job.update(0.0, f"preparing the corpus: {plural(len(files), 'file', 'files')}")
+                prepare_corpus(source, tmp / "corpus", files=files, progress=False, stop_event=job.stop_event)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(corpus, ignore_errors=True)
+                raise
 
             def on_log(row: dict):
                 total = row.get("total_steps") or req.steps
@@ -746,7 +890,7 @@ def create_app(
 
             try:
                 result = train_melody_model(
-                    data_dir or corpus,
+                    tmp / "corpus",
                     tmp,
                     req.config,
                     steps=req.steps,
@@ -781,7 +925,11 @@ def create_app(
                 }
             )
 
-        job = studio.runner.submit("melody-train", work, params=req.model_dump() | {"model": final.name})
+        params = req.model_dump() | {
+            "model": final.name,
+            "folder": data_dir.relative_to(studio.data_root).as_posix() if data_dir else None,
+        }
+        job = studio.runner.submit("melody-train", work, params=params)
         return {"job": job.id, "model": final.name}
 
     @app.post("/api/audio/train")
@@ -847,8 +995,10 @@ def create_app(
 
         def work(job: Job):
             out_dir = studio.jobs_dir / job.id
-            job.update(0.1, f"generating {req.seconds:g} s of audio, then spectrograms")
-            summary = generate_audio(model, clip, out_dir, **settings)
+            job.update(0.0, f"generating {req.seconds:g} s of audio, then spectrograms")
+            summary = generate_audio(model, clip, out_dir, **settings, stop_event=job.stop_event, on_progress=job.update)
+            job.warn(*(plain(n) for n in summary.get("notes", [])))
+            job.update(message=f"{plural(req.n, 'output', 'outputs')} of {req.seconds:g} s")
             return jsonable(
                 {
                     "outputs": [studio.url(p) for p in summary.get("outputs", [])],
@@ -867,6 +1017,8 @@ def create_app(
         """Start the whole chain from one clip to a gallery page (a background job with progress and cancel)."""
         from tunesmith.pipeline import run_pipeline
 
+        if not req.instruments:  # the library would take its default three; an empty choice is refused instead
+            raise HTTPException(400, "tick at least one instrument under “Render with”: the pipeline renders every melody")
         _, clip = studio.upload(req.clip_upload, PURPOSES["clip"])
         if req.audio_model in ("train", "none"):  # train one on the clip / skip the audio model
             audio_model = req.audio_model
@@ -889,8 +1041,10 @@ def create_app(
                 stop_event=job.stop_event,
                 **settings,
             )
-            job.update(message=f"{req.n} melodies in {result.get('seconds', 0):.0f} s")
-            return {"index": studio.url(result["index"]), "notes": [plain(n) for n in result.get("notes", [])]}
+            notes = [plain(n) for n in result.get("notes", [])]
+            job.warn(*notes)
+            job.update(message=f"{plural(req.n, 'melody', 'melodies')} in {result.get('seconds', 0):.0f} s")
+            return {"index": studio.url(result["index"]), "notes": notes}
 
         job = studio.runner.submit("pipeline", work, params=req.model_dump() | {"uploads": [req.clip_upload]})
         return {"job": job.id}
@@ -920,6 +1074,11 @@ def create_app(
         return job.to_dict()
 
     return app
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``1 melody``, ``2 melodies``."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def _redraw_loss(model_dir: Path) -> None:
@@ -952,8 +1111,11 @@ def serve(
     models_dir: str | os.PathLike | None = None,
     keep_results: int = 100,
     max_work_mb: float = 2000.0,
+    data_root: str | os.PathLike | None = None,
 ) -> None:
-    """Run the studio with uvicorn (local only by default); ``workdir`` defaults to ~/.tunesmith/studio."""
+    """Run the studio with uvicorn (local only by default); ``workdir`` defaults to ~/.tunesmith/studio.
+
+    ``data_root``: the folder whose sub-folders the page may train on (default: none, uploads only)."""
     import uvicorn
 
     workdir = Path(workdir) if workdir else Path(os.environ.get("TUNESMITH_HOME", Path.home() / ".tunesmith")) / "studio"
@@ -964,8 +1126,10 @@ def serve(
         keep_results=keep_results,
         max_work_mb=max_work_mb,
         allowed_hosts=_machine_names(host),
+        data_root=data_root,
     )
-    print(f"tunesmith studio: http://{host}:{port}/  (work folder {workdir}; Ctrl+C stops it)")
+    folders = f"training folders under {Path(data_root).expanduser().resolve()}" if data_root else "training from uploads only"
+    print(f"tunesmith studio: http://{host}:{port}/  (work folder {workdir}; {folders}; Ctrl+C stops it)")
     started = time.perf_counter()
     uvicorn.run(app, host=host, port=port, log_level="warning")
     print(f"studio stopped after {time.perf_counter() - started:.0f} s")

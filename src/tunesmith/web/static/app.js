@@ -15,6 +15,7 @@ const el = (tag, attrs = {}, ...children) => {
 };
 
 const state = { info: null, models: [], uploads: {}, polling: {} };
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 // ---------------------------------------------------------------- messages and requests
 // One banner for errors; any later success clears it, so an old error never sits above a good result.
@@ -97,21 +98,96 @@ function wireUpload(inputSel, statusSel, key, purpose, onChange) {
     status.textContent = lines.join("\n");
     status.className = failed ? "status error" : "status ok";
     if (!failed) clearMessage();
+    saveUploads();
     if (onChange) onChange();
   });
 }
 const uploadIds = (key) => (state.uploads[key] || []).map((u) => u.id);
 
+// ---------------------------------------------------------------- the forms survive a reload (localStorage)
+// Every field of every form (and the uploads already checked by the server) is kept in this browser, so a
+// reload, which finds the running job again, also finds the settings it was started with.
+const FORMS = ["#gen-form", "#train-form", "#audio-train-form", "#audio-gen-form", "#pipe-form"];
+const UPLOAD_STATUS = { primer: "#primer-file-status", train: "#train-files-status", clip: "#audio-clip-status",
+  seed: "#audio-seed-status", pipe: "#pipe-clip-status" };
+const store = {
+  get(key) { try { return JSON.parse(localStorage.getItem(`tunesmith:${key}`)); } catch (_) { return null; } },
+  set(key, value) { try { localStorage.setItem(`tunesmith:${key}`, JSON.stringify(value)); } catch (_) { /* private mode */ } },
+};
+const fieldKey = (input) => input.name || input.id || (input.type === "checkbox" && input.value ? `check:${input.closest("[id]").id}:${input.value}` : null);
+
+function saveForm(form) {
+  const values = {};
+  for (const input of form.querySelectorAll("input, select")) {
+    const key = fieldKey(input);
+    if (!key || input.type === "file") continue;
+    values[key] = input.type === "checkbox" ? input.checked : input.value;
+  }
+  store.set(`form${form.id}`, values);
+}
+
+function restoreForms() {
+  for (const sel of FORMS) {
+    const form = $(sel);
+    const values = store.get(`form${form.id}`);
+    if (values) {
+      for (const input of form.querySelectorAll("input, select")) {
+        const key = fieldKey(input);
+        if (!key || input.type === "file" || !(key in values)) continue;
+        if (input.type === "checkbox") input.checked = Boolean(values[key]);
+        else if (input.tagName !== "SELECT" || [...input.options].some((o) => o.value === values[key])) input.value = values[key];
+      }
+    }
+    form.addEventListener("input", () => saveForm(form));
+    form.addEventListener("change", () => saveForm(form));
+  }
+}
+
+function saveUploads() { store.set("uploads", state.uploads); }
+function restoreUploads() {
+  const saved = store.get("uploads") || {};
+  for (const [key, list] of Object.entries(saved)) {
+    if (!Array.isArray(list) || !list.length || !UPLOAD_STATUS[key]) continue;
+    state.uploads[key] = list;
+    const status = $(UPLOAD_STATUS[key]);
+    status.className = "status ok";
+    status.textContent = list.map((u) => `${describeUpload(u)} (uploaded before the reload)`).join("\n");
+  }
+}
+
 // ---------------------------------------------------------------- tabs, menus, models
 const TABS = ["generate", "train", "audio", "pipeline", "history"];
-function showTab(name) {
-  for (const b of document.querySelectorAll(".tabs button")) {
-    b.classList.toggle("active", b.dataset.tab === name);
-    b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
+function showTab(name, focus = false) {
+  for (const b of document.querySelectorAll(".tabs [role=tab]")) {
+    const on = b.dataset.tab === name;
+    b.classList.toggle("active", on);
+    b.setAttribute("aria-selected", on ? "true" : "false");
+    b.tabIndex = on ? 0 : -1; // roving tabindex: one Tab stop for the whole tab list
+    if (on && focus) b.focus();
   }
   for (const s of document.querySelectorAll(".tab")) s.classList.toggle("active", s.id === `tab-${name}`);
   history.replaceState(null, "", `#${name}`);
   if (name === "history") refreshHistory();
+}
+
+// The WAI-ARIA tabs pattern: Left/Right move to the previous/next tab (wrapping), Home/End to the first/last.
+function wireTabs() {
+  const list = $(".tabs");
+  for (const b of list.querySelectorAll("[role=tab]")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  list.addEventListener("keydown", (ev) => {
+    const tabs = [...list.querySelectorAll("[role=tab]")];
+    const at = tabs.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();
+    showTab(tabs[(to + tabs.length) % tabs.length].dataset.tab, true);
+  });
+  $("#skip-generate").addEventListener("click", (ev) => { // the first Tab stop: straight to Generate
+    ev.preventDefault();
+    showTab("generate");
+    $("#generate-btn").focus();
+  });
 }
 
 function fillSelect(select, values, selected) {
@@ -196,6 +272,7 @@ function buildKeyboard() {
       black ? "" : el("span", { text: p % 12 === 0 ? name : NOTE_NAMES[p % 12] }));
     if (black) key.style.left = `calc(${white} * var(--white-w) - var(--black-w) / 2)`;
     else white += 1;
+    key.tabIndex = p === low ? 0 : -1; // one Tab stop for the keyboard; arrow keys move between its keys
     key.addEventListener("click", () => {
       if (primer.value.trim().startsWith("[")) primer.value = "";
       primer.value = (primer.value.trim() + " " + name).trim();
@@ -205,6 +282,17 @@ function buildKeyboard() {
     kb.append(key);
   }
   kb.style.setProperty("--whites", white);
+  kb.setAttribute("role", "group");
+  kb.addEventListener("keydown", (ev) => {
+    const keys = [...kb.querySelectorAll(".key")];
+    const at = keys.indexOf(document.activeElement);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: keys.length - 1 }[ev.key];
+    if (at < 0 || to === undefined) return;
+    ev.preventDefault();
+    const next = keys[Math.max(0, Math.min(keys.length - 1, to))];
+    for (const k of keys) k.tabIndex = k === next ? 0 : -1;
+    next.focus();
+  });
   const add = (tok) => { primer.value = (primer.value.trim() + " " + tok).trim(); };
   $("#kb-hold").addEventListener("click", () => add("_"));
   $("#kb-rest").addEventListener("click", () => add("-"));
@@ -225,16 +313,24 @@ function clearPrimerUpload() {
 // the page finds running jobs again and follows them, and shows the latest result of each tab.
 const VIEWS = {
   generate: { tab: "generate", progress: "#gen-progress", status: "#gen-status", cancel: "#gen-cancel", button: "#generate-btn",
-    show: (j) => renderGeneration(j.result) },
+    warnings: "#gen-warnings", show: (j) => renderGeneration(j.result) },
   "melody-train": { tab: "train", progress: "#train-progress", status: "#train-status", chart: "#train-chart", cancel: "#train-cancel",
-    button: "#train-btn", show: (j) => showTrainResult(j, "#train-result", "Model") },
+    button: "#train-btn", warnings: "#train-warnings", show: (j) => showTrainResult(j, "#train-result", "Model") },
   "audio-train": { tab: "audio", progress: "#audio-progress", status: "#audio-status", chart: "#audio-chart", cancel: "#audio-cancel",
-    button: "#audio-train-btn", show: (j) => showTrainResult(j, "#audio-train-result", "Audio model") },
+    button: "#audio-train-btn", warnings: "#audio-warnings", show: (j) => showTrainResult(j, "#audio-train-result", "Audio model") },
   "audio-generate": { tab: "audio", progress: "#audio-gen-progress", status: "#audio-gen-status", cancel: "#audio-gen-cancel",
-    button: "#audio-gen-btn", show: (j) => renderAudio(j.result) },
+    button: "#audio-gen-btn", warnings: "#audio-gen-warnings", show: (j) => renderAudio(j.result) },
   pipeline: { tab: "pipeline", progress: "#pipe-progress", status: "#pipe-status", cancel: "#pipe-cancel", button: "#pipe-btn",
-    show: (j) => showGallery(j.result) },
+    warnings: "#pipe-warnings", show: (j) => showGallery(j.result) },
 };
+
+// What the library warned about (a primer moved by octaves, cut to its last bars...), beside the job's status.
+function showWarnings(view, job) {
+  const box = $(view.warnings);
+  const list = (job && job.warnings) || [];
+  box.replaceChildren(...list.map((w) => el("li", { text: w })));
+  box.classList.toggle("hidden", !list.length);
+}
 
 function follow(jobId, kind) {
   const view = VIEWS[kind];
@@ -268,6 +364,7 @@ function follow(jobId, kind) {
     since = job.log_total;
     rows.push(...job.log);
     progress.value = job.progress;
+    showWarnings(view, job);
     if (chart && rows.length) drawChart(chart, rows);
     const running = job.status === "queued" || job.status === "running";
     status.textContent = `${job.status}${job.message ? ": " + job.message : ""}` + (running ? ` (${Math.round(job.progress * 100)} %)` : "");
@@ -293,6 +390,7 @@ async function resumeJobs() {
   for (const job of jobs) { // newest first
     if (seen.has(job.kind) || !VIEWS[job.kind]) continue;
     seen.add(job.kind);
+    showWarnings(VIEWS[job.kind], job);
     if (job.status === "queued" || job.status === "running") follow(job.id, job.kind);
     else if (job.result) {
       VIEWS[job.kind].show(job);
@@ -313,7 +411,7 @@ function jobSummary(job) {
   if (job.kind === "generate") return `${p.n} × (${p.primer || "random start"} + ${p.steps} new steps), ${p.model}, seed ${p.seed}`;
   if (job.kind.endsWith("train")) return `${r.model || p.model}` + (r.step ? `, ${r.step} steps` : "");
   if (job.kind === "audio-generate") return `${p.model}, ${p.seconds} s × ${p.n}`;
-  if (job.kind === "pipeline") return `${p.n} melodies, audio model ${p.audio_model}`;
+  if (job.kind === "pipeline") return `${plural(p.n, "melody", "melodies")}, audio model ${p.audio_model}`;
   return "";
 }
 
@@ -326,6 +424,7 @@ async function refreshHistory() {
     if (open) open.addEventListener("click", async () => {
       const full = await api(`/api/jobs/${job.id}`);
       VIEWS[job.kind].show(full);
+      showWarnings(VIEWS[job.kind], full);
       showTab(VIEWS[job.kind].tab);
     });
     const running = job.status === "queued" || job.status === "running";
@@ -481,14 +580,36 @@ function renderGeneration(result) {
         el("div", { class: "links" }, links)),
       players.length ? el("div", { class: "players" }, players) : null,
       u.video ? el("video", { class: "video", controls: true, preload: "metadata", src: u.video }) : null,
-      u.piano_roll_html ? el("div", { class: "roll-box" }, el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` })) : null,
-      u.score_svg ? el("div", { class: "roll-box score-box" }, el("img", { class: "score", src: u.score_svg, alt: `score of ${o.name}` })) : null);
+      u.piano_roll_html || u.score_svg ? el("p", { class: "scroll-hint", text: "the piano roll and the score scroll sideways →" }) : null,
+      u.piano_roll_html ? el("div", { class: "roll-box", tabindex: 0, role: "region", "aria-label": `piano roll of ${o.name} (scrolls sideways)` },
+        fitFrame(el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` }))) : null,
+      u.score_svg ? el("div", { class: "roll-box score-box", tabindex: 0, role: "region", "aria-label": `score of ${o.name} (scrolls sideways)` },
+        el("img", { class: "score", src: u.score_svg, alt: `score of ${o.name}` })) : null);
   });
   const primer = result.primer ? `primer ${result.primer}` + (result.primer_bars ? ` (last ${result.primer_bars} bar${result.primer_bars > 1 ? "s" : ""})` : "") : "a random start note";
+  const made = result.stopped ? `${result.outputs.length} of ${plural(result.n, "melody", "melodies")} (cancelled: the ones written before the stop)`
+    : plural(result.outputs.length, "melody", "melodies");
   box.replaceChildren(
-    el("p", { class: "summary", text: `${result.outputs.length} ${result.outputs.length === 1 ? "melody" : "melodies"} from ${result.model}: ${primer}, ${result.primer_steps} primer steps + ${result.new_steps} new steps, seed ${result.settings.seed}.` }),
+    el("p", { class: "summary", text: `${made} from ${result.model}: ${primer}, ${result.primer_steps} primer steps + ${result.new_steps} new steps, seed ${result.settings.seed}.` }),
     el("p", { class: "help", text: LL_HELP }),
     ...cards);
+}
+
+// The piano roll is a page of its own, as wide as the melody is long: its frame takes that width, and the box
+// around it scrolls sideways (on a phone the whole roll is reachable, not its first seconds).
+function fitFrame(frame) {
+  const fit = () => {
+    try {
+      const doc = frame.contentDocument;
+      const width = Math.max(doc.documentElement.scrollWidth, doc.body ? doc.body.scrollWidth : 0);
+      if (width > frame.clientWidth + 2) frame.style.width = `${width + 2}px`;
+      const height = doc.documentElement.scrollHeight;
+      if (height > frame.clientHeight + 2) frame.style.height = `${height + 2}px`;
+    } catch (_) { /* not readable: keep the CSS size */ }
+  };
+  // the plot is drawn by its script after the page loads: measure again until it has its size
+  frame.addEventListener("load", () => { for (const ms of [0, 250, 750, 1500, 3000, 6000]) setTimeout(fit, ms); });
+  return frame;
 }
 
 function primerIsUpload() { return uploadIds("primer").length > 0; }
@@ -541,7 +662,10 @@ async function onTrain(ev) {
   const v = formValues($("#train-form"));
   const body = { name: v.name, config: v.config, steps: v.steps, batch_size: v.batch_size, seed: v.seed,
     uploads: uploadIds("train"), folder: v.folder || null };
-  if (!body.uploads.length && !body.folder) { showMessage("choose MIDI files (or a zip), or type a folder path"); return; }
+  if (!body.uploads.length && !body.folder) {
+    showMessage(state.info && state.info.data_root ? "choose MIDI files (or a zip), or type a folder inside the data folder" : "choose MIDI files (or a zip)");
+    return;
+  }
   $("#train-result").replaceChildren();
   try {
     const { job, model } = await postJSON("/api/melody/train", body);
@@ -608,6 +732,7 @@ async function onPipeline(ev) {
   const clip = uploadIds("pipe")[0];
   if (!clip) { showMessage("choose an audio clip for the pipeline"); return; }
   const body = { ...formValues($("#pipe-form")), clip_upload: clip, instruments: checkedValues($("#pipe-instruments")) };
+  if (!body.instruments.length) { showMessage("tick at least one instrument under “Render with”: the pipeline renders every melody"); return; }
   $("#pipe-gallery").classList.add("hidden");
   try {
     const { job } = await postJSON("/api/pipeline", body);
@@ -620,7 +745,7 @@ async function onPipeline(ev) {
 
 // ---------------------------------------------------------------- start
 async function init() {
-  for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  wireTabs();
   const first = location.hash.slice(1);
   if (TABS.includes(first)) showTab(first);
   buildKeyboard();
@@ -663,6 +788,18 @@ async function init() {
       else input.value = value;
     }
   }
+  const folder = $("#train-folder");
+  if (info.data_root) {
+    folder.placeholder = `a folder inside ${info.data_root}, e.g. irish/reels`;
+    $("#train-folder-help").textContent = `folders inside the data folder “${info.data_root}” (tunesmith web --data-root); nothing outside it is read`;
+  } else {
+    folder.disabled = true;
+    folder.placeholder = "off: start the studio with --data-root DIR";
+    $("#train-folder-field").classList.add("dim");
+  }
+  restoreForms();
+  restoreUploads();
+  updatePrimerBars();
   await refreshModels();
   await resumeJobs();
   document.body.dataset.ready = "1";
