@@ -163,6 +163,12 @@ MELODY_CONFIG_KEYS = (
         opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
         opt("--eval-every", type=int, help="steps between held-out evaluations"),
         opt("--checkpoint-every", type=int, help="steps between checkpoints"),
+        opt(
+            "--patience",
+            type=int,
+            help="stop after this many held-out evaluations without a better loss (0: run all the steps); "
+            "the model saved is always the evaluation with the best held-out loss",
+        ),
         opt("--batch-size", type=int, help="melodies per step (default: the config's)"),
         opt("--layers", type=_ints, help="LSTM sizes, e.g. 128,128 (default: the config's)"),
         opt("--dropout", type=float, help="dropout between layers (default: the config's)"),
@@ -206,6 +212,9 @@ def _melody_train(o: dict, progress: bool) -> None:
     )
     if ev:
         print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")
+    if "best_step" in result:
+        stop = " (stopped early: no better held-out loss since)" if result["stopped_early"] else ""
+        print(f"Saved the weights of step {result['best_step']}, the best held-out loss {result['best_eval_loss']:.3f}{stop}.")
     print(
         f"Model in {model_dir} (loss curve: {model_dir}/plots/loss.png). Next: "
         f"tunesmith melody generate --model {model_dir} --primer C4 -n 4 -o out/"
