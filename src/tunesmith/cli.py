@@ -646,6 +646,11 @@ def _models(o: dict, progress: bool) -> None:
         opt("--seconds", type=float, default=20.0, help="audio model: seconds of free-running generation"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for report.json and report.html"),
         opt("--seed", type=int, help="same seed, same report"),
+        opt(
+            "--realism",
+            type=int,
+            help="held-out tunes the realism test continues from their first 2 bars and tells from the real ones (0: skip it)",
+        ),
     ],
 )
 def _evaluate(o: dict, progress: bool) -> None:
@@ -663,6 +668,16 @@ def _evaluate(o: dict, progress: bool) -> None:
     o.pop("seed_clip", None), o.pop("seconds", None)
     report = evaluate_model(o.pop("model"), o.pop("out_dir"), progress=progress, **o)
     print(json.dumps(report["likelihood"], indent=2))
+    real = report.get("realism")
+    if real and "skipped" not in real:
+        for name, row in real["critics"].items():
+            print(
+                f"Realism ({name} critic): accuracy {row['accuracy']:.2f} [{row['accuracy_ci'][0]:.2f}, "
+                f"{row['accuracy_ci'][1]:.2f}], AUC {row['auc']:.2f}; real vs real {row['real_vs_real']['accuracy']:.2f} "
+                "(0.5 = cannot tell generated from real)"
+            )
+    elif real:
+        print(f"Realism test not run: {real['skipped']}")
     print(f"Report: {out_dir}/report.html")
 
 
