@@ -209,6 +209,7 @@ def test_evaluate_model_writes_offline_report(tiny_models, tmp_path):
     assert 'src="http' not in page and 'href="http' not in page and "<script" not in page
     assert "data:image/png;base64," in page
     assert "<h2>Form</h2>" in page and "tonic end" in page
+    assert "realism" in report and "<h2>Realism</h2>" in page  # run, or the reason it was not
     assert f"{report['likelihood']['loss']:.3f}" in page and f"{report['likelihood']['perplexity']:.3f}" in page
 
 

@@ -155,3 +155,34 @@ def test_bad_model_dirs_and_tiny_corpus(corpus, trained, tmp_path):
         load_melody_model(mismatched)
     with pytest.raises(TrainingError, match="fewer than one batch"):
         train_melody_model(corpus, tmp_path / "big", "basic_rnn", steps=2, batch_size=10_000, progress=False)
+
+
+def test_training_keeps_the_best_held_out_model_and_stops_when_it_stops_improving(corpus, tmp_path):
+    """Held-out loss that gets worse later: model.safetensors is the best evaluation's weights (as a run that
+    stopped there saved), a resume keeps them, and patience ends the run early."""
+    from tunesmith.checkpoint import read_log
+
+    rough = dict(batch_size=8, layers=[32], max_steps=64, learning_rate=0.1, dropout=0.0, precision="fp32", progress=False)
+    rough.update(eval_every=4, checkpoint_every=12, seed=0)
+    full = train_melody_model(corpus, tmp_path / "full", "basic_rnn", steps=40, patience=None, **rough)
+    evals = {r["step"]: r["loss"] for r in read_log(tmp_path / "full") if r["split"] == "eval"}
+    best = min(evals, key=evals.get)
+    assert best < 40 and evals[40] > evals[best]  # the run got worse after its best evaluation
+    assert full["step"] == 40 and full["best_step"] == best and full["best_eval_loss"] == pytest.approx(evals[best])
+    weights = lambda d: load_file(str(d / "model.safetensors"))
+    kept = weights(tmp_path / "full")
+    short = train_melody_model(corpus, tmp_path / "short", "basic_rnn", steps=best, patience=None, **rough)
+    assert short["best_step"] == best
+    assert all(torch.equal(kept[k], v) for k, v in weights(tmp_path / "short").items())  # the step-`best` weights
+    last = load_file(str(tmp_path / "full" / "train_state.safetensors"))  # the last step's weights stay for a resume
+    assert any(not torch.equal(last[f"model.{k}"], v) for k, v in kept.items())
+    # stopped after its best and resumed: the same best, and the same last step's state
+    train_melody_model(corpus, tmp_path / "resumed", "basic_rnn", steps=best + 8, patience=None, **rough)
+    train_melody_model(corpus, tmp_path / "resumed", "basic_rnn", steps=40, patience=None, resume=True, **rough)
+    assert all(torch.equal(kept[k], v) for k, v in weights(tmp_path / "resumed").items())
+    again = load_file(str(tmp_path / "resumed" / "train_state.safetensors"))
+    assert all(torch.equal(last[k], again[k]) for k in last if k.startswith(("model.", "optim.", "best.")))
+    # patience: three evaluations without a better loss end the run, with the best weights saved
+    early = train_melody_model(corpus, tmp_path / "early", "basic_rnn", steps=40, patience=3, **rough)
+    assert early["stopped_early"] and early["step"] == min(best + 3 * 4, 40) < 40
+    assert all(torch.equal(kept[k], v) for k, v in weights(tmp_path / "early").items())

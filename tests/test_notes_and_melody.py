@@ -44,8 +44,10 @@ def test_pitch_to_name_roundtrip():
 def test_melody_notes_roundtrip():
     notes = [Note(60, 0, 4), Note(62, 4, 6), Note(64, 8, 12)]
     melody = Melody.from_notes(notes)
-    assert melody.events.tolist() == [60, -2, -2, -2, 62, -2, -1, -2, 64, -2, -2, -2, -1]
+    assert melody.events.tolist() == [60, -2, -2, -2, 62, -2, -1, -2, 64, -2, -2, -2]  # no step after the last note
     assert [(n.pitch, n.start, n.end) for n in melody.notes()] == [(60, 0, 4), (62, 4, 6), (64, 8, 12)]
+    padded = Melody.from_notes(notes, length=16)  # a length past the last note keeps its note-off, then rests
+    assert padded.events.tolist()[12:] == [-1, -2, -2, -2] and padded.notes() == melody.notes()
 
 
 def test_melody_rejects_bad_events():
@@ -71,4 +73,4 @@ def test_squash_transposes_to_c_and_into_range():
 
 def test_from_notes_keeps_the_highest_of_simultaneous_notes():
     melody = Melody.from_notes([Note(48, 0, 4), Note(60, 0, 4), Note(55, 0, 2), Note(62, 4, 6)])
-    assert melody.events.tolist() == [60, -2, -2, -2, 62, -2, -1]
+    assert melody.events.tolist() == [60, -2, -2, -2, 62, -2]

@@ -124,3 +124,23 @@ def test_generate_cli_takes_bars_form_and_meter_and_refuses_bad_values(tmp_path)
     ):
         bad = cli("--primer", "C4", *args, "-o", tmp_path / "bad")
         assert bad.returncode == code and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_two_bar_file_primer_is_two_bars_and_the_next_downbeat_is_generated(model, tmp_path, folk_dir):
+    """The primer's last note-off is no extra step: 2 bars of 2/4 are 16 steps, and step 16 is the model's."""
+    from tunesmith.music.midi import melody_from_score, write_midi
+    from tunesmith.music.primer import parse_primer
+
+    tune = melody_from_score(read_score(folk_dir / "oneills1850__0201-0300__X208.mid"))
+    spb = tune.steps_per_bar
+    assert tune.time_signature == (2, 4) and spb == 8
+    head = tune.copy(events=tune.events[: 2 * spb])
+    path = write_midi(head, tmp_path / "primer.mid")
+    primer = parse_primer(path)
+    assert len(primer) == 2 * spb and np.array_equal(primer.events, head.events)
+    assert len(parse_primer(path, primer_bars=2)) == 2 * spb
+    out = model.generate(path, n=8, bars=4, form=None, seed=1)
+    assert all(m.primer_steps == 2 * spb and len(m) == 4 * spb for m in out)
+    assert all(np.array_equal(m.events[: 2 * spb], head.events) for m in out)
+    downbeats = [int(m.events[2 * spb]) for m in out]  # the first generated step, on the bar line
+    assert sum(e >= 0 for e in downbeats) >= 6, downbeats  # folk tunes start a note there, not a rest

@@ -64,8 +64,12 @@ def load_config(model_dir: str | os.PathLike) -> dict:
     return data
 
 
-def save_weights(model_dir: str | os.PathLike, model: torch.nn.Module, metadata: dict | None = None) -> None:
-    _save_tensors(Path(model_dir) / WEIGHTS, model.state_dict(), metadata)
+def save_weights(
+    model_dir: str | os.PathLike, model: torch.nn.Module | dict[str, torch.Tensor], metadata: dict | None = None
+) -> None:
+    """Write ``model.safetensors`` from a module or a state dict (e.g. a kept best evaluation's weights)."""
+    tensors = model if isinstance(model, dict) else model.state_dict()
+    _save_tensors(Path(model_dir) / WEIGHTS, tensors, metadata)
 
 
 def load_weights(model_dir: str | os.PathLike, model: torch.nn.Module) -> dict:
@@ -92,9 +96,20 @@ def _check_and_load(model: torch.nn.Module, tensors: dict[str, torch.Tensor], pa
     model.load_state_dict(tensors)
 
 
-def save_train_state(model_dir: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
-    """One file holding weights, optimizer tensors, step counters and RNG: a resume is always consistent."""
+def save_train_state(
+    model_dir: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict,
+    best: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """One file holding weights, optimizer tensors, step counters and RNG: a resume is always consistent.
+
+    ``best``: the weights of the best evaluation so far (``model.safetensors``), kept here too so a resume carries
+    on comparing against them.
+    """
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v for k, v in (best or {}).items()})
     opt = optimizer.state_dict()
     scalars: dict = {}
     for pid, pstate in opt["state"].items():
@@ -123,6 +138,13 @@ def load_train_state(model_dir: str | os.PathLike, model: torch.nn.Module, optim
     optimizer.load_state_dict({"state": opt_state, "param_groups": metadata["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
     return metadata["state"]
+
+
+def load_best_weights(model_dir: str | os.PathLike) -> dict[str, torch.Tensor] | None:
+    """The best evaluation's weights saved in the train state (None for a run that kept none)."""
+    tensors, _ = _load_tensors(Path(model_dir) / TRAIN_STATE)
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    return best or None
 
 
 def read_train_state_step(model_dir: str | os.PathLike) -> int:

@@ -201,6 +201,12 @@ MELODY_CONFIG_KEYS = (
         opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
         opt("--eval-every", type=POSITIVE, help="steps between held-out evaluations"),
         opt("--checkpoint-every", type=POSITIVE, help="steps between checkpoints"),
+        opt(
+            "--patience",
+            type=COUNT,
+            help="stop after this many held-out evaluations without a better loss (0: run all the steps); "
+            "the model saved is always the evaluation with the best held-out loss",
+        ),
         opt("--batch-size", type=POSITIVE, help="melodies per step (default: the config's)"),
         opt("--layers", type=_sizes, help="LSTM sizes, e.g. 128,128 (default: the config's)"),
         opt("--dropout", type=number(float, 0, 1, below=True), help="dropout between layers (default: the config's)"),
@@ -252,6 +258,9 @@ def _melody_train(o: dict, progress: bool) -> None:
     )
     if ev:
         print(f"Held-out loss {ev['loss']:.3f} nats/step, perplexity {ev['perplexity']:.2f}, accuracy {ev['accuracy']:.3f}")
+    if "best_step" in result:
+        stop = " (stopped early: no better held-out loss since)" if result["stopped_early"] else ""
+        print(f"Saved the weights of step {result['best_step']}, the best held-out loss {result['best_eval_loss']:.3f}{stop}.")
     print(
         f"Model in {model_dir} (loss curve: {model_dir}/plots/loss.png). Next: "
         f"tunesmith melody generate --model {model_dir} --primer C4 -n 4 -o out/"
@@ -734,6 +743,11 @@ def _models(o: dict, progress: bool) -> None:
             action="store_true",
             help="write into a folder that holds other files (only report.json/report.html are replaced)",
         ),
+        opt(
+            "--realism",
+            type=COUNT,
+            help="held-out tunes the realism test continues from their first 2 bars and tells from the real ones (0: skip it)",
+        ),
     ],
 )
 def _evaluate(o: dict, progress: bool) -> None:
@@ -757,6 +771,16 @@ def _evaluate(o: dict, progress: bool) -> None:
     o.pop("seed_clip", None), o.pop("seconds", None)
     report = evaluate_model(o.pop("model"), o.pop("out_dir"), progress=progress, **o)
     print(json.dumps(report["likelihood"], indent=2))
+    real = report.get("realism")
+    if real and "skipped" not in real:
+        for name, row in real["critics"].items():
+            print(
+                f"Realism ({name} critic): accuracy {row['accuracy']:.2f} [{row['accuracy_ci'][0]:.2f}, "
+                f"{row['accuracy_ci'][1]:.2f}], AUC {row['auc']:.2f}; real vs real {row['real_vs_real']['accuracy']:.2f} "
+                "(0.5 = cannot tell generated from real)"
+            )
+    elif real:
+        print(f"Realism test not run: {real['skipped']}")
     print(f"Report: {out_dir}/report.html")
 
 

@@ -5,6 +5,11 @@ from ``(epoch, index)``, computes the loss, and evaluates on held-out data. The 
 rest identically for the melody and the audio model. Batches depend only on ``(seed, epoch,
 index)`` and torch's RNG is checkpointed, so a resumed run ends with the same weights as an
 uninterrupted one.
+
+With ``keep_best`` the weights written to ``model.safetensors`` are those of the evaluation with the lowest
+held-out loss so far (the training state still holds the last step's, so a resume continues from there), and
+``patience`` stops the run once that many evaluations in a row have not improved on the best: training longer
+never gives a worse model.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class TrainSettings:
     max_seconds: float | None = None  # stop (with a checkpoint) after this much wall time
     stop_event: Any = None  # a threading.Event: set it to stop cleanly (the web page's Cancel)
     on_log: Any = None  # called with each logged row (live progress in the web page)
+    keep_best: bool = False  # model.safetensors holds the weights of the best held-out loss, not the last step's
+    patience: int | None = None  # with keep_best: stop after this many evaluations without a new best (None: never)
 
 
 def check_run_numbers(**values) -> None:
@@ -156,6 +163,7 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
     total = settings.steps if settings.steps is not None else settings.epochs * per_epoch
     optimizer = task.make_optimizer()
     step = 0
+    best: dict | None = None  # {"step", "loss", "weights"}: the evaluation with the lowest held-out loss so far
     if rank == 0:
         remove_stale_temps(model_dir, legacy=True)  # half-written temp files of a killed run: never read, never kept
     if settings.resume and checkpoint.has_train_state(model_dir):
@@ -163,6 +171,10 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
         step = int(state["step"])
         if state.get("seed", settings.seed) != settings.seed:
             raise TrainingError(f"{model_dir} was trained with --seed {state['seed']}; resume with the same seed")
+        if settings.keep_best and "best_step" in state:
+            weights = checkpoint.load_best_weights(model_dir)
+            if weights is not None:
+                best = {"step": int(state["best_step"]), "loss": float(state["best_loss"]), "weights": weights}
         _truncate_log(model_dir, step)
     elif settings.resume:
         raise TrainingError(f"{model_dir}: nothing to resume (no {checkpoint.TRAIN_STATE}); start without --resume")
@@ -197,8 +209,15 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
     def _save(final: bool) -> None:
         _append_log(model_dir, log_rows)
         log_rows.clear()
-        checkpoint.save_weights(model_dir, task.model, {"step": step})
-        checkpoint.save_train_state(model_dir, task.model, optimizer, {"step": step, "seed": settings.seed})
+        state = {"step": step, "seed": settings.seed}
+        if best is None:
+            checkpoint.save_weights(model_dir, task.model, {"step": step})
+        else:  # the best evaluation's weights are the model; the last step's stay in the train state for a resume
+            checkpoint.save_weights(
+                model_dir, best["weights"], {"step": best["step"], "eval_loss": best["loss"], "last_step": step}
+            )
+            state.update(best_step=best["step"], best_loss=best["loss"])
+        checkpoint.save_train_state(model_dir, task.model, optimizer, state, best=best["weights"] if best is not None else None)
         if final:
             release_freed_memory()  # drawing the curve must not add to the training loop's cached buffers
             try:
@@ -208,6 +227,7 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
             except Exception as exc:  # a plot must never lose a trained model
                 print(f"note: loss curve not drawn ({exc})")
 
+    stopped_early = False
     with _ctrl_c_between_steps(world == 1) as interrupted:
         try:
             while step < total and not interrupted():
@@ -242,9 +262,19 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
                     )
                 if step % settings.eval_every == 0 or step == total:
                     last_eval = _evaluate(task)
-                    log_rows.append({"step": step, "epoch": step / per_epoch, "split": "eval", **last_eval})
+                    row = {"step": step, "epoch": step / per_epoch, "split": "eval", **last_eval}
+                    if settings.keep_best and math.isfinite(last_eval.get("loss", math.nan)):
+                        if best is None or last_eval["loss"] < best["loss"]:
+                            weights = {k: v.detach().cpu().clone() for k, v in task.model.state_dict().items()}
+                            best = {"step": step, "loss": float(last_eval["loss"]), "weights": weights}
+                        row["best_step"] = best["step"]
+                        stale = (step - best["step"]) // settings.eval_every
+                        stopped_early = bool(settings.patience) and stale >= settings.patience and step < total
+                    log_rows.append(row)
                     if settings.on_log:
                         settings.on_log(dict(log_rows[-1], total_steps=total))
+                    if stopped_early:
+                        break
                 if step % settings.checkpoint_every == 0 and step != total:
                     save()
                 if settings.max_seconds and time.perf_counter() - started > settings.max_seconds:
@@ -270,6 +300,8 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
         "seconds": time.perf_counter() - started,
         "world_size": world,
     }
+    if best is not None:  # the model saved: the best evaluation, and whether patience ended the run
+        result.update(best_step=best["step"], best_eval_loss=best["loss"], stopped_early=stopped_early)
     if world > 1:
         result["ranks_in_sync"] = _ranks_in_sync(task.model)
     return result

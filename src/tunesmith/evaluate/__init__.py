@@ -11,12 +11,16 @@ Two kinds of figures, as the field reports them:
   KL divergence and overlapping area (OA). OA near 1 means "generated melodies differ from the
   reference as much as reference melodies differ from each other" - the goal. Plus three of MusPy's
   metrics (Dong et al. 2020): pitch-class entropy, scale consistency and empty-beat rate.
+* **Realism** (``realism.py``): a classifier two-sample test - can two critics of our own (gradient boosting on
+  key-invariant statistics, a small GRU over relative note events) tell continuations of held-out primers from the
+  real continuations? With real-vs-real calibration, what tells them apart, and a copy figure.
 
 The metrics are implemented in `statistics.py` with numpy/scipy (no mgeval/muspy dependency); where the reference
 code has a quirk, the docstring says what is done instead.
 """
 
 from tunesmith.evaluate.likelihood import likelihood, training_gap
+from tunesmith.evaluate.realism import compare_continuations, realism_test
 from tunesmith.evaluate.report import compare_models, evaluate_model, reference_melodies, report_html
 from tunesmith.evaluate.statistics import (
     FEATURES,
@@ -31,6 +35,7 @@ from tunesmith.evaluate.statistics import (
 __all__ = [
     "FEATURES",
     "SCALAR_METRICS",
+    "compare_continuations",
     "compare_models",
     "compare_sets",
     "evaluate_model",
@@ -39,6 +44,7 @@ __all__ = [
     "melody_features",
     "melody_statistics",
     "overlap_area",
+    "realism_test",
     "reference_melodies",
     "report_html",
     "training_gap",

@@ -89,18 +89,24 @@ def _generate(model, reference: list[Melody], n: int, steps: int, seed: int) -> 
     return out
 
 
-def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tuple[dict, dict]:
+def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool, realism: int = 0) -> tuple[dict, dict]:
+    from tunesmith.evaluate.realism import realism_on_corpus
     from tunesmith.progress import progress_bar
 
     if n < 1 or steps < 2:
         raise BadInputError("evaluation needs n >= 1 melodies of at least 2 steps")
+    if realism < 0:
+        raise BadInputError(f"realism must be 0 (no realism test) or a number of held-out tunes, not {realism}")
     model = _load_model(model)
-    bar = progress_bar(total=4, desc="evaluate", unit="part", disable=not progress)
+    bar = progress_bar(total=5 if realism else 4, desc="evaluate", unit="part", disable=not progress)
     with _corpus_dir(model, data, progress) as corpus:
         lik = _likelihood(model, corpus)
         bar.update(1)
         lik["data"] = str(data) if data is not None else str(corpus)
         reference = reference_melodies(corpus, model, split="eval", limit=n, steps=steps, seed=seed)
+        real = realism_on_corpus(model, corpus, n=realism, seed=seed) if realism else None
+        if realism:
+            bar.update(1)
     generated = _generate(model, reference, n, steps, seed)
     bar.update(1)
     stats = {"generated": melody_statistics(generated), "reference": melody_statistics(reference)}
@@ -127,6 +133,8 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool) -> tup
         "comparison": comparison,
         "form": form,
     }
+    if real is not None:
+        report["realism"] = real
     return report, curves
 
 
@@ -138,6 +146,7 @@ def evaluate_model(
     n: int = 200,
     steps: int = 128,
     seed: int = 0,
+    realism: int = 100,
     progress: bool = True,
     force: bool = False,
 ) -> dict:
@@ -147,8 +156,9 @@ def evaluate_model(
     reference melodies (one primer per 20 melodies, at most 10; "C4" when none) and compared with the reference set (the
     held-out melodies, squashed like training data and cut to ``steps``). Generated melodies include their
     one-bar primer, as the reference melodies include their first bar. Form figures (``evaluate.form``) are taken
-    after that first bar. Returns the report dict (keys ``likelihood``, ``statistics``, ``comparison``, ``form``,
-    plus model, config, params, settings, files).
+    after that first bar. ``realism``: how many held-out tunes the realism test (``evaluate.realism``) continues from
+    their first 2 bars and tells from the real ones (0: no test). Returns the report dict (keys ``likelihood``,
+    ``statistics``, ``comparison``, ``form``, ``realism``, plus model, config, params, settings, files).
 
     ``out_dir`` must be new, empty or an earlier evaluation's (known by its ``report.json``); ``force=True``
     writes into another folder, replacing only ``report.json`` and ``report.html``. It is checked and locked
@@ -157,7 +167,7 @@ def evaluate_model(
     from tunesmith.outputs import MELODY_EVALUATION, output_dir
 
     with output_dir(out_dir, MELODY_EVALUATION.name, force=force):
-        report, curves = _evaluate(model, data, n, steps, seed, progress)
+        report, curves = _evaluate(model, data, n, steps, seed, progress, realism)
         out_dir = Path(out_dir)
         report = {"kind": MELODY_EVALUATION.name, **report, "files": {"json": "report.json", "html": "report.html"}}
         write_text(out_dir / "report.html", report_html(report, curves))
@@ -311,6 +321,8 @@ def report_html(report: dict, curves: dict | None = None) -> str:
             "bar, bar length from its own meter; means over melodies. A ratio near 1 = like the reference.</p>",
             _table(["figure", "generated", "reference", "ratio"], form_rows),
         ]
+    if report.get("realism"):
+        parts += _realism_html(report["realism"])
     style = (
         "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
@@ -320,6 +332,55 @@ def report_html(report: dict, curves: dict | None = None) -> str:
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
     )
+
+
+def _interval(value, ci) -> str:
+    return f"{_fmt(value)} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+
+
+def _realism_html(real: dict) -> list[str]:
+    head = (
+        "<h2>Realism</h2><p>Can a classifier tell the model's continuations from real tunes? The first 2 bars of "
+        "held-out tunes were continued to 9 bars; critics compare bars 3-8 with the same tunes' real bars 3-8 "
+        "(5-fold cross-validation, a tune's pair in one fold). Accuracy 0.5 = cannot tell; [95% bootstrap interval]; "
+        "real vs real = the same critic on two halves of the real tunes (the noise floor).</p>"
+    )
+    if "skipped" in real:
+        return [head, f"<p>Not run: {html.escape(real['skipped'])}.</p>"]
+    critic_rows = [
+        [
+            f"{name}: {html.escape(row['critic'])}",
+            _interval(row["accuracy"], row["accuracy_ci"]),
+            _interval(row["auc"], row["auc_ci"]),
+            _interval(row["real_vs_real"]["accuracy"], row["real_vs_real"]["accuracy_ci"]),
+            _interval(row["real_vs_real"]["auc"], row["real_vs_real"]["auc_ci"]),
+        ]
+        for name, row in real["critics"].items()
+    ]
+    figure_rows = []
+    for row in real["figures"].values():
+        later = row.get("generated_later_bars")
+        extra = f" (later bars: {_fmt(later)})" if later is not None else ""
+        figure_rows.append([html.escape(row["description"]), f"{_fmt(row['generated'])}{extra}", row["real"], row.get("ratio")])
+    diff_rows = [[d["feature"].replace("_", " "), d["generated"], d["real"], d["d"]] for d in real["differences"]]
+    parts = [
+        head,
+        f"<p>{real['tunes']} tunes.</p>",
+        _table(["critic", "accuracy", "ROC AUC", "real vs real accuracy", "real vs real AUC"], critic_rows),
+        _table(["figure (bars 3-8)", "generated", "real", "ratio"], figure_rows),
+        "<p>What tells them apart most (standardised mean difference d, generated minus real):</p>",
+        _table(["statistic", "generated", "real", "d"], diff_rows),
+    ]
+    copying = real.get("copying")
+    if copying:
+        parts.append(
+            f"<p>Copying: {_fmt(copying['generated'])} of the continuations hold a run of {copying['run_notes']} notes "
+            f"(intervals and lengths, any key) from the {copying['corpus_melodies']:,} training melodies; "
+            f"real held-out tunes: {_fmt(copying['real'])}.</p>"
+        )
+    else:
+        parts.append("<p>Copying: no training corpus at hand to search.</p>")
+    return parts
 
 
 # --- several models -------------------------------------------------------------------------------
@@ -341,35 +402,37 @@ def compare_models(
     steps: int = 128,
     seed: int = 0,
     force: bool = False,
+    realism: int = 0,
 ) -> str:
     """Evaluate each model the same way and return a Markdown table, one row per model.
 
     With ``out_dir``: each model's report goes to ``out_dir/<name>/`` and the table to ``compare.md`` and
-    ``compare.json``. Without ``data`` each model is judged on its own held-out split, so rows are only
+    ``compare.json``. ``realism``: held-out tunes for each model's realism test (0: none).
+    Without ``data`` each model is judged on its own held-out split, so rows are only
     comparable when the models were trained on the same corpus (the table says so).
     """
     if not models:
         raise BadInputError("compare_models needs at least one model")
     if out_dir is None:
-        return _compare_models(models, data, n, None, steps, seed, force)
+        return _compare_models(models, data, n, None, steps, seed, force, realism)
     from tunesmith.outputs import COMPARISON, output_dir, write_marker
 
     with output_dir(out_dir, COMPARISON.name, force=force):  # checked and locked before the first model is judged
         write_marker(out_dir, COMPARISON.name)
-        return _compare_models(models, data, n, out_dir, steps, seed, force)
+        return _compare_models(models, data, n, out_dir, steps, seed, force, realism)
 
 
-def _compare_models(models: list, data, n: int, out_dir, steps: int, seed: int, force: bool) -> str:
+def _compare_models(models: list, data, n: int, out_dir, steps: int, seed: int, force: bool, realism: int = 0) -> str:
     rows, reports, used = [], [], set()
     for item in models:
         model = _load_model(item)
         label = _model_label(model, used)
         if out_dir is not None:
             report = evaluate_model(
-                model, Path(out_dir) / label, data=data, n=n, steps=steps, seed=seed, progress=False, force=force
+                model, Path(out_dir) / label, data=data, n=n, steps=steps, seed=seed, realism=realism, progress=False, force=force
             )
         else:
-            report = _evaluate(model, data, n, steps, seed, False)[0]
+            report = _evaluate(model, data, n, steps, seed, False, realism)[0]
         reports.append({"name": label, **report})
         lik, gen, summ = report["likelihood"], report["statistics"]["generated"], report["comparison"]["summary"]
         ref = report["statistics"]["reference"]

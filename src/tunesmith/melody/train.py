@@ -19,6 +19,7 @@ from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, pr
 from tunesmith.training import TrainSettings, check_run_numbers, claim_model_dir, init_distributed, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
+PATIENCE = 10  # held-out evaluations in a row without a new best before training stops (1,000 steps at eval_every=100)
 
 
 def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor, meter=None):
@@ -204,6 +205,8 @@ def train_melody_model(
     precision: str = "auto",
     force: bool = False,
     init_from: str | os.PathLike | None = None,
+    keep_best: bool = True,
+    patience: int | None = PATIENCE,
     **overrides,
 ) -> dict:
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly).
@@ -213,6 +216,10 @@ def train_melody_model(
     folder while the other ranks wait for it. ``threads=None`` picks the CPU threads for the model
     (tunesmith.device.default_threads).
     ``init_from``: start from another model's weights (``warm_start``) instead of a random initialisation.
+    ``keep_best``: the saved model is the evaluation (every ``eval_every`` steps, and the last step) with the lowest
+    held-out loss, so a longer run is never worse; ``patience``: stop once that many evaluations in a row found no
+    better one (None or 0: run all the steps). The returned ``best_step`` and ``best_eval_loss`` say which was kept.
+    Without held-out melodies the last step's weights are saved.
     """
     from tunesmith import checkpoint
     from tunesmith.music.corpus import prepare_corpus
@@ -276,6 +283,8 @@ def train_melody_model(
             threads=threads,
             stop_event=stop_event,
             on_log=on_log,
+            keep_best=keep_best,
+            patience=patience,
         )
         result = run_training(task, model_dir, settings)
         result.update(

@@ -72,9 +72,15 @@ class Melody:
     @classmethod
     def from_notes(cls, notes: Sequence[Note], length: int | None = None, **kwargs) -> Melody:
         """Build from step-quantised notes, monophonically: a later note cuts an earlier one short, and of
-        notes starting on the same step only the highest is kept (Magenta's ``ignore_polyphonic_notes``)."""
+        notes starting on the same step only the highest is kept (Magenta's ``ignore_polyphonic_notes``).
+
+        The melody ends where its last note ends (or at ``length``): a note that lasts to the end gets no NOTE_OFF
+        step after it (Magenta strips that final note-off too), so two whole bars of notes are two bars of steps and
+        whatever follows them (the next bar's first event) ends the note.
+        """
         end = max((n.end for n in notes), default=0)
-        events = np.full(max(end + 1 if notes else 0, length or 0), NO_EVENT, dtype=np.int16)
+        size = max(end, length or 0)
+        events = np.full(size + 1, NO_EVENT, dtype=np.int16)  # one spare step for a note-off at the very end
         last_onset = None
         for note in sorted(notes, key=lambda n: (n.start, -n.pitch)):
             if note.start == last_onset:
@@ -83,8 +89,7 @@ class Melody:
             events[note.start + 1 : note.end] = NO_EVENT
             events[note.end] = NOTE_OFF
             last_onset = note.start
-        if length is not None:
-            events = events[:length]
+        events = events[: size if length is None else length]
         return cls(events, **kwargs)
 
     # --- views --------------------------------------------------------------------------
