@@ -5,7 +5,7 @@ Runs that pytest module with $TUNESMITH_FAULTS_JSONL set, so each case's outcome
 object: cases tried, refused cleanly, succeeded, and the failures by kind (tracebacks, data lost, left half-written,
 processes left, both of two runs succeeding), with up to 20 failing cases named.
 
-    .venv/bin/python benchmarks/bench_faults.py
+    .venv/bin/python benchmarks/bench_faults.py [--quick]   (--quick: only the prepare case, a shape check)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import ROOT, emit, machine  # noqa: E402
+from _common import ROOT, emit, machine, quick  # noqa: E402
 
 KINDS = {
     "traceback": "traceback",
@@ -45,7 +45,16 @@ def main() -> None:
         jsonl = Path(tmp) / "outcomes.jsonl"
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "test_command_faults.py")],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                str(ROOT / "tests" / "test_command_faults.py"),
+                *(["-k", "prepare"] if quick() else []),
+            ],
             cwd=ROOT,
             env=dict(os.environ, TUNESMITH_FAULTS_JSONL=str(jsonl)),
             capture_output=True,
@@ -55,6 +64,7 @@ def main() -> None:
     failures = Counter(kind_of(p) for o in outcomes for p in o["problems"])
     emit(
         {
+            "benchmark": "faults",
             "machine": machine(),
             "seconds": round(time.perf_counter() - started, 1),
             "cases": len(outcomes),

@@ -32,6 +32,9 @@ SCRIPTS = [
     "harmony",
     "reliability",
     "form",
+    "faults",
+    "realism",
+    "key",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
