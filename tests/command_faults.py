@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,7 +244,8 @@ def check_damaged_input(label: str, argv: list[str], source: Path, output: Path)
         if code == 1 and not stderr.strip().startswith("error:") and "error:" not in stderr:
             outcome.problems.append("refused without an error message")
     elif code == 0:
-        if not (output.is_file() and output.stat().st_size > 0 or output.is_dir() and any(output.iterdir())):
+        written = [output] if output.exists() else sorted(output.parent.glob(f"{output.stem}-X*{output.suffix}"))  # one per tune
+        if not any(p.is_file() and p.stat().st_size > 0 or p.is_dir() and any(p.iterdir()) for p in written):
             outcome.problems.append("said it succeeded, but wrote nothing")
     outcome.problems += [f"temp file left: {t}" for t in temp_litter(output.parent)]
     return outcome
@@ -352,10 +353,15 @@ def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-def interrupt_case(label: str, argv: list[str], ready, keep: list[Path], *, sig: int, timeout: float = 120.0) -> Outcome:
-    """Start ``argv``, wait until ``ready()`` says it is at work, send ``sig`` (SIGINT: Ctrl-C; SIGKILL: kill -9)."""
+def interrupt_case(
+    label: str, argv: list[str], ready: float | Callable[[], bool], keep: list[Path], *, sig: int, timeout: float = 120.0
+) -> Outcome:
+    """Start ``argv``, wait until ``ready()`` says it is at work (or ``ready`` seconds), send ``sig`` (SIGINT: Ctrl-C; SIGKILL: kill -9)."""
     before = snapshot(*keep)
     proc = start(argv)
+    if isinstance(ready, int | float):  # seconds after the start
+        at_work = time.monotonic() + ready
+        ready = lambda: time.monotonic() > at_work  # noqa: E731
     started = wait_for(lambda: proc.poll() is not None or ready(), timeout)
     children = descendants(proc.pid)
     if proc.poll() is None:

@@ -67,7 +67,18 @@ def score_from_bytes(data: bytes, name: str = "<bytes>") -> symusic.Score:
     if score.note_num() > MAX_SCORE_NOTES:
         raise BadInputError(f"{name}: {score.note_num()} notes is more than the limit {MAX_SCORE_NOTES}")
     check_tempos(score, name)
+    check_times(score, name)
     return score
+
+
+def check_times(score: symusic.Score, name: str) -> None:
+    """Refuse notes before the start: delta times that add up past 2^31 ticks wrap to negative times (damage)."""
+    for number, track in enumerate(score.tracks, 1):
+        if len(track.notes) and (track.start() < 0 or track.end() < 0):
+            raise BadInputError(
+                f"{name}: corrupt MIDI file: track {number}'s delta times add up past what a MIDI file can hold "
+                "(a note lands outside the piece); export it again from your editor"
+            )
 
 
 def _salvage(data: bytes, name: str, quiet_if_unchanged: bool = False) -> symusic.Score | None:
