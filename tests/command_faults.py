@@ -356,7 +356,8 @@ def wait_for(predicate, timeout: float) -> bool:
 def interrupt_case(
     label: str, argv: list[str], ready: float | Callable[[], bool], keep: list[Path], *, sig: int, timeout: float = 120.0
 ) -> Outcome:
-    """Start ``argv``, wait until ``ready()`` says it is at work (or ``ready`` seconds), send ``sig`` (SIGINT: Ctrl-C; SIGKILL: kill -9)."""
+    """Start ``argv``, wait until ``ready()`` says it is at work (or ``ready`` seconds), then send ``sig``
+    (SIGINT: Ctrl-C; SIGKILL: kill -9)."""
     before = snapshot(*keep)
     proc = start(argv)
     if isinstance(ready, int | float):  # seconds after the start
