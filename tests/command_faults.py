@@ -277,6 +277,26 @@ AUDIO_COMMANDS = {
 }
 
 
+# the slower commands, over a few inputs of each kind (``SAMPLE`` names): the same checks
+SLOW_SCORE_COMMANDS = {
+    "video": lambda src, out: (["video", str(src), "-o", str(out / "x.mp4"), "--size", "320x180", "--fps", "8"], out / "x.mp4"),
+}
+SLOW_AUDIO_COMMANDS = {
+    "audio_train": lambda src, out: (["audio", "train", str(src), "-o", str(out / "model"), "--epochs", "1"], out / "model"),
+    "pipeline": lambda src, out: (
+        ["pipeline", str(src), "-o", str(out / "run"), "--seconds", "1", "-n", "1", "--steps", "16", "--instrument", "piano"],
+        out / "run",
+    ),
+}
+SAMPLE = ("truncate", "huge_delta", "bitflip", "hanging_notes", "abc_chords", "abc_six_flats", "xml_truncated", "xml_good")
+AUDIO_SAMPLE = ("bitflip", "truncate_header", "bad_fmt", "nan_inf", "no_samples", "odd_rate")
+
+
+def sample(paths: list[Path], names: tuple[str, ...]) -> list[Path]:
+    """The first input whose name holds each of ``names``."""
+    return [next(p for p in paths if name in p.stem) for name in names if any(name in p.stem for p in paths)]
+
+
 def damaged_input_cases(inputs: dict[str, list[Path]]) -> Iterator[tuple[str, str, Path, dict]]:
     """(label, command name, input, command table) for every input and every command that reads its kind."""
     for kind, table in (("score", SCORE_COMMANDS), ("audio", AUDIO_COMMANDS)):
@@ -290,6 +310,20 @@ def run_damaged_input_case(label: str, name: str, source: Path, table: dict, wor
     out.mkdir(parents=True)
     argv, output = table[name](source, out)
     return check_damaged_input(label, argv, source, output)
+
+
+def evaluate_case(inputs: dict[str, list[Path]], work: Path) -> Outcome:
+    """``evaluate`` of the shipped model against a folder of damaged files plus real tunes: skip and report."""
+    import shutil
+
+    source = work / "evaluate_in"
+    source.mkdir()
+    for p in inputs["score"]:
+        shutil.copy(p, source / p.name)
+    for p in sorted(fuzzing.FOLK.glob("*.mid"))[:8]:
+        shutil.copy(p, source / p.name)
+    argv = ["evaluate", "--model", "default", "--data", str(source), "-n", "4", "--realism", "0", "-o", str(work / "report")]
+    return check_damaged_input("evaluate:damaged_folder", argv, source, work / "report")
 
 
 def prepare_case(inputs: dict[str, list[Path]], work: Path) -> Outcome:

@@ -52,6 +52,24 @@ def test_audio_commands_on_damaged_audio(command, inputs, tmp_path):
     assert all(o.ok for o in outcomes), report
 
 
+@pytest.mark.parametrize("command", sorted(cf.SLOW_SCORE_COMMANDS) + sorted(cf.SLOW_AUDIO_COMMANDS))
+def test_slower_commands_on_damaged_inputs(command, inputs, tmp_path):
+    if command in cf.SLOW_SCORE_COMMANDS:
+        table, sources = cf.SLOW_SCORE_COMMANDS, cf.sample(inputs["score"], cf.SAMPLE)
+    else:
+        table, sources = cf.SLOW_AUDIO_COMMANDS, cf.sample(inputs["audio"], cf.AUDIO_SAMPLE)
+    assert len(sources) >= 5
+    outcomes = [cf.run_damaged_input_case(f"{command}:{src.name}", command, src, table, tmp_path) for src in sources]
+    report = _report(outcomes)
+    assert all(o.ok for o in outcomes), report
+
+
+def test_evaluate_skips_damaged_files(inputs, tmp_path):
+    outcome = cf.evaluate_case(inputs, tmp_path)
+    report = _report([outcome])
+    assert outcome.ok and outcome.returncode == 0, report
+
+
 def test_prepare_skips_and_reports_damaged_files(inputs, tmp_path):
     outcome = cf.prepare_case(inputs, tmp_path)
     report = _report([outcome])
