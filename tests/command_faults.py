@@ -312,33 +312,28 @@ def run_damaged_input_case(label: str, name: str, source: Path, table: dict, wor
     return check_damaged_input(label, argv, source, output)
 
 
-def evaluate_case(inputs: dict[str, list[Path]], work: Path) -> Outcome:
-    """``evaluate`` of the shipped model against a folder of damaged files plus real tunes: skip and report."""
+def damaged_folder(inputs: dict[str, list[Path]], folder: Path, real: int) -> Path:
+    """A folder of every damaged score file plus ``real`` real tunes: what a user's messy collection looks like."""
     import shutil
 
-    source = work / "evaluate_in"
-    source.mkdir()
-    for p in inputs["score"]:
-        shutil.copy(p, source / p.name)
-    for p in sorted(fuzzing.FOLK.glob("*.mid"))[:8]:
-        shutil.copy(p, source / p.name)
+    folder.mkdir()
+    for p in [*inputs["score"], *sorted(fuzzing.FOLK.glob("*.mid"))[:real]]:
+        shutil.copy(p, folder / p.name)
+    return folder
+
+
+def evaluate_case(inputs: dict[str, list[Path]], work: Path) -> Outcome:
+    """``evaluate`` of the shipped model against a folder of damaged files plus real tunes: skip and report."""
+    source = damaged_folder(inputs, work / "evaluate_in", real=8)
     argv = ["evaluate", "--model", "default", "--data", str(source), "-n", "4", "--realism", "0", "-o", str(work / "report")]
     return check_damaged_input("evaluate:damaged_folder", argv, source, work / "report")
 
 
 def prepare_case(inputs: dict[str, list[Path]], work: Path) -> Outcome:
     """``prepare`` over a folder of every damaged score file plus real tunes: it must skip and report, not die."""
-    import shutil
-
-    source = work / "prepare_in"
-    source.mkdir()
-    for p in inputs["score"]:
-        shutil.copy(p, source / p.name)
-    for p in sorted(fuzzing.FOLK.glob("*.mid"))[:12]:
-        shutil.copy(p, source / p.name)
-    outcome = check_damaged_input(
-        "prepare:damaged_folder", ["prepare", str(source), "-o", str(work / "corpus"), "--workers", "1"], source, work / "corpus"
-    )
+    source = damaged_folder(inputs, work / "prepare_in", real=12)
+    argv = ["prepare", str(source), "-o", str(work / "corpus"), "--workers", "1"]
+    outcome = check_damaged_input("prepare:damaged_folder", argv, source, work / "corpus")
     if outcome.returncode == 0 and not (work / "corpus" / "corpus.json").is_file():
         outcome.problems.append("no corpus.json")
     return outcome

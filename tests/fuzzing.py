@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tunesmith.music.smf import write_vlq
+
 FOLK = Path(__file__).parent / "data" / "folk"
 
 MIDI_KINDS = (
@@ -56,14 +58,7 @@ END_OF_TRACK = b"\x00\xff\x2f\x00"
 # ----------------------------------------------------------------------------- MIDI
 
 
-def vlq(value: int) -> bytes:
-    """``value`` as a MIDI variable-length quantity (0x0FFFFFFF -> FF FF FF 7F)."""
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
+vlq = write_vlq  # ``value`` as a MIDI variable-length quantity
 
 
 def chunks(data: bytes) -> list[tuple[int, bytes, int]]:

@@ -33,11 +33,13 @@ def _report(outcomes: list[cf.Outcome]) -> str:
     )
 
 
+def _run_all(command: str, table: dict, sources: list[Path], work: Path) -> list[cf.Outcome]:
+    return [cf.run_damaged_input_case(f"{command}:{src.name}", command, src, table, work) for src in sources]
+
+
 @pytest.mark.parametrize("command", sorted(cf.SCORE_COMMANDS))
 def test_score_commands_on_damaged_scores(command, inputs, tmp_path):
-    outcomes = [
-        cf.run_damaged_input_case(f"{command}:{src.name}", command, src, cf.SCORE_COMMANDS, tmp_path) for src in inputs["score"]
-    ]
+    outcomes = _run_all(command, cf.SCORE_COMMANDS, inputs["score"], tmp_path)
     report = _report(outcomes)
     assert all(o.ok for o in outcomes), report
     assert any(o.returncode == 0 for o in outcomes), "no damaged or odd input was read at all: the cases test nothing"
@@ -45,9 +47,7 @@ def test_score_commands_on_damaged_scores(command, inputs, tmp_path):
 
 @pytest.mark.parametrize("command", sorted(cf.AUDIO_COMMANDS))
 def test_audio_commands_on_damaged_audio(command, inputs, tmp_path):
-    outcomes = [
-        cf.run_damaged_input_case(f"{command}:{src.name}", command, src, cf.AUDIO_COMMANDS, tmp_path) for src in inputs["audio"]
-    ]
+    outcomes = _run_all(command, cf.AUDIO_COMMANDS, inputs["audio"], tmp_path)
     report = _report(outcomes)
     assert all(o.ok for o in outcomes), report
 
@@ -59,7 +59,7 @@ def test_slower_commands_on_damaged_inputs(command, inputs, tmp_path):
     else:
         table, sources = cf.SLOW_AUDIO_COMMANDS, cf.sample(inputs["audio"], cf.AUDIO_SAMPLE)
     assert len(sources) >= 5
-    outcomes = [cf.run_damaged_input_case(f"{command}:{src.name}", command, src, table, tmp_path) for src in sources]
+    outcomes = _run_all(command, table, sources, tmp_path)
     report = _report(outcomes)
     assert all(o.ok for o in outcomes), report
 

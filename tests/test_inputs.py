@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from tunesmith.errors import BadInputError, TrainingError, UnreadableAudioError
+from tunesmith.music.smf import write_vlq
 
 FOLK = Path(__file__).parent / "data" / "folk"
 SCALE = [60, 62, 64, 65, 67, 69, 71, 72] * 2
@@ -27,13 +28,7 @@ SCALE = [60, 62, 64, 65, 67, 69, 71, 72] * 2
 # ----------------------------------------------------------------------------- raw MIDI bytes
 
 
-def vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
+vlq = write_vlq
 
 
 def track(events: bytes) -> bytes:

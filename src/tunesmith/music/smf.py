@@ -49,7 +49,8 @@ def _vlq(data: bytes, pos: int, end: int) -> tuple[int, int] | None:
     raise MidiDamage(f"a delta time or length at byte {pos} runs past 4 bytes (the longest MIDI allows)")
 
 
-def _write_vlq(value: int) -> bytes:
+def write_vlq(value: int) -> bytes:
+    """``value`` as a MIDI variable-length quantity (0x0FFFFFFF -> FF FF FF 7F): 7 bits a byte, high bit = more."""
     out = [value & 0x7F]
     value >>= 7
     while value:
@@ -91,7 +92,7 @@ def _events(data: bytes, start: int, end: int, track: int) -> tuple[list[tuple[i
                 kind = data[pos + 1]
                 if kind == 0x2F:
                     return events, False, True
-                events.append((tick, data[pos : pos + 2] + _write_vlq(length) + data[body : body + length]))
+                events.append((tick, data[pos : pos + 2] + write_vlq(length) + data[body : body + length]))
                 pos, running = body + length, None
                 continue
             if status in (0xF0, 0xF7):
@@ -101,7 +102,7 @@ def _events(data: bytes, start: int, end: int, track: int) -> tuple[list[tuple[i
                 length, body = got
                 if body + length > end:
                     raise _Cut
-                events.append((tick, bytes([status]) + _write_vlq(length) + data[body : body + length]))
+                events.append((tick, bytes([status]) + write_vlq(length) + data[body : body + length]))
                 pos, running = body + length, None
                 continue
             if status > 0xF0:
@@ -154,7 +155,7 @@ def _close_notes(events: list[tuple[int, bytes]], tpq: int) -> tuple[list[tuple[
 def _track_bytes(events: list[tuple[int, bytes]]) -> bytes:
     body, previous = bytearray(), 0
     for tick, event in events:
-        body += _write_vlq(tick - previous) + event
+        body += write_vlq(tick - previous) + event
         previous = tick
     body += b"\x00" + END_OF_TRACK
     return b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
