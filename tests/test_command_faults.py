@@ -146,9 +146,9 @@ def test_two_runs_at_one_output_never_both_succeed(tmp_path):
     tune = long_tune(tmp_path / "long.mid", minutes=2.0)
     outcomes = [
         cf.concurrent_case("render", ["render", str(tune), "-o", str(tmp_path / "same.wav")], tmp_path / "same.wav"),
-        cf.concurrent_case(
+        cf.concurrent_case(  # seconds of work, so that the two runs overlap (one after the other may both succeed)
             "melody generate",
-            ["melody", "generate", "--primer", "C4", "-n", "2", "--steps", "64", "-o", str(tmp_path / "gen")],
+            ["melody", "generate", "--primer", "C4", "-n", "4", "--steps", "3000", "-o", str(tmp_path / "gen")],
             tmp_path / "gen",
         ),
         cf.concurrent_case("plot", ["plot", str(tune), "-o", str(tmp_path / "same.html")], tmp_path / "same.html"),
