@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,45 @@ def plucked_tune(seconds: float = 6.0, seed: int = 0, sr: int = 16000):
         tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * np.exp(-6 * t)
         out[start : start + len(t)] += 0.3 * tone.astype(np.float32)
     return out
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount real small file systems (tmpfs, root only), where writes fail with ENOSPC or EROFS for real:
+    ``tmpfs("disk", "64k")`` -> its folder (``readonly=True``: remounted read-only once ``before(folder)`` has run).
+    Every mount is undone after the test; without root, or where mounting fails, the test is skipped."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted: list[Path] = []
+
+    def mount(name: str, size: str, *, readonly: bool = False, before=None) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
+        mounted.append(point)
+        if before is not None:
+            before(point)
+        if readonly:
+            subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
+        return point
+
+    try:
+        yield mount
+    finally:
+        for point in reversed(mounted):
+            subprocess.run(["umount", "-l", str(point)], check=False, capture_output=True)
+
+
+def fill(disk: Path, leave: int = 0) -> None:
+    """Fill ``disk`` up to ``leave`` bytes free (0: to the last byte, so that every write fails)."""
+    free = shutil.disk_usage(disk).free - leave
+    with open(disk / "filler", "wb") as handle:
+        while free > 0:
+            try:
+                handle.write(b"\0" * min(free, 1 << 16))
+                handle.flush()
+            except OSError:
+                break
+            free -= 1 << 16

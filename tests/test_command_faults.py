@@ -4,17 +4,14 @@ kill -9, a full disk, a read-only target and two runs at once (issue 30). The ch
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 import symusic
 
 import command_faults as cf
-from conftest import FOLK
+from conftest import FOLK, fill
 
 pytestmark = pytest.mark.slow
 
@@ -157,33 +154,16 @@ def test_two_runs_at_one_output_never_both_succeed(tmp_path):
     assert all(o.ok for o in outcomes), report
 
 
-def _mount(point: Path, options: str) -> None:
-    point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
-
-
 @pytest.fixture
-def blocked_targets(tmp_path):
-    """A nearly full disk and a read-only one (real tmpfs mounts, which need root)."""
-    if os.geteuid() != 0:
-        pytest.skip("the full-disk and read-only cases mount tmpfs, which needs root")
-    full, readonly = tmp_path / "full", tmp_path / "readonly"
-    _mount(full, "size=256k")
-    try:
-        _mount(readonly, "size=64k")
-        (readonly / "mine.txt").write_text("a file of mine")
-        subprocess.run(["mount", "-o", "remount,ro", str(readonly)], check=True)
-        (full / "mine.txt").write_text("a file of mine")
-        with contextlib.suppress(OSError), open(full / "filler", "wb") as f:  # to the last byte: every write fails
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        yield full, readonly
-    finally:
-        for point in (full, readonly):
-            subprocess.run(["umount", str(point)], check=False, capture_output=True)
+def blocked_targets(tmpfs):
+    """A full disk and a read-only one (real tmpfs mounts), each holding a file of the user's."""
+
+    def mine(folder: Path) -> None:
+        (folder / "mine.txt").write_text("a file of mine")
+
+    full = tmpfs("full", "256k", before=mine)
+    fill(full)  # to the last byte: every write of a command fails
+    return full, tmpfs("readonly", "64k", readonly=True, before=mine)
 
 
 def test_full_disk_and_read_only_targets(blocked_targets, tmp_path):

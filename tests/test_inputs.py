@@ -5,8 +5,6 @@ WAVs written by soundfile, then damaged by editing bytes."""
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import signal
 import struct
 import subprocess
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import fill
 from tunesmith.errors import BadInputError, TrainingError, UnreadableAudioError
 from tunesmith.music.smf import write_vlq
 
@@ -358,24 +357,14 @@ def test_models_lists_no_accuracy_for_an_audio_model():
 # ----------------------------------------------------------------------------- a full disk
 
 
-def test_a_full_disk_in_prepares_parts_stage_says_disk_full_and_the_path(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; numpy's short write happens only on a real full disk")
+def test_a_full_disk_in_prepares_parts_stage_says_disk_full_and_the_path(tmpfs):
     from tunesmith.errors import DiskFullError
     from tunesmith.music.corpus import prepare_corpus
 
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        free = shutil.disk_usage(disk).free - 12 * 1024  # room for state.json, not for a part's melodies
-        (disk / "filler").write_bytes(b"\0" * free)
-        with pytest.raises(DiskFullError) as info:
-            prepare_corpus(FOLK, disk / "corpus", progress=False, workers=1)
-        message = str(info.value)
-        assert message.startswith(f"disk full while writing {disk / 'corpus' / 'parts'}"), message
-        assert "requested and" not in message
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+    disk = tmpfs("disk", "256k")  # a real full disk: numpy's short write happens only there
+    fill(disk, leave=12 * 1024)  # room for state.json, not for a part's melodies
+    with pytest.raises(DiskFullError) as info:
+        prepare_corpus(FOLK, disk / "corpus", progress=False, workers=1)
+    message = str(info.value)
+    assert message.startswith(f"disk full while writing {disk / 'corpus' / 'parts'}"), message
+    assert "requested and" not in message

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import fuzzing
+from conftest import fill
 from tunesmith import checkpoint
 from tunesmith.errors import DiskFullError, OutputError, TunesmithError
 from tunesmith.files import write_bytes
@@ -61,31 +62,9 @@ def corpus(tmp_path) -> Path:
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
-    """A real small file system (tmpfs, root only): writes there fail with ENOSPC when it is full."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; the monkeypatched ENOSPC tests cover this case")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path, leave: int = 0) -> None:
-    """Fill ``disk`` up to ``leave`` bytes free."""
-    free = shutil.disk_usage(disk).free - leave
-    with open(disk / "filler", "wb") as handle:
-        while free > 0:
-            try:
-                handle.write(b"\0" * min(free, 1 << 16))
-            except OSError:
-                break
-            free -= 1 << 16
+def tiny_disk(tmpfs):
+    """A real small file system: writes there fail with ENOSPC when it is full."""
+    return tmpfs("disk", "1m")
 
 
 # ----------------------------------------------------------------------------- the policy

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import random
 import subprocess
 import sys
@@ -337,18 +336,8 @@ def test_training_killed_three_times_resumes_to_identical_weights(tmp_path):
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("the full-disk test mounts a 64 KiB tmpfs, which needs root")
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
+def tiny_disk(tmpfs):
+    return tmpfs("tiny", "64k")
 
 
 def test_full_disk_is_reported_and_keeps_the_old_file(tiny_disk):
