@@ -63,6 +63,14 @@ class _Cut(Exception):
     """The track's data ends inside an event."""
 
 
+def _sized(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """(length, body start) of a length-prefixed meta or SysEx body at ``pos``; _Cut when it runs past ``end``."""
+    got = _vlq(data, pos, end)
+    if got is None or got[1] + got[0] > end:
+        raise _Cut
+    return got
+
+
 def _events(data: bytes, start: int, end: int, track: int) -> tuple[list[tuple[int, bytes]], bool, bool]:
     """``([(absolute tick, event bytes with explicit status)], ended by a cut, has end-of-track)``."""
     events: list[tuple[int, bytes]] = []
@@ -83,12 +91,7 @@ def _events(data: bytes, start: int, end: int, track: int) -> tuple[list[tuple[i
             if status == 0xFF:
                 if pos + 1 >= end:
                     raise _Cut
-                got = _vlq(data, pos + 2, end)
-                if got is None:
-                    raise _Cut
-                length, body = got
-                if body + length > end:
-                    raise _Cut
+                length, body = _sized(data, pos + 2, end)
                 kind = data[pos + 1]
                 if kind == 0x2F:
                     return events, False, True
@@ -96,12 +99,7 @@ def _events(data: bytes, start: int, end: int, track: int) -> tuple[list[tuple[i
                 pos, running = body + length, None
                 continue
             if status in (0xF0, 0xF7):
-                got = _vlq(data, pos + 1, end)
-                if got is None:
-                    raise _Cut
-                length, body = got
-                if body + length > end:
-                    raise _Cut
+                length, body = _sized(data, pos + 1, end)
                 events.append((tick, bytes([status]) + write_vlq(length) + data[body : body + length]))
                 pos, running = body + length, None
                 continue
