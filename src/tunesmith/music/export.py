@@ -387,6 +387,14 @@ def format_of(path: str | os.PathLike) -> str:
     return _SUFFIX_FORMAT[suffix]
 
 
+def export_format(out: str | os.PathLike, fmt: str | None = None) -> str:
+    """The format to write ``out`` in: ``fmt`` when given (checked), else the one its suffix names."""
+    fmt = fmt or format_of(out)
+    if fmt not in EXPORT_FORMATS:
+        raise BadInputError(f"unknown export format '{fmt}'; use one of: {', '.join(EXPORT_FORMATS)}")
+    return fmt
+
+
 def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, chords=None, force: bool = False, **kwargs) -> Path:
     """Write a Melody or a MIDI/ABC/MusicXML file as ABC or MusicXML (chosen by ``fmt`` or the suffix), atomically.
 
@@ -395,9 +403,7 @@ def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, cho
     the path returned is ``out`` (for MusicXML of several tunes, the first tune's file)."""
     from tunesmith.outputs import output_file
 
-    fmt = fmt or format_of(out)
-    if fmt not in EXPORT_FORMATS:
-        raise BadInputError(f"unknown export format '{fmt}'; use one of: {', '.join(EXPORT_FORMATS)}")
+    fmt = export_format(out, fmt)
     with output_file(out, (Path(out).suffix.lower(),), inputs=[source], what=f"{fmt} file", force=force):
         melodies = [source] if isinstance(source, Melody) else load_melodies(source)
         per_melody = None if chords is None else [chords] + [None] * (len(melodies) - 1)
@@ -423,9 +429,7 @@ def export_melodies(
     ABC holds them all in one file (``X:1``, ``X:2``... their own numbers where they have them); MusicXML holds one
     score, so several tunes give one file each, ``OUT-X<number>.musicxml``. ``chords`` is one list of spans per
     melody (None: each melody's own, ``meta['chords']``). Returns the paths written."""
-    fmt = fmt or format_of(out)
-    if fmt not in EXPORT_FORMATS:
-        raise BadInputError(f"unknown export format '{fmt}'; use one of: {', '.join(EXPORT_FORMATS)}")
+    fmt = export_format(out, fmt)
     if not melodies:
         raise BadInputError(f"{out}: no melodies to write")
     chords = list(chords) if chords is not None else [None] * len(melodies)
