@@ -633,9 +633,14 @@ def render_to_file(
         return write_audio(samples, sample_rate, path)
 
 
-def _slug(instrument) -> str:
-    name = "original" if instrument is None else str(instrument).strip()
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+def _instrument_name(instrument) -> str:
+    """How an instrument of a several-instrument render is named: ``None`` (the file's own programs) is "original"."""
+    return "original" if instrument is None else str(instrument).strip()
+
+
+def _rendered_name(stem: str, instrument, suffix: str) -> str:
+    """``STEM_INSTRUMENT.wav``: the file one instrument of a several-instrument render goes to."""
+    return f"{stem}_{re.sub(r'[^A-Za-z0-9]+', '-', _instrument_name(instrument)).strip('-').lower()}{suffix}"
 
 
 def render_many(
@@ -659,15 +664,14 @@ def render_many(
         if instrument is not None:
             resolve_instrument(instrument)
     check_output_dir(out_dir)
-    for instrument in instruments:
-        check_output_file(Path(out_dir) / f"{stem}_{_slug(instrument)}{suffix}", AUDIO_FORMATS, inputs=[obj], force=force)
+    paths = {instrument: Path(out_dir) / _rendered_name(stem, instrument, suffix) for instrument in instruments}
+    for path in paths.values():
+        check_output_file(path, AUDIO_FORMATS, inputs=[obj], force=force)
     score = as_score(obj)
-    out: dict[str, Path] = {}
-    for instrument in instruments:
-        name = "original" if instrument is None else str(instrument).strip()
-        path = Path(out_dir) / f"{stem}_{_slug(instrument)}{suffix}"
-        out[name] = render_to_file(score, path, instrument, force=force, **kwargs)
-    return out
+    return {
+        _instrument_name(instrument): render_to_file(score, path, instrument, force=force, **kwargs)
+        for instrument, path in paths.items()
+    }
 
 
 def render_files(
@@ -704,7 +708,7 @@ def render_files(
         raise RenderError(f"several inputs are named {', '.join(clash)}; their outputs in {out_dir} would overwrite each other")
     check_output_dir(out_dir)
     for stem in stems:  # every path before any work
-        names = [f"{stem}{suffix}"] if len(instruments) == 1 else [f"{stem}_{_slug(i)}{suffix}" for i in instruments]
+        names = [f"{stem}{suffix}"] if len(instruments) == 1 else [_rendered_name(stem, i, suffix) for i in instruments]
         for name in names:
             check_output_file(out_dir / name, AUDIO_FORMATS, inputs=inputs, what="audio file", force=force)
     paths: list[Path] = []
