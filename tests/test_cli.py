@@ -23,7 +23,7 @@ def _subparser(path):
     for name in path:
         action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = action.choices[name]
-    return parser
+    return parser.complete()  # options from settings dataclasses are added when a command is parsed
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=[" ".join(c.path) for c in COMMANDS])

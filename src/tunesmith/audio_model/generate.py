@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
+from tunesmith.audio_model.settings import AudioGeneration
 from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
 from tunesmith.core import checkpoint
 from tunesmith.core.device import pick_device, threads_for_small_steps
@@ -241,15 +242,15 @@ def generate_audio(
     seed_clip,
     out_dir: str | os.PathLike,
     *,
-    seconds: float = 20.0,
-    n: int = 1,
-    seed_offset: float = 0.0,
-    random_chance: float | None = None,
+    seconds: float = AudioGeneration.seconds,
+    n: int = AudioGeneration.n,
+    seed_offset: float = AudioGeneration.seed_offset,
+    random_chance: float | None = None,  # None: the model's own (its AudioConfig)
     impulse_scale: float | None = None,
     temperature: float | None = None,
     level_control: bool | None = None,
-    griffin_lim_iters: int = 32,
-    seed: int = 0,
+    griffin_lim_iters: int = AudioGeneration.griffin_lim_iters,
+    seed: int = AudioGeneration.seed,
     device: str | None = None,
     force: bool = False,
     stop_event=None,
