@@ -67,6 +67,25 @@ def test_pipeline_end_to_end(tiny_models, tmp_path):
     assert Path(again["index"]).is_file()
 
 
+def test_pipeline_takes_every_generation_option(tiny_models, tmp_path):
+    """The pipeline passes generation's options through: a 3/4 request writes 3/4 MIDI and ABC, ``bars`` sets the
+    whole length, and ``steps`` counts new steps after the primer, as in ``melody generate``."""
+    import symusic
+
+    common = dict(audio_model="none", melody_model=str(tiny_models / "melody"), primer="C4 E4 G4", instruments=["piano"])
+    result = run_pipeline(
+        example_clip(), tmp_path / "waltz", n=1, meter="3/4", bars=6, form="none", formats=["abc"], progress=False, **common
+    )
+    melody = result["melodies"][0]
+    assert melody["bars"] == 6 and melody["steps"] == 6 * 12
+    score = symusic.Score.from_file(str(tmp_path / "waltz" / melody["files"]["midi"]))
+    assert (score.time_signatures[0].numerator, score.time_signatures[0].denominator) == (3, 4)
+    assert "M:3/4" in (tmp_path / "waltz" / melody["files"]["abc"]).read_text()
+    assert result["settings"]["generation"] == {"meter": "3/4", "bars": 6, "form": "none"}  # as given
+    new = run_pipeline(example_clip(), tmp_path / "new", n=1, steps=32, progress=False, **common)
+    assert new["melodies"][0]["steps"] == len(new["primer"]["events"]) + 32
+
+
 def test_pipeline_bad_audio(tiny_models, tmp_path):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(22050 * 2, dtype=np.float32), 22050)

@@ -225,8 +225,6 @@ def _melody_generate(o: dict, progress: bool) -> None:
 
     _threads(o)
     model, out_dir = o.pop("model"), o.pop("out_dir")
-    if str(o.get("form", "")).lower() == "none":
-        o["form"] = None
     report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
     for item in report["outputs"]:
         print(
@@ -530,8 +528,6 @@ def _transcribe(o: dict, progress: bool) -> None:
 def _pipeline(o: dict, progress: bool) -> None:
     from tunesmith.pipeline import run_pipeline
 
-    if str(o.get("form", "")).lower() == "none":
-        o["form"] = None
     result = run_pipeline(o.pop("clip"), o.pop("out_dir"), progress=progress, **o)
     print(f"Gallery: {result['index']}")
 

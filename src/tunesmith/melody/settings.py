@@ -55,6 +55,10 @@ class GenerationSettings:
     strict: bool = setting(False, help="refuse a primer outside the model's range (default: fold it in)")
     seed: int = setting(0, low=0, high=MAX_SEED, help="same seed, same melodies")
 
+    def __post_init__(self) -> None:
+        if isinstance(self.form, str) and self.form.strip().lower() in ("none", ""):  # as typed: no restatement
+            self.form = None
+
 
 @dataclass
 class MelodyTraining:

@@ -123,7 +123,6 @@ def pipeline(req: PipelineRequest, studio: Studio = Depends(current_studio)):
     primer = primer_text(req.primer) if req.primer else None
     settings = req.model_dump(exclude={"clip_upload", "audio_model", "melody_model", "primer"})
     settings["key"] = req.key or None  # the menu's "any" is an empty key
-    settings["form"] = None if str(req.form).lower() in ("none", "") else req.form
     if req.bars:  # bars (the whole melody) wins over the default of new steps
         settings["steps"] = None
 

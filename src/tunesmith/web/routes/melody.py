@@ -48,7 +48,6 @@ def generate(req: GenerateRequest, studio: Studio = Depends(current_studio)):
     settings = req.model_dump(exclude={"model", "primer", "primer_upload", "primer_bars", "n", "steps", "instruments"})
     settings.pop("plot"), settings.pop("video")
     settings["key"] = req.key or None  # the menu's "any" is an empty key
-    settings["form"] = None if str(req.form).lower() in ("none", "") else req.form
     steps = None if req.bars else req.steps  # bars (the whole melody) wins over the form's new-steps default
 
     def work(job: Job):
