@@ -61,6 +61,7 @@ def test_absent_options_keep_library_defaults():
     assert given == {"model", "out_dir", "temperature"}  # steps, n, ... come from generate_to_dir/GenerationSettings
 
 
+@pytest.mark.slow  # 8 s on two busy cores
 def test_cli_verbs_end_to_end(tmp_path):
     midi = example_midis()[0]
     proc = run_cli("melody", "generate", "--primer", "C4", "-n", "2", "--steps", "32", "--seed", "3", "-o", tmp_path / "gen")

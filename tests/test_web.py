@@ -378,6 +378,7 @@ def test_path_traversal_is_refused(client, app, tmp_path):
     assert inside(workdir, "a/../../etc/passwd") is None
 
 
+@pytest.mark.slow  # 5 s on two busy cores
 def test_twenty_concurrent_generations(client, models_dir, tmp_path):
     from tunesmith.outputs.compose import generate_to_dir
 
@@ -399,6 +400,7 @@ def test_twenty_concurrent_generations(client, models_dir, tmp_path):
         assert reported == seed and _notes(midi) == expected[seed]
 
 
+@pytest.mark.slow  # 11 s on two busy cores
 def test_training_job_runs_and_cancels(client):
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w") as zf:
@@ -430,6 +432,7 @@ def _stored_jobs(app) -> str:
     return "\n".join(p.read_text() for p in sorted(app.state.studio.jobs_dir.glob("*.json")))
 
 
+@pytest.mark.slow  # 5 s on two busy cores
 def test_training_folder_is_confined_to_the_data_root(models_dir, tmp_path):
     """No --data-root: no folder at all. With one: relative to it, resolved, never out of it ('..', symlinks)."""
     from fastapi.testclient import TestClient
@@ -479,6 +482,7 @@ def test_training_folder_is_confined_to_the_data_root(models_dir, tmp_path):
     assert str(tmp_path) not in stored and str(root) not in stored  # no server paths in the history
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_cancel_reaches_prepare_and_its_workers(models_dir, tmp_path):
     """Cancel during a long prepare ends it within seconds, with its worker processes; nothing is kept."""
     import psutil
@@ -559,6 +563,7 @@ def test_jobs_carry_the_library_warnings(client):
     assert "/" not in "".join(job["warnings"]).replace("8 bars", "")  # no server paths in them
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 def test_a_cancelled_generation_keeps_what_it_wrote(client):
     r = _start_generate(client, n=16, steps=64, instruments=["piano"], plot=True)
     job_id = r.json()["job"]
@@ -629,6 +634,7 @@ def _clip(tmp_path: Path) -> bytes:
     return (tmp_path / "clip.wav").read_bytes()
 
 
+@pytest.mark.slow  # 9 s on two busy cores
 def test_spectrograms_from_threads(tmp_path):
     """matplotlib's mathtext parser is shared: unlocked, 8 threads drawing log axes failed 31 of 40 times."""
     from tunesmith.outputs.plots import save_spectrogram
@@ -735,6 +741,7 @@ def test_host_and_origin_are_checked(app):
     assert "cdn" not in local.get("/api/openapi.json").text.lower()
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_work_folder_retention(models_dir, tmp_path):
     from fastapi.testclient import TestClient
 
