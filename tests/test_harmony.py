@@ -12,9 +12,9 @@ import pytest
 from conftest import FOLK
 from tunesmith.cli import main
 from tunesmith.core.errors import BadInputError, RenderError
+from tunesmith.music.chords import CHORD_TRACK_NAME
 from tunesmith.music.export import load_melody, to_abc, to_musicxml
 from tunesmith.music.harmony import (
-    CHORD_TRACK_NAME,
     Settings,
     cadence_of,
     diatonic_fit,

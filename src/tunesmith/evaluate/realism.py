@@ -516,10 +516,10 @@ def realism_test(
     Returns the dict described in the module docstring (``critics``, ``differences``, ``figures``, ``copying``), or
     ``{"skipped": reason}`` when too few held-out tunes are long enough.
     """
-    from tunesmith.evaluate.likelihood import _corpus_dir, _load_model
+    from tunesmith.evaluate.reference import corpus_dir, load_model
 
-    model = _load_model(model)
-    with _corpus_dir(model, data, progress) as corpus:
+    model = load_model(model)
+    with corpus_dir(model, data, progress) as corpus:
         return realism_on_corpus(
             model,
             corpus,
@@ -546,8 +546,7 @@ def realism_on_corpus(
     progress: bool = False,
 ) -> dict:
     """``realism_test`` on the eval split of a prepared ``corpus`` (``evaluate_model`` calls this)."""
-    from tunesmith.evaluate.likelihood import _training_corpus
-    from tunesmith.evaluate.report import reference_melodies
+    from tunesmith.evaluate.reference import reference_melodies, training_corpus
 
     if n < 1:
         raise BadInputError(f"the realism test needs n >= 1 held-out tunes, not {n}")
@@ -560,7 +559,7 @@ def realism_on_corpus(
         source = Path(train_corpus)
         train = _train_melodies(source, model)
     else:  # the model's own training corpus, else the train split beside the held-out tunes
-        own = _training_corpus(Path(model.model_dir)) if model.model_dir else None
+        own = training_corpus(Path(model.model_dir)) if model.model_dir else None
         source, train = own, _train_melodies(own, model)
         if not train:
             source, train = corpus, _train_melodies(corpus, model)

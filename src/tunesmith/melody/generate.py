@@ -31,7 +31,7 @@ from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range, krumhansl_key, onset_grid
 from tunesmith.music.meter import parse_meter
 from tunesmith.music.notes import KEY_NAMES, SCALES
-from tunesmith.music.primer import last_bars, parse_primer
+from tunesmith.music.primer import last_bars
 
 DEFAULT_STEPS = 128
 MAX_PRIMER_BARS = 8  # a longer primer is cut to its last 8 bars (with a warning) unless primer_bars says otherwise
@@ -94,18 +94,15 @@ class MelodyModel:
         where = f" from {self.model_dir}" if self.model_dir else ""
         return f"MelodyModel({self.config.name}{where}, {count_parameters(self.module):,} parameters)"
 
-    def _repr_html_(self) -> str:
-        from tunesmith.outputs.notebook import model_html
-
-        return model_html(self)
-
     # --- primer ----------------------------------------------------------------------------
     def prepare_primer(
         self, primer, *, strict: bool = False, primer_bars: int | None = None, seed: int = 0, meter: str | None = None
     ) -> Melody:
         """The primer as a Melody in the model's range, in its own meter; a primer longer than ``MAX_PRIMER_BARS``
         is cut to its last bars (a warning says so) unless ``primer_bars`` chooses how many to keep."""
-        melody = parse_primer(primer, steps_per_quarter=self.config.steps_per_quarter, primer_bars=primer_bars, meter=meter)
+        from tunesmith.audio.transcribe import read_primer  # an audio primer is transcribed (librosa loads then)
+
+        melody = read_primer(primer, steps_per_quarter=self.config.steps_per_quarter, primer_bars=primer_bars, meter=meter)
         if melody is None:
             rng = np.random.default_rng(seed)
             low = max(self.config.min_note, 60 - 6)
@@ -158,7 +155,7 @@ class MelodyModel:
         primer_bars: int | None = None,
         **kwargs,
     ) -> list[Melody]:
-        """Continue ``primer`` (any form ``parse_primer`` accepts) into ``n`` melodies.
+        """Continue ``primer`` (any form ``read_primer`` accepts: notes, events, a score or an audio file) into ``n`` melodies.
 
         ``steps`` new steps after the primer (default 128), or ``bars`` whole bars in all; ``form`` ("auto", "AABB",
         "AA'BB'", None), ``meter`` ("6/8", for primers without one), ``end_on_tonic``; other keywords are

@@ -18,7 +18,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from tunesmith.core.errors import BadInputError
+from tunesmith.core.figures import PRIMER_COLOR
 from tunesmith.core.files import atomic_path, write_text
+from tunesmith.music.chords import CHORD_TRACK_NAME, chords_from_track
 from tunesmith.music.key import (
     Key,
     bar_steps,
@@ -32,8 +34,7 @@ from tunesmith.music.key import (
 from tunesmith.music.melody import Melody
 
 EXPORT_FORMATS = ("abc", "musicxml")
-CHORD_TRACK_NAME = "chords"
-_SUFFIX_FORMAT = {".abc": "abc", ".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "musicxml"}
+NOTATION_SUFFIXES = {".abc": "abc", ".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "musicxml"}
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -94,8 +95,6 @@ def _melody_of_score(score, name: str, steps_per_quarter: int) -> Melody:
         melody.meta["key"] = key_from_signature(int(ks.key), bool(ks.tonality))
     chord_tracks = [t for t in score.tracks if t.name == CHORD_TRACK_NAME and len(t.notes)]
     if chord_tracks:
-        from tunesmith.music.harmony import chords_from_track
-
         offset = _leading_steps_dropped(score, melody, steps_per_quarter)
         melody.meta["chords"] = chords_from_track(chord_tracks[0], score.tpq, steps_per_quarter, offset, key_of(melody))
     return melody
@@ -319,7 +318,7 @@ def to_music21(melody: Melody, *, chords=None, key: str | Key | None = None, tit
         alter = name[1:].count("#") - name[1:].count("b")
         m = note.Note(name.replace("b", "-") + str((n.pitch - alter) // 12 - 1), quarterLength=(n.end - n.start) / spq)
         if mark_primer and n.start < melody.primer_steps:
-            m.style.color = PRIMER_COLOUR
+            m.style.color = PRIMER_COLOR
         part.insert(n.start / spq, m)
         cursor = n.end
     for c in chords or []:
@@ -368,9 +367,6 @@ def chord_symbol_m21(symbol: str, root: int | None = None, quality: str | None =
     return None
 
 
-PRIMER_COLOUR = "#e6550d"  # the orange the piano rolls draw the primer in (plots.PRIMER_COLOR)
-
-
 def to_musicxml(melody: Melody, **kwargs) -> str:
     """MusicXML text of the melody (see ``to_music21`` for the options)."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
@@ -382,9 +378,9 @@ def to_musicxml(melody: Melody, **kwargs) -> str:
 # --- files --------------------------------------------------------------------------------------------
 def format_of(path: str | os.PathLike) -> str:
     suffix = Path(path).suffix.lower()
-    if suffix not in _SUFFIX_FORMAT:
+    if suffix not in NOTATION_SUFFIXES:
         raise BadInputError(f"{path}: unknown export format '{suffix or '(none)'}'; use .abc or .musicxml")
-    return _SUFFIX_FORMAT[suffix]
+    return NOTATION_SUFFIXES[suffix]
 
 
 def export_format(out: str | os.PathLike, fmt: str | None = None) -> str:

@@ -199,11 +199,6 @@ class Melody:
         more = ", ..." if len(self) > 12 else ""
         return f"Melody([{head}{more}], steps={len(self)}, steps_per_quarter={self.steps_per_quarter}, qpm={self.qpm:g})"
 
-    def _repr_html_(self) -> str:  # notebook display (plots/render are imported lazily)
-        from tunesmith.outputs.notebook import melody_html
-
-        return melody_html(self)
-
 
 def fold_into_range(pitches: np.ndarray, min_note: int, max_note: int) -> np.ndarray:
     """Move pitches by octaves until they lie in ``[min_note, max_note)`` (range must span an octave)."""

@@ -20,6 +20,7 @@ import symusic
 
 from tunesmith.core.errors import BadInputError
 from tunesmith.core.files import write_bytes
+from tunesmith.music.chords import CHORD_TRACK_NAME
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody, Note
 from tunesmith.music.meter import check_meter, meter_steps
 from tunesmith.music.smf import MidiDamage, has_note_ons, repair
@@ -493,7 +494,6 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
     return np.asarray(events, dtype=np.int16), melody_start + last_off, False
 
 
-CHORD_TRACK_NAME = "chords"  # the accompaniment track tunesmith harmonize (and the ABC reader) writes
 _MELODY_WORDS = ("melody", "melodie", "melodia", "solo", "lead", "right", "vocal", "voice", "tune", "theme", "soprano", "canto")
 _ACCOMPANIMENT_WORDS = ("bass", "chord", "accomp", "pad", "left", "harmon", "rhythm", "comp", "backing", "drum", "perc")
 
@@ -667,3 +667,15 @@ def as_score(obj) -> symusic.Score:
     if isinstance(obj, io.IOBase):
         return score_from_bytes(obj.read())
     return read_score(obj)
+
+
+def source_name(obj) -> str:
+    """How a message names a piece given as a path, MIDI bytes, a Score or a Melody."""
+    if isinstance(obj, str | os.PathLike):
+        return str(obj)
+    if isinstance(obj, bytes | bytearray):
+        return "the MIDI data"
+    if type(obj).__name__.startswith("Score"):
+        return "the score"
+    name = getattr(obj, "name", "")
+    return f"{type(obj).__name__} '{name}'" if name else type(obj).__name__
