@@ -6,7 +6,7 @@ LSTM state, so 100 melodies cost about as much as one.
 Whole tunes: ``steps`` counts the NEW steps after the primer; ``bars`` asks for a melody of that many whole bars
 (primer included). ``form`` restates earlier bars as a tune does (``forms.py``: ``"auto"``, ``"AABB"``, ...), the
 model continuing from each restatement; ``end_on_tonic`` makes the last note the tonic, placed on the downbeat of
-the last whole bar and held at least a beat (the key: ``key`` when given, else the Krumhansl-Schmuckler key of the
+the last whole bar and held at least a beat (the key: ``key`` when given, else the key ``estimate_key`` finds in the
 primer and all generated so far). Bars and beats follow the primer's meter, and the output keeps it.
 """
 
@@ -28,7 +28,8 @@ from tunesmith.core.errors import BadInputError, Cancelled, ModelError
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.melody.forms import check_form, parse_form, plan_bars
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
-from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range, krumhansl_key, onset_grid
+from tunesmith.music.key import estimate_key
+from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range
 from tunesmith.music.meter import parse_meter
 from tunesmith.music.notes import KEY_NAMES, SCALES
 from tunesmith.music.primer import last_bars
@@ -379,11 +380,12 @@ def _tonic(key: str, scale: str) -> int:
 
 
 def _ending_tonics(enc: MelodyEncoding, history: torch.Tensor, fixed: int | None) -> torch.Tensor:
-    """The pitch class to end on, per row: the given key's tonic, else the Krumhansl-Schmuckler key of all so far."""
+    """The pitch class to end on, per row: the given key's tonic, else the tonic ``estimate_key`` finds in all so far
+    (the key the score and the chords of the same tune are written in)."""
     if fixed is not None:
         return torch.full((history.shape[0],), fixed, dtype=torch.long)
     events = enc.index_to_event(history.cpu()).numpy()
-    return torch.tensor([krumhansl_key(onset_grid(row))[0] for row in events], dtype=torch.long)
+    return torch.tensor([estimate_key(row)[0].tonic if (row >= 0).any() else 0 for row in events], dtype=torch.long)
 
 
 def _step_mask(enc, scale_mask, position: int, end: int, beat: int, tonics, rows: int, device):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunesmith.music.notes import KEY_NAMES
+
 if TYPE_CHECKING:
     from tunesmith.music.key import Key
 
@@ -116,7 +118,7 @@ def chords_from_track(track, tpq: int, steps_per_quarter: int, offset: int = 0, 
         start = int(round(time * steps_per_quarter / tpq)) - offset
         end = start + int(round(max(d for _, d in groups[time]) * steps_per_quarter / tpq))
         if symbol is None:
-            name = key.spell(root) if key else ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[root]
+            name = key.spell(root) if key else KEY_NAMES[root]
             symbol = name + QUALITY_SUFFIX[quality]
         out.append(ChordSpan(start, max(end, start + 1), root, quality, symbol))
     return out

@@ -22,8 +22,9 @@ import numpy as np
 
 from tunesmith.core.errors import BadInputError
 from tunesmith.music.chords import QUALITY_STEPS, QUALITY_SUFFIX, ChordSpan, chord_track
-from tunesmith.music.key import Key, bar_steps, meter_of
+from tunesmith.music.key import Key
 from tunesmith.music.melody import Melody
+from tunesmith.music.meter import meter_of, meter_steps
 
 MIN_TONAL_FIT = 0.8  # share of note time on one diatonic scale below which a melody has no key to harmonise in
 # (degree in semitones above the tonic, quality, roman numeral) for each mode's candidate chords
@@ -113,7 +114,7 @@ def slot_steps_for(meter: tuple[int, int], steps_per_quarter: int, per: str = "a
     """Chord slot length: half a bar when the meter has two halves (4/4, 6/8, 2/2), else a bar; long bars
     (4/2, 3/2...) are cut further so no slot is longer than a 4/4 bar."""
     num, den = meter
-    bar = bar_steps(meter, steps_per_quarter)
+    bar = meter_steps(meter, steps_per_quarter)[0]
     if per not in ("auto", "bar", "half"):
         raise BadInputError(f"chords per '{per}': use 'bar', 'half' or 'auto'")
     slot = bar / 2 if (per == "half" or (per == "auto" and num % 2 == 0)) and bar % 2 == 0 else bar
@@ -162,7 +163,7 @@ def harmonize(melody: Melody, *, key: str | Key | None = None, settings: Setting
         )
     meter = meter_of(melody)
     spq = melody.steps_per_quarter
-    bar = bar_steps(meter, spq)
+    bar = meter_steps(meter, spq)[0]
     slot = slot_steps_for(meter, spq, settings.per)
     sounding = _sounding(melody)
     last = max(n.end for n in melody.notes())
@@ -256,7 +257,7 @@ def harmony_stats(melody: Melody, chords: list[ChordSpan], slot: int, key: Key |
     """Chord-tone share on strong beats (notes starting on a slot's first step, and notes sounding there),
     chord changes per bar, share of bars with a change inside, and the final cadence."""
     meter = meter_of(melody)
-    bar = bar_steps(meter, melody.steps_per_quarter)
+    bar = meter_steps(meter, melody.steps_per_quarter)[0]
     sounding = _sounding(melody)
     onset = {n.start for n in melody.notes()}
 
