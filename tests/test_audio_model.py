@@ -12,13 +12,12 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import plucked_tune
+from tunesmith.audio.io import load_audio
 from tunesmith.audio_model import (
     MAGNET_ALIASES,
     AudioConfig,
     audio_config_from_file,
-    generate_audio,
     griffin_lim,
-    load_audio,
     load_audio_model,
     magnitudes,
     train_audio_model,
@@ -26,6 +25,7 @@ from tunesmith.audio_model import (
 from tunesmith.audio_model.spectra import spectral_convergence
 from tunesmith.core.checkpoint import read_log
 from tunesmith.core.errors import BadInputError
+from tunesmith.outputs.audio_generation import generate_audio
 
 SR = 16000
 SMALL = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32, learning_rate=3e-3)
@@ -62,6 +62,7 @@ def test_training_lowers_held_out_loss(trained):
         assert (trained / name).is_file()
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_generation_length_rate_and_spectrum(trained, clip, tmp_path):
     model = load_audio_model(trained)
     assert model.config.sample_rate == SR and model.config.sequence_length == 16
@@ -90,6 +91,7 @@ def test_seed_clip_at_another_rate_is_resampled(trained, tmp_path):
     assert any("resampled" in note for note in model.notes)
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_resume_reproduces_uninterrupted_run(clip, tmp_path):
     config = dict(SMALL, units=16, dropout=0.1, layers=2)
     train_audio_model(clip, tmp_path / "straight", config, epochs=2, seed=7, progress=False, threads=1)
