@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from tunesmith.web.helpers import (
-    PURPOSES,
-    jsonable,
-    plain,
-    plural,
-    redraw_loss,
-)
+from tunesmith.web.helpers import PURPOSES, jsonable, plain, plural
 from tunesmith.web.jobs import Job
-from tunesmith.web.requests import (
-    AudioGenerateRequest,
-    AudioTrainRequest,
-    PipelineRequest,
-)
+from tunesmith.web.requests import AudioGenerateRequest, AudioTrainRequest, PipelineRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
 
 router = APIRouter()
@@ -59,17 +48,14 @@ def train_audio(req: AudioTrainRequest, studio: Studio = Depends(current_studio)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        target = final if not final.exists() else studio.unique_model_dir(final.name)
-        os.replace(tmp, target)
-        redraw_loss(target)
-        loss = target / "plots" / "loss.png"
+        target, loss_png = studio.install_model(tmp, final)
         return jsonable(
             {
                 "model": target.name,
                 "step": result.get("step"),
                 "eval": result.get("eval"),
                 "seconds": result.get("seconds"),
-                "loss_png": studio.url(loss) if loss.is_file() else None,
+                "loss_png": loss_png,
             }
         )
 

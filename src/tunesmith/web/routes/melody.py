@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 from fastapi import APIRouter, Depends, HTTPException
 
 from tunesmith.core.errors import BadInputError, Cancelled
-from tunesmith.web.helpers import (
-    PURPOSES,
-    caught_warnings,
-    data_folder,
-    jsonable,
-    plain,
-    plural,
-    redraw_loss,
-    training_files,
-)
+from tunesmith.web.helpers import PURPOSES, caught_warnings, data_folder, jsonable, plain, plural, training_files
 from tunesmith.web.jobs import Job
-from tunesmith.web.requests import (
-    GenerateRequest,
-    MelodyTrainRequest,
-)
+from tunesmith.web.requests import GenerateRequest, MelodyTrainRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
 
 router = APIRouter()
@@ -163,10 +150,7 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
             raise
         finally:
             shutil.rmtree(corpus, ignore_errors=True)  # a copy of the uploads: not worth keeping
-        target = final if not final.exists() else studio.unique_model_dir(final.name)
-        os.replace(tmp, target)
-        redraw_loss(target)
-        loss = target / "plots" / "loss.png"
+        target, loss_png = studio.install_model(tmp, final)
         job.update(
             message=f"stopped at step {result['step']} of {req.steps}; model saved"
             if job.cancelled
@@ -179,7 +163,7 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
                 "eval": result.get("eval"),
                 "train_melodies": result.get("train_melodies"),
                 "seconds": result.get("seconds"),
-                "loss_png": studio.url(loss) if loss.is_file() else None,
+                "loss_png": loss_png,
             }
         )
 
