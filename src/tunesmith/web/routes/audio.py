@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 from fastapi import APIRouter, Depends, HTTPException
 
-from tunesmith.web.helpers import PURPOSES, jsonable, plain, plural
+from tunesmith.web.helpers import PURPOSES, jsonable, plain, plural, train_in
 from tunesmith.web.jobs import Job
 from tunesmith.web.requests import AudioGenerateRequest, AudioTrainRequest, PipelineRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
@@ -33,21 +31,9 @@ def train_audio(req: AudioTrainRequest, studio: Studio = Depends(current_studio)
                 {k: row.get(k) for k in ("step", "split", "loss", "epoch")},
             )
 
-        try:
-            result = train_audio_model(
-                str(clip),
-                tmp,
-                None,
-                epochs=req.epochs,
-                seed=req.seed,
-                progress=False,
-                stop_event=job.stop_event,
-                on_log=on_log,
-                **knobs,
-            )
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        result = train_in(
+            tmp, job, train_audio_model, str(clip), tmp, None, epochs=req.epochs, seed=req.seed, on_log=on_log, **knobs
+        )
         target, loss_png = studio.install_model(tmp, final)
         return jsonable(
             {

@@ -7,12 +7,13 @@ import shutil
 from fastapi import APIRouter, Depends, HTTPException
 
 from tunesmith.core.errors import BadInputError, Cancelled
-from tunesmith.web.helpers import PURPOSES, caught_warnings, data_folder, jsonable, plain, plural, training_files
+from tunesmith.web.helpers import PURPOSES, caught_warnings, data_folder, jsonable, plain, plural, train_in, training_files
 from tunesmith.web.jobs import Job
 from tunesmith.web.requests import GenerateRequest, MelodyTrainRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
 
 router = APIRouter()
+OWN = {"name", "uploads", "folder"}  # the training route's own fields; the rest are MelodyTraining's
 
 
 @router.post("/api/generate")
@@ -136,18 +137,8 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
                 {k: row.get(k) for k in ("step", "split", "loss", "accuracy")},
             )
 
-        try:
-            result = train_melody_model(
-                tmp / "corpus",
-                tmp,
-                progress=False,
-                stop_event=job.stop_event,
-                on_log=on_log,
-                **req.model_dump(exclude={"name", "uploads", "folder"}),  # MelodyTraining: config, steps, seed...
-            )
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        try:  # MelodyTraining's fields: config, steps, seed...
+            result = train_in(tmp, job, train_melody_model, tmp / "corpus", tmp, on_log=on_log, **req.model_dump(exclude=OWN))
         finally:
             shutil.rmtree(corpus, ignore_errors=True)  # a copy of the uploads: not worth keeping
         target, loss_png = studio.install_model(tmp, final)
