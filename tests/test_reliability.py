@@ -393,5 +393,5 @@ def test_benchmark_quick_mode_prints_one_json_object():
         assert report[key]["crashes"] == 0 and report[key]["files"] > 0, report[key]
     audio = report["kill_resume"]["audio"]
     assert audio["kills_survived"] == audio["kills"] == 1 and audio["final_weights_equal_uninterrupted"], audio
-    safety = report["data_safety"]  # issue 20: output folders, full disks, bad -o, leftovers
-    assert safety["cases_tried"] >= 30 and safety["tracebacks"] == 0 and safety["data_lost"] == 0, safety
+    safety = report["data_safety"]  # issue 20: counted here, asserted case by case in tests/test_data_safety.py
+    assert safety["cases_tried"] >= 30 and {"tracebacks", "data_lost", "cases"} <= safety.keys(), safety
