@@ -521,6 +521,7 @@ def test_cancel_reaches_prepare_and_its_workers(models_dir, tmp_path):
     assert not list((tmp_path / "m").glob(".training-*")) and not (tmp_path / "m" / "big").exists()
 
 
+@pytest.mark.slow  # forks a pool beside the module's job threads: hung once in the fast tier on busy cores
 def test_prepare_workers_end_on_sigterm_even_under_a_server_handler():
     """Workers forked from a server inherit its SIGTERM handler (uvicorn's only sets a flag): they must reset it."""
     import psutil
