@@ -36,10 +36,12 @@ from tunesmith.assets import example_clip
 from tunesmith.audio_model import load_audio_model, train_audio_model
 from tunesmith.evaluate.audio import free_running_figures, meets_goals
 
-CLIPS = Path("/work/shared/data/clips")
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import CLIPS, SHARED  # noqa: E402 - the shared data, wherever this checkout is
+
 TRAIN_CLIP = CLIPS / "bach-bwv66.6-guitar-30s.wav"
 UNSEEN_CLIP = CLIPS / "bach-bwv66.6-musicbox-30s.wav"
-REFERENCE = Path("/work/shared/reference/baselines/magnet/ref")
+REFERENCE = SHARED / "reference" / "baselines" / "magnet" / "ref"
 
 
 def ours(model, clip: Path, seconds: float, n: int, **settings) -> dict:

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +27,10 @@ from tunesmith.audio.io import load_audio
 from tunesmith.audio_model import load_audio_model, train_audio_model
 from tunesmith.audio_model.spectra import griffin_lim, spectral_convergence
 
-CLIP = Path("/work/shared/data/clips/bach-bwv66.6-piano-30s.wav")
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import CLIPS  # noqa: E402 - the shared data, wherever this checkout is
+
+CLIP = CLIPS / "bach-bwv66.6-piano-30s.wav"
 
 
 def main() -> None:

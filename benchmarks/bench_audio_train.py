@@ -29,8 +29,11 @@ from tunesmith.audio.io import load_audio
 from tunesmith.audio_model import train_audio_model
 from tunesmith.core.checkpoint import read_log
 
-CLIP = Path("/work/shared/data/clips/bach-bwv66.6-piano-30s.wav")
-REFERENCE = Path("/work/shared/reference/baselines/magnet/ref")
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import CLIPS, SHARED  # noqa: E402 - the shared data, wherever this checkout is
+
+CLIP = CLIPS / "bach-bwv66.6-piano-30s.wav"
+REFERENCE = SHARED / "reference" / "baselines" / "magnet" / "ref"
 
 
 def run(clip: Path, out: Path, config: dict, epochs: int, threads: int) -> dict:

@@ -27,9 +27,6 @@ from tunesmith.evaluate.statistics import compare_sets  # noqa: E402
 from tunesmith.melody.generate import load_melody_model  # noqa: E402
 from tunesmith.outputs.compose import generate_to_dir  # noqa: E402
 
-if not FOLK.is_dir():  # a git worktree beside the main checkout: the shared folder is the main one's
-    SHARED = Path("/work/shared")
-    FOLK = SHARED / "data" / "folk-melodies"
 TOOL = SHARED / "tools" / "melody_structure.py"
 FIRST_BAR, BARS = 1, 8  # bars 2-9
 TARGETS = {"bar_repeat": (0.75, 1.5), "motif_repeat": (0.75, 1.5), "tonic_end": (0.9, None), "in_key": (0.97, None)}

@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine  # noqa: E402 (this process imports torch; the measured ones import what they need)
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "src" / "tunesmith" / "assets" / "examples"
 SONG = ASSETS / "midi" / "oneills1850__0001-0050__X8.mid"
@@ -104,7 +107,6 @@ def main() -> None:
                 report = json.loads((out / "audio" / "generation.json").read_text())
                 row["real_time_factor_shell"] = round(row["median_s"] / SECONDS, 4)
                 row["real_time_factor_library"] = report["real_time_factor"]
-                row["frame_loop"] = report.get("frame_loop")
             rows[name] = row
     print(
         json.dumps(
@@ -113,11 +115,7 @@ def main() -> None:
                 "bare_python_import_numpy_s": round(base, 3),
                 "repeats": repeats,
                 "commands": rows,
-                "machine": {
-                    "cpu_count": os.cpu_count(),
-                    "load_average_1min": os.getloadavg()[0],
-                    "python": sys.version.split()[0],
-                },
+                "machine": machine(),
             },
             indent=2,
         )

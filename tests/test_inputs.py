@@ -392,3 +392,22 @@ def test_a_full_disk_in_prepares_parts_stage_says_disk_full_and_the_path(tmpfs):
     message = str(info.value)
     assert message.startswith(f"disk full while writing {disk / 'corpus' / 'parts'}"), message
     assert "requested and" not in message
+
+
+def test_an_audio_models_training_clips_come_from_its_description(tmp_path):
+    """evaluate finds the clip an audio model learned from through describe(), and a gone clip is no clip."""
+    import json
+
+    from tunesmith.evaluate.audio import is_audio_model, training_clip
+
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(b"RIFF")
+    model = tmp_path / "model"
+    model.mkdir()
+    config = {"kind": "audio", "config": {}, "clips": [str(tmp_path / "gone.wav"), str(clip)]}
+    (model / "config.json").write_text(json.dumps(config))
+    assert is_audio_model(model) and training_clip(model) == clip
+    clip.unlink()
+    assert training_clip(model) is None
+    (model / "config.json").write_text("{not json")
+    assert not is_audio_model(model) and training_clip(model) is None

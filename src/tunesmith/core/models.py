@@ -15,14 +15,15 @@ from tunesmith.core.checkpoint import CONFIG
 @dataclass(frozen=True)
 class ModelDescription:
     """A model folder as a person reads it: its kind ("melody" or "audio"; None when ``config.json`` is unreadable),
-    its config's name (``transformer``, ``basic_rnn``...), the corpus it names, its held-out figures as a phrase,
-    and its loss curve when drawn."""
+    its config's name (``transformer``, ``basic_rnn``...), the corpus it names, the clips an audio model learned
+    from, its held-out figures as a phrase, and its loss curve when drawn."""
 
     path: Path
     kind: str | None
     config_name: str | None = None
     config: dict = field(default_factory=dict)
     corpus: str | None = None
+    clips: tuple[Path, ...] = ()
     figures: str = ""
     loss_png: Path | None = None
 
@@ -55,6 +56,7 @@ def describe(model_dir: str | os.PathLike) -> ModelDescription:
         config_name=config.get("name"),
         config=config,
         corpus=data.get("corpus"),
+        clips=tuple(Path(c) for c in data.get("clips") or ()),
         figures=_figures(model_dir),
         loss_png=loss_png if loss_png.is_file() else None,
     )

@@ -125,11 +125,11 @@ def meets_goals(summary: dict) -> dict[str, bool]:
 def is_audio_model(model) -> bool:
     """True when ``model`` (a directory or a bundled name) holds an audio model (its config says so)."""
     from tunesmith.assets import resolve_model_dir
-    from tunesmith.core import checkpoint
     from tunesmith.core.errors import ModelError
+    from tunesmith.core.models import describe
 
     try:
-        return checkpoint.load_config(resolve_model_dir(model))["kind"] == "audio"
+        return describe(resolve_model_dir(model)).kind == "audio"
     except ModelError:
         return False
 
@@ -138,13 +138,12 @@ def training_clip(model) -> Path | None:
     """The first clip the model learned from that still exists (its config records them); the shipped
     default learned from the example clip."""
     from tunesmith.assets import BUNDLED, example_clip, resolve_model_dir
-    from tunesmith.core import checkpoint
+    from tunesmith.core.models import describe
 
     model_dir = resolve_model_dir(model)
     if model_dir.resolve() == BUNDLED["audio-default"].resolve():
         return example_clip()
-    clips = [Path(p) for p in checkpoint.load_config(model_dir).get("clips", [])]
-    return next((p for p in clips if p.is_file()), None)
+    return next((p for p in describe(model_dir).clips if p.is_file()), None)
 
 
 def evaluate_audio_model(

@@ -230,7 +230,7 @@ def _abc_chord_track(chunk: str, tpq: int):
             spans.append([time, end, pitches])
     if not spans:
         return None
-    track = symusic.Track("chords", 24, False)
+    track = symusic.Track(CHORD_TRACK_NAME, 24, False)
     for start, end, pitches in spans:
         symbol = voicings.get(pitches)
         root = _symbol_root(symbol) if symbol else None
