@@ -22,7 +22,7 @@ import numpy as np
 from tunesmith.errors import RenderError, TunesmithError
 from tunesmith.files import atomic_path, write_bytes
 from tunesmith.outputs import check_output_dir, check_output_file, output_file
-from tunesmith.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont
+from tunesmith.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont, synth_name
 
 PEAK_DBFS = -1.0
 DRUM_CHANNEL = 9  # "channel 10" counted from 1
@@ -551,7 +551,13 @@ def render(
         with font.lock, font.synth(int(sample_rate)) as (synth, sfid):
             return _synthesize(synth, sfid, *parts[slot], int(sample_rate), tail_seconds, preset is not None, channels)
 
-    if len(parts) == 1:
+    if synth_name() == "builtin":  # no FluidSynth library: the NumPy player (tunesmith.sf2player)
+        from tunesmith.sf2player import render_events
+
+        audio = render_events(
+            font_path, events, presets, int(sample_rate), tail_seconds, RELEASE_SECONDS, preset is not None, channels
+        )
+    elif len(parts) == 1:
         audio = play(0)
     else:  # FluidSynth renders without the GIL: the parts' synths run side by side, and are summed in order
         with ThreadPoolExecutor(len(parts), thread_name_prefix="render") as pool:

@@ -45,10 +45,44 @@ def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path:
     for candidate in SOUNDFONT_PATHS:
         if Path(candidate).is_file():
             return Path(candidate)
+    packaged = packaged_soundfont()
+    if packaged is not None:
+        return packaged
     raise RenderError(
-        "no General MIDI SoundFont found; install one (Debian/Ubuntu: apt install fluid-soundfont-gm, "
-        f"macOS: brew install fluid-synth and a .sf2) or set {SOUNDFONT_ENV}=/path/to/font.sf2"
+        "no General MIDI SoundFont found; pip install pretty_midi (it brings TimGM6mb.sf2), or install "
+        f"FluidR3_GM (Debian/Ubuntu: apt install fluid-soundfont-gm), or set {SOUNDFONT_ENV}=/path/to/font.sf2"
     )
+
+
+def packaged_soundfont() -> Path | None:
+    """TimGM6mb.sf2 (6 MB, GPL-2, Tim Brechbill), which pretty_midi's wheel carries: the GM font a pure-pip
+    install has. Found without importing pretty_midi."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pretty_midi")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "TimGM6mb.sf2"
+    return path if path.is_file() else None
+
+
+SYNTH_ENV = "TUNESMITH_SYNTH"  # fluidsynth | builtin: choose rather than take the best one installed
+SYNTHS = ("fluidsynth", "builtin")
+
+
+def synth_name() -> str:
+    """The synthesizer renders use: FluidSynth where its C library loads, else the built-in NumPy player
+    (``tunesmith.sf2player``); $TUNESMITH_SYNTH picks one."""
+    chosen = os.environ.get(SYNTH_ENV, "").strip().lower()
+    if chosen and chosen not in SYNTHS:
+        raise RenderError(f"{SYNTH_ENV}={chosen}: use one of {', '.join(SYNTHS)}")
+    if chosen:
+        return chosen
+    try:
+        import_fluidsynth()
+    except (ImportError, OSError):
+        return "builtin"
+    return "fluidsynth"
 
 
 # --- the cached SoundFont ---------------------------------------------------------------
@@ -115,7 +149,7 @@ def load_font(soundfont: Path, slot: int = 0) -> LoadedFont:
             return cached
         try:
             fluidsynth = import_fluidsynth()
-        except ImportError as exc:  # the C library is missing
+        except (ImportError, OSError) as exc:  # the C library is missing
             raise RenderError(
                 f"FluidSynth is not available ({exc}); install it (Debian/Ubuntu: apt install libfluidsynth3, "
                 "macOS: brew install fluid-synth) and pip install pyfluidsynth"
@@ -154,6 +188,8 @@ def preload_soundfont(soundfont: str | os.PathLike | None = None, copies: int = 
     """
     try:
         path = find_soundfont(soundfont)
+        if synth_name() != "fluidsynth":
+            return  # the built-in player maps the font in a few milliseconds when a render asks
     except TunesmithError:
         return
 
