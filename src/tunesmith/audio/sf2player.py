@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import RenderError
-from tunesmith.render import _BEND as BEND
-from tunesmith.render import _CONTROL as CONTROL
-from tunesmith.render import _OFF as OFF
-from tunesmith.render import _ON as ON
-from tunesmith.render import DRUM_BANK
+from tunesmith.audio.render import _BEND as BEND
+from tunesmith.audio.render import _CONTROL as CONTROL
+from tunesmith.audio.render import _OFF as OFF
+from tunesmith.audio.render import _ON as ON
+from tunesmith.audio.render import DRUM_BANK
+from tunesmith.core.errors import RenderError
 
 SILENCE = 1e-4  # relative to the peak: quieter than this is the end of the tail
 

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.errors import RenderError, TunesmithError
+from tunesmith.core.errors import RenderError, TunesmithError
 
 SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
 SOUNDFONT_PATHS = (
@@ -72,7 +72,7 @@ SYNTHS = ("fluidsynth", "builtin")
 
 def synth_name() -> str:
     """The synthesizer renders use: FluidSynth where its C library loads, else the built-in NumPy player
-    (``tunesmith.sf2player``); $TUNESMITH_SYNTH picks one."""
+    (``tunesmith.audio.sf2player``); $TUNESMITH_SYNTH picks one."""
     chosen = os.environ.get(SYNTH_ENV, "").strip().lower()
     if chosen and chosen not in SYNTHS:
         raise RenderError(f"{SYNTH_ENV}={chosen}: use one of {', '.join(SYNTHS)}")
@@ -174,7 +174,7 @@ def _font_key(soundfont: Path, slot: int) -> tuple[tuple[str, int], threading.Lo
 
 def font_copies() -> int:
     """Copies of the font a long piece renders with: one per part played at once, a part per CPU allowed."""
-    from tunesmith.device import thread_limit
+    from tunesmith.core.device import thread_limit
 
     return max(1, min(MAX_COPIES, thread_limit()))
 
