@@ -139,3 +139,20 @@ def test_the_system_soundfont_is_preferred_to_the_packaged_one(monkeypatch):
     monkeypatch.delenv("TUNESMITH_SOUNDFONT", raising=False)
     found = find_soundfont()
     assert found == TIMGM or "FluidR3" in found.name or found.parent.name in ("sf2", "soundfonts")
+
+
+def test_prepare_with_spawned_workers_as_on_macos_and_windows(tmp_path, folk_dir):
+    """macOS and Windows start worker processes by spawn, not fork: nothing may rely on inherited state."""
+    code = (
+        "import multiprocessing, sys\n"
+        "from tunesmith.data.corpus import prepare_corpus\n"
+        "if __name__ == '__main__':\n"
+        "    multiprocessing.set_start_method('spawn')\n"
+        f"    report = prepare_corpus({str(folk_dir)!r}, {str(tmp_path / 'corpus')!r}, workers=2, progress=False)\n"
+        "    print(report.files_ok if hasattr(report, 'files_ok') else report)\n"
+    )
+    script = tmp_path / "spawned.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "corpus" / "corpus.json").is_file()
