@@ -5,7 +5,7 @@ Debian path: FluidSynth + FluidR3_GM (install.sh). Pip path: the built-in NumPy 
 the other font on the same synth), so a difference can be put down to the synth or to the font.
 For piano, guitar and music box: real-time factor (audio seconds per wall second, best of 3, after one warm-up
 render) and ``tunesmith.evaluate.audio.render_similarity`` against the Debian path's render of the same melody.
-Prints ONE JSON object; ``--quick`` renders 8 s instead of 60 s.
+Prints ONE JSON object; ``--quick`` renders 8 s instead of 30 s.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    seconds = 8.0 if args.quick else 60.0
+    seconds = 8.0 if args.quick else 30.0
     repeats = 1 if args.quick else 3
     fluidr3 = next((Path(p) for p in SOUNDFONT_PATHS if Path(p).is_file() and "FluidR3" in Path(p).name), None)
     timgm = packaged_soundfont()

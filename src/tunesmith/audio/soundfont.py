@@ -188,14 +188,13 @@ def preload_soundfont(soundfont: str | os.PathLike | None = None, copies: int = 
     """
     try:
         path = find_soundfont(soundfont)
-        if synth_name() != "fluidsynth":
-            return  # the built-in player maps the font in a few milliseconds when a render asks
     except TunesmithError:
         return
 
     def load(slot: int) -> None:
         with contextlib.suppress(TunesmithError):
-            load_font(path, slot)
+            if synth_name() == "fluidsynth":  # (the built-in player maps its font when a render asks: milliseconds)
+                load_font(path, slot)
 
     for slot in range(copies):
         key, lock = _font_key(path, slot)
