@@ -720,7 +720,9 @@ def _demo(o: dict, progress: bool) -> None:
 
 
 @command(
-    "doctor", help="what this install uses for each part, and what would be better", options=[opt("--json", action="store_true")]
+    "doctor",
+    help="what this install uses for each part, and what would be better",
+    options=[opt("--json", action="store_true", help="the report as JSON")],
 )
 def _doctor(o: dict, progress: bool) -> None:
     from tunesmith.doctor import as_json, report
