@@ -36,6 +36,7 @@ _LAZY = {
     "MelodyConfig": "tunesmith.melody.model",
     "prepare_corpus": "tunesmith.data.corpus",
     "parse_primer": "tunesmith.music.primer",
+    "read_primer": "tunesmith.audio.transcribe",
     "read_score": "tunesmith.music.midi",
     "write_midi": "tunesmith.music.midi",
     "melody_from_score": "tunesmith.music.midi",
@@ -43,11 +44,11 @@ _LAZY = {
     "render_many": "tunesmith.audio.render",
     "plot_piano_roll": "tunesmith.outputs.plots",
     "save_spectrogram": "tunesmith.outputs.plots",
-    "save_loss_curve": "tunesmith.outputs.plots",
+    "save_loss_curve": "tunesmith.core.figures",
     "make_video": "tunesmith.outputs.video",
     "train_audio_model": "tunesmith.audio_model.train",
     "load_audio_model": "tunesmith.audio_model.generate",
-    "generate_audio": "tunesmith.audio_model.generate",
+    "generate_audio": "tunesmith.outputs.audio_generation",
     "run_pipeline": "tunesmith.pipeline",
     "evaluate_model": "tunesmith.evaluate",
     "compare_models": "tunesmith.evaluate",
@@ -62,6 +63,11 @@ _LAZY = {
 }
 
 __all__ = ["TunesmithError", "__version__", *_LAZY]
+
+if "IPython" in sys.modules:  # in a notebook, melodies and models show as players and tables (outputs/notebook.py)
+    from tunesmith.outputs.notebook import register_formatters
+
+    register_formatters()
 
 
 def __getattr__(name: str):

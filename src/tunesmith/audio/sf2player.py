@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.audio.render import _BEND as BEND
-from tunesmith.audio.render import _CONTROL as CONTROL
-from tunesmith.audio.render import _OFF as OFF
-from tunesmith.audio.render import _ON as ON
-from tunesmith.audio.render import DRUM_BANK
+from tunesmith.audio.events import _BEND as BEND
+from tunesmith.audio.events import _CONTROL as CONTROL
+from tunesmith.audio.events import _OFF as OFF
+from tunesmith.audio.events import _ON as ON
+from tunesmith.audio.events import DRUM_BANK
 from tunesmith.core.errors import RenderError
 
 SILENCE = 1e-4  # relative to the peak: quieter than this is the end of the tail
