@@ -350,9 +350,29 @@ def test_models_lists_no_accuracy_for_an_audio_model():
     from tunesmith.assets import BUNDLED
     from tunesmith.core.models import describe
 
-    line = describe(BUNDLED["audio-default"], "audio-default")
+    audio = describe(BUNDLED["audio-default"])
+    line = audio.line("audio-default")
     assert "accuracy" not in line and "held-out loss" in line and "repeating the last frame" in line, line
-    assert "accuracy" in describe(BUNDLED["default"], "default")
+    assert audio.kind == "audio" and line.startswith("audio-default  [audio: ")
+    melody = describe(BUNDLED["default"])
+    assert melody.kind == "melody" and melody.config_name == "transformer" and "accuracy" in melody.figures
+
+
+def test_describe_says_a_damaged_model_folder_is_damaged(tmp_path):
+    from tunesmith.core.models import describe
+
+    (tmp_path / "config.json").write_text("{not json")
+    found = describe(tmp_path)
+    assert found.damaged and found.kind is None and "damaged (config.json unreadable)" in found.line("mine")
+    (tmp_path / "config.json").write_text('{"kind": "melody", "config": {"name": "basic_rnn"}, "corpus": "/data/c"}')
+    found = describe(tmp_path)
+    assert (found.kind, found.config_name, found.corpus, found.figures, found.loss_png) == (
+        "melody",
+        "basic_rnn",
+        "/data/c",
+        "",
+        None,
+    )
 
 
 # ----------------------------------------------------------------------------- a full disk

@@ -4,7 +4,6 @@ or a folder prepared on the fly), and reference melodies of a split as the model
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -29,10 +28,9 @@ def training_corpus(model_dir: Path) -> Path | None:
     for candidate in (model_dir / "corpus", model_dir / "eval-corpus"):
         if (candidate / "corpus.json").is_file():
             return candidate
-    try:
-        named = json.loads((model_dir / "config.json").read_text()).get("corpus")
-    except (OSError, json.JSONDecodeError):
-        named = None
+    from tunesmith.core.models import describe
+
+    named = describe(model_dir).corpus
     return Path(named) if named else None
 
 

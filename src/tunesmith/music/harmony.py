@@ -25,6 +25,7 @@ from tunesmith.music.chords import QUALITY_STEPS, QUALITY_SUFFIX, ChordSpan, cho
 from tunesmith.music.key import Key
 from tunesmith.music.melody import Melody
 from tunesmith.music.meter import meter_of, meter_steps
+from tunesmith.music.notes import MAJOR_SCALE
 
 MIN_TONAL_FIT = 0.8  # share of note time on one diatonic scale below which a melody has no key to harmonise in
 # (degree in semitones above the tonic, quality, roman numeral) for each mode's candidate chords
@@ -249,7 +250,7 @@ def diatonic_fit(melody: Melody) -> float:
         hist[n.pitch % 12] += n.end - n.start
     if hist.sum() == 0:
         return 0.0
-    return float(max(hist[[(t + d) % 12 for d in (0, 2, 4, 5, 7, 9, 11)]].sum() for t in range(12)) / hist.sum())
+    return float(max(hist[[(t + d) % 12 for d in MAJOR_SCALE]].sum() for t in range(12)) / hist.sum())
 
 
 # --- figures ---------------------------------------------------------------------------------------------
