@@ -120,3 +120,10 @@ def fill(disk: Path, leave: int = 0) -> None:
             except OSError:
                 break
             free -= 1 << 16
+
+
+def pytest_collection_modifyitems(config, items):
+    """A browser test is a slow test too: ``-m "not slow"`` (the fast tier) leaves Chromium out."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)

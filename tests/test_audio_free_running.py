@@ -30,6 +30,7 @@ def tiny(tmp_path_factory) -> tuple[Path, Path]:
     return clip, root / "model"
 
 
+@pytest.mark.slow  # 26 s on two busy cores
 def test_free_running_generation_keeps_making_sound(tiny):
     """12 s from 6 s of training audio, default generation settings: no silence, no swell, outputs differ."""
     clip, model_dir = tiny
@@ -55,6 +56,7 @@ def test_outputs_differ_but_repeat_for_a_seed(tiny):
     assert free_running_figures(clip, a, SR)["summary"]["pair_corr"] < 0.95
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 @pytest.mark.skipif(not QUALITY_TOOL.is_file(), reason="the shared measuring tool is not on this machine")
 def test_figures_agree_with_the_shared_tool(tiny, tmp_path):
     clip, model_dir = tiny

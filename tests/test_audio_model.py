@@ -146,6 +146,7 @@ def test_bad_inputs_raise_naming_the_file(tmp_path):
             train_audio_model(path, tmp_path / "m", SMALL, epochs=1, progress=False)
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 def test_griffin_lim_recovers_a_known_magnitude():
     t = np.arange(SR) / SR
     signal = (np.sin(2 * np.pi * 440 * t) * np.exp(-2 * t) + 0.5 * np.sin(2 * np.pi * 660 * t)).astype(np.float32)
@@ -171,6 +172,7 @@ def test_piano_excerpt_beats_persistence(tmp_path):
     assert evals[-1]["mse"] < evals[-1]["persistence_mse"]
 
 
+@pytest.mark.slow  # 12 s on two busy cores
 @pytest.mark.parametrize("script", ["bench_audio_train.py", "bench_audio_generate.py"])
 def test_benchmarks_quick_print_one_json_object(script):
     import subprocess

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # benchmark subprocesses, each a fresh interpreter
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 # the audio, transcription, render and reliability benchmarks are shape-checked beside their own tests
 OWN_TESTS = ("bench_reliability", "bench_audio_train", "bench_audio_generate", "bench_transcribe", "bench_render")

@@ -23,7 +23,7 @@ def _subparser(path):
     for name in path:
         action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = action.choices[name]
-    return parser
+    return parser.complete()  # options from settings dataclasses are added when a command is parsed
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=[" ".join(c.path) for c in COMMANDS])
@@ -61,6 +61,7 @@ def test_absent_options_keep_library_defaults():
     assert given == {"model", "out_dir", "temperature"}  # steps, n, ... come from generate_to_dir/GenerationSettings
 
 
+@pytest.mark.slow  # 8 s on two busy cores
 def test_cli_verbs_end_to_end(tmp_path):
     midi = example_midis()[0]
     proc = run_cli("melody", "generate", "--primer", "C4", "-n", "2", "--steps", "32", "--seed", "3", "-o", tmp_path / "gen")

@@ -173,6 +173,7 @@ def test_missing_ray_is_a_clear_error(folk_dir, tmp_path, monkeypatch):
         prepare_corpus(folk_dir, tmp_path / "c", engine="ray", progress=False)
 
 
+@pytest.mark.slow  # 7 s on two busy cores
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray not installed (pip install 'tunesmith[ray]')")
 def test_ray_engine_gives_the_process_engine_corpus(messy_corpus, tmp_path):
     prepare_corpus(messy_corpus, tmp_path / "proc", workers=2, progress=False)

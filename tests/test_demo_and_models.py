@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import symusic
 
 from tunesmith.assets import BUNDLED, example_midis
@@ -23,6 +24,7 @@ def run_cli(*args, cwd=None):
     )
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_default_model_loads_and_generates_from_every_primer_form():
     model = load_melody_model("default")
     assert model.config.name in ("attention_rnn", "lookback_rnn", "basic_rnn", "transformer")
@@ -31,6 +33,7 @@ def test_default_model_loads_and_generates_from_every_primer_form():
         assert len(melody) >= 64 and all(48 <= p < 84 for p in melody.pitches)
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_default_model_heldout_loss_matches_its_report():
     report = json.loads((DEFAULT / "report.json").read_text())
     model = load_melody_model("default")
@@ -40,6 +43,7 @@ def test_default_model_heldout_loss_matches_its_report():
     assert (DEFAULT / "plots" / "loss.png").is_file()
 
 
+@pytest.mark.slow  # 12 s on two busy cores
 def test_demo_writes_every_promised_file(tmp_path):
     proc = run_cli("demo", "-o", tmp_path / "demo")
     assert proc.returncode == 0, proc.stderr
@@ -55,11 +59,13 @@ def test_demo_writes_every_promised_file(tmp_path):
     assert "http://" not in index.read_text() and "https://" not in index.read_text()
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_models_lists_bundled():
     proc = run_cli("models")
     assert proc.returncode == 0 and "default" in proc.stdout and "held-out loss" in proc.stdout
 
 
+@pytest.mark.slow  # 11 s on two busy cores
 def test_generate_cli_writes_midi_and_settings(tmp_path):
     proc = run_cli(
         "melody",
@@ -90,6 +96,7 @@ def test_generate_cli_writes_midi_and_settings(tmp_path):
     assert missing.returncode == 1 and "no such model" in missing.stderr
 
 
+@pytest.mark.slow  # 6 s on two busy cores
 def test_train_cli_on_raw_folder(tmp_path):
     from conftest import FOLK
 

@@ -40,6 +40,7 @@ def test_omp_num_threads_is_the_limit(monkeypatch):
     assert thread_limit() == available_cpus()
 
 
+@pytest.mark.slow  # 5 s on two busy cores
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
 def test_cpu_affinity_is_the_limit_in_a_pinned_process():
     env = {"OMP_NUM_THREADS": ""}

@@ -13,6 +13,8 @@ import pytest
 from tunesmith.data.corpus import prepare_corpus
 from tunesmith.melody.train import train_melody_model
 
+pytestmark = pytest.mark.slow  # torchrun: two training processes
+
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 

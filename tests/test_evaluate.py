@@ -213,6 +213,7 @@ def test_evaluate_model_writes_offline_report(tiny_models, tmp_path):
     assert f"{report['likelihood']['loss']:.3f}" in page and f"{report['likelihood']['perplexity']:.3f}" in page
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 def test_compare_models_one_row_per_model(tiny_models, tmp_path):
     # tiny_b was trained on a prepared corpus elsewhere: its config.json names it, so it is found without data=
     alone = compare_models([tiny_models[1]], n=2, steps=32)

@@ -190,6 +190,7 @@ def test_meter_that_contradicts_a_midi_primers_time_signature_is_refused(tmp_pat
     assert meter_of(parse_primer(str(bare), meter="3/4")) == (3, 4)
 
 
+@pytest.mark.slow  # 6 s on two busy cores
 def test_a_form_longer_than_a_melody_needs_its_length_given(model, tmp_path):
     from tunesmith.outputs.compose import generate_to_dir
 

@@ -45,6 +45,7 @@ def unigram_loss(corpus, encoding):
     return float(-logp[labels(ev)].mean())
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_training_beats_uniform_and_unigram(trained, corpus):
     model_dir, result = trained
     model = load_melody_model(model_dir)
@@ -57,6 +58,7 @@ def test_training_beats_uniform_and_unigram(trained, corpus):
     assert {r["split"] for r in rows} == {"train", "eval"}
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_generation_honours_primer_length_and_seed(trained):
     model = load_melody_model(trained[0])
     outs = model.generate("C4 E4 G4", n=3, steps=64, seed=5)
@@ -72,6 +74,7 @@ def test_generation_honours_primer_length_and_seed(trained):
     assert all(48 <= p < 84 for m in outs for p in m.pitches)
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_key_mask_keeps_notes_in_scale(trained):
     model = load_melody_model(trained[0])
     outs = model.generate("D4", n=8, steps=96, seed=0, key="D", scale="minor", temperature=1.5)
@@ -80,6 +83,7 @@ def test_key_mask_keeps_notes_in_scale(trained):
     assert generated and all(p % 12 in d_minor for p in generated)
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_primer_forms(trained, folk_dir, tmp_path):
     model = load_melody_model(trained[0])
     assert model.generate("[60, -2, 62, -1]", steps=16)[0].events[:4].tolist() == [60, -2, 62, -1]
@@ -99,6 +103,7 @@ def test_primer_forms(trained, folk_dir, tmp_path):
     assert read_score(midi)  # the primer file itself is untouched and valid
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_beam_search_finds_likelier_sequences(trained):
     model = load_melody_model(trained[0])
     samples = model.generate("C4", n=24, steps=48, seed=3, temperature=1.0)
@@ -108,6 +113,7 @@ def test_beam_search_finds_likelier_sequences(trained):
     # the reported log-likelihood is the model's own score of the sequence
 
 
+@pytest.mark.slow  # 9 s on two busy cores
 def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
     straight = tmp_path / "straight"
     train_melody_model(corpus, straight, "basic_rnn", steps=12, checkpoint_every=6, eval_every=6, progress=False, **SMALL)
@@ -125,6 +131,7 @@ def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
     assert abs((full - primer) - best.meta["log_likelihood"]) < 1e-3 * abs(full) + 1e-2
 
 
+@pytest.mark.slow  # 9 s on two busy cores
 def test_attention_and_transformer_configs_train_and_generate(corpus, tmp_path):
     for name in ("attention_rnn", "transformer"):
         result = train_melody_model(
@@ -136,6 +143,7 @@ def test_attention_and_transformer_configs_train_and_generate(corpus, tmp_path):
         assert all(len(m) == 4 + 40 for m in outs)
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_bad_model_dirs_and_tiny_corpus(corpus, trained, tmp_path):
     with pytest.raises(ModelError, match="no such model"):
         load_melody_model(tmp_path / "missing")
@@ -157,6 +165,7 @@ def test_bad_model_dirs_and_tiny_corpus(corpus, trained, tmp_path):
         train_melody_model(corpus, tmp_path / "big", "basic_rnn", steps=2, batch_size=10_000, progress=False)
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_training_keeps_the_best_held_out_model_and_stops_when_it_stops_improving(corpus, tmp_path):
     """Held-out loss that gets worse later: model.safetensors is the best evaluation's weights (as a run that
     stopped there saved), a resume keeps them, and patience ends the run early."""

@@ -236,6 +236,7 @@ def test_low_lines_get_a_bass_clef(tmp_path):
 
 
 # --- flat keys with chords in MusicXML; 6 and 7 sharps/flats -----------------------------------------------------
+@pytest.mark.slow  # 4 s on two busy cores
 def test_chords_in_flat_keys_write_musicxml(tmp_path, capsys):
     bb_tune = FOLK / "ryansMammoth__BenButlersReel__X1.mid"  # a reel in Bb major
     out = tmp_path / "h.musicxml"
@@ -304,6 +305,7 @@ def test_harmonize_to_midi_on_very_short_melodies(tmp_path, capsys, notes):
     assert len(read_score(out).tracks) == 2 and len(read_score(out).tracks[1].notes) > 0
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 def test_musicxml_chord_symbols_read_back_as_chords(tmp_path):
     bb_tune = FOLK / "ryansMammoth__BenButlersReel__X1.mid"
     melody = load_melody(bb_tune)

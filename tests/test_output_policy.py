@@ -53,6 +53,7 @@ def clip(tmp_path) -> Path:
 # ----------------------------------------------------------------------------- pipeline
 
 
+@pytest.mark.slow  # 7 s on two busy cores
 def test_pipeline_refuses_a_users_folder_before_any_work_and_force_replaces_only_its_own_names(tmp_path, clip, monkeypatch):
     from tunesmith import pipeline
 
@@ -138,6 +139,7 @@ def test_evaluate_checks_its_output_before_any_work_and_keeps_a_users_report(tmp
     assert tree(out) == mine
 
 
+@pytest.mark.slow  # 318 s on two busy cores
 def test_evaluate_force_replaces_only_its_report_and_reruns_in_its_own_folder(tmp_path):
     from tunesmith.evaluate import evaluate_model
 
@@ -215,6 +217,7 @@ SINGLE = {  # command line (OUT is the output), the suffix, and its first piece 
 }
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 @pytest.mark.parametrize("command", list(SINGLE))
 def test_an_existing_file_is_not_replaced_without_force(command, tmp_path, clip, monkeypatch, capsys):
     from tunesmith.cli import main
@@ -256,6 +259,7 @@ def test_force_never_writes_over_the_input(tmp_path, capsys):
     assert tune.read_bytes() == before
 
 
+@pytest.mark.slow  # 6 s on two busy cores
 def test_two_renders_to_one_file_do_not_both_succeed(tmp_path):
     from tunesmith.audio.render import RenderError, find_soundfont
 

@@ -98,6 +98,7 @@ def test_folder_kinds_and_file_checks(tmp_path, corpus):
     assert some_file.read_text() == "keep me"
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_prepare_refuses_a_folder_of_other_files_and_force_deletes_none_of_them(tmp_path):
     from tunesmith.data.corpus import prepare_corpus
 
@@ -114,6 +115,7 @@ def test_prepare_refuses_a_folder_of_other_files_and_force_deletes_none_of_them(
     assert all(tree(out)[name] == data for name, data in mine.items())
 
 
+@pytest.mark.slow  # 17 s on two busy cores
 def test_melody_train_never_replaces_a_trained_model_without_resume_or_force(corpus, tmp_path):
     from tunesmith.melody.train import train_melody_model
 
@@ -149,6 +151,7 @@ def test_audio_train_refuses_a_trained_model_before_reading_any_clip(tmp_path, m
     assert tree(model) == before
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_generate_removes_its_own_leftovers_and_nothing_else(tmp_path):
     from tunesmith.cli import main
 
@@ -174,6 +177,7 @@ def test_generate_removes_its_own_leftovers_and_nothing_else(tmp_path):
 # ----------------------------------------------------------------------------- one run per folder
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_a_second_run_at_a_locked_folder_is_refused_at_once(tmp_path, corpus):
     from tunesmith.data.corpus import prepare_corpus
     from tunesmith.melody.train import train_melody_model
@@ -192,6 +196,7 @@ def test_a_second_run_at_a_locked_folder_is_refused_at_once(tmp_path, corpus):
     assert train_melody_model(corpus, model, "basic_rnn", steps=2, **SMALL)["step"] == 2  # lock released: runs
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_the_lock_is_held_across_processes_and_dies_with_its_holder(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -240,6 +245,7 @@ def _gone(pid: int) -> bool:
     return state == "Z"
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_kill_9_on_prepare_takes_its_workers_with_it(tmp_path):
     files = fuzzing.write_midi_mutants(tmp_path / "midi", 600, seed=7)
@@ -269,6 +275,7 @@ def test_kill_9_on_prepare_takes_its_workers_with_it(tmp_path):
     assert not alive, f"workers {alive} outlived their killed parent"
 
 
+@pytest.mark.slow  # 11 s on two busy cores
 def test_ctrl_c_mid_step_resumes_bit_identical(corpus, tmp_path, monkeypatch):
     """A Ctrl-C that lands inside a step (here: right after the optimizer moved the weights) must not save
     that half-counted step; resuming then gives the same weights, optimizer and RNG as an unbroken run."""
@@ -379,6 +386,7 @@ def test_disk_full_in_prepares_last_stage_keeps_the_previous_corpus(how, tmp_pat
     assert len(load_split(out, "train")[1]) > 1
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_disk_full_while_rendering_says_so_and_keeps_the_old_file(tiny_disk):
     from tunesmith.audio.render import RenderError, find_soundfont
     from tunesmith.cli import main

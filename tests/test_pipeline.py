@@ -31,6 +31,7 @@ def linked_files(index: Path) -> list[str]:
     return re.findall(r'(?:src|href)="([^"#]+)"', index.read_text())
 
 
+@pytest.mark.slow  # 27 s on two busy cores
 def test_pipeline_end_to_end(tiny_models, tmp_path):
     out = tmp_path / "results"
     result = run_pipeline(
@@ -67,7 +68,26 @@ def test_pipeline_end_to_end(tiny_models, tmp_path):
     assert Path(again["index"]).is_file()
 
 
-def test_pipeline_bad_audio(tiny_models, tmp_path):
+def test_pipeline_takes_every_generation_option(tmp_path):
+    """The pipeline passes generation's options through: a 3/4 request writes 3/4 MIDI and ABC, ``bars`` sets the
+    whole length, and ``steps`` counts new steps after the primer, as in ``melody generate``."""
+    import symusic
+
+    common = dict(audio_model="none", melody_model="default", primer="C4 E4 G4", instruments=["piano"])
+    result = run_pipeline(
+        example_clip(), tmp_path / "waltz", n=1, meter="3/4", bars=6, form="none", formats=["abc"], progress=False, **common
+    )
+    melody = result["melodies"][0]
+    assert melody["bars"] == 6 and melody["steps"] == 6 * 12
+    score = symusic.Score.from_file(str(tmp_path / "waltz" / melody["files"]["midi"]))
+    assert (score.time_signatures[0].numerator, score.time_signatures[0].denominator) == (3, 4)
+    assert "M:3/4" in (tmp_path / "waltz" / melody["files"]["abc"]).read_text()
+    assert result["settings"]["generation"] == {"meter": "3/4", "bars": 6, "form": "none"}  # as given
+    new = run_pipeline(example_clip(), tmp_path / "new", n=1, steps=32, progress=False, **common)
+    assert new["melodies"][0]["steps"] == len(new["primer"]["events"]) + 32
+
+
+def test_pipeline_bad_audio(tmp_path):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(22050 * 2, dtype=np.float32), 22050)
     with pytest.raises(BadInputError, match="no pitched notes"):
@@ -75,7 +95,7 @@ def test_pipeline_bad_audio(tiny_models, tmp_path):
             silent,
             tmp_path / "out",
             audio_model="none",
-            melody_model=str(tiny_models / "melody"),
+            melody_model="default",
             instruments=["piano"],
             n=1,
             progress=False,
@@ -84,11 +104,11 @@ def test_pipeline_bad_audio(tiny_models, tmp_path):
     text = tmp_path / "fake.wav"
     text.write_text("not audio")
     with pytest.raises(BadInputError, match="not readable audio"):
-        run_pipeline(text, tmp_path / "out2", audio_model="none", melody_model=str(tiny_models / "melody"), progress=False)
+        run_pipeline(text, tmp_path / "out2", audio_model="none", melody_model="default", progress=False)
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise"])
-def test_pipeline_refuses_a_clip_without_notes(tiny_models, tmp_path, kind):
+def test_pipeline_refuses_a_clip_without_notes(tmp_path, kind):
     """With the audio model on (the default path), silence or noise is refused naming the file; no melody is made."""
     from tunesmith.core.errors import NoPitchedContentError
 
@@ -98,9 +118,7 @@ def test_pipeline_refuses_a_clip_without_notes(tiny_models, tmp_path, kind):
     sf.write(clip, audio.astype(np.float32), sr)
     out = tmp_path / "out"
     with pytest.raises(NoPitchedContentError, match=kind) as caught:
-        run_pipeline(
-            clip, out, audio_model=str(tiny_models / "audio"), melody_model=str(tiny_models / "melody"), n=1, progress=False
-        )
+        run_pipeline(clip, out, audio_model="audio-default", melody_model="default", n=1, progress=False)
     assert str(clip) in str(caught.value) and "--primer" in str(caught.value)
     assert not list(out.rglob("*.mid")) and not (out / "index.html").exists()
 
@@ -121,7 +139,7 @@ def test_pipeline_primer_keeps_the_clips_notes(tiny_models, tmp_path):
         clip,
         tmp_path / "out",
         audio_model=str(tiny_models / "audio"),
-        melody_model=str(tiny_models / "melody"),
+        melody_model="default",
         instruments=["piano"],
         n=1,
         steps=64,

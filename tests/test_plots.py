@@ -101,6 +101,7 @@ def test_spectrogram_from_array_and_file(tmp_path):
         save_spectrogram(tone, tmp_path / "spec3.png")
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_loss_curve_from_a_short_log(tmp_path):
     rows = [
         {"step": 10, "epoch": 0.1, "split": "train", "loss": 3.1, "accuracy": 0.2},

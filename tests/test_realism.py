@@ -68,6 +68,7 @@ def test_window_statistics_have_known_answers():
     np.testing.assert_allclose(up.features(), f)
 
 
+@pytest.mark.slow  # 6 s on two busy cores
 def test_critics_tell_scrambled_continuations_and_not_identical_ones(folk_tunes):
     real = folk_tunes[:20]
     fake = [scrambled(t, i) for i, t in enumerate(real)]
@@ -95,6 +96,7 @@ def test_copy_figure_finds_a_copied_run_in_any_key(folk_tunes):
     assert not holds_run(Window(walk.copy(events=walk.events[: 8 * spb])), index)
 
 
+@pytest.mark.slow  # 13 s on two busy cores
 def test_realism_test_of_a_tiny_model_on_a_midi_folder(tmp_path):
     from tunesmith.melody.train import train_melody_model
 

@@ -60,6 +60,7 @@ def test_fuzzing_is_deterministic_and_covers_every_kind():
 # ----------------------------------------------------------------------------- (a) corpus preparation
 
 
+@pytest.mark.slow  # 10 s on two busy cores
 def test_prepare_corpus_survives_mutated_midi(midi_mutants, tmp_path):
     from tunesmith.data.corpus import prepare_corpus, process_file
     from tunesmith.music.midi import ExtractionSettings
@@ -91,6 +92,7 @@ def test_prepare_corpus_survives_mutated_midi(midi_mutants, tmp_path):
 # ----------------------------------------------------------------------------- (b) primers
 
 
+@pytest.mark.slow  # 41 s on two busy cores
 def test_parse_primer_on_mutated_midi(midi_mutants):
     from tunesmith.music.primer import parse_primer
 
@@ -110,6 +112,7 @@ def test_parse_primer_on_mutated_midi(midi_mutants):
 # ----------------------------------------------------------------------------- (c) audio loading
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 def test_load_audio_and_clips_on_mutated_audio(audio_mutants):
     from tunesmith.audio.io import load_audio
     from tunesmith.audio_model.train import load_clips
@@ -140,6 +143,7 @@ def test_load_audio_and_clips_on_mutated_audio(audio_mutants):
 # ----------------------------------------------------------------------------- (d) transcription
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_transcribe_on_mutated_audio(audio_mutants):
     try:
         from tunesmith.audio.transcribe import transcribe
@@ -193,6 +197,7 @@ def pickle_uses(source: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 def test_no_pickle_anywhere_in_src():
     assert pickle_uses(
         "import pickle\nx = torch.load(f)\ny = np.load(f, allow_pickle=True)\ntorch.load(f, weights_only=True)"
@@ -309,6 +314,7 @@ def melody_train_command(model_dir: Path, steps: int = 40) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # 81 s on two busy cores
 def test_training_killed_three_times_resumes_to_identical_weights(tmp_path):
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
     reference = subprocess.Popen(melody_train_command(reference_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -340,6 +346,7 @@ def tiny_disk(tmpfs):
     return tmpfs("tiny", "64k")
 
 
+@pytest.mark.slow  # 11 s on two busy cores
 def test_full_disk_is_reported_and_keeps_the_old_file(tiny_disk):
     from tunesmith.core.files import write_json
     from tunesmith.music.midi import write_midi
@@ -364,6 +371,7 @@ def test_full_disk_is_reported_and_keeps_the_old_file(tiny_disk):
         assert sorted(p.name for p in tiny_disk.iterdir()) == ["good.mid"], f"{name} left files behind"
 
 
+@pytest.mark.slow  # 130 s on two busy cores
 def test_benchmark_quick_mode_prints_one_json_object():
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_reliability.py"), "--quick"],

@@ -201,6 +201,7 @@ def test_long_pieces_render_in_parts_that_cover_every_note_once():
     assert len(_parts(*_events(piano, None, None, 44100), 44100, 2)) == 1
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_parallel_render_is_deterministic_and_sounds_like_one_synth(monkeypatch):
     import tunesmith.audio.render as render_module
 

@@ -50,6 +50,7 @@ def _chromatic_melody() -> Melody:
     return Melody.from_notes(notes, length=48, name="chromatic")
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 @pytest.mark.parametrize("path", [JIG, sorted(FOLK.glob("oneills*.mid"))[3]], ids=["jig-6/8", "oneills"])
 def test_abc_and_musicxml_round_trip_through_music21(path):
     melody = load_melody(path)
@@ -144,6 +145,7 @@ def test_scores_engrave_in_worker_threads_too():
         assert isinstance(svg, str) and svg.count('class="note"') == main_svg.count('class="note"') > 0
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_png_and_pdf_scores(tmp_path):
     pytest.importorskip("cairosvg")
     png = save_score(JIG, tmp_path / "jig.png")
@@ -171,6 +173,7 @@ def test_bad_input_gets_clear_errors(tmp_path):
     assert not (tmp_path / "x.svg").exists() and not (tmp_path / "x.abc").exists()
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_cli_score_and_export(tmp_path, capsys):
     assert main(["score", str(JIG), "-o", str(tmp_path / "s.svg"), "--primer-steps", "12", "--chords"]) == 0
     svg = (tmp_path / "s.svg").read_text()
@@ -184,6 +187,7 @@ def test_cli_score_and_export(tmp_path, capsys):
     assert "unknown score format" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_galleries_and_notebooks_show_the_score(tmp_path):
     from tunesmith.outputs.compose import generate_to_dir
     from tunesmith.outputs.gallery import melody_sections, write_gallery

@@ -74,6 +74,7 @@ def test_qpm_override_and_steps_per_quarter(piano_take):
     assert note_f1(melody, estimate)["f1"] >= 0.9  # 8th-note grid still holds these notes but the two 16ths
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_pyin_method_on_a_short_phrase():
     melody = tune(pitches=PITCHES[:8], lengths=LENGTHS[:8])
     samples, sr = render(melody, "piano", sample_rate=SR)
@@ -130,6 +131,7 @@ def test_note_f1_counts_onsets_and_pitches():
     assert note_f1(melody, [])["f1"] == 0.0
 
 
+@pytest.mark.slow  # 39 s on two busy cores
 def test_benchmark_quick_prints_one_json_object():
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(

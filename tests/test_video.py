@@ -35,6 +35,7 @@ def probe(path: Path) -> dict:
     }
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_video_has_one_h264_and_one_aac_stream_of_the_right_length(tmp_path):
     melody = Melody.from_notes([Note(60 + (i * 5) % 12, 2 * i, 2 * i + 2) for i in range(16)], primer_steps=8)
     path = make_video(melody, tmp_path / "tune.mp4", "music-box", fps=15, width=320, height=180)
@@ -56,6 +57,7 @@ def test_video_errors(tmp_path):
         make_video(melody, tmp_path / "tune.mp4", width=321)
 
 
+@pytest.mark.slow  # 36 s on two busy cores
 def test_benchmark_quick_prints_one_json_object():
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_render.py"), "--quick"],

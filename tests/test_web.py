@@ -132,21 +132,62 @@ def test_info_and_models(client):
 
 
 def test_forms_share_the_library_defaults(client):
-    """The page's forms, the CLI and run_pipeline start from the same values (tunesmith.defaults)."""
+    """The page's forms, the CLI and the library start from the same values: the settings dataclasses."""
     import inspect
 
-    from tunesmith import defaults
+    from tunesmith.audio_model.model import AudioConfig
+    from tunesmith.audio_model.settings import AudioGeneration
+    from tunesmith.melody.settings import DEFAULT_STEPS, DEFAULT_TRAIN_STEPS, MelodyTraining
     from tunesmith.pipeline import run_pipeline
+    from tunesmith.settings import PipelineSettings
 
     forms = client.get("/api/info").json()["defaults"]
     signature = inspect.signature(run_pipeline).parameters
-    for name in ("n", "steps", "temperature", "seconds", "audio_epochs"):
+    for name in ("n", "seconds", "audio_epochs", "max_seconds"):
         assert forms["pipe-form"][name] == signature[name].default
-    assert forms["pipe-form"]["instruments"] == list(defaults.PIPELINE_INSTRUMENTS)
-    assert forms["audio-gen-form"]["seconds"] == defaults.AUDIO_SECONDS
+    assert forms["pipe-form"]["instruments"] == PipelineSettings().instruments
+    assert forms["pipe-form"]["steps"] == forms["gen-form"]["steps"] == DEFAULT_STEPS  # new steps, in both
+    assert forms["audio-gen-form"]["seconds"] == AudioGeneration.seconds
     # sampling settings are left to the model's config: None here, as in the CLI
     assert forms["audio-gen-form"]["temperature"] is None and forms["audio-gen-form"]["random_chance"] is None
-    assert forms["audio-train-form"]["epochs"] == defaults.AUDIO_EPOCHS
+    assert forms["audio-train-form"]["epochs"] == AudioConfig.epochs
+    # web training and `tunesmith melody train` share one default: the transformer, 1,000 steps
+    assert forms["train-form"]["config"] == MelodyTraining.config == "transformer"
+    assert forms["train-form"]["steps"] == DEFAULT_TRAIN_STEPS == 1000
+
+
+def test_a_three_four_request_writes_three_four_files(client):
+    """Every generation option reaches the files: a 3/4 request with bars, form, key, top-k/top-p and notation
+    downloads gives 3/4 MIDI, ABC and MusicXML (the API once answered 200 and wrote 4/4)."""
+    r = _generate(
+        client,
+        meter="3/4",
+        bars=8,
+        form="AABB",
+        end_on_tonic=True,
+        key="G",
+        scale="major",
+        top_k=20,
+        top_p=0.95,
+        formats=["abc", "musicxml"],
+    )
+    assert r["meter"] == "3/4" and r["settings"]["bars"] == 8 and r["settings"]["form"] == "AABB"
+    out = r["outputs"][0]
+    assert out["bars"] == 8
+    score = symusic.Score.from_midi(client.get(out["urls"]["midi"]).content)
+    assert [(ts.numerator, ts.denominator) for ts in score.time_signatures][:1] == [(3, 4)]
+    assert "M:3/4" in client.get(out["urls"]["abc"]).text
+    xml = client.get(out["urls"]["musicxml"]).text
+    assert "<beats>3</beats>" in xml and "<beat-type>4</beat-type>" in xml
+    pitches = {p % 12 for p, _, _ in _notes(client.get(out["urls"]["midi"]).content)}
+    assert pitches <= {7, 9, 11, 0, 2, 4, 6, 1}  # G major (C#4 primer folded in as given)
+
+
+def test_out_of_range_settings_are_refused_with_the_field_name(client):
+    r = _start_generate(client, top_p=1.5)
+    assert r.status_code == 422 and "top_p" in r.json()["error"]
+    r = _start_generate(client, meter="3/4", bars=0)
+    assert r.status_code == 422 and "bars" in r.json()["error"]
 
 
 def test_generate_from_c_sharp(client):
@@ -337,6 +378,7 @@ def test_path_traversal_is_refused(client, app, tmp_path):
     assert inside(workdir, "a/../../etc/passwd") is None
 
 
+@pytest.mark.slow  # 5 s on two busy cores
 def test_twenty_concurrent_generations(client, models_dir, tmp_path):
     from tunesmith.outputs.compose import generate_to_dir
 
@@ -358,6 +400,7 @@ def test_twenty_concurrent_generations(client, models_dir, tmp_path):
         assert reported == seed and _notes(midi) == expected[seed]
 
 
+@pytest.mark.slow  # 11 s on two busy cores
 def test_training_job_runs_and_cancels(client):
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w") as zf:
@@ -389,6 +432,7 @@ def _stored_jobs(app) -> str:
     return "\n".join(p.read_text() for p in sorted(app.state.studio.jobs_dir.glob("*.json")))
 
 
+@pytest.mark.slow  # 5 s on two busy cores
 def test_training_folder_is_confined_to_the_data_root(models_dir, tmp_path):
     """No --data-root: no folder at all. With one: relative to it, resolved, never out of it ('..', symlinks)."""
     from fastapi.testclient import TestClient
@@ -438,6 +482,7 @@ def test_training_folder_is_confined_to_the_data_root(models_dir, tmp_path):
     assert str(tmp_path) not in stored and str(root) not in stored  # no server paths in the history
 
 
+@pytest.mark.slow  # 3 s on two busy cores
 def test_cancel_reaches_prepare_and_its_workers(models_dir, tmp_path):
     """Cancel during a long prepare ends it within seconds, with its worker processes; nothing is kept."""
     import psutil
@@ -518,6 +563,7 @@ def test_jobs_carry_the_library_warnings(client):
     assert "/" not in "".join(job["warnings"]).replace("8 bars", "")  # no server paths in them
 
 
+@pytest.mark.slow  # 4 s on two busy cores
 def test_a_cancelled_generation_keeps_what_it_wrote(client):
     r = _start_generate(client, n=16, steps=64, instruments=["piano"], plot=True)
     job_id = r.json()["job"]
@@ -588,6 +634,7 @@ def _clip(tmp_path: Path) -> bytes:
     return (tmp_path / "clip.wav").read_bytes()
 
 
+@pytest.mark.slow  # 9 s on two busy cores
 def test_spectrograms_from_threads(tmp_path):
     """matplotlib's mathtext parser is shared: unlocked, 8 threads drawing log axes failed 31 of 40 times."""
     from tunesmith.outputs.plots import save_spectrogram
@@ -694,6 +741,7 @@ def test_host_and_origin_are_checked(app):
     assert "cdn" not in local.get("/api/openapi.json").text.lower()
 
 
+@pytest.mark.slow  # 2 s on two busy cores
 def test_work_folder_retention(models_dir, tmp_path):
     from fastapi.testclient import TestClient
 
@@ -961,9 +1009,9 @@ def test_browser_studio(live_server, tmp_path):
             page.click(".tabs [data-tab=audio]")
             page.screenshot(path=str(ARTIFACTS / "06-audio-tab.png"), full_page=True)
             page.click(".tabs [data-tab=pipeline]")
-            from tunesmith import defaults
+            from tunesmith.settings import PipelineSettings
 
-            assert page.input_value("#pipe-form [name=n]") == str(defaults.PIPELINE_OUTPUTS)  # filled from /api/info
+            assert page.input_value("#pipe-form [name=n]") == str(PipelineSettings.n)  # filled from /api/info
             assert page.input_value("#audio-gen-form [name=temperature]") == ""  # the model's own
             page.screenshot(path=str(ARTIFACTS / "07-pipeline-tab.png"), full_page=True)
             assert not errors, errors

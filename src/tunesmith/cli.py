@@ -23,33 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.core.errors import BadInputError, Interrupted, TunesmithError
+from tunesmith.settings import PIPELINE_SKIPS
 
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _ints(text: str) -> list[int]:
-    return [int(t) for t in _csv(text)]
-
-
 def number(kind: type = int, low: float | None = None, high: float | None = None, above: bool = False, below: bool = False):
     """An argparse ``type`` for a number in a range, refused before any work with the option's own name
     (``argument --batch-size: must be at least 1, not 0``). ``above``/``below``: the bound itself is excluded."""
-    import math
+    from tunesmith.core.options import Bound
+    from tunesmith.settings import number as bounded
 
-    def parse(text: str):
-        value = kind(text)  # a ValueError: argparse's own "invalid int value: 'lots'"
-        if kind is float and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
-        if low is not None and (value <= low if above else value < low):
-            raise argparse.ArgumentTypeError(f"must be {'above' if above else 'at least'} {low:g}, not {text}")
-        if high is not None and (value >= high if below else value > high):
-            raise argparse.ArgumentTypeError(f"must be {'below' if below else 'at most'} {high:g}, not {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
+    return bounded(kind, Bound(low, high, above, below))
 
 
 POSITIVE = number(int, 1)
@@ -59,15 +46,10 @@ FRACTION = number(float, 0, 1)
 QPM = number(float, 4, 1000)
 
 
-def _sizes(text: str) -> list[int]:
-    """``128,128``: layer sizes, each a whole number of at least 1."""
-    try:
-        sizes = _ints(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 128,128") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: every size must be at least 1, e.g. 128,128")
-    return sizes
+def from_settings(target: str, skip: tuple[str, ...] = ()) -> tuple[str, tuple[str, ...]]:
+    """The options of a settings dataclass (``module:Class``, see ``tunesmith.settings``), one per field, added
+    when the command is parsed or its help shown, so that running one command never imports another's modules."""
+    return target, skip
 
 
 def opt(*flags: str, **kwargs) -> tuple[tuple[str, ...], dict]:
@@ -169,80 +151,28 @@ def _prepare(o: dict, progress: bool) -> None:
 
 
 # --- the melody model ----------------------------------------------------------------------------
-MELODY_CONFIG_KEYS = (
-    "batch_size",
-    "layers",
-    "dropout",
-    "learning_rate",
-    "min_note",
-    "max_note",
-    "steps_per_quarter",
-    "attention_length",
-)
-
-
 @command(
     "melody",
     "train",
     help="train a melody model on a prepared corpus or a raw MIDI folder",
-    defaults_from=("tunesmith.melody.train:train_melody_model",),
+    defaults_from=("tunesmith.melody.settings:MelodyTraining",),
     options=[
         opt("data", help="a corpus made by `tunesmith prepare`, or a folder of MIDI files (prepared into MODEL/corpus)"),
         opt("-o", "--output", dest="model_dir", required=True, help="the model folder to write"),
-        opt("--config", help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn"),
-        opt("--steps", type=POSITIVE, help="training steps (default: 1000 unless --epochs is given)"),
-        opt("--epochs", type=POSITIVE, help="passes over the training melodies, instead of --steps"),
-        opt("--seed", type=COUNT, help="same seed, same model"),
+        from_settings("tunesmith.melody.settings:MelodyTraining"),
         opt(
             "--resume",
             action="store_true",
             help="continue the model in OUTPUT from its last checkpoint (after Ctrl-C or a crash)",
         ),
         opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
-        opt("--eval-every", type=POSITIVE, help="steps between held-out evaluations"),
-        opt("--checkpoint-every", type=POSITIVE, help="steps between checkpoints"),
-        opt(
-            "--patience",
-            type=COUNT,
-            help="stop after this many held-out evaluations without a better loss (0: run all the steps); "
-            "the model saved is always the evaluation with the best held-out loss",
-        ),
-        opt("--batch-size", type=POSITIVE, help="melodies per step (default: the config's)"),
-        opt("--layers", type=_sizes, help="LSTM sizes, e.g. 128,128 (default: the config's)"),
-        opt("--dropout", type=number(float, 0, 1, below=True), help="dropout between layers (default: the config's)"),
-        opt(
-            "--learning-rate",
-            "--lr",
-            type=number(float, 0, above=True),
-            dest="learning_rate",
-            help="Adam's step size (default: the config's)",
-        ),
-        opt("--min-note", type=number(int, 0, 127), help="lowest MIDI pitch the model plays (default: the config's)"),
-        opt("--max-note", type=number(int, 1, 128), help="highest MIDI pitch + 1 (default: the config's)"),
-        opt("--steps-per-quarter", type=number(int, 1, 96), help="time grid: 4 = 16th notes (default: the config's)"),
-        opt("--attention-length", type=COUNT, help="attention_rnn: steps attended back (default: the config's)"),
-        opt("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)"),
-        opt(
-            "--threads",
-            type=POSITIVE,
-            help="CPU threads (default: 1 for the small RNNs, all allowed CPUs for the transformer; honours OMP_NUM_THREADS)",
-        ),
-        opt("--max-seconds", type=SECONDS, help="stop after this much wall time (checkpoint kept)"),
-        opt(
-            "--precision",
-            choices=["auto", "bf16", "fp32"],
-            help="auto: bf16 autocast where the CPU/GPU does it fast (same loss), else fp32",
-        ),
     ],
 )
 def _melody_train(o: dict, progress: bool) -> None:
     from tunesmith.melody.train import train_melody_model
 
-    if "steps" not in o and "epochs" not in o:
-        o["steps"] = 1000
-    overrides = {k: o.pop(k) for k in MELODY_CONFIG_KEYS if k in o}
     data, model_dir = o.pop("data"), o.pop("model_dir")
-    result = train_melody_model(data, model_dir, progress=progress, **o, **overrides)
+    result = train_melody_model(data, model_dir, progress=progress, **o)
     ev = result.get("eval") or {}
     if result.get("world_size", 1) > 1:
         import torch.distributed as dist
@@ -271,7 +201,7 @@ def _melody_train(o: dict, progress: bool) -> None:
     "melody",
     "generate",
     help="continue a primer with a melody model",
-    defaults_from=("tunesmith.outputs.compose:generate_to_dir", "tunesmith.melody.generate:GenerationSettings"),
+    defaults_from=("tunesmith.melody.settings:GenerationSettings", "tunesmith.outputs.compose:FileRequest"),
     options=[
         opt("--model", default="default", help="a trained model folder, or 'default' (the shipped one)"),
         opt("--primer", help='"C#4", "C4 E4 G4", "[60, -2, 62, -1]", a MIDI/score file or an audio clip'),
@@ -280,47 +210,10 @@ def _melody_train(o: dict, progress: bool) -> None:
             type=POSITIVE,
             help="continue from the primer's last N bars that hold notes (default: a primer over 8 bars is cut to its last 8)",
         ),
-        opt("--meter", help="the primer's time signature, e.g. 6/8 or 3/4 (note-name primers are 4/4 otherwise)"),
-        opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many melodies"),
-        opt(
-            "--steps",
-            type=POSITIVE,
-            help="new 16th-note steps after the primer (default: 128; a named --form alone: 4 bars a section)",
-        ),
-        opt("--bars", type=POSITIVE, help="a melody of N whole bars in the primer's meter, primer included"),
-        opt(
-            "--form",
-            help="sections that restate: auto (each 8-bar strain restates its opening, as folk tunes do), "
-            "e.g. AABB, ABAC, AA'BB' (' = new last bar), or none",
-        ),
-        opt(
-            "--end-on-tonic",
-            action=argparse.BooleanOptionalAction,
-            help="close on the tonic (of --key, else of the tune) on the last bar's downbeat (default: on)",
-        ),
+        opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many melodies (default: 1)"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for melody_01.mid ... and generation.json"),
-        opt("--temperature", type=SECONDS, help="below 1: safer, more repetitive; above 1: more surprising"),
-        opt("--top-k", type=POSITIVE, help="sample only among the k likeliest events"),
-        opt(
-            "--top-p",
-            type=number(float, 0, 1, above=True),
-            help="sample only among the likeliest events that cover this probability",
-        ),
-        opt("--beam-size", type=POSITIVE, help="keep the N likeliest continuations (beam search); 1 = plain sampling"),
-        opt("--branch-factor", type=POSITIVE, help="beam search: candidates sampled per beam"),
-        opt("--steps-per-iteration", type=POSITIVE, help="beam search: steps sampled between prunings"),
-        opt("--key", help="keep notes in this key, e.g. D or F#"),
-        opt("--scale", help="with --key: major, minor, dorian, mixolydian, pentatonic, blues, ..."),
-        opt("--qpm", type=QPM, help="tempo of the written MIDI, quarter notes per minute"),
-        opt("--exclude-primer", action="store_true", help="write only the new notes, not the primer"),
-        opt("--strict", action="store_true", help="refuse a primer outside the model's range (default: fold it in)"),
-        opt("--seed", type=COUNT, help="same seed, same melodies"),
-        opt("--render", type=_csv, help="also render with these instruments, e.g. guitar,music-box,piano"),
-        opt("--soundfont", help="a .sf2/.sf3 file for --render (default: the General MIDI SoundFont)"),
-        opt("--plot", action="store_true", help="also write piano rolls (HTML and PNG) and engraved scores (SVG)"),
-        opt("--video", action="store_true", help="also write MP4 videos (needs tunesmith[video])"),
-        opt("--format", type=_csv, dest="formats", help="notation beside each MIDI file: abc,musicxml,svg"),
-        opt("--chords", action="store_true", help="add a chord accompaniment (second track and instrument)"),
+        from_settings("tunesmith.melody.settings:GenerationSettings"),
+        from_settings("tunesmith.outputs.compose:FileRequest"),
         opt("--threads", type=POSITIVE, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
         opt(
             "--force", action="store_true", help="write into a folder that holds other files (only melody_NN files are replaced)"
@@ -332,8 +225,6 @@ def _melody_generate(o: dict, progress: bool) -> None:
 
     _threads(o)
     model, out_dir = o.pop("model"), o.pop("out_dir")
-    if str(o.get("form", "")).lower() == "none":
-        o["form"] = None
     report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
     for item in report["outputs"]:
         print(
@@ -536,51 +427,21 @@ def _video(o: dict, progress: bool) -> None:
 
 
 # --- the audio model and the bridge --------------------------------------------------------------
-AUDIO_CONFIG_KEYS = (
-    "sample_rate",
-    "n_fft",
-    "hop_length",
-    "sequence_length",
-    "layers",
-    "units",
-    "rnn",
-    "loss",
-    "optimizer",
-    "learning_rate",
-    "weight_decay",
-    "batch_size",
-    "normalisation",
-)
-
-
 @command(
     "audio",
     "train",
     help="train the audio model on the magnitude spectra of clips",
-    defaults_from=("tunesmith.audio_model.train:train_audio_model",),
+    defaults_from=("tunesmith.audio_model.model:AudioConfig",),
     options=[
         opt("clips", nargs="+", help="audio files or folders of them"),
         opt("-o", "--output", dest="model_dir", required=True, help="the model folder to write"),
-        opt("--config", help="JSON/TOML file; MAGNet names (loss_type, rnn_number_units, opt, ...) accepted"),
-        opt("--epochs", type=POSITIVE, help="passes over the clips (default: the config's amount_epochs)"),
+        opt(
+            "--config", help="JSON/TOML file; MAGNet names (loss_type, rnn_number_units, opt, ...) accepted; options win over it"
+        ),
         opt("--seed", type=COUNT, help="same seed, same model"),
         opt("--resume", action="store_true", help="continue the model in OUTPUT from its last checkpoint"),
         opt("--force", action="store_true", help="replace a model already in OUTPUT (default: refuse; see --resume)"),
-        opt(
-            "--sr", type=number(int, 1000, 768000), dest="sample_rate", help="resample clips to this rate (default: the config's)"
-        ),
-        opt("--n-fft", type=number(int, 16), help="FFT size (default: the config's)"),
-        opt("--hop", type=POSITIVE, dest="hop_length", help="STFT hop in samples (default: the config's)"),
-        opt("--sequence-length", type=POSITIVE, help="frames the LSTM sees before predicting one (default: the config's)"),
-        opt("--layers", type=POSITIVE, help="LSTM layers (MAGNet's number_rnn_layers; default: the config's)"),
-        opt("--units", type=POSITIVE, help="units per layer (MAGNet's rnn_number_units; default: the config's)"),
-        opt("--rnn", choices=["lstm", "gru"], help="recurrent cell (default: the config's)"),
-        opt("--loss", help="mse, msle, mae, huber, ... (MAGNet's loss_type; default: the config's)"),
-        opt("--optimizer", "--opt", dest="optimizer", help="adam, adamax, rmsprop, sgd, ... (default: the config's)"),
-        opt("--lr", type=number(float, 0, above=True), dest="learning_rate", help="learning rate (default: the config's)"),
-        opt("--weight-decay", type=number(float, 0), help="L2 weight decay (default: the config's)"),
-        opt("--batch-size", type=POSITIVE, help="windows per step (default: the config's)"),
-        opt("--normalisation", help="input normalisation of the spectra (default: the config's)"),
+        from_settings("tunesmith.audio_model.model:AudioConfig"),
         opt(
             "--threads",
             type=POSITIVE,
@@ -592,11 +453,10 @@ def _audio_train(o: dict, progress: bool) -> None:
     from tunesmith.audio_model.model import audio_config_from_file
     from tunesmith.audio_model.train import train_audio_model
 
-    overrides = {k: o.pop(k) for k in AUDIO_CONFIG_KEYS if k in o}
     config = audio_config_from_file(o.pop("config")) if o.get("config") else None
     o.pop("config", None)
     clips, model_dir = o.pop("clips"), o.pop("model_dir")
-    result = train_audio_model(clips, model_dir, config, progress=progress, **o, **overrides)
+    result = train_audio_model(clips, model_dir, config, progress=progress, **o)
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2, default=str))
     print(f"Model in {model_dir}. Next: tunesmith audio generate --model {model_dir} --seed-clip CLIP -o out/")
 
@@ -605,33 +465,15 @@ def _audio_train(o: dict, progress: bool) -> None:
     "audio",
     "generate",
     help="new audio from a seed clip with an audio model",
+<<<<<<< HEAD
     defaults_from=("tunesmith.outputs.audio_generation:generate_audio",),
+=======
+    defaults_from=("tunesmith.audio_model.settings:AudioGeneration",),
+>>>>>>> front
     options=[
         opt("--model", dest="model_dir", default="default", help="a trained audio model folder, or 'default' (the shipped one)"),
         opt("--seed-clip", required=True, help="the clip whose first frames start the generation"),
-        opt("--seed-offset", type=number(float, 0), help="seconds into the seed clip to start from"),
-        opt("--seconds", type=SECONDS, help="length of each output"),
-        opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many outputs"),
-        opt(
-            "--random-chance",
-            type=FRACTION,
-            help="MAGNet's jumps: chance per frame of a jump to a seed-clip frame (default: the model's)",
-        ),
-        opt(
-            "--impulse-scale", type=number(float, 0), help="MAGNet's impulse: scale of the re-seeded frame (default: the model's)"
-        ),
-        opt(
-            "--temperature",
-            type=number(float, 0),
-            help="sampling: magnitudes times exp(N(0, T)); 0 = deterministic (default: the model's)",
-        ),
-        opt(
-            "--level-control",
-            action=argparse.BooleanOptionalAction,
-            help="keep frames within the seed clip's levels (default: the model's, on)",
-        ),
-        opt("--griffin-lim-iters", type=POSITIVE, help="phase reconstruction iterations (more: cleaner, slower)"),
-        opt("--seed", type=COUNT, help="same seed, same audio"),
+        from_settings("tunesmith.audio_model.settings:AudioGeneration"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for the WAVs, spectrograms and generation.json"),
         opt("--threads", type=POSITIVE, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
         opt(
@@ -672,21 +514,13 @@ def _transcribe(o: dict, progress: bool) -> None:
 @command(
     "pipeline",
     help="clip -> audio model -> primer -> melodies -> renders, plots, gallery",
-    defaults_from=("tunesmith.pipeline:run_pipeline",),
+    defaults_from=("tunesmith.settings:PipelineSettings", "tunesmith.melody.settings:GenerationSettings"),
     options=[
         opt("clip", help="an audio clip"),
-        opt("--audio-model", help="a model folder, 'audio-default', 'train' (train on the clip) or 'none'"),
-        opt("--melody-model", help="a model folder or 'default'"),
-        opt("--primer", help="use this primer instead of transcribing the regenerated audio"),
-        opt("--instrument", dest="instruments", type=_csv, help="instruments to render, e.g. guitar,music-box,piano"),
-        opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many melodies"),
-        opt("--steps", type=POSITIVE, help="16th-note steps per melody"),
-        opt("--temperature", type=SECONDS, help="below 1: safer; above 1: more surprising"),
-        opt("--seconds", type=SECONDS, help="seconds of audio to regenerate with the audio model"),
-        opt("--max-seconds", type=SECONDS, help="read at most this much of the clip"),
-        opt("--audio-epochs", type=POSITIVE, help="with --audio-model train: epochs on the clip"),
-        opt("--seed", type=COUNT, help="same seed, same results"),
         opt("-o", "--output", dest="out_dir", required=True, help="folder for everything, with an index.html gallery"),
+        from_settings("tunesmith.settings:PipelineSettings"),
+        from_settings("tunesmith.melody.settings:GenerationSettings", skip=PIPELINE_SKIPS),
+        from_settings("tunesmith.outputs.compose:FileRequest", skip=("render", "plot", "video", "soundfont")),
         opt("--threads", type=POSITIVE, help="CPU threads for every step (default: chosen per step; honours OMP_NUM_THREADS)"),
         opt(
             "--force",
@@ -839,12 +673,28 @@ def _web(o: dict, progress: bool) -> None:
 
 # --- parser --------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose ``--help`` shows the library's defaults (looked up only when help is shown,
-    so running a command never imports the modules of the others)."""
+    """An argparse parser whose options from settings dataclasses are added only when it parses or shows help, and
+    whose ``--help`` shows the library's defaults, so running a command never imports the modules of the others."""
 
     defaults_from: tuple[str, ...] = ()
+    lazy: list = []
+
+    def complete(self) -> argparse.ArgumentParser:
+        """Add the options still waiting in ``lazy`` (``from_settings``); returns the parser."""
+        from tunesmith.settings import add_options
+
+        waiting, self.lazy = self.lazy, []
+        for target, skip in waiting:
+            module, name = target.split(":")
+            add_options(self, getattr(importlib.import_module(module), name), skip=skip)
+        return self
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.complete()
+        return super().parse_known_args(args, namespace)
 
     def format_help(self) -> str:
+        self.complete()
         defaults = _defaults(self.defaults_from) if self.defaults_from else {}
         for action in self._actions:
             shown = action.default if action.default is not argparse.SUPPRESS else defaults.get(action.dest)
@@ -868,7 +718,11 @@ def build_parser() -> argparse.ArgumentParser:
             groups[parent] = holder.add_subparsers(dest=f"{parent[-1]}_command", required=True)
         s = groups[parent].add_parser(cmd.path[-1], help=cmd.help, description=cmd.help)
         s.defaults_from = cmd.defaults_from
+        s.lazy = []
         for flags, kwargs in cmd.options:
+            if isinstance(flags, str):  # from_settings: built when this command is parsed
+                s.lazy.append((flags, kwargs))
+                continue
             kwargs = dict(kwargs)
             if flags[0].startswith("-") and not kwargs.get("required") and "default" not in kwargs:
                 kwargs["default"] = argparse.SUPPRESS  # absent: the library's default applies

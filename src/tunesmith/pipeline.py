@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith import defaults
 from tunesmith.core.errors import BadInputError, Cancelled, NoPitchedContentError, TunesmithError
 from tunesmith.core.files import write_json
+from tunesmith.settings import PipelineSettings
 
 
 def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, int]:
@@ -37,6 +37,7 @@ def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, 
     return samples, sr
 
 
+MAX_PRIMER_STEPS = 112  # a transcribed primer is cut to its first 7 bars of 4/4: the melody model continues it
 MIN_IN_KEY_SHARE = 0.8  # of the regenerated audio's notes in the clip's pitch classes, to prime from it
 
 
@@ -72,29 +73,37 @@ def clip_primer(clip, samples: np.ndarray, sample_rate: int):
         ) from None
 
 
+_P = PipelineSettings
+
+
 def run_pipeline(
     clip: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
-    audio_model: str = defaults.PIPELINE_AUDIO_MODEL,
-    melody_model: str = defaults.PIPELINE_MELODY_MODEL,
+    audio_model: str = _P.audio_model,
+    melody_model: str = _P.melody_model,
     primer=None,
     instruments: list[str] | None = None,
-    n: int = defaults.PIPELINE_OUTPUTS,
-    steps: int = defaults.PIPELINE_STEPS,
-    temperature: float = defaults.PIPELINE_TEMPERATURE,
-    seconds: float = defaults.PIPELINE_SECONDS,
-    max_seconds: float = defaults.PIPELINE_MAX_SECONDS,
-    audio_epochs: int = defaults.PIPELINE_AUDIO_EPOCHS,
+    n: int = _P.n,
+    seconds: float = _P.seconds,
+    max_seconds: float = _P.max_seconds,
+    audio_epochs: int = _P.audio_epochs,
     seed: int = 0,
+    formats: list[str] | None = None,
+    chords: bool = False,
     progress: bool = True,
     threads: int | None = None,
     on_progress=None,
     stop_event=None,
     force: bool = False,
+    **generation,
 ) -> dict:
     """Run the whole chain on ``clip`` and write everything into ``out_dir``; returns the results dict.
 
+    Defaults and help: ``tunesmith.settings.PipelineSettings``. ``generation``: how the melodies are made, any
+    ``GenerationSettings`` field (``steps``: new steps after the primer, as in ``melody generate``; ``bars``,
+    ``form``, ``meter``, ``end_on_tonic``, ``key``/``scale``, ``top_k``/``top_p``, ``temperature``...);
+    ``formats`` (abc, musicxml, svg) and ``chords`` add notation and a chord accompaniment to each melody.
     ``threads``: CPU threads for every step (default: training picks per model, the rest use all allowed).
     ``on_progress(fraction, message)`` hears each stage (and training steps); setting the ``threading.Event``
     ``stop_event`` stops the chain with :class:`tunesmith.core.errors.Cancelled` at the next stage or step.
@@ -103,17 +112,23 @@ def run_pipeline(
     into another folder, replacing only the pipeline's own file names (``index.html``, ``seed.wav``, ...). It is
     checked and locked before any work, so a second run at the same folder is refused at once.
     """
-    settings = dict(locals())  # the arguments, passed on as they came
-    del settings["force"]
     from tunesmith.core.folders import PIPELINE, output_dir
+    from tunesmith.melody.generate import GenerationSettings, check_settings
 
+    try:
+        check_settings(GenerationSettings(seed=seed, **generation), n)  # nonsense is refused before the folder is made
+    except TypeError as exc:
+        raise BadInputError(f"run_pipeline: {exc}") from None
+    settings = dict(locals())  # the arguments, passed on as they came
+    for name in ("force", "generation", "PIPELINE", "output_dir", "GenerationSettings", "check_settings"):
+        settings.pop(name, None)
     with output_dir(out_dir, PIPELINE.name, force=force):
-        return _run_pipeline(**settings)
+        return _run_pipeline(**settings, generation=generation)
 
 
 def _run_pipeline(
-    clip, out_dir, *, audio_model, melody_model, primer, instruments, n, steps, temperature, seconds, max_seconds,
-    audio_epochs, seed, progress, threads, on_progress, stop_event,
+    clip, out_dir, *, audio_model, melody_model, primer, instruments, n, seconds, max_seconds,
+    audio_epochs, seed, formats, chords, progress, threads, on_progress, stop_event, generation,
 ) -> dict:  # fmt: skip
     from tunesmith.core.device import use_threads
     from tunesmith.core.folders import PIPELINE, write_marker
@@ -127,7 +142,7 @@ def _run_pipeline(
     from tunesmith.outputs.gallery import melody_sections, section_html, write_gallery
     from tunesmith.outputs.plots import save_piano_roll_html, save_piano_roll_png, save_spectrogram
 
-    instruments = list(instruments or defaults.PIPELINE_INSTRUMENTS)
+    instruments = list(instruments or PipelineSettings().instruments)
 
     def stage(fraction: float, message: str) -> None:
         if stop_event is not None and stop_event.is_set():
@@ -160,8 +175,9 @@ def _run_pipeline(
             "primer": None if primer is None else str(primer),
             "instruments": instruments,
             "n": n,
-            "steps": steps,
-            "temperature": temperature,
+            "generation": generation,
+            "formats": formats or [],
+            "chords": chords,
             "seconds": seconds,
             "max_seconds": max_seconds,
             "audio_epochs": audio_epochs,
@@ -223,7 +239,7 @@ def _run_pipeline(
             except BadInputError as exc:
                 notes.append(f"regenerated audio gave no clear notes ({exc}); the primer is the seed clip's notes")
             else:
-                heard = heard.with_length(min(len(heard), max(steps - 16, 16)))  # judged as it would be used
+                heard = heard.with_length(min(len(heard), MAX_PRIMER_STEPS))  # judged as it would be used
                 share = in_key_share(heard, clip_melody)
                 if share >= MIN_IN_KEY_SHARE:
                     primer_melody, results["primer_source"] = heard, "regenerated"
@@ -233,10 +249,12 @@ def _run_pipeline(
                         "the primer is the seed clip's own notes"
                     )
         model = load_melody_model(melody_model)
-        primer_melody = model.prepare_primer(primer_melody.with_length(min(len(primer_melody), max(steps - 16, 16))))
+        primer_melody = model.prepare_primer(
+            primer_melody.with_length(min(len(primer_melody), MAX_PRIMER_STEPS)), meter=generation.get("meter")
+        )
     else:
         model = load_melody_model(melody_model)
-        primer_melody = model.prepare_primer(primer)
+        primer_melody = model.prepare_primer(primer, meter=generation.get("meter"))
     write_midi(primer_melody, out / "primer.mid")
     save_piano_roll_html(primer_melody, out / "primer.html", title="primer", js_dir=out)
     save_piano_roll_png(primer_melody, out / "primer.png", title="primer")
@@ -248,9 +266,8 @@ def _run_pipeline(
         notes.append(f"no engraved scores ({exc})")
 
     # 3. the melody model continues the primer; renders and piano rolls per output
-    total_steps = max(steps, len(primer_melody) + 16)
     stage(0.55, "the melody model continues the primer")
-    generation = generate_to_dir(  # force: the pipeline's folder holds its other files too
+    made = generate_to_dir(  # force: the pipeline's folder holds its other files too
         model,
         primer_melody,
         out,
@@ -258,16 +275,17 @@ def _run_pipeline(
         render=instruments,
         plot=True,
         js_dir=out,
-        steps=total_steps - len(primer_melody),  # generation counts new steps; the pipeline's steps are the total
-        temperature=temperature,
+        formats=formats,
+        chords=chords,
         seed=seed,
         force=True,
+        **generation,  # steps: new steps after the primer, as in `melody generate`
         on_progress=(lambda f, m: on_progress(0.55 + 0.4 * f, m)) if on_progress else None,
         stop_event=stop_event,
     )
     stage(0.95, "writing the gallery")
     results["primer"] = {"events": primer_melody.events.tolist(), "summary": primer_melody.summary()}
-    results["melodies"] = generation["outputs"]
+    results["melodies"] = made["outputs"]
     results["notes"] = notes
     results["seconds"] = round(time.perf_counter() - started, 2)
 
@@ -291,7 +309,7 @@ def _run_pipeline(
             downloads=[out / "primer.mid"],
         )
     )
-    sections += melody_sections(out, generation["outputs"], out)
+    sections += melody_sections(out, made["outputs"], out)
     results["index"] = str(write_gallery(out, "tunesmith pipeline", sections, intro=" ".join(notes)))
     write_json(out / "results.json", results)
     return results

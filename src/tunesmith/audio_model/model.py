@@ -24,8 +24,8 @@ from torch import nn
 
 from tunesmith.core.config import config_from_dict, read_config_file
 from tunesmith.core.errors import BadInputError
+from tunesmith.core.options import setting
 from tunesmith.core.rnn_step import rnn_step
-from tunesmith.defaults import AUDIO_EPOCHS
 
 LOSSES = ("mse", "msle", "mae", "huber", "log-spectral")
 OPTIMIZERS = ("adam", "adamax", "adamw", "rmsprop", "sgd")
@@ -33,24 +33,26 @@ OPTIMIZERS = ("adam", "adamax", "adamw", "rmsprop", "sgd")
 
 @dataclass
 class AudioConfig:
-    sample_rate: int = 44100
-    n_fft: int = 2048
-    hop_length: int = 512
-    sequence_length: int = 40  # frames of context per training window (and the generation seed window)
-    layers: int = 2
-    units: int = 128
-    rnn: str = "lstm"  # "lstm" | "gru"
+    sample_rate: int = setting(44100, low=1000, high=768000, flags=("--sr",), help="resample clips to this rate")
+    n_fft: int = setting(2048, low=16, help="FFT size")
+    hop_length: int = setting(512, low=1, flags=("--hop",), help="STFT hop in samples")
+    sequence_length: int = setting(40, low=1, help="frames the LSTM sees before predicting one (and the seed window)")
+    layers: int = setting(2, low=1, high=8, help="LSTM layers (MAGNet's number_rnn_layers)")
+    units: int = setting(128, low=1, high=4096, help="units per layer (MAGNet's rnn_number_units)")
+    rnn: str = setting("lstm", choices=("lstm", "gru"), help="recurrent cell")
     dropout: float = 0.0  # between recurrent layers
     embedding: bool = True  # a Linear(bins -> units) before the RNN: 4x fewer FLOPs than bins -> 4*units gates
-    normalisation: str = "log-standardise"  # "log-standardise" | "batchnorm" (MAGNet)
+    normalisation: str = setting(
+        "log-standardise", help="input normalisation of the spectra: log-standardise | batchnorm (MAGNet)"
+    )
     residual: bool = True  # predict the change from the last input frame
     output_activation: str = "relu"  # "relu" | "softplus" | "none" (MAGNet: may go negative)
-    loss: str = "mse"  # "mse" | "msle" | "mae" | "huber" | "log-spectral"
-    optimizer: str = "adam"  # "adam" | "adamax" | "adamw" | "rmsprop" | "sgd"
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 64
-    epochs: int = AUDIO_EPOCHS
+    loss: str = setting("mse", help="mse, msle, mae, huber, log-spectral (MAGNet's loss_type)")
+    optimizer: str = setting("adam", flags=("--optimizer", "--opt"), help="adam, adamax, adamw, rmsprop, sgd")
+    learning_rate: float = setting(1e-3, low=0, high=1, above=True, flags=("--lr",), help="learning rate")
+    weight_decay: float = setting(1e-4, low=0, help="L2 weight decay")
+    batch_size: int = setting(64, low=1, high=4096, help="windows per step")
+    epochs: int = setting(20, low=1, high=10_000, help="passes over the clips (MAGNet's amount_epochs)")
     precision: str = "auto"  # "auto" (bf16 where the hardware has it) | "bf16" | "fp32"
     input_noise: float = 0.0  # training: std of Gaussian noise on the input frames (feature space)
     rollout_steps: int = 0  # training: after each window, this many steps fed with the model's own predictions

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,45 +24,26 @@ from tunesmith.core import checkpoint
 from tunesmith.core.config import config_from_dict
 from tunesmith.core.device import pick_device
 from tunesmith.core.errors import BadInputError, Cancelled, ModelError
+from tunesmith.core.options import check_bounds
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.melody.forms import check_form, parse_form, plan_bars
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
+<<<<<<< HEAD
 from tunesmith.music.key import estimate_key
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range
+=======
+from tunesmith.melody.settings import DEFAULT_STEPS, GenerationSettings
+from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range, krumhansl_key, onset_grid
+>>>>>>> front
 from tunesmith.music.meter import parse_meter
+from tunesmith.music.midi import MAX_QPM, MIN_QPM
 from tunesmith.music.notes import KEY_NAMES, SCALES
 from tunesmith.music.primer import last_bars
 
-DEFAULT_STEPS = 128
 MAX_PRIMER_BARS = 8  # a longer primer is cut to its last 8 bars (with a warning) unless primer_bars says otherwise
 FORM_BARS_PER_SECTION = 4  # a named form without bars or steps: 4 bars a section (AABB -> 16 bars)
 MAX_FORM_DEFAULT_BARS = 64  # ... up to 16 sections; a longer form needs its length given with --bars
 MAX_TOTAL_STEPS = 1 << 16  # the longest melody generated (4,096 bars of 4/4, over 2 hours at 120 qpm)
-
-
-@dataclass
-class GenerationSettings:
-    """How to continue a primer. ``steps``: new steps after the primer (128 when neither it nor ``bars`` is given);
-    ``bars``: the whole melody, primer included, in bars of the primer's meter; ``form``: see ``forms.py``
-    (None: no restatement); ``end_on_tonic``: close on the tonic; ``meter``: the primer's time signature ("6/8")."""
-
-    steps: int | None = None
-    bars: int | None = None
-    form: str | None = "auto"
-    end_on_tonic: bool = True
-    meter: str | None = None
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    beam_size: int = 1
-    branch_factor: int = 1
-    steps_per_iteration: int = 1
-    key: str | None = None
-    scale: str = "major"
-    qpm: float | None = None
-    exclude_primer: bool = False
-    strict: bool = False
-    seed: int = 0
 
 
 class MelodyModel:
@@ -343,28 +323,16 @@ def generate_melodies(
 
 
 def check_settings(settings: GenerationSettings, n: int = 1) -> None:
-    """Refuse nonsense numbers before any work, naming the option (``--qpm``) and the Python name (``qpm=``)."""
-    from tunesmith.music.midi import MAX_QPM, MIN_QPM
-
-    def bad(option: str, need: str, value) -> BadInputError:
-        return BadInputError(f"--{option} ({option.replace('-', '_')}=) must be {need}, not {value}")
-
+    """Refuse nonsense numbers before any work, naming the option (``--qpm``) and the Python name (``qpm=``):
+    each field's own bounds (``tunesmith.melody.settings``), the ones the CLI and the web page check too."""
     if n < 1:
         raise BadInputError(f"-n (n=, the number of melodies) must be at least 1, not {n}")
-    if not settings.temperature > 0 or not np.isfinite(settings.temperature):
-        raise bad("temperature", "above 0", settings.temperature)
-    for option in ("beam-size", "branch-factor", "steps-per-iteration"):
-        if getattr(settings, option.replace("-", "_")) < 1:
-            raise bad(option, "at least 1", getattr(settings, option.replace("-", "_")))
-    if settings.top_k is not None and settings.top_k < 1:
-        raise bad("top-k", "at least 1", settings.top_k)
-    if settings.top_p is not None and not 0 < settings.top_p <= 1:
-        raise bad("top-p", "above 0 and at most 1", settings.top_p)
-    if settings.qpm is not None and not MIN_QPM <= settings.qpm <= MAX_QPM:
+    if settings.qpm is not None and (not np.isfinite(settings.qpm) or not MIN_QPM <= settings.qpm <= MAX_QPM):
         raise BadInputError(
             f"--qpm (qpm=) must be {MIN_QPM:g}-{MAX_QPM:g} quarter notes per minute, not {settings.qpm:g} "
             "(a tempo of 0 would play the whole melody at once)"
         )
+    check_bounds(settings, ("temperature", "beam_size", "branch_factor", "steps_per_iteration", "top_k", "top_p"))
 
 
 def _plan_text(plan: list[int]) -> str:

@@ -18,6 +18,7 @@ from torch import nn
 from tunesmith.core.errors import BadInputError
 from tunesmith.core.rnn_step import rnn_step
 from tunesmith.melody.encoding import MelodyEncoding
+from tunesmith.melody.settings import MelodyTraining
 
 
 class FastDropout(nn.Dropout):
@@ -103,7 +104,7 @@ class MelodyConfig:
         )
 
 
-DEFAULT_CONFIG = "transformer"  # learns most per minute of training (README figures); the RNNs are for Magenta compatibility
+DEFAULT_CONFIG = MelodyTraining.config  # the transformer: learns most per minute of training (README figures)
 
 CONFIGS = {
     "basic_rnn": MelodyConfig(meter_aware=True),

@@ -17,9 +17,9 @@ from tunesmith.core.errors import TrainingError
 from tunesmith.core.training import TrainSettings, check_run_numbers, claim_model_dir, init_distributed, run_training, use_bf16
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
+from tunesmith.melody.settings import DEFAULT_TRAIN_STEPS, MelodyTraining
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
-PATIENCE = 10  # held-out evaluations in a row without a new best before training stops (1,000 steps at eval_every=100)
 
 
 def sequence_loss(model, encoding, idx: torch.Tensor, lengths: torch.Tensor, meter=None):
@@ -191,10 +191,10 @@ def train_melody_model(
     *,
     steps: int | None = None,
     epochs: int | None = None,
-    seed: int = 0,
+    seed: int = MelodyTraining.seed,
     resume: bool = False,
-    eval_every: int = 100,
-    checkpoint_every: int = 100,
+    eval_every: int = MelodyTraining.eval_every,
+    checkpoint_every: int = MelodyTraining.checkpoint_every,
     progress: bool = True,
     device: str | None = None,
     threads: int | None = None,
@@ -202,11 +202,11 @@ def train_melody_model(
     workers: int | None = None,
     stop_event=None,
     on_log=None,
-    precision: str = "auto",
+    precision: str = MelodyTraining.precision,
     force: bool = False,
     init_from: str | os.PathLike | None = None,
     keep_best: bool = True,
-    patience: int | None = PATIENCE,
+    patience: int | None = MelodyTraining.patience,
     **overrides,
 ) -> dict:
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly).
@@ -219,7 +219,8 @@ def train_melody_model(
     ``keep_best``: the saved model is the evaluation (every ``eval_every`` steps, and the last step) with the lowest
     held-out loss, so a longer run is never worse; ``patience``: stop once that many evaluations in a row found no
     better one (None or 0: run all the steps). The returned ``best_step`` and ``best_eval_loss`` say which was kept.
-    Without held-out melodies the last step's weights are saved.
+    Without held-out melodies the last step's weights are saved. Neither ``steps`` nor ``epochs``: 1,000 steps
+    (``DEFAULT_TRAIN_STEPS``, the same for the CLI and the web studio). Defaults and bounds: ``MelodyTraining``.
     """
     from tunesmith.core import checkpoint
     from tunesmith.data.corpus import prepare_corpus
@@ -231,6 +232,8 @@ def train_melody_model(
         cfg = config_from_dict(MelodyConfig, {**config, **overrides})
     else:
         cfg = preset(config, **overrides)
+    if steps is None and epochs is None:
+        steps = DEFAULT_TRAIN_STEPS
     check_run_numbers(
         steps=steps,
         epochs=epochs,

@@ -13,6 +13,7 @@ from pathlib import Path
 from tunesmith.core.errors import BadInputError, Cancelled, TunesmithError
 from tunesmith.core.files import write_json
 from tunesmith.core.folders import MELODY_GENERATION, output_dir, remove_own_files
+from tunesmith.core.options import setting
 from tunesmith.melody.generate import (
     GenerationSettings,
     MelodyModel,
@@ -74,13 +75,13 @@ def generate_to_dir(
 class FileRequest:
     """What is written beside each melody's MIDI file (see ``generate_to_dir``)."""
 
-    render: list[str]
-    plot: bool
-    video: bool
-    formats: list[str]
-    chords: bool
-    soundfont: str | None
-    js_dir: str | os.PathLike | None
+    render: list[str] = setting(factory=list, help="also render with these instruments, e.g. guitar,music-box,piano")
+    plot: bool = setting(False, help="also write piano rolls (HTML and PNG) and engraved scores (SVG)")
+    video: bool = setting(False, help="also write MP4 videos (needs tunesmith[video])")
+    formats: list[str] = setting(factory=list, flags=("--format",), help="notation beside each MIDI file: abc,musicxml,svg")
+    chords: bool = setting(False, help="add a chord accompaniment (second track and instrument)")
+    soundfont: str | None = setting(None, help="a .sf2/.sf3 file for --render (default: the General MIDI SoundFont)")
+    js_dir: str | os.PathLike | None = None  # one copy of bokeh's JS for a whole gallery
 
     @property
     def beyond_midi(self) -> bool:

@@ -50,11 +50,33 @@ const postJSON = (path, data) => api(path, {
 function formValues(form) {
   const out = {};
   for (const input of form.querySelectorAll("input[name], select[name]")) {
-    if (input.type === "file" || input.type === "checkbox") continue;
+    if (input.type === "file") continue;
+    if (input.type === "checkbox") { out[input.name] = input.checked; continue; }
     if (input.value === "") continue;
     out[input.name] = input.type === "number" ? Number(input.value) : input.value;
   }
+  // a group of checkboxes that share data-list="formats" sends the list of the ticked values
+  for (const input of form.querySelectorAll("input[data-list]")) {
+    out[input.dataset.list] = out[input.dataset.list] || [];
+    if (input.checked) out[input.dataset.list].push(input.value);
+  }
   return out;
+}
+
+// Every form field takes its default from /api/info (the settings dataclasses): nothing is hard-coded here.
+function applyDefaults(defaults) {
+  for (const [form, values] of Object.entries(defaults || {})) {
+    for (const [name, value] of Object.entries(values)) {
+      for (const input of document.querySelectorAll(`#${form} [name="${name}"], #${form} input[data-list="${name}"]`)) {
+        if (input.type === "file") continue;
+        if (input.dataset.list) input.checked = Array.isArray(value) && value.includes(input.value);
+        else if (input.type === "checkbox") input.checked = Boolean(value);
+        else if (input.tagName === "SELECT") { if (value !== null && [...input.options].some((o) => o.value === String(value))) input.value = String(value); }
+        else if (value === null) input.placeholder = input.placeholder || "model's own";
+        else if (!Array.isArray(value)) input.value = value;
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------- uploads (checked by the server)
@@ -571,6 +593,10 @@ function renderGeneration(result) {
     const links = [el("a", { href: u.midi, download: o.files.midi, class: "button midi-link", text: "⬇ MIDI" })];
     for (const a of o.audio) links.push(el("a", { href: a.url, download: o.files[`audio_${a.instrument}`], class: "button", text: `⬇ WAV (${a.instrument})` }));
     if (u.video) links.push(el("a", { href: u.video, download: o.files.video, class: "button", text: "⬇ MP4" }));
+    for (const [key, label] of [["abc", "⬇ ABC"], ["musicxml", "⬇ MusicXML"], ["score_svg", "⬇ score (SVG)"]]) {
+      if (u[key]) links.push(el("a", { href: u[key], download: o.files[key], class: "button", text: label }));
+    }
+    if (o.chords) links.push(el("span", { class: "meta", text: `chords: ${o.chords.join(" ")}` }));
     const players = o.audio.map((a) => el("figure", { class: "player" }, el("figcaption", { text: a.instrument }),
       el("audio", { controls: true, preload: "metadata", src: a.url, "data-instrument": a.instrument })));
     return el("article", { class: "card result" },
@@ -631,6 +657,8 @@ async function onGenerate(ev) {
     primer_bars: primerUpload && bars ? Number(bars) : null,
     n: v.n, steps: v.steps, temperature: v.temperature, beam_size: v.beam_size, seed: v.seed, qpm: v.qpm || null,
     key: v.key || null, scale: v.scale, instruments: checkedValues($("#gen-instruments")), video: $("#gen-video").checked,
+    bars: v.bars || null, form: v.form || "auto", meter: v.meter || null, end_on_tonic: v.end_on_tonic,
+    top_k: v.top_k || null, top_p: v.top_p || null, chords: v.chords, formats: v.formats,
   };
   if (!body.model) { showMessage("no melody model yet: train one in the “Train melody model” tab"); return; }
   const status = $("#gen-status");
@@ -775,19 +803,14 @@ async function init() {
   const pair = (xs) => xs.map((x) => [x, x]);
   fillSelect($("#gen-key"), [["", "any"], ...pair(NOTE_NAMES)], "");
   fillSelect($("#gen-scale"), pair(info.scales), "major");
-  fillSelect($("#train-config"), pair(info.melody_configs), "basic_rnn");
+  fillSelect($("#pipe-key"), [["", "any"], ...pair(NOTE_NAMES)], "");
+  fillSelect($("#pipe-scale"), pair(info.scales), "major");
+  fillSelect($("#train-config"), pair(info.melody_configs), info.defaults["train-form"].config);
   fillSelect($("#audio-loss"), pair(info.audio_losses), "mse");
   fillSelect($("#audio-opt"), pair(info.audio_optimizers), "adam");
   fillChecks($("#gen-instruments"), info.instruments, ["piano"]);
   fillChecks($("#pipe-instruments"), info.instruments, (info.defaults && info.defaults["pipe-form"].instruments) || ["guitar", "music-box", "piano"]);
-  for (const [form, values] of Object.entries(info.defaults || {})) {  // the server's defaults, one source
-    for (const [name, value] of Object.entries(values)) {
-      const input = document.querySelector(`#${form} input[name="${name}"]`);
-      if (!input || input.type === "file" || input.type === "checkbox") continue;
-      if (value === null) input.placeholder = "model's own";
-      else input.value = value;
-    }
-  }
+  applyDefaults(info.defaults);  // the server's defaults, one source
   const folder = $("#train-folder");
   if (info.data_root) {
     folder.placeholder = `a folder inside ${info.data_root}, e.g. irish/reels`;

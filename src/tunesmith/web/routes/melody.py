@@ -1,0 +1,191 @@
+"""Melody routes: generate from a primer (/api/generate) and train a melody model (/api/melody/train)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from tunesmith.core.errors import BadInputError, Cancelled
+from tunesmith.web.helpers import (
+    PURPOSES,
+    caught_warnings,
+    data_folder,
+    jsonable,
+    plain,
+    plural,
+    redraw_loss,
+    training_files,
+)
+from tunesmith.web.jobs import Job
+from tunesmith.web.requests import (
+    GenerateRequest,
+    MelodyTrainRequest,
+)
+from tunesmith.web.studio import Studio, current_studio, primer_text
+
+router = APIRouter()
+
+
+@router.post("/api/generate")
+def generate(req: GenerateRequest, studio: Studio = Depends(current_studio)):
+    """Continue a primer into melodies with renders and piano rolls (a background job with progress and cancel)."""
+    from tunesmith.outputs.compose import generate_to_dir
+
+    model = studio.melody_model(req.model)
+    uploads = []
+    if req.primer_upload:
+        meta, source = studio.upload(req.primer_upload, PURPOSES["primer"])
+        label, uploads = meta["name"], [req.primer_upload]
+    else:
+        source = primer_text(req.primer) or None
+        label = source
+    # parsed here, so that a bad primer is a 400 now; the last ``primer_bars`` bars are kept. What the library
+    # warns about (notes moved by octaves, a long primer cut to its last bars) goes to the page with the job
+    with caught_warnings() as said:
+        primer = model.prepare_primer(source, primer_bars=req.primer_bars, seed=req.seed, meter=req.meter)
+    settings = req.model_dump(exclude={"model", "primer", "primer_upload", "primer_bars", "n", "steps", "instruments"})
+    settings.pop("plot"), settings.pop("video")
+    settings["key"] = req.key or None  # the menu's "any" is an empty key
+    steps = None if req.bars else req.steps  # bars (the whole melody) wins over the form's new-steps default
+
+    def work(job: Job):
+        out_dir = studio.jobs_dir / job.id
+        try:
+            report = generate_to_dir(
+                model,
+                primer,
+                out_dir,
+                req.n,
+                render=req.instruments or None,
+                plot=req.plot,
+                video=req.video,
+                steps=steps,  # new steps after the primer, as everywhere
+                on_progress=job.update,
+                stop_event=job.stop_event,
+                **settings,
+            )
+        except Cancelled as exc:
+            written = getattr(exc, "outputs", None)
+            if not written:
+                raise
+            # the melodies written before the stop are kept and shown
+            report = {"outputs": written, "settings": {"seed": req.seed}, "stopped": plain(str(exc))}
+            job.update(message=plain(str(exc)))
+        report.pop("melodies", None)
+        for item in report["outputs"]:
+            item["urls"] = {k: studio.url(out_dir / v) for k, v in item["files"].items()}
+            item["audio"] = [
+                {"instrument": k[len("audio_") :], "url": u} for k, u in item["urls"].items() if k.startswith("audio_")
+            ]
+        report.update(
+            {
+                "job": job.id,
+                "primer": label,
+                "primer_steps": len(primer),
+                "primer_bars": req.primer_bars,
+                "new_steps": req.steps,
+                "model": req.model,
+                "n": req.n,
+            }
+        )
+        if not job.cancelled:
+            job.update(message=f"{plural(req.n, 'melody', 'melodies')}: {len(primer)} primer + {req.steps} new steps")
+        return jsonable(report)
+
+    params = req.model_dump() | {"primer": label, "uploads": uploads}
+    job = studio.runner.submit("generate", work, params=params, quick=True, warnings=said)
+    return {"job": job.id, "primer_steps": len(primer)}
+
+
+@router.post("/api/melody/train")
+def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studio)):
+    """Start training a melody model on uploaded MIDI/zip files or a local folder (a background job)."""
+    from tunesmith.melody.train import train_melody_model
+
+    if req.folder:
+        data_dir = data_folder(studio.data_root, req.folder)
+        sources = []
+    elif req.uploads:
+        sources = [studio.upload(u, PURPOSES["training"])[1] for u in req.uploads]
+        data_dir = None
+    else:
+        raise HTTPException(400, "upload MIDI files (or a zip)" + (" or give a folder of MIDI files" if studio.data_root else ""))
+    final = studio.unique_model_dir(req.name)
+
+    def work(job: Job):
+        from tunesmith.data.corpus import prepare_corpus
+
+        work_dir = studio.jobs_dir / job.id
+        corpus = work_dir / "corpus"
+        tmp = studio.models_dir / f".training-{job.id}"
+        if data_dir is None:
+            corpus.mkdir(parents=True, exist_ok=True)
+            for i, src in enumerate(sources):
+                if src.is_dir():
+                    shutil.copytree(src, corpus / f"zip{i}", dirs_exist_ok=True)
+                else:
+                    shutil.copy(src, corpus / f"{i:03d}_{src.name}")
+        source = data_dir or corpus
+        job.update(0.0, "looking for MIDI files")
+        try:
+            # the studio prepares the corpus itself, so that Cancel reaches the scan and prepare's workers
+            files = training_files(studio.data_root or corpus, source, job.stop_event)
+            if not files:
+                raise BadInputError(f"{req.folder or 'the uploads'}: no MIDI or score files found")
+            job.update(0.0, f"preparing the corpus: {plural(len(files), 'file', 'files')}")
+            prepare_corpus(source, tmp / "corpus", files=files, progress=False, stop_event=job.stop_event)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(corpus, ignore_errors=True)
+            raise
+
+        def on_log(row: dict):
+            total = row.get("total_steps") or req.steps
+            job.update(
+                row["step"] / total,
+                f"step {row['step']} / {total}",
+                {k: row.get(k) for k in ("step", "split", "loss", "accuracy")},
+            )
+
+        try:
+            result = train_melody_model(
+                tmp / "corpus",
+                tmp,
+                progress=False,
+                stop_event=job.stop_event,
+                on_log=on_log,
+                **req.model_dump(exclude={"name", "uploads", "folder"}),  # MelodyTraining: config, steps, seed...
+            )
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(corpus, ignore_errors=True)  # a copy of the uploads: not worth keeping
+        target = final if not final.exists() else studio.unique_model_dir(final.name)
+        os.replace(tmp, target)
+        redraw_loss(target)
+        loss = target / "plots" / "loss.png"
+        job.update(
+            message=f"stopped at step {result['step']} of {req.steps}; model saved"
+            if job.cancelled
+            else f"{result['step']} steps in {result.get('seconds', 0):.0f} s"
+        )
+        return jsonable(
+            {
+                "model": target.name,
+                "step": result["step"],
+                "eval": result.get("eval"),
+                "train_melodies": result.get("train_melodies"),
+                "seconds": result.get("seconds"),
+                "loss_png": studio.url(loss) if loss.is_file() else None,
+            }
+        )
+
+    params = req.model_dump() | {
+        "model": final.name,
+        "folder": data_dir.relative_to(studio.data_root).as_posix() if data_dir else None,
+    }
+    job = studio.runner.submit("melody-train", work, params=params)
+    return {"job": job.id, "model": final.name}
