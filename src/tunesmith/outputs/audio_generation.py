@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tunesmith.audio_model.settings import AudioGeneration
 from tunesmith.core.errors import Cancelled
 from tunesmith.core.files import write_json
 
@@ -21,15 +22,15 @@ def generate_audio(
     seed_clip,
     out_dir: str | os.PathLike,
     *,
-    seconds: float = 20.0,
-    n: int = 1,
-    seed_offset: float = 0.0,
-    random_chance: float | None = None,
+    seconds: float = AudioGeneration.seconds,
+    n: int = AudioGeneration.n,
+    seed_offset: float = AudioGeneration.seed_offset,
+    random_chance: float | None = None,  # None: the model's own (its AudioConfig)
     impulse_scale: float | None = None,
     temperature: float | None = None,
     level_control: bool | None = None,
-    griffin_lim_iters: int = 32,
-    seed: int = 0,
+    griffin_lim_iters: int = AudioGeneration.griffin_lim_iters,
+    seed: int = AudioGeneration.seed,
     device: str | None = None,
     force: bool = False,
     stop_event=None,
