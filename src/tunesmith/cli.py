@@ -465,11 +465,7 @@ def _audio_train(o: dict, progress: bool) -> None:
     "audio",
     "generate",
     help="new audio from a seed clip with an audio model",
-<<<<<<< HEAD
-    defaults_from=("tunesmith.outputs.audio_generation:generate_audio",),
-=======
     defaults_from=("tunesmith.audio_model.settings:AudioGeneration",),
->>>>>>> front
     options=[
         opt("--model", dest="model_dir", default="default", help="a trained audio model folder, or 'default' (the shipped one)"),
         opt("--seed-clip", required=True, help="the clip whose first frames start the generation"),

@@ -78,11 +78,17 @@ def synth_name() -> str:
         raise RenderError(f"{SYNTH_ENV}={chosen}: use one of {', '.join(SYNTHS)}")
     if chosen:
         return chosen
-    try:
-        import_fluidsynth()
-    except (ImportError, OSError):
-        return "builtin"
-    return "fluidsynth"
+    global _FOUND_SYNTH
+    if _FOUND_SYNTH is None:  # asked once per process: a failed import of pyfluidsynth searches the disk again each time
+        try:
+            import_fluidsynth()
+            _FOUND_SYNTH = "fluidsynth"
+        except (ImportError, OSError):
+            _FOUND_SYNTH = "builtin"
+    return _FOUND_SYNTH
+
+
+_FOUND_SYNTH: str | None = None
 
 
 # --- the cached SoundFont ---------------------------------------------------------------

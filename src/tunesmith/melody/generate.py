@@ -28,13 +28,9 @@ from tunesmith.core.options import check_bounds
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.melody.forms import check_form, parse_form, plan_bars
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
-<<<<<<< HEAD
+from tunesmith.melody.settings import DEFAULT_STEPS, GenerationSettings
 from tunesmith.music.key import estimate_key
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range
-=======
-from tunesmith.melody.settings import DEFAULT_STEPS, GenerationSettings
-from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range, krumhansl_key, onset_grid
->>>>>>> front
 from tunesmith.music.meter import parse_meter
 from tunesmith.music.midi import MAX_QPM, MIN_QPM
 from tunesmith.music.notes import KEY_NAMES, SCALES
