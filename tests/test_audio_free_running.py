@@ -46,6 +46,7 @@ def test_free_running_generation_keeps_making_sound(tiny):
     assert goals["silent_seconds"] and goals["level_span_db"] and goals["pair_corr"], goals
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_outputs_differ_but_repeat_for_a_seed(tiny):
     clip, model_dir = tiny
     model = load_audio_model(model_dir)

@@ -62,6 +62,7 @@ def test_training_lowers_held_out_loss(trained):
         assert (trained / name).is_file()
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_generation_length_rate_and_spectrum(trained, clip, tmp_path):
     model = load_audio_model(trained)
     assert model.config.sample_rate == SR and model.config.sequence_length == 16
@@ -90,6 +91,7 @@ def test_seed_clip_at_another_rate_is_resampled(trained, tmp_path):
     assert any("resampled" in note for note in model.notes)
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_resume_reproduces_uninterrupted_run(clip, tmp_path):
     config = dict(SMALL, units=16, dropout=0.1, layers=2)
     train_audio_model(clip, tmp_path / "straight", config, epochs=2, seed=7, progress=False, threads=1)

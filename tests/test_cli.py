@@ -80,6 +80,7 @@ def test_cli_verbs_end_to_end(tmp_path):
     assert json.loads((tmp_path / "a" / "generation.json").read_text())["outputs"]
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_bad_values_are_refused_without_a_traceback(tmp_path):
     proc = run_cli("melody", "generate", "--steps", "lots", "-o", tmp_path / "x")
     assert proc.returncode == 2 and "invalid int value" in proc.stderr and "Traceback" not in proc.stderr

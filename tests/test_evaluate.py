@@ -164,6 +164,7 @@ def folk_dir_module() -> Path:
     return Path(__file__).parent / "data" / "folk"
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_likelihood_of_a_trained_model(tiny_models, folk_dir_module, tmp_path):
     model_dir = tiny_models[0]
     lik = likelihood(model_dir)
@@ -194,6 +195,7 @@ def test_training_gap_flags_overfitting(tmp_path):
     assert training_gap(tmp_path / "missing") == {"history": [], "gap": None, "overfitting": False}
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_evaluate_model_writes_offline_report(tiny_models, tmp_path):
     out = tmp_path / "report"
     report = evaluate_model(tiny_models[0], out, n=12, steps=64, seed=0, progress=False)

@@ -165,6 +165,7 @@ def test_tempo_zero_and_absurd_tempi_are_refused(tmp_path):
     assert read_score(write(tmp_path / "fine.mid", midi(track(tempo(500_000) + notes(SCALE))))).note_num() == 16
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_qpm_zero_is_refused_before_the_output_folder_is_made(model, tmp_path):
     from tunesmith.outputs.compose import generate_to_dir
 
@@ -268,6 +269,7 @@ def test_nonsense_training_numbers_are_refused_by_name_before_anything_is_made(a
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.slow  # 3-11 s on two busy cores (a trained model or subprocesses)
 def test_audio_training_numbers_are_refused_by_name(tmp_path):
     clip = write(tmp_path / "clip.wav", _wav(1.0))
     for args, message in ((("--batch-size", "0"), "--batch-size: must be at least 1"), (("--lr", "-1"), "--lr: must be above 0")):

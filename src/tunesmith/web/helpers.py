@@ -249,7 +249,7 @@ def plural(count: int, one: str, many: str) -> str:
 
 def redraw_loss(model_dir: Path) -> None:
     """Redraw the loss curve after the move out of the temp folder, so its title names the model."""
-    from tunesmith.outputs.plots import save_loss_curve
+    from tunesmith.core.figures import save_loss_curve
 
     try:
         save_loss_curve(model_dir)

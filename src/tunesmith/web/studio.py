@@ -147,17 +147,17 @@ class Studio:
         return out
 
     def _describe(self, name: str, path: Path, bundled: bool) -> dict:
-        try:
-            data = json.loads((path / "config.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            data = {}
-        loss = path / "plots" / "loss.png"
+        """A model for the page's lists, from the one model description (``tunesmith.core.models.describe``)."""
+        from tunesmith.core.models import describe
+
+        found = describe(path)
         return {
             "name": name,
-            "kind": data.get("kind", "unknown"),
-            "config": (data.get("config") or {}).get("name"),
+            "kind": found.kind or "unknown",
+            "config": found.config_name,
             "bundled": bundled,
-            "loss_png": self.url(loss) if loss.is_file() and not bundled else None,
+            "figures": found.figures,
+            "loss_png": self.url(found.loss_png) if found.loss_png and not bundled else None,
         }
 
     def model_path(self, name: str, kind: str) -> Path:

@@ -81,7 +81,7 @@ def train_audio(req: AudioTrainRequest, studio: Studio = Depends(current_studio)
 @router.post("/api/audio/generate")
 def generate_audio_route(req: AudioGenerateRequest, studio: Studio = Depends(current_studio)):
     """Start generating audio from a seed clip with a trained audio model (a background job)."""
-    from tunesmith.audio_model.generate import generate_audio
+    from tunesmith.outputs.audio_generation import generate_audio
 
     model = studio.model_path(req.model, "audio")
     _, clip = studio.upload(req.clip_upload, PURPOSES["clip"])

@@ -43,9 +43,9 @@ def model_files(path: str, studio: Studio = Depends(current_studio)):
 @router.get("/api/info")
 def info(studio: Studio = Depends(current_studio)):
     """Choices for the page's menus."""
-    from tunesmith.audio.render import INSTRUMENTS
     from tunesmith.audio_model.model import LOSSES, OPTIMIZERS
     from tunesmith.melody.model import CONFIGS
+    from tunesmith.music.instruments import INSTRUMENTS
     from tunesmith.music.notes import SCALES
 
     return {
