@@ -77,7 +77,7 @@ def _synth(system: str) -> Part:
         return Part("synth", "FluidSynth (system library)")
     return Part(
         "synth",
-        "built-in NumPy SoundFont player (no reverb or filters; ~3x slower)",
+        "built-in NumPy SoundFont player (no reverb, chorus or filters)",
         True,
         "FluidSynth: reverb, filters, every SoundFont detail",
         INSTALL["fluidsynth"][system],
