@@ -36,6 +36,7 @@ SCRIPTS = [
     "faults",
     "realism",
     "key",
+    "startup",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
@@ -189,6 +190,15 @@ def headline(name: str, r: dict) -> str:
                 "default model, default settings, bars 2-9 vs held-out tunes (ratio): "
                 + ", ".join(f"{k} {v['generated']:.3f} vs {v['reference']:.3f} ({v['ratio']:.2f}x)" for k, v in figures.items())
                 + f"; MGEval mean OA {r['overlap_mean_oa']:.3f}"
+            )
+        if name == "startup":
+            c = r["commands"]
+            audio = c.get("audio generate --seconds 20", {})
+            return (
+                f"fresh processes, median s (bare numpy {r['bare_python_import_numpy_s']}): "
+                + ", ".join(f"{k} {v['median_s']}" for k, v in c.items())
+                + f"; audio 20 s RTF {audio.get('real_time_factor_shell')} from the shell, "
+                f"{audio.get('real_time_factor_library')} generating"
             )
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"

@@ -46,7 +46,11 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, help="stop after this much training wall time")
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--eval-every", type=int, default=200)
-    parser.add_argument("--heldout", default="/work/shared/data/folk-melodies/heldout", help="extra held-out MIDI folder")
+    parser.add_argument(
+        "--heldout",
+        default=os.environ.get("TUNESMITH_SHARED") and str(Path(os.environ["TUNESMITH_SHARED"]) / "data/folk-melodies/heldout"),
+        help="extra held-out MIDI folder (default: $TUNESMITH_SHARED/data/folk-melodies/heldout when that is set)",
+    )
     args = parser.parse_args()
     corpus_root = Path(music21.__file__).parent / "corpus"
     work = Path(tempfile.mkdtemp(prefix="tunesmith-default-"))

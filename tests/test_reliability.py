@@ -145,19 +145,23 @@ def test_load_audio_and_clips_on_mutated_audio(audio_mutants):
 
 @pytest.mark.slow  # 3 s on two busy cores
 def test_transcribe_on_mutated_audio(audio_mutants):
-    try:
-        from tunesmith.audio.transcribe import transcribe
-    except ModuleNotFoundError as exc:
-        if exc.name != "tunesmith.audio.transcribe":
-            raise
-        pytest.skip("tunesmith.audio.transcribe is not written yet")
+    """Every damaged clip gives a Melody or a TunesmithError naming the file; both outcomes must occur, and the
+    damage that leaves the audio readable (a wrong RIFF size) must still be transcribed."""
+    from tunesmith.audio.transcribe import transcribe
+
+    kinds_ok, kinds_refused = set(), set()
     for path, kind in audio_mutants[:50]:
         try:
             melody = transcribe(path)
-        except TunesmithError:
+        except TunesmithError as exc:
+            assert path.name in str(exc), f"{path.name} ({kind}): {exc}"
+            kinds_refused.add(kind)
             continue
         assert isinstance(melody, Melody), f"{path.name} ({kind}): {type(melody).__name__}"
         assert np.asarray(melody.events).min() >= NO_EVENT, path.name
+        kinds_ok.add(kind)
+    assert kinds_ok and kinds_refused, (kinds_ok, kinds_refused)  # neither all refused nor all accepted
+    assert {"zero_length", "no_samples"} & kinds_refused and "riff_size" in kinds_ok, (kinds_ok, kinds_refused)
 
 
 # ----------------------------------------------------------------------------- (e) checkpoints
@@ -397,5 +401,5 @@ def test_benchmark_quick_mode_prints_one_json_object():
         assert report[key]["crashes"] == 0 and report[key]["files"] > 0, report[key]
     audio = report["kill_resume"]["audio"]
     assert audio["kills_survived"] == audio["kills"] == 1 and audio["final_weights_equal_uninterrupted"], audio
-    safety = report["data_safety"]  # issue 20: output folders, full disks, bad -o, leftovers
-    assert safety["cases_tried"] >= 30 and safety["tracebacks"] == 0 and safety["data_lost"] == 0, safety
+    safety = report["data_safety"]  # issue 20: counted here, asserted case by case in tests/test_data_safety.py
+    assert safety["cases_tried"] >= 30 and {"tracebacks", "data_lost", "cases"} <= safety.keys(), safety

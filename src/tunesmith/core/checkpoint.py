@@ -83,6 +83,11 @@ def load_weights(model_dir: str | os.PathLike, model: torch.nn.Module) -> dict:
     return metadata
 
 
+def read_weights(model_dir: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A model folder's weights as torch tensors by name, not loaded into any module (a warm start picks from them)."""
+    return _load_tensors(Path(model_dir) / WEIGHTS)[0]
+
+
 def load_numpy_weights(model_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     """The weights as NumPy arrays and their metadata, without importing torch (the NumPy frame step runs on them)."""
     return _load_tensors(Path(model_dir) / WEIGHTS, framework="np")

@@ -74,7 +74,7 @@ class MelodyEncoding:
         beat = torch.as_tensor(beat, dtype=torch.long, device=device).reshape(-1)
         return bar.expand(batch) if bar.numel() == 1 else bar, beat.expand(batch) if beat.numel() == 1 else beat
 
-    def _distances(self, batch: int, meter, device) -> list[int | torch.Tensor]:
+    def repeat_distances(self, batch: int, meter, device) -> list[int | torch.Tensor]:
         """The lookback distances: ints (fixed bar) or ``[B]`` tensors (each row's own bar)."""
         rows = self.meter_tensors(batch, meter, device)
         if rows is None:
@@ -109,7 +109,7 @@ class MelodyEncoding:
         batch, time = idx.shape
         parts = [one_hot]
         position = torch.arange(time, device=idx.device) + offset
-        distances = self._distances(batch, meter, idx.device)
+        distances = self.repeat_distances(batch, meter, idx.device)
         for distance in distances:
             shifted = _shift_right(idx, distance - 1, fill=NO_EVENT + NUM_SPECIAL)
             parts.append(torch.nn.functional.one_hot(shifted, self.num_events).float())
@@ -141,7 +141,7 @@ class MelodyEncoding:
         labels = idx.clone()
         batch, time = idx.shape
         position = torch.arange(time, device=idx.device).unsqueeze(0)
-        distances = self._distances(batch, meter, idx.device)
+        distances = self.repeat_distances(batch, meter, idx.device)
         # Magenta checks the longest distance first and returns it, so it must win: apply it last.
         for i, distance in enumerate(distances):
             back = _shift_right(idx, distance, fill=-1)
@@ -160,7 +160,7 @@ class MelodyEncoding:
         out = classes.clone()
         t = history.shape[1]
         rows = torch.arange(history.shape[0], device=history.device)
-        for i, distance in enumerate(self._distances(history.shape[0], meter, history.device)):
+        for i, distance in enumerate(self.repeat_distances(history.shape[0], meter, history.device)):
             back = t - (distance if torch.is_tensor(distance) else torch.full_like(rows, distance))
             repeated = history[rows, back.clamp(min=0)]
             repeated = torch.where(back >= 0, repeated, torch.full_like(repeated, NO_EVENT + NUM_SPECIAL))

@@ -437,7 +437,7 @@ def _class_mask(enc: MelodyEncoding, history: torch.Tensor, allowed_events: torc
     extra = []
     index = torch.arange(rows, device=history.device)
     t = history.shape[1]
-    for distance in enc._distances(rows, meter, history.device):  # a "repeat" class is allowed if what it repeats is
+    for distance in enc.repeat_distances(rows, meter, history.device):  # a "repeat" class is allowed if what it repeats is
         back = t - (distance if torch.is_tensor(distance) else torch.full_like(index, distance))
         repeated = torch.where(back >= 0, history[index, back.clamp(min=0)], torch.full_like(index, NO_EVENT + NUM_SPECIAL))
         extra.append(mask[index, repeated])

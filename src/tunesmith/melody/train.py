@@ -165,7 +165,7 @@ def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[st
     from tunesmith.assets import resolve_model_dir
     from tunesmith.core import checkpoint
 
-    tensors, _ = checkpoint._load_tensors(resolve_model_dir(model_dir) / checkpoint.WEIGHTS)
+    tensors = checkpoint.read_weights(resolve_model_dir(model_dir))
     state = module.state_dict()
     widened = []
     with torch.no_grad():

@@ -25,7 +25,7 @@ def _toolkit():
     try:
         import verovio
     except ImportError as exc:
-        raise BadInputError("engraving scores needs Verovio: pip install 'tunesmith[scores]'") from exc
+        raise BadInputError("engraving scores needs Verovio, a dependency of tunesmith itself: pip install verovio") from exc
     verovio.enableLog(verovio.LOG_OFF)
     # Verovio's default font folder is set per thread and is wrong outside the first one (web jobs run in
     # worker threads): skip the default font load and name the wheel's own data folder every time.
