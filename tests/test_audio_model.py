@@ -57,6 +57,7 @@ def centroids(audio: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray
     return (mags[loud] @ freqs) / mags[loud].sum(1)
 
 
+@pytest.mark.slow  # trains the module's audio model: 6 s
 def test_training_lowers_held_out_loss(trained):
     evals = [r for r in read_log(trained) if r["split"] == "eval"]
     assert len(evals) == 4
@@ -86,6 +87,7 @@ def test_generation_length_rate_and_spectrum(trained, clip, tmp_path):
     assert json.loads((tmp_path / "gen" / "generation.json").read_text())["n"] == 2
 
 
+@pytest.mark.slow  # 5 s, and needs the trained model
 def test_seed_clip_at_another_rate_is_resampled(trained, tmp_path):
     other = tmp_path / "seed.flac"
     sf.write(other, plucked_tune(2.0, seed=5)[::2], SR // 2)  # 8 kHz, never seen in training

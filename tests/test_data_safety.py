@@ -20,6 +20,7 @@ def _check(report: dict) -> None:
     assert report["tracebacks"] == 0 and report["data_lost"] == 0, report
 
 
+@pytest.mark.slow  # 31 s on two busy cores: its cases are also single fast tests in test_outputs/test_output_policy
 def test_quick_data_safety_cases(tmp_path):
     report = safety_figures(tmp_path, quick=True)
     _check(report)

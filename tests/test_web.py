@@ -1013,6 +1013,12 @@ def test_browser_studio(live_server, tmp_path):
 
             assert page.input_value("#pipe-form [name=n]") == str(PipelineSettings.n)  # filled from /api/info
             assert page.input_value("#audio-gen-form [name=temperature]") == ""  # the model's own
+            # every generation option is on both forms, with the library's defaults
+            assert page.is_checked("#pipe-form [name=end_on_tonic]") and page.input_value("#pipe-form [name=form]") == "auto"
+            assert (
+                page.locator("#gen-form [name=meter]").count() == 1
+                and page.locator("#pipe-form [data-list=formats]").count() == 3
+            )
             page.screenshot(path=str(ARTIFACTS / "07-pipeline-tab.png"), full_page=True)
             assert not errors, errors
         finally:

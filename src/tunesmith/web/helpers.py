@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import threading
 import warnings
 from pathlib import Path
@@ -255,3 +256,13 @@ def redraw_loss(model_dir: Path) -> None:
         save_loss_curve(model_dir)
     except Exception as exc:  # a plot never loses a trained model
         print(f"note: loss curve not redrawn ({exc})")
+
+
+def train_in(tmp: Path, job, train, *args, on_log, **kwargs) -> dict:
+    """Run a library training (``train(*args, **kwargs)``) into the hidden folder ``tmp`` with the job's Cancel and
+    progress; on any failure, a stop included, that folder goes (a stopped training still returns its model)."""
+    try:
+        return train(*args, progress=False, stop_event=job.stop_event, on_log=on_log, **kwargs)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -187,6 +187,17 @@ class Studio:
                 self._models[str(path)] = cached
             return cached[1]
 
+    def install_model(self, tmp: Path, final: Path) -> tuple[Path, str | None]:
+        """Move a finished training out of its hidden temp folder (under a new name if ``final`` was taken meanwhile),
+        redraw its loss curve so the title names it; returns the folder and the curve's URL."""
+        from tunesmith.web.helpers import redraw_loss
+
+        target = final if not final.exists() else self.unique_model_dir(final.name)
+        os.replace(tmp, target)
+        redraw_loss(target)
+        loss = target / "plots" / "loss.png"
+        return target, self.url(loss) if loss.is_file() else None
+
     def unique_model_dir(self, name: str) -> Path:
         base = safe_name(name, "model")
         path, i = self.models_dir / base, 2

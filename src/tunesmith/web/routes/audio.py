@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 from fastapi import APIRouter, Depends, HTTPException
 
-from tunesmith.web.helpers import (
-    PURPOSES,
-    jsonable,
-    plain,
-    plural,
-    redraw_loss,
-)
+from tunesmith.web.helpers import PURPOSES, jsonable, plain, plural, train_in
 from tunesmith.web.jobs import Job
-from tunesmith.web.requests import (
-    AudioGenerateRequest,
-    AudioTrainRequest,
-    PipelineRequest,
-)
+from tunesmith.web.requests import AudioGenerateRequest, AudioTrainRequest, PipelineRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
 
 router = APIRouter()
@@ -44,32 +31,17 @@ def train_audio(req: AudioTrainRequest, studio: Studio = Depends(current_studio)
                 {k: row.get(k) for k in ("step", "split", "loss", "epoch")},
             )
 
-        try:
-            result = train_audio_model(
-                str(clip),
-                tmp,
-                None,
-                epochs=req.epochs,
-                seed=req.seed,
-                progress=False,
-                stop_event=job.stop_event,
-                on_log=on_log,
-                **knobs,
-            )
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        target = final if not final.exists() else studio.unique_model_dir(final.name)
-        os.replace(tmp, target)
-        redraw_loss(target)
-        loss = target / "plots" / "loss.png"
+        result = train_in(
+            tmp, job, train_audio_model, str(clip), tmp, None, epochs=req.epochs, seed=req.seed, on_log=on_log, **knobs
+        )
+        target, loss_png = studio.install_model(tmp, final)
         return jsonable(
             {
                 "model": target.name,
                 "step": result.get("step"),
                 "eval": result.get("eval"),
                 "seconds": result.get("seconds"),
-                "loss_png": studio.url(loss) if loss.is_file() else None,
+                "loss_png": loss_png,
             }
         )
 

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 from fastapi import APIRouter, Depends, HTTPException
 
 from tunesmith.core.errors import BadInputError, Cancelled
-from tunesmith.web.helpers import (
-    PURPOSES,
-    caught_warnings,
-    data_folder,
-    jsonable,
-    plain,
-    plural,
-    redraw_loss,
-    training_files,
-)
+from tunesmith.web.helpers import PURPOSES, caught_warnings, data_folder, jsonable, plain, plural, train_in, training_files
 from tunesmith.web.jobs import Job
-from tunesmith.web.requests import (
-    GenerateRequest,
-    MelodyTrainRequest,
-)
+from tunesmith.web.requests import GenerateRequest, MelodyTrainRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
 
 router = APIRouter()
+OWN = {"name", "uploads", "folder"}  # the training route's own fields; the rest are MelodyTraining's
 
 
 @router.post("/api/generate")
@@ -149,24 +137,11 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
                 {k: row.get(k) for k in ("step", "split", "loss", "accuracy")},
             )
 
-        try:
-            result = train_melody_model(
-                tmp / "corpus",
-                tmp,
-                progress=False,
-                stop_event=job.stop_event,
-                on_log=on_log,
-                **req.model_dump(exclude={"name", "uploads", "folder"}),  # MelodyTraining: config, steps, seed...
-            )
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        try:  # MelodyTraining's fields: config, steps, seed...
+            result = train_in(tmp, job, train_melody_model, tmp / "corpus", tmp, on_log=on_log, **req.model_dump(exclude=OWN))
         finally:
             shutil.rmtree(corpus, ignore_errors=True)  # a copy of the uploads: not worth keeping
-        target = final if not final.exists() else studio.unique_model_dir(final.name)
-        os.replace(tmp, target)
-        redraw_loss(target)
-        loss = target / "plots" / "loss.png"
+        target, loss_png = studio.install_model(tmp, final)
         job.update(
             message=f"stopped at step {result['step']} of {req.steps}; model saved"
             if job.cancelled
@@ -179,7 +154,7 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
                 "eval": result.get("eval"),
                 "train_melodies": result.get("train_melodies"),
                 "seconds": result.get("seconds"),
-                "loss_png": studio.url(loss) if loss.is_file() else None,
+                "loss_png": loss_png,
             }
         )
 

@@ -772,7 +772,17 @@ async function onPipeline(ev) {
 }
 
 // ---------------------------------------------------------------- start
+// One block of generation options (bars, form, meter, top-k/p, tonic ending, chords, notation) for both forms.
+function buildShapeBlocks() {
+  const template = $("#shape-template");
+  for (const box of document.querySelectorAll("[data-shape]")) {
+    const prefix = box.dataset.shape;
+    box.innerHTML = template.innerHTML.replaceAll("PREFIX-", `${prefix}-`);
+  }
+}
+
 async function init() {
+  buildShapeBlocks();  // before the forms are restored or filled
   wireTabs();
   const first = location.hash.slice(1);
   if (TABS.includes(first)) showTab(first);
