@@ -24,6 +24,7 @@ SCRIPTS = [
     "audio_generate",
     "audio_free_running",
     "render",
+    "install_paths",
     "video",
     "threads",
     "time_to_quality",
@@ -126,6 +127,17 @@ def headline(name: str, r: dict) -> str:
                     f"{c['many_realtime_factor_wall']}x"
                 )
             return text
+        if name == "install_paths":
+            parts = []
+            for instrument, paths in r["figures"].items():
+                pip, debian = paths.get("pip", {}), paths.get("debian", {})
+                font = paths.get("builtin_fluidr3", {})
+                parts.append(
+                    f"{instrument}: pip path {pip.get('realtime_factor')}x vs Debian {debian.get('realtime_factor')}x real time, "
+                    f"log-mel {pip.get('log_mel_distance_db')} dB / spectral corr {pip.get('spectral_correlation')} "
+                    f"(built-in synth on FluidR3: {font.get('log_mel_distance_db')} dB / {font.get('spectral_correlation')})"
+                )
+            return "; ".join(parts)
         if name == "video":
             d = r["default"]
             return (

@@ -8,7 +8,7 @@ The order follows the data flow (DESIGN.md, README "Where things are"), bottom f
     melody | audio_model   the two model families (peers)
     outputs       what a person opens: generations written to folders, plots, video, score, gallery, notebook
     evaluate      figures about models and their outputs
-    front ends    cli, pipeline, demo, web, settings, the package top (``tunesmith/__init__``)
+    front ends    cli, pipeline, demo, doctor, web, settings, the package top (``tunesmith/__init__``)
 
 Every import counts, at module level and inside functions: a lazy import still runs upward when it runs.
 """
@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("melody", "audio_model"),
     ("outputs",),
     ("evaluate",),
-    ("cli", "pipeline", "demo", "web", "settings", "__init__", "__main__"),
+    ("cli", "pipeline", "demo", "doctor", "web", "settings", "__init__", "__main__"),
 )
 FRONT = LAYERS[-1]
 # top-level names that live in another layer's room: the bundled files' lookup, and bare constants

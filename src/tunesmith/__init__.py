@@ -13,6 +13,9 @@ import importlib
 import os
 import sys
 
+if sys.version_info < (3, 10):  # noqa: UP036 - pip refuses such a Python; a source checkout on PYTHONPATH gets this instead
+    raise ImportError(f"tunesmith needs Python 3.10 or newer, not {sys.version.split()[0]}: make a venv with a newer Python")
+
 # Idle OpenMP threads sleep instead of spinning (read when torch loads libgomp). With spinning threads, a
 # small model trained on a busy machine (other jobs, or two trainings at once) ran 10-50x slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -549,6 +549,17 @@ def _demo(o: dict, progress: bool) -> None:
     run_demo(progress=progress, **o)
 
 
+@command(
+    "doctor",
+    help="what this install uses for each part, and what would be better",
+    options=[opt("--json", action="store_true", help="the report as JSON")],
+)
+def _doctor(o: dict, progress: bool) -> None:
+    from tunesmith.doctor import as_json, report
+
+    print(json.dumps(as_json(), indent=1) if o.get("json") else report())
+
+
 @command("models", help="list bundled and local models", options=[])
 def _models(o: dict, progress: bool) -> None:
     from tunesmith.core.models import list_models

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tunesmith.audio.events import _BEND, _CONTROL, _OFF, _ON, _PROGRAM, DRUM_BANK, DRUM_CHANNEL  # noqa: F401 - tests use them
 from tunesmith.audio.io import AUDIO_FORMATS, write_audio
-from tunesmith.audio.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont
+from tunesmith.audio.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont, synth_name
 from tunesmith.core.errors import RenderError, TunesmithError
 from tunesmith.core.folders import check_output_dir, check_output_file, output_file
 from tunesmith.music.chords import CHORD_TRACK_NAME
@@ -26,14 +27,11 @@ from tunesmith.music.instruments import INSTRUMENTS, resolve_instrument
 from tunesmith.music.midi import source_name
 
 PEAK_DBFS = -1.0
-DRUM_CHANNEL = 9  # "channel 10" counted from 1
-DRUM_BANK = 128
 RELEASE_SECONDS = 2.0  # most the tail may ring on after the last note off
 FLUID_BLOCK = 64  # FluidSynth's internal block (FLUID_BUFSIZE)
 SILENCE = 1e-4  # a block quieter than this (relative to full scale at gain 0.2) counts as silent
 
 # --- events -----------------------------------------------------------------------------
-_PROGRAM, _CONTROL, _BEND, _OFF, _ON = 0, 1, 2, 3, 4  # sort order at equal times: offs before ons
 
 
 def _parse_preset(preset: str | None) -> tuple[int, int] | None:
@@ -348,7 +346,13 @@ def render(
         with font.lock, font.synth(int(sample_rate)) as (synth, sfid):
             return _synthesize(synth, sfid, *parts[slot], int(sample_rate), tail_seconds, preset is not None, channels)
 
-    if len(parts) == 1:
+    if synth_name() == "builtin":  # no FluidSynth library: the NumPy player (tunesmith.audio.sf2player)
+        from tunesmith.audio.sf2player import render_events
+
+        audio = render_events(
+            font_path, events, presets, int(sample_rate), tail_seconds, RELEASE_SECONDS, preset is not None, channels
+        )
+    elif len(parts) == 1:
         audio = play(0)
     else:  # FluidSynth renders without the GIL: the parts' synths run side by side, and are summed in order
         with ThreadPoolExecutor(len(parts), thread_name_prefix="render") as pool:

@@ -45,10 +45,50 @@ def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path:
     for candidate in SOUNDFONT_PATHS:
         if Path(candidate).is_file():
             return Path(candidate)
+    packaged = packaged_soundfont()
+    if packaged is not None:
+        return packaged
     raise RenderError(
-        "no General MIDI SoundFont found; install one (Debian/Ubuntu: apt install fluid-soundfont-gm, "
-        f"macOS: brew install fluid-synth and a .sf2) or set {SOUNDFONT_ENV}=/path/to/font.sf2"
+        "no General MIDI SoundFont found; pip install pretty_midi (it brings TimGM6mb.sf2), or install "
+        f"FluidR3_GM (Debian/Ubuntu: apt install fluid-soundfont-gm), or set {SOUNDFONT_ENV}=/path/to/font.sf2"
     )
+
+
+def packaged_soundfont() -> Path | None:
+    """TimGM6mb.sf2 (6 MB, GPL-2, Tim Brechbill), which pretty_midi's wheel carries: the GM font a pure-pip
+    install has. Found without importing pretty_midi."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pretty_midi")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "TimGM6mb.sf2"
+    return path if path.is_file() else None
+
+
+SYNTH_ENV = "TUNESMITH_SYNTH"  # fluidsynth | builtin: choose rather than take the best one installed
+SYNTHS = ("fluidsynth", "builtin")
+
+
+def synth_name() -> str:
+    """The synthesizer renders use: FluidSynth where its C library loads, else the built-in NumPy player
+    (``tunesmith.audio.sf2player``); $TUNESMITH_SYNTH picks one."""
+    chosen = os.environ.get(SYNTH_ENV, "").strip().lower()
+    if chosen and chosen not in SYNTHS:
+        raise RenderError(f"{SYNTH_ENV}={chosen}: use one of {', '.join(SYNTHS)}")
+    if chosen:
+        return chosen
+    global _FOUND_SYNTH
+    if _FOUND_SYNTH is None:  # asked once per process: a failed import of pyfluidsynth searches the disk again each time
+        try:
+            import_fluidsynth()
+            _FOUND_SYNTH = "fluidsynth"
+        except (ImportError, OSError):
+            _FOUND_SYNTH = "builtin"
+    return _FOUND_SYNTH
+
+
+_FOUND_SYNTH: str | None = None
 
 
 # --- the cached SoundFont ---------------------------------------------------------------
@@ -115,7 +155,7 @@ def load_font(soundfont: Path, slot: int = 0) -> LoadedFont:
             return cached
         try:
             fluidsynth = import_fluidsynth()
-        except ImportError as exc:  # the C library is missing
+        except (ImportError, OSError) as exc:  # the C library is missing
             raise RenderError(
                 f"FluidSynth is not available ({exc}); install it (Debian/Ubuntu: apt install libfluidsynth3, "
                 "macOS: brew install fluid-synth) and pip install pyfluidsynth"
@@ -159,7 +199,8 @@ def preload_soundfont(soundfont: str | os.PathLike | None = None, copies: int = 
 
     def load(slot: int) -> None:
         with contextlib.suppress(TunesmithError):
-            load_font(path, slot)
+            if synth_name() == "fluidsynth":  # (the built-in player maps its font when a render asks: milliseconds)
+                load_font(path, slot)
 
     for slot in range(copies):
         key, lock = _font_key(path, slot)

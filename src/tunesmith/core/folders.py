@@ -298,7 +298,13 @@ def _flock(fd: int) -> bool:
     """Take an exclusive lock on ``fd`` without waiting; False if another holder has it."""
     try:
         import fcntl
-    except ImportError:  # Windows: no flock; the policy checks still apply
+    except ImportError:  # Windows: a byte-range lock on the file's first byte, held until the descriptor closes
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
         return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

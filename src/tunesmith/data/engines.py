@@ -74,6 +74,11 @@ def _die_with(parent: int) -> None:
 
 
 def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there: ask the parent's sentinel instead
+        import multiprocessing
+
+        parent = multiprocessing.parent_process()
+        return parent is None or parent.pid != pid or parent.is_alive()
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

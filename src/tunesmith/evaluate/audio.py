@@ -53,6 +53,26 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
     return 10 * np.log10(mel + 1e-10)
 
 
+def render_similarity(a, b, sample_rate: int | None = None) -> dict:
+    """How alike two renders of the same notes are (one synth against another): ``log_mel_distance_db``, the mean
+    absolute difference of their log-mel spectrograms (each peak-referenced, floored at -80 dB; 0 = the same);
+    ``spectral_correlation``, the correlation of their average spectra (timbre; 1 = the same shape);
+    ``envelope_correlation``, the correlation of their loudness over time (the notes' attacks and decays)."""
+    mels = []
+    for audio in (a, b):
+        mel = log_mel(_as_audio(audio, sample_rate))
+        mels.append(np.maximum(mel - mel.max(), -80.0))
+    frames = min(m.shape[1] for m in mels)
+    x, y = (m[:, :frames] for m in mels)
+    spectrum = np.corrcoef(x.mean(axis=1), y.mean(axis=1))[0, 1]
+    envelope = np.corrcoef(x.max(axis=0), y.max(axis=0))[0, 1]
+    return {
+        "log_mel_distance_db": round(float(np.abs(x - y).mean()), 2),
+        "spectral_correlation": round(float(spectrum), 3),
+        "envelope_correlation": round(float(envelope), 3),
+    }
+
+
 def per_second_db(samples: np.ndarray) -> np.ndarray:
     """RMS level (dB) of each whole second (a last part shorter than half a second is left out)."""
     w = ANALYSIS_SR

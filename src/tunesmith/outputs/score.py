@@ -101,9 +101,10 @@ def score_format(out: str | os.PathLike) -> str:
 
 
 def save_score(source, out: str | os.PathLike, *, force: bool = False, **kwargs) -> Path:
-    """Engrave ``source`` (Melody or MIDI/ABC/MusicXML path) to ``out``: ``.svg``, or ``.png``/``.pdf`` (these two
-    need CairoSVG: pip install cairosvg). Options as ``score_svg``. Written atomically; ``out`` is checked and
-    locked before any work, and an existing file is replaced only with ``force=True`` (``tunesmith.core.folders``)."""
+    """Engrave ``source`` (Melody or MIDI/ABC/MusicXML path) to ``out``: ``.svg``, ``.png`` or ``.pdf``
+    (CairoSVG where the system's Cairo is, else resvg: ``tunesmith.outputs.svgconvert``). Options as ``score_svg``.
+    Written atomically; ``out`` is checked and locked before any work, and an existing file is replaced only
+    with ``force=True`` (``tunesmith.core.folders``)."""
     from tunesmith.core.folders import output_file
 
     out = Path(out)
@@ -116,12 +117,7 @@ def _save_score(source, out: Path, suffix: str, kwargs: dict) -> Path:
     svg = score_svg(source, **kwargs)
     if suffix == ".svg":
         return write_text(out, svg)
-    try:
-        import cairosvg
-    except (ImportError, OSError) as exc:
-        raise BadInputError(f"{out}: writing {suffix} needs CairoSVG (pip install cairosvg); .svg works without it") from exc
-    if suffix == ".png":
-        data = cairosvg.svg2png(bytestring=svg.encode("utf-8"), background_color="white", scale=1.0)
-    else:
-        data = cairosvg.svg2pdf(bytestring=svg.encode("utf-8"))
+    from tunesmith.outputs.svgconvert import svg_to
+
+    data = svg_to(svg, suffix)  # CairoSVG (vector) or resvg (no system library)
     return write_bytes(out, data)
