@@ -67,3 +67,15 @@ def test_multitrack_programs_preserved(tmp_path):
     melodies = extract_melodies(back).melodies
     assert sorted(m.meta["program"] for m in melodies) == [24, 40]
     assert isinstance(melodies[0], Melody)
+
+
+def test_extraction_ends_a_tune_on_its_last_bar_line():
+    """A last note ending on a bar line adds no empty bar (its note-off would open the next bar with a rest)."""
+    whole = extract_melodies(make_score(scale_tune(8))).melodies[0]
+    assert len(whole) == 8 * 16 and whole.events[-1] != -1
+    assert [n.pitch for n in whole.notes()] == [p for p, _, _ in scale_tune(8)]
+    assert whole.notes()[-1].end == 8 * 16  # the last note still lasts to the bar line
+    # a last note ending inside the bar keeps its note-off there
+    short_end = scale_tune(8)[:-1] + [(72, 31, 0.5)]
+    melody = extract_melodies(make_score(short_end)).melodies[0]
+    assert len(melody) == 8 * 16 and melody.events[31 * 4 + 2] == -1

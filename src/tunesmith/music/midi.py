@@ -486,6 +486,10 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
             events[i] = NO_EVENT
         events[end] = NOTE_OFF
         last_on, last_off = start, end
+    # a last note that ends on a bar line ends the melody there: its note-off would be a lone event on the next
+    # bar line, which Magenta pads into an empty bar (so a model learns to open every bar after a phrase with a rest)
+    if len(events) > 1 and events[-1] == NOTE_OFF and (len(events) - 1) % steps_per_bar == 0:
+        events.pop()
     # pad to whole bars, as Magenta does with pad_end=True
     length = len(events)
     if length % steps_per_bar:
