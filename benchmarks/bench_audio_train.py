@@ -27,7 +27,7 @@ import torch
 
 from tunesmith.audio_model import train_audio_model
 from tunesmith.audio_model.spectra import load_audio
-from tunesmith.checkpoint import read_log
+from tunesmith.core.checkpoint import read_log
 
 CLIP = Path("/work/shared/data/clips/bach-bwv66.6-piano-30s.wav")
 REFERENCE = Path("/work/shared/reference/baselines/magnet/ref")

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, SHARED, emit, machine  # noqa: E402
-from tunesmith.compose import generate_to_dir  # noqa: E402
 from tunesmith.evaluate.form import FORM_FIGURES, compare_form, form_statistics, melodies_from_midi_folder  # noqa: E402
 from tunesmith.evaluate.statistics import compare_sets  # noqa: E402
 from tunesmith.melody.generate import load_melody_model  # noqa: E402
+from tunesmith.outputs.compose import generate_to_dir  # noqa: E402
 
 if not FOLK.is_dir():  # a git worktree beside the main checkout: the shared folder is the main one's
     SHARED = Path("/work/shared")

@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import FOLK, TEST_FOLK, emit, machine, quick  # noqa: E402
-from tunesmith.errors import BadInputError  # noqa: E402
-from tunesmith.harmony import ChordSpan, harmonize, harmony_stats, slot_steps_for  # noqa: E402
+from tunesmith.core.errors import BadInputError  # noqa: E402
 from tunesmith.music.export import load_melody  # noqa: E402
+from tunesmith.music.harmony import ChordSpan, harmonize, harmony_stats, slot_steps_for  # noqa: E402
+from tunesmith.music.key import key_from_signature  # noqa: E402
 from tunesmith.music.melody import Melody, Note  # noqa: E402
-from tunesmith.music.notation import key_from_signature  # noqa: E402
 
 FOLK_COLLECTIONS = ("nottingham-dataset", "ryansMammoth", "oneills1850", "miscFolk", "airdsAirs", "essenFolksong")
 CHORD_RE = re.compile(r'"[A-G][#b]?(m|min|maj|dim|aug|7|m7|6|9)*(/[A-Ga-g][#b+]?)?"')

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import FOLK, emit, machine, quick  # noqa: E402
 from tunesmith.music.export import key_of, load_melody  # noqa: E402
-from tunesmith.music.notation import Key, estimate_key  # noqa: E402
+from tunesmith.music.key import Key, estimate_key  # noqa: E402
 
 MODE_FOLD = {"": "major", "maj": "major", "ion": "major", "mix": "major", "lyd": "major"}
 MODE_FOLD.update({"m": "minor", "min": "minor", "dor": "minor", "aeo": "minor", "phr": "minor"})

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine, peak_rss_mb, quick  # noqa: E402
+from tunesmith.data.corpus import prepare_corpus  # noqa: E402
 from tunesmith.melody.dataset import load_tokens  # noqa: E402
 from tunesmith.melody.train import evaluate_tokens, train_melody_model  # noqa: E402
-from tunesmith.music.corpus import prepare_corpus  # noqa: E402
 from tunesmith.music.midi import ExtractionSettings  # noqa: E402
 
 MAGENTA = {"real_steps_per_s": 33_000, "sequences_per_s": 145, "heldout_loss_750_steps": 1.176}

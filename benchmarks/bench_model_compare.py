@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine  # noqa: E402
+from tunesmith.data.corpus import prepare_corpus  # noqa: E402
 from tunesmith.melody.dataset import load_tokens  # noqa: E402
 from tunesmith.melody.generate import load_melody_model  # noqa: E402
 from tunesmith.melody.train import evaluate_tokens, train_melody_model  # noqa: E402
-from tunesmith.music.corpus import prepare_corpus  # noqa: E402
 from tunesmith.music.midi import ExtractionSettings  # noqa: E402
 
 

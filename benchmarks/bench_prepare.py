@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine, peak_rss_mb, quick  # noqa: E402
-from tunesmith.music.corpus import find_corpus_files, prepare_corpus  # noqa: E402
+from tunesmith.data.corpus import find_corpus_files, prepare_corpus  # noqa: E402
 from tunesmith.music.midi import ExtractionSettings  # noqa: E402
 
 MAGENTA_FILES_PER_S = 1890 / 28.8

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import fuzzing  # noqa: E402
 from _common import TEST_FOLK, emit, machine, peak_rss_mb, quick  # noqa: E402
-from tunesmith.errors import TunesmithError  # noqa: E402
+from tunesmith.core.errors import TunesmithError  # noqa: E402
 
 QUICK = quick()
 MIDI_FILES = 60 if QUICK else 1000
@@ -89,7 +89,7 @@ class Tally:
 
 
 def midi_figures(work: Path) -> dict:
-    from tunesmith.music.corpus import prepare_corpus, process_file
+    from tunesmith.data.corpus import prepare_corpus, process_file
     from tunesmith.music.midi import ExtractionSettings
     from tunesmith.music.primer import parse_primer
 
@@ -145,9 +145,9 @@ def audio_figures(work: Path) -> dict:
 
     transcribe_tally = Tally()
     try:
-        from tunesmith.transcribe import transcribe
+        from tunesmith.audio.transcribe import transcribe
     except ModuleNotFoundError:
-        out["transcribe"] = {"skipped": "tunesmith.transcribe is not installed"}
+        out["transcribe"] = {"skipped": "tunesmith.audio.transcribe is not installed"}
         return out
     count = TRANSCRIBE_FILES
     started = time.perf_counter()
@@ -313,7 +313,7 @@ def safety_figures(work: Path) -> dict:
     import numpy as np
 
     from tunesmith.cli import main as cli_main
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
 
     cases = Cases()
     user = {"results-001.npy": b"mine", "notes.sources.json": b"[]", "parts/part-0001.json": b"{}"}
@@ -553,9 +553,9 @@ def _disk_full(work: Path, corpus: Path) -> dict:
     import os
     import shutil
 
-    from tunesmith.errors import DiskFullError
+    from tunesmith.audio.render import render_to_file
+    from tunesmith.core.errors import DiskFullError
     from tunesmith.music import corpus as corpus_module
-    from tunesmith.render import render_to_file
 
     mount = work / "tiny-disk"
     mount.mkdir()

@@ -26,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _songs import band  # noqa: E402
+from tunesmith.audio.render import render
 from tunesmith.music.melody import Melody, Note
-from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
-from tunesmith.render import render
-from tunesmith.video import make_video
+from tunesmith.outputs.plots import save_piano_roll_html, save_piano_roll_png
+from tunesmith.outputs.video import make_video
 
 
 def random_melody(seconds: float, seed: int = 0, qpm: float = 120.0) -> Melody:

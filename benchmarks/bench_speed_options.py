@@ -19,10 +19,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine  # noqa: E402
+from tunesmith.data.corpus import prepare_corpus  # noqa: E402
 from tunesmith.melody.dataset import load_tokens  # noqa: E402
 from tunesmith.melody.model import preset  # noqa: E402
 from tunesmith.melody.train import MelodyTask  # noqa: E402
-from tunesmith.music.corpus import prepare_corpus  # noqa: E402
 
 
 def measure(config, tokens, precision: str, compile_model: bool, steps: int) -> dict:

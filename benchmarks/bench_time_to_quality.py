@@ -5,7 +5,7 @@ Target: 1.176 nats/step, Magenta 2.1.4 basic_rnn after 750 x 128 sequences on th
 750 steps at 1.134 steps/s = 661 s). Goal (issue 24): the default config in <= 1/20 of that.
 
 Each config trains as shipped (its preset, seed 0, precision auto, its default thread choice from
-tunesmith.device; nothing overrides threads) through the same library call path the CLI uses
+tunesmith.core.device; nothing overrides threads) through the same library call path the CLI uses
 (``run_training`` with a ``MelodyTask``), on ALL of the train folder, evaluated on the held-out folder
 as Magenta evaluates (every step of every melody, Magenta's extraction settings). The clock stops at
 the first evaluation at or below the target; time spent evaluating is reported and subtracted.
@@ -30,15 +30,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import FOLK, TEST_FOLK, emit, machine  # noqa: E402
+from tunesmith.core.training import TrainSettings, run_training  # noqa: E402
+from tunesmith.data.corpus import prepare_corpus  # noqa: E402
 from tunesmith.melody.dataset import load_tokens  # noqa: E402
 from tunesmith.melody.model import (
     DEFAULT_CONFIG,  # noqa: E402
     preset,  # noqa: E402
 )
 from tunesmith.melody.train import MelodyTask, evaluate_tokens  # noqa: E402
-from tunesmith.music.corpus import prepare_corpus  # noqa: E402
 from tunesmith.music.midi import ExtractionSettings  # noqa: E402
-from tunesmith.training import TrainSettings, run_training  # noqa: E402
 
 TARGET = 1.176
 MAGENTA_SECONDS = 661.0  # 750 steps at 1.134 steps/s (Magenta REPORT.md, same machine)

@@ -17,9 +17,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import TEST_FOLK, emit, machine, quick  # noqa: E402
+from tunesmith.audio.render import render  # noqa: E402
+from tunesmith.audio.transcribe import note_f1, transcribe  # noqa: E402
 from tunesmith.music.midi import melody_from_score, read_score  # noqa: E402
-from tunesmith.render import render  # noqa: E402
-from tunesmith.transcribe import note_f1, transcribe  # noqa: E402
 
 INSTRUMENTS = ("piano", "guitar", "music-box")
 METHODS = ("auto", "pyin")

@@ -25,7 +25,7 @@ from bench_render import run_cli  # noqa: E402
 
 
 def video_seconds(path: Path) -> float:
-    from tunesmith.video import ffmpeg_exe
+    from tunesmith.outputs.video import ffmpeg_exe
 
     info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
     h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", info).groups()

@@ -15,11 +15,11 @@ import shutil
 import time
 from pathlib import Path
 
-from tunesmith import checkpoint
 from tunesmith.assets import MODELS, example_clip
 from tunesmith.audio_model.train import train_audio_model
+from tunesmith.core import checkpoint
+from tunesmith.core.files import write_json
 from tunesmith.evaluate.audio import evaluate_audio_model
-from tunesmith.files import write_json
 
 
 def main() -> None:

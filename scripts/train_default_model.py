@@ -28,9 +28,9 @@ import music21
 import torch
 
 from tunesmith.assets import MODELS
-from tunesmith.files import write_json
+from tunesmith.core.files import write_json
+from tunesmith.data.corpus import prepare_corpus
 from tunesmith.melody.train import train_melody_model
-from tunesmith.music.corpus import prepare_corpus
 
 COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs")
 
@@ -147,8 +147,8 @@ def unseen_files(folder: Path, corpus: Path) -> tuple[list[Path], list[Path]]:
     """
     import numpy as np
 
+    from tunesmith.data.corpus import load_split
     from tunesmith.evaluate.form import melodies_from_midi_folder
-    from tunesmith.music.corpus import load_split
 
     events, offsets, _ = load_split(corpus, "train")
     known = set()
@@ -185,8 +185,8 @@ def heldout_figures(model_dir: Path, corpus: Path, folder: Path) -> dict:
 
 def form_figures(model_dir: Path, heldout: Path | None) -> dict:
     """Form figures of 100 melodies from "C4", 144 new steps, default settings, bars 2-9, vs the held-out tunes."""
-    from tunesmith.compose import generate_to_dir
     from tunesmith.evaluate.form import compare_form, form_statistics, melodies_from_midi_folder
+    from tunesmith.outputs.compose import generate_to_dir
 
     with tempfile.TemporaryDirectory(prefix="tunesmith-form-") as tmp:
         generate_to_dir(str(model_dir), "C4", tmp, n=100, steps=144)

@@ -24,8 +24,8 @@ from tunesmith.audio_model import (
     train_audio_model,
 )
 from tunesmith.audio_model.spectra import spectral_convergence
-from tunesmith.checkpoint import read_log
-from tunesmith.errors import BadInputError
+from tunesmith.core.checkpoint import read_log
+from tunesmith.core.errors import BadInputError
 
 SR = 16000
 SMALL = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32, learning_rate=3e-3)
@@ -209,7 +209,7 @@ def test_batches_embed_distinct_frames_once_in_few_shapes(clip):
 def test_training_loop_reuses_freed_memory():
     import platform
 
-    from tunesmith.allocator import release_freed_memory, reuse_freed_memory
+    from tunesmith.core.allocator import release_freed_memory, reuse_freed_memory
 
     on_glibc = platform.libc_ver()[0] == "glibc"  # mallopt exists only there; elsewhere a documented no-op
     assert reuse_freed_memory() is on_glibc and reuse_freed_memory() is on_glibc  # idempotent

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from conftest import FOLK
+from tunesmith.data.corpus import prepare_corpus
 from tunesmith.melody.dataset import epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody.model import build_model, preset
 from tunesmith.melody.train import MelodyTask
-from tunesmith.music.corpus import prepare_corpus
 
 
 @pytest.fixture(scope="module")

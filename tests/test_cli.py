@@ -48,8 +48,8 @@ def test_options_are_library_parameters():
     """An option named like no parameter of the command's library function would be silently dropped or refused."""
     parser = _subparser(("melody", "generate"))
     names = {a.dest for a in parser._actions if a.option_strings} - {"help", "model", "out_dir", "primer", "threads"}
-    from tunesmith.compose import generate_to_dir
     from tunesmith.melody.generate import GenerationSettings
+    from tunesmith.outputs.compose import generate_to_dir
 
     accepted = set(inspect.signature(generate_to_dir).parameters) | set(inspect.signature(GenerationSettings).parameters)
     assert names <= accepted, names - accepted

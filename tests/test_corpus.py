@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from tunesmith.errors import CorpusError, TunesmithError
-from tunesmith.music.corpus import load_split, prepare_corpus, process_file, split_of
+from tunesmith.core.errors import CorpusError, TunesmithError
+from tunesmith.data.corpus import load_split, prepare_corpus, process_file, split_of
 from tunesmith.music.midi import ExtractionSettings
 
 
@@ -80,7 +80,7 @@ def assert_same_corpus(a, b):
 
 def counting_process_file(monkeypatch, fail_after=None):
     """Count the files really read by process_file (inline engine: workers=1); optionally Ctrl-C after some."""
-    import tunesmith.music.corpus as corpus
+    import tunesmith.data.corpus as corpus
 
     calls = []
 
@@ -96,7 +96,7 @@ def counting_process_file(monkeypatch, fail_after=None):
 
 KILL_AFTER = """
 import os, sys
-import tunesmith.music.corpus as corpus
+import tunesmith.data.corpus as corpus
 real, seen = corpus.process_file, []
 def dying(path, settings):
     if len(seen) == int(sys.argv[3]):

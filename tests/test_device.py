@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from tunesmith.cli import build_parser
-from tunesmith.device import available_cpus, default_threads, pick_device, thread_limit, use_threads
-from tunesmith.errors import BadInputError
+from tunesmith.core.device import available_cpus, default_threads, pick_device, thread_limit, use_threads
+from tunesmith.core.errors import BadInputError
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROBE = (
     "import json, torch\n"
-    "from tunesmith.device import available_cpus, default_threads, thread_limit\n"
+    "from tunesmith.core.device import available_cpus, default_threads, thread_limit\n"
     "print(json.dumps([available_cpus(), thread_limit(), default_threads(), default_threads(recurrent=True, units=128)]))"
 )
 

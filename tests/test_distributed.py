@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tunesmith.data.corpus import prepare_corpus
 from tunesmith.melody.train import train_melody_model
-from tunesmith.music.corpus import prepare_corpus
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 

@@ -11,8 +11,9 @@ import pytest
 
 from conftest import FOLK
 from tunesmith.cli import main
-from tunesmith.errors import BadInputError, RenderError
-from tunesmith.harmony import (
+from tunesmith.core.errors import BadInputError, RenderError
+from tunesmith.music.export import load_melody, to_abc, to_musicxml
+from tunesmith.music.harmony import (
     CHORD_TRACK_NAME,
     Settings,
     cadence_of,
@@ -22,10 +23,9 @@ from tunesmith.harmony import (
     harmonized_score,
     slot_steps_for,
 )
-from tunesmith.music.export import load_melody, to_abc, to_musicxml
+from tunesmith.music.key import Key
 from tunesmith.music.melody import Melody, Note
 from tunesmith.music.midi import read_score
-from tunesmith.music.notation import Key
 
 
 def arpeggios(progression, octave=60, bars_per_chord=1) -> Melody:
@@ -122,7 +122,7 @@ def test_non_tonal_and_empty_melodies_are_refused():
 
 
 def test_chords_are_heard_on_a_second_instrument():
-    from tunesmith.render import _events, find_soundfont, render
+    from tunesmith.audio.render import _events, find_soundfont, render
 
     melody = arpeggios([(0, False), (5, False), (7, False), (0, False)], octave=72)
     result = harmonize(melody)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import fill
-from tunesmith.errors import BadInputError, TrainingError, UnreadableAudioError
+from tunesmith.core.errors import BadInputError, TrainingError, UnreadableAudioError
 from tunesmith.music.smf import write_vlq
 
 FOLK = Path(__file__).parent / "data" / "folk"
@@ -67,8 +67,8 @@ def model():
 
 
 def test_a_255_255_time_signature_is_read_as_4_4_with_a_warning_and_generation_works(model, tmp_path):
-    from tunesmith.compose import generate_to_dir
     from tunesmith.music.primer import parse_primer
+    from tunesmith.outputs.compose import generate_to_dir
 
     primer = write(tmp_path / "odd_meter.mid", midi(track(time_signature(255, 255) + notes(SCALE))))
     with pytest.warns(UserWarning, match="odd_meter.mid: its time signature .* reading it in 4/4"):
@@ -165,7 +165,7 @@ def test_tempo_zero_and_absurd_tempi_are_refused(tmp_path):
 
 
 def test_qpm_zero_is_refused_before_the_output_folder_is_made(model, tmp_path):
-    from tunesmith.compose import generate_to_dir
+    from tunesmith.outputs.compose import generate_to_dir
 
     with pytest.raises(BadInputError, match=r"--qpm \(qpm=\) must be 4-1000"):
         generate_to_dir(model, "C4 E4", tmp_path / "out", qpm=0)
@@ -190,7 +190,7 @@ def test_meter_that_contradicts_a_midi_primers_time_signature_is_refused(tmp_pat
 
 
 def test_a_form_longer_than_a_melody_needs_its_length_given(model, tmp_path):
-    from tunesmith.compose import generate_to_dir
+    from tunesmith.outputs.compose import generate_to_dir
 
     with pytest.raises(BadInputError, match=r"has 100 sections: at 4 bars a section .* 400 bars; give the length with --bars"):
         generate_to_dir(model, "C4", tmp_path / "out", form="AB" * 50)  # wrote 400 bars, whatever --steps said
@@ -213,7 +213,7 @@ def _wav(seconds: float = 0.5, rate: int = 16000) -> bytes:
 
 
 def test_a_wav_whose_bits_field_is_damaged_is_refused(tmp_path):
-    from tunesmith.audio_io import load_audio
+    from tunesmith.audio.io import load_audio
 
     data = _wav()
     fmt = data.index(b"fmt ")
@@ -228,7 +228,7 @@ def test_a_wav_whose_bits_field_is_damaged_is_refused(tmp_path):
 
 
 def test_the_transcriber_does_not_put_notes_on_its_range_floor():
-    from tunesmith.transcribe import MIN_PITCH, detect_notes
+    from tunesmith.audio.transcribe import MIN_PITCH, detect_notes
 
     rate = 22050
     rng = np.random.default_rng(0)
@@ -291,7 +291,7 @@ def test_the_library_refuses_nonsense_numbers_before_making_the_folder(tmp_path)
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
 
     out = tmp_path_factory.mktemp("corpus") / "corpus"
     prepare_corpus(FOLK, out, progress=False, workers=1)
@@ -347,7 +347,7 @@ def test_ctrl_c_of_training_exits_130_with_the_checkpoint_kept(corpus, tmp_path)
 
 def test_models_lists_no_accuracy_for_an_audio_model():
     from tunesmith.assets import BUNDLED
-    from tunesmith.models import describe
+    from tunesmith.core.models import describe
 
     line = describe(BUNDLED["audio-default"], "audio-default")
     assert "accuracy" not in line and "held-out loss" in line and "repeating the last frame" in line, line
@@ -358,8 +358,8 @@ def test_models_lists_no_accuracy_for_an_audio_model():
 
 
 def test_a_full_disk_in_prepares_parts_stage_says_disk_full_and_the_path(tmpfs):
-    from tunesmith.errors import DiskFullError
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.core.errors import DiskFullError
+    from tunesmith.data.corpus import prepare_corpus
 
     disk = tmpfs("disk", "256k")  # a real full disk: numpy's short write happens only there
     fill(disk, leave=12 * 1024)  # room for state.json, not for a part's melodies

@@ -6,11 +6,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tunesmith.errors import BadInputError, ModelError, TrainingError
+from tunesmith.core.errors import BadInputError, ModelError, TrainingError
+from tunesmith.data.corpus import prepare_corpus
 from tunesmith.melody.dataset import load_tokens
 from tunesmith.melody.generate import load_melody_model
 from tunesmith.melody.train import train_melody_model
-from tunesmith.music.corpus import prepare_corpus
 from tunesmith.music.midi import read_score
 
 SMALL = dict(batch_size=16, layers=[64, 64], max_steps=256, learning_rate=5e-3, dropout=0.2)
@@ -160,7 +160,7 @@ def test_bad_model_dirs_and_tiny_corpus(corpus, trained, tmp_path):
 def test_training_keeps_the_best_held_out_model_and_stops_when_it_stops_improving(corpus, tmp_path):
     """Held-out loss that gets worse later: model.safetensors is the best evaluation's weights (as a run that
     stopped there saved), a resume keeps them, and patience ends the run early."""
-    from tunesmith.checkpoint import read_log
+    from tunesmith.core.checkpoint import read_log
 
     rough = dict(batch_size=8, layers=[32], max_steps=64, learning_rate=0.1, dropout=0.0, precision="fp32", progress=False)
     rough.update(eval_every=4, checkpoint_every=12, seed=0)
@@ -192,7 +192,7 @@ def test_fine_tuning_the_shipped_default_on_a_few_tunes(corpus, tmp_path):
     """``init_from="default"`` takes the default's architecture and weights, trains on fewer tunes than one batch,
     and starts far ahead of the same run from scratch."""
     from tunesmith.assets import resolve_model_dir
-    from tunesmith.checkpoint import load_config
+    from tunesmith.core.checkpoint import load_config
 
     few = dict(steps=3, eval_every=3, checkpoint_every=3, progress=False, precision="fp32", seed=0)
     tuned = train_melody_model(corpus, tmp_path / "tuned", init_from="default", **few)

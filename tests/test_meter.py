@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from conftest import make_score
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
+from tunesmith.data.corpus import load_meters, load_split, prepare_corpus
 from tunesmith.melody.encoding import MelodyEncoding
 from tunesmith.melody.model import preset
-from tunesmith.music.corpus import load_meters, load_split, prepare_corpus
 from tunesmith.music.melody import Melody
 from tunesmith.music.meter import meter_of_steps, meter_steps, parse_meter
 from tunesmith.music.midi import melody_from_score, read_score, write_midi
@@ -91,7 +91,7 @@ def test_beat_inputs_tell_6_8_from_3_4():
 
 
 def test_old_configs_without_meter_load_with_magentas_fixed_bar():
-    from tunesmith.config import config_from_dict
+    from tunesmith.core.config import config_from_dict
     from tunesmith.melody.model import MelodyConfig
 
     old = config_from_dict(MelodyConfig, {"name": "lookback_rnn", "encoding": "lookback"})

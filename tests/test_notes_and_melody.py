@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, Note
 from tunesmith.music.notes import name_to_pitch, pitch_to_name
 

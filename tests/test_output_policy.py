@@ -1,4 +1,4 @@
-"""Nothing lost, round two (issue 30): the newer commands follow the one output policy of tunesmith.outputs.
+"""Nothing lost, round two (issue 30): the newer commands follow the one output policy of tunesmith.core.folders.
 
 Each test is a case a user met: ``pipeline``/``evaluate``/``demo`` writing over a user's ``index.html`` or
 ``report.html`` in a non-empty ``-o``, two pipelines or two renders at one output, ``prepare`` taking any folder
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import fuzzing
-from tunesmith.errors import Cancelled, OutputError, TunesmithError
-from tunesmith.outputs import LOCK_NAME, file_lock, folder_kind, output_dir
+from tunesmith.core.errors import Cancelled, OutputError, TunesmithError
+from tunesmith.core.folders import LOCK_NAME, file_lock, folder_kind, output_dir
 
 FOLK = Path(__file__).parent / "data" / "folk"
 SONG = sorted(FOLK.glob("*.mid"))[0]
@@ -176,7 +176,7 @@ def test_prepare_does_not_take_a_folder_with_someone_elses_corpus_json(tmp_path,
 
 
 def test_a_corpus_is_known_by_its_content_old_and_new(tmp_path):
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
 
     out = tmp_path / "corpus"
     prepare_corpus(FOLK, out, progress=False, workers=1)
@@ -203,14 +203,14 @@ def test_a_users_generation_json_is_not_an_audio_generation(tmp_path, clip, monk
 # ----------------------------------------------------------------------------- single-file outputs
 
 SINGLE = {  # command line (OUT is the output), the suffix, and its first piece of real work
-    "render": (["render", str(SONG), "-o", "OUT"], ".wav", "tunesmith.render.render"),
-    "transcribe": (["transcribe", "CLIP", "-o", "OUT"], ".mid", "tunesmith.transcribe.transcribe"),
+    "render": (["render", str(SONG), "-o", "OUT"], ".wav", "tunesmith.audio.render.render"),
+    "transcribe": (["transcribe", "CLIP", "-o", "OUT"], ".mid", "tunesmith.audio.transcribe.transcribe"),
     "score": (["score", str(SONG), "-o", "OUT"], ".svg", "tunesmith.music.export.load_melody"),
     "export": (["export", str(SONG), "-o", "OUT"], ".abc", "tunesmith.music.export.load_melody"),
     "harmonize": (["harmonize", str(SONG), "-o", "OUT"], ".mid", "tunesmith.music.export.load_melody"),
-    "plot": (["plot", str(SONG), "-o", "OUT"], ".png", "tunesmith.plots.note_arrays"),
-    "spectrogram": (["spectrogram", "CLIP", "-o", "OUT"], ".png", "tunesmith.plots.stft_db"),
-    "video": (["video", str(SONG), "-o", "OUT"], ".mp4", "tunesmith.render.render"),
+    "plot": (["plot", str(SONG), "-o", "OUT"], ".png", "tunesmith.outputs.plots.note_arrays"),
+    "spectrogram": (["spectrogram", "CLIP", "-o", "OUT"], ".png", "tunesmith.outputs.plots.stft_db"),
+    "video": (["video", str(SONG), "-o", "OUT"], ".mp4", "tunesmith.audio.render.render"),
 }
 
 
@@ -232,7 +232,7 @@ def test_an_existing_file_is_not_replaced_without_force(command, tmp_path, clip,
     if command == "video":
         pytest.importorskip("imageio_ffmpeg")
     if command in ("render", "video"):
-        from tunesmith.render import RenderError, find_soundfont
+        from tunesmith.audio.render import RenderError, find_soundfont
 
         try:
             find_soundfont()
@@ -256,7 +256,7 @@ def test_force_never_writes_over_the_input(tmp_path, capsys):
 
 
 def test_two_renders_to_one_file_do_not_both_succeed(tmp_path):
-    from tunesmith.render import RenderError, find_soundfont
+    from tunesmith.audio.render import RenderError, find_soundfont
 
     try:
         find_soundfont()
@@ -279,7 +279,7 @@ def test_a_single_file_lock_refuses_a_second_holder_at_once(tmp_path):
     with file_lock(out):
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", f"from tunesmith.outputs import file_lock\nwith file_lock({str(out)!r}): pass"],
+            [sys.executable, "-c", f"from tunesmith.core.folders import file_lock\nwith file_lock({str(out)!r}): pass"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert done.returncode == 1 and "being written by another tunesmith run" in done.stderr, done.stderr

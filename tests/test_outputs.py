@@ -3,7 +3,7 @@
 Each test is one case a user met: a folder of other files under ``-o``, a trained model trained over, two runs
 at one folder, kill -9 and Ctrl-C, a full disk (a real 64 KiB-1 MiB tmpfs when run as root, else an OSError
 ENOSPC raised where the write happens), ``-o`` that is a file or read-only, leftovers of an earlier run, and the
-messages of damaged inputs. Every one of them failed on the code before the output policy (tunesmith.outputs).
+messages of damaged inputs. Every one of them failed on the code before the output policy (tunesmith.core.folders).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import pytest
 
 import fuzzing
 from conftest import fill
-from tunesmith import checkpoint
-from tunesmith.errors import DiskFullError, OutputError, TunesmithError
-from tunesmith.files import write_bytes
-from tunesmith.outputs import LOCK_NAME, check_output_file, folder_kind, folder_lock
+from tunesmith.core import checkpoint
+from tunesmith.core.errors import DiskFullError, OutputError, TunesmithError
+from tunesmith.core.files import write_bytes
+from tunesmith.core.folders import LOCK_NAME, check_output_file, folder_kind, folder_lock
 
 FOLK = Path(__file__).parent / "data" / "folk"
 SMALL = dict(batch_size=8, layers=[16], eval_every=100, checkpoint_every=100, progress=False)
@@ -55,7 +55,7 @@ def user_files(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
 
     prepare_corpus(FOLK, tmp_path / "corpus", progress=False, workers=1)
     return tmp_path / "corpus"
@@ -99,7 +99,7 @@ def test_folder_kinds_and_file_checks(tmp_path, corpus):
 
 
 def test_prepare_refuses_a_folder_of_other_files_and_force_deletes_none_of_them(tmp_path):
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
 
     out = tmp_path / "out"
     mine = user_files(out)
@@ -175,8 +175,8 @@ def test_generate_removes_its_own_leftovers_and_nothing_else(tmp_path):
 
 
 def test_a_second_run_at_a_locked_folder_is_refused_at_once(tmp_path, corpus):
+    from tunesmith.data.corpus import prepare_corpus
     from tunesmith.melody.train import train_melody_model
-    from tunesmith.music.corpus import prepare_corpus
 
     before = tree(corpus)
     with folder_lock(corpus):  # as another process's run would hold it
@@ -309,9 +309,9 @@ def test_ctrl_c_mid_step_resumes_bit_identical(corpus, tmp_path, monkeypatch):
 
 
 def test_a_killed_video_leaves_no_temp_file_after_the_next_run(tmp_path, monkeypatch):
-    from tunesmith import video
+    from tunesmith.audio.render import RenderError, find_soundfont
     from tunesmith.music.melody import Melody, Note
-    from tunesmith.render import RenderError, find_soundfont
+    from tunesmith.outputs import video
 
     try:
         find_soundfont()
@@ -325,7 +325,7 @@ def test_a_killed_video_leaves_no_temp_file_after_the_next_run(tmp_path, monkeyp
     live = tmp_path / f".other.mp4.{os.getpid()}-ijkl9012.tmp.mp4"
     live.write_bytes(b"x")  # a live writer's temp (this pid): left alone
     bars = []
-    import tunesmith.progress as progress
+    import tunesmith.core.progress as progress
 
     real_bar = progress.progress_bar
 
@@ -374,14 +374,14 @@ def test_disk_full_in_prepares_last_stage_keeps_the_previous_corpus(how, tmp_pat
     after = tree(out)
     assert {k: v for k, v in after.items() if not k.startswith("parts")} == shards, "the previous corpus was damaged"
     assert not (out / ".corpus-staging").exists()
-    from tunesmith.music.corpus import load_split
+    from tunesmith.data.corpus import load_split
 
     assert len(load_split(out, "train")[1]) > 1
 
 
 def test_disk_full_while_rendering_says_so_and_keeps_the_old_file(tiny_disk):
+    from tunesmith.audio.render import RenderError, find_soundfont
     from tunesmith.cli import main
-    from tunesmith.render import RenderError, find_soundfont
 
     try:
         find_soundfont()
@@ -398,8 +398,8 @@ def test_disk_full_while_rendering_says_so_and_keeps_the_old_file(tiny_disk):
 
 def test_disk_full_while_rendering_reports_disk_full_on_enospc(tmp_path, monkeypatch, capsys):
     """The same without root: the write raises ENOSPC as a full disk does."""
-    from tunesmith import files
-    from tunesmith.render import write_audio
+    from tunesmith.audio.render import write_audio
+    from tunesmith.core import files
 
     old = tmp_path / "song.wav"
     old.write_bytes(b"old")
@@ -416,9 +416,9 @@ def test_disk_full_while_rendering_reports_disk_full_on_enospc(tmp_path, monkeyp
 
 
 def test_disk_full_while_making_a_video_says_so_and_leaves_no_temp_file(tiny_disk):
+    from tunesmith.audio.render import RenderError, find_soundfont
     from tunesmith.music.melody import Melody, Note
-    from tunesmith.render import RenderError, find_soundfont
-    from tunesmith.video import make_video
+    from tunesmith.outputs.video import make_video
 
     try:
         find_soundfont()
@@ -442,14 +442,14 @@ def _boom(*args, **kwargs):
 
 
 WORK = {  # the first piece of real work of each command: it must not be reached
-    "prepare": "tunesmith.music.corpus.find_corpus_files",
-    "render": "tunesmith.render.render",
-    "plot": "tunesmith.plots.note_arrays",
-    "video": "tunesmith.render.render",
-    "transcribe": "tunesmith.transcribe.transcribe",
-    "spectrogram": "tunesmith.plots.stft_db",
-    "melody-train": "tunesmith.music.corpus.prepare_corpus",
-    "melody-generate": "tunesmith.compose.load_melody_model",
+    "prepare": "tunesmith.data.corpus.find_corpus_files",
+    "render": "tunesmith.audio.render.render",
+    "plot": "tunesmith.outputs.plots.note_arrays",
+    "video": "tunesmith.audio.render.render",
+    "transcribe": "tunesmith.audio.transcribe.transcribe",
+    "spectrogram": "tunesmith.outputs.plots.stft_db",
+    "melody-train": "tunesmith.data.corpus.prepare_corpus",
+    "melody-generate": "tunesmith.outputs.compose.load_melody_model",
     "audio-train": "tunesmith.audio_model.train.load_clips",
     "audio-generate": "tunesmith.audio_model.generate.load_audio_model",
 }
@@ -540,7 +540,7 @@ def test_torchrun_on_a_raw_midi_folder_prepares_once(tmp_path):
 
 
 def test_each_empty_file_is_reported_under_its_own_name(tmp_path):
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
 
     src = tmp_path / "src"
     src.mkdir()
@@ -561,7 +561,7 @@ def test_each_empty_file_is_reported_under_its_own_name(tmp_path):
 def test_files_without_notes_are_named(tmp_path):
     from conftest import make_score
     from tunesmith.music.primer import parse_primer
-    from tunesmith.plots import save_piano_roll_png
+    from tunesmith.outputs.plots import save_piano_roll_png
 
     silent = tmp_path / "silent-song.mid"
     make_score([]).dump_midi(str(silent))

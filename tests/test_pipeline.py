@@ -10,7 +10,7 @@ import soundfile as sf
 
 from tunesmith.assets import example_clip
 from tunesmith.audio_model.train import train_audio_model
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.melody.train import train_melody_model
 from tunesmith.pipeline import run_pipeline
 
@@ -90,7 +90,7 @@ def test_pipeline_bad_audio(tiny_models, tmp_path):
 @pytest.mark.parametrize("kind", ["silence", "noise"])
 def test_pipeline_refuses_a_clip_without_notes(tiny_models, tmp_path, kind):
     """With the audio model on (the default path), silence or noise is refused naming the file; no melody is made."""
-    from tunesmith.errors import NoPitchedContentError
+    from tunesmith.core.errors import NoPitchedContentError
 
     sr = 22050
     audio = np.zeros(5 * sr) if kind == "silence" else 0.3 * np.random.default_rng(0).standard_normal(5 * sr)

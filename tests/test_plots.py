@@ -13,9 +13,9 @@ import pytest
 import soundfile
 
 from conftest import make_score, scale_tune
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import Melody, Note
-from tunesmith.plots import (
+from tunesmith.outputs.plots import (
     GENERATED_COLOR,
     PRIMER_COLOR,
     note_arrays,
@@ -122,7 +122,7 @@ def test_loss_curve_from_a_short_log(tmp_path):
 
 
 def test_melody_html_plays_and_shows_offline():
-    from tunesmith.notebook import audio_html, score_html
+    from tunesmith.outputs.notebook import audio_html, score_html
 
     melody = primed_melody()
     html = melody._repr_html_()

@@ -21,8 +21,8 @@ import pytest
 import torch
 
 import fuzzing
-from tunesmith import checkpoint
-from tunesmith.errors import BadInputError, ModelError, TunesmithError
+from tunesmith.core import checkpoint
+from tunesmith.core.errors import BadInputError, ModelError, TunesmithError
 from tunesmith.music.melody import NO_EVENT, Melody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_fuzzing_is_deterministic_and_covers_every_kind():
 
 
 def test_prepare_corpus_survives_mutated_midi(midi_mutants, tmp_path):
-    from tunesmith.music.corpus import prepare_corpus, process_file
+    from tunesmith.data.corpus import prepare_corpus, process_file
     from tunesmith.music.midi import ExtractionSettings
 
     settings = ExtractionSettings()
@@ -142,11 +142,11 @@ def test_load_audio_and_clips_on_mutated_audio(audio_mutants):
 
 def test_transcribe_on_mutated_audio(audio_mutants):
     try:
-        from tunesmith.transcribe import transcribe
+        from tunesmith.audio.transcribe import transcribe
     except ModuleNotFoundError as exc:
-        if exc.name != "tunesmith.transcribe":
+        if exc.name != "tunesmith.audio.transcribe":
             raise
-        pytest.skip("tunesmith.transcribe is not written yet")
+        pytest.skip("tunesmith.audio.transcribe is not written yet")
     for path, kind in audio_mutants[:50]:
         try:
             melody = transcribe(path)
@@ -341,7 +341,7 @@ def tiny_disk(tmpfs):
 
 
 def test_full_disk_is_reported_and_keeps_the_old_file(tiny_disk):
-    from tunesmith.files import write_json
+    from tunesmith.core.files import write_json
     from tunesmith.music.midi import write_midi
 
     good = tiny_disk / "good.mid"

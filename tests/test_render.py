@@ -10,9 +10,7 @@ import soundfile
 import symusic
 
 from conftest import make_score, scale_tune
-from tunesmith.errors import RenderError
-from tunesmith.music.melody import Melody, Note
-from tunesmith.render import (
+from tunesmith.audio.render import (
     GM_PROGRAM_NAMES,
     INSTRUMENTS,
     find_soundfont,
@@ -21,6 +19,8 @@ from tunesmith.render import (
     render_to_file,
     resolve_instrument,
 )
+from tunesmith.core.errors import RenderError
+from tunesmith.music.melody import Melody, Note
 
 try:
     find_soundfont()
@@ -181,7 +181,7 @@ def _long_band() -> symusic.Score:
 
 
 def test_long_pieces_render_in_parts_that_cover_every_note_once():
-    from tunesmith.render import _CONTROL, _OFF, _ON, _events, _parts
+    from tunesmith.audio.render import _CONTROL, _OFF, _ON, _events, _parts
 
     events, presets = _events(_long_band(), None, None, 44100)
     notes = events[np.isin(events[:, 1], [_ON, _OFF])]
@@ -209,7 +209,7 @@ def test_long_pieces_render_in_parts_that_cover_every_note_once():
 
 
 def test_parallel_render_is_deterministic_and_sounds_like_one_synth(monkeypatch):
-    import tunesmith.render as render_module
+    import tunesmith.audio.render as render_module
 
     score = _long_band()
     together, sr = render(score, None)

@@ -12,10 +12,10 @@ import soundfile
 import symusic
 
 from conftest import make_score, scale_tune
+from tunesmith.audio.render import find_soundfont, render, render_files
 from tunesmith.cli import main
-from tunesmith.errors import RenderError
+from tunesmith.core.errors import RenderError
 from tunesmith.music.melody import Melody, Note
-from tunesmith.render import find_soundfont, render, render_files
 
 try:
     find_soundfont()
@@ -100,7 +100,7 @@ def _band(seconds: int = 24) -> symusic.Score:
 
 def test_mono_is_the_sum_of_the_stereo_channels_in_parts_too():
     """Each part folds its synth's stereo into the result chunk by chunk: the same as summing whole buffers."""
-    from tunesmith.render import SCRATCH_FRAMES, _events, _parts
+    from tunesmith.audio.render import SCRATCH_FRAMES, _events, _parts
 
     score = _band()
     assert len(_parts(*_events(score, None, None, 44100), 44100, 2)) == 2
@@ -114,7 +114,7 @@ def test_mono_is_the_sum_of_the_stereo_channels_in_parts_too():
 
 
 def test_split_channels_with_pitch_bends_keep_the_bends_in_every_part():
-    from tunesmith.render import _BEND, _events, _parts
+    from tunesmith.audio.render import _BEND, _events, _parts
 
     events, presets = _events(_band(), None, None, 44100)
     bends = events[events[:, 1] == _BEND]
@@ -125,7 +125,7 @@ def test_split_channels_with_pitch_bends_keep_the_bends_in_every_part():
 
 
 def test_wav_files_are_16_bit_full_scale_and_clipped_not_wrapped(tmp_path):
-    from tunesmith.render import WAV_CHUNK, write_audio
+    from tunesmith.audio.render import WAV_CHUNK, write_audio
 
     t = np.arange(WAV_CHUNK + 1000) / 44100
     mono = (0.9 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -142,7 +142,7 @@ def test_wav_files_are_16_bit_full_scale_and_clipped_not_wrapped(tmp_path):
 
 
 def test_each_part_plays_its_own_preloaded_copy_of_the_font():
-    from tunesmith import soundfont
+    from tunesmith.audio import soundfont
 
     path = find_soundfont()
     soundfont.preload_soundfont(path, copies=2)
@@ -153,7 +153,7 @@ def test_each_part_plays_its_own_preloaded_copy_of_the_font():
 def test_a_render_synth_selects_only_the_presets_it_plays():
     """Adding the font would select the piano and the standard kit on all 256 channels (reading their samples);
     a render's synth starts with every channel unset."""
-    from tunesmith import soundfont
+    from tunesmith.audio import soundfont
 
     font = soundfont.load_font(find_soundfont(), 0)
     with font.synth(44100) as (synth, sfid):
@@ -170,7 +170,7 @@ def test_the_command_line_starts_without_numpy():
 
 
 def test_yuv420_matches_the_bt709_limited_range_values():
-    from tunesmith.video import yuv420
+    from tunesmith.outputs.video import yuv420
 
     image = np.zeros((2, 4, 3), np.uint8)
     image[:, 2:] = 255  # black | white
@@ -182,7 +182,7 @@ def test_yuv420_matches_the_bt709_limited_range_values():
 
 
 def test_video_frames_show_the_roll_and_playhead_in_their_colours(tmp_path):
-    from tunesmith.video import BACKGROUND, BLACK_KEY_ROW, PLAYHEAD_AT, ffmpeg_exe, make_video
+    from tunesmith.outputs.video import BACKGROUND, BLACK_KEY_ROW, PLAYHEAD_AT, ffmpeg_exe, make_video
 
     melody = Melody.from_notes([Note(60 + (i * 5) % 12, 2 * i, 2 * i + 2) for i in range(16)], primer_steps=8)
     path = make_video(melody, tmp_path / "tune.mp4", "music-box", fps=12, width=320, height=180)

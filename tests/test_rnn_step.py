@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from tunesmith.rnn_step import rnn_step
+from tunesmith.core.rnn_step import rnn_step
 
 
 @pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU])

@@ -10,12 +10,12 @@ import pytest
 
 from conftest import FOLK, make_score
 from tunesmith.cli import main
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.export import export_melody, load_melody, primer_note_count, to_abc, to_musicxml
+from tunesmith.music.key import Key, estimate_key, meter_of, parse_key
 from tunesmith.music.melody import Melody, Note
 from tunesmith.music.midi import melody_from_score
-from tunesmith.music.notation import Key, estimate_key, meter_of, parse_key
-from tunesmith.score import save_score, score_svg
+from tunesmith.outputs.score import save_score, score_svg
 
 music21 = pytest.importorskip("music21")
 
@@ -182,9 +182,9 @@ def test_cli_score_and_export(tmp_path, capsys):
 
 
 def test_galleries_and_notebooks_show_the_score(tmp_path):
-    from tunesmith.compose import generate_to_dir
-    from tunesmith.gallery import melody_sections, write_gallery
-    from tunesmith.notebook import melody_html
+    from tunesmith.outputs.compose import generate_to_dir
+    from tunesmith.outputs.gallery import melody_sections, write_gallery
+    from tunesmith.outputs.notebook import melody_html
 
     report = generate_to_dir("default", "E4 G4 A4", tmp_path, 1, plot=True, steps=48, seed=1)
     files = report["outputs"][0]["files"]

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from tunesmith.errors import BadInputError
+from tunesmith.audio.render import render
+from tunesmith.audio.transcribe import NoteEvent, note_f1, transcribe
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, Note
 from tunesmith.music.primer import parse_primer
-from tunesmith.render import render
-from tunesmith.transcribe import NoteEvent, note_f1, transcribe
 
 SR = 22050
 # 24 notes, 8ths to a whole note, C2-octave range around middle C, at 110 qpm (~9 s)

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunesmith.errors import RenderError
+from tunesmith.audio.render import find_soundfont, render
+from tunesmith.core.errors import RenderError
 from tunesmith.music.melody import Melody, Note
-from tunesmith.render import find_soundfont, render
-from tunesmith.video import ffmpeg_exe, make_video
+from tunesmith.outputs.video import ffmpeg_exe, make_video
 
 try:
     find_soundfont()

@@ -193,12 +193,12 @@ def test_error_messages_hold_no_server_paths_or_exception_text(client, monkeypat
     assert plain("step 3/4, MIDI / audio") == "step 3/4, MIDI / audio"
     r = client.post("/api/melody/train", json={"folder": "/nonexistent/secret/place"})
     assert r.status_code == 400 and "--data-root" in r.json()["error"] and "/nonexistent" not in r.json()["error"]
-    import tunesmith.compose
+    import tunesmith.outputs.compose
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom at /srv/private/thing.py line 3")
 
-    monkeypatch.setattr(tunesmith.compose, "generate_to_dir", broken)
+    monkeypatch.setattr(tunesmith.outputs.compose, "generate_to_dir", broken)
     job = _wait(client, _start_generate(client).json()["job"])
     assert job["status"] == "error" and job["error"] == INTERNAL_ERROR, job
 
@@ -338,7 +338,7 @@ def test_path_traversal_is_refused(client, app, tmp_path):
 
 
 def test_twenty_concurrent_generations(client, models_dir, tmp_path):
-    from tunesmith.compose import generate_to_dir
+    from tunesmith.outputs.compose import generate_to_dir
 
     expected = {}
     steps = 48  # new steps after the primer C#4
@@ -480,7 +480,7 @@ def test_prepare_workers_end_on_sigterm_even_under_a_server_handler():
     """Workers forked from a server inherit its SIGTERM handler (uvicorn's only sets a flag): they must reset it."""
     import psutil
 
-    from tunesmith.music.engines import ProcessEngine
+    from tunesmith.data.engines import ProcessEngine
 
     old = signal.signal(signal.SIGTERM, lambda *args: None)
     try:
@@ -590,7 +590,7 @@ def _clip(tmp_path: Path) -> bytes:
 
 def test_spectrograms_from_threads(tmp_path):
     """matplotlib's mathtext parser is shared: unlocked, 8 threads drawing log axes failed 31 of 40 times."""
-    from tunesmith.plots import save_spectrogram
+    from tunesmith.outputs.plots import save_spectrogram
 
     rate = 22050
     audio = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import make_score, scale_tune
-from tunesmith.compose import generate_to_dir
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.melody.forms import parse_form, plan_bars, section_sources
 from tunesmith.melody.generate import MAX_PRIMER_BARS, load_melody_model
 from tunesmith.music.midi import read_score
+from tunesmith.outputs.compose import generate_to_dir
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import os
 # small model trained on a busy machine (other jobs, or two trainings at once) ran 10-50x slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from tunesmith.errors import TunesmithError
+from tunesmith.core.errors import TunesmithError
 
 __version__ = "0.1.0"
 
@@ -26,21 +26,21 @@ _LAZY = {
     "NO_EVENT": "tunesmith.music.melody",
     "NOTE_OFF": "tunesmith.music.melody",
     "load_melody_model": "tunesmith.melody.generate",
-    "generate_to_dir": "tunesmith.compose",
+    "generate_to_dir": "tunesmith.outputs.compose",
     "MelodyModel": "tunesmith.melody.generate",
     "train_melody_model": "tunesmith.melody.train",
     "MelodyConfig": "tunesmith.melody.model",
-    "prepare_corpus": "tunesmith.music.corpus",
+    "prepare_corpus": "tunesmith.data.corpus",
     "parse_primer": "tunesmith.music.primer",
     "read_score": "tunesmith.music.midi",
     "write_midi": "tunesmith.music.midi",
     "melody_from_score": "tunesmith.music.midi",
-    "render_to_file": "tunesmith.render",
-    "render_many": "tunesmith.render",
-    "plot_piano_roll": "tunesmith.plots",
-    "save_spectrogram": "tunesmith.plots",
-    "save_loss_curve": "tunesmith.plots",
-    "make_video": "tunesmith.video",
+    "render_to_file": "tunesmith.audio.render",
+    "render_many": "tunesmith.audio.render",
+    "plot_piano_roll": "tunesmith.outputs.plots",
+    "save_spectrogram": "tunesmith.outputs.plots",
+    "save_loss_curve": "tunesmith.outputs.plots",
+    "make_video": "tunesmith.outputs.video",
     "train_audio_model": "tunesmith.audio_model.train",
     "load_audio_model": "tunesmith.audio_model.generate",
     "generate_audio": "tunesmith.audio_model.generate",
@@ -48,13 +48,13 @@ _LAZY = {
     "evaluate_model": "tunesmith.evaluate",
     "compare_models": "tunesmith.evaluate",
     "run_demo": "tunesmith.demo",
-    "save_score": "tunesmith.score",
-    "score_svg": "tunesmith.score",
+    "save_score": "tunesmith.outputs.score",
+    "score_svg": "tunesmith.outputs.score",
     "export_melody": "tunesmith.music.export",
     "to_abc": "tunesmith.music.export",
     "to_musicxml": "tunesmith.music.export",
-    "harmonize": "tunesmith.harmony",
-    "harmonize_file": "tunesmith.harmony",
+    "harmonize": "tunesmith.music.harmony",
+    "harmonize_file": "tunesmith.music.harmony",
 }
 
 __all__ = ["TunesmithError", "__version__", *_LAZY]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.errors import BadInputError, Interrupted, TunesmithError
+from tunesmith.core.errors import BadInputError, Interrupted, TunesmithError
 
 
 def _csv(text: str) -> list[str]:
@@ -119,7 +119,7 @@ def _show(value) -> str:
 def _threads(options: dict) -> None:
     """``--threads`` of a generating command: set for this process (training commands pass it to the library)."""
     if options.get("threads") is not None:
-        from tunesmith.device import use_threads
+        from tunesmith.core.device import use_threads
 
         use_threads(options["threads"])
     options.pop("threads", None)
@@ -134,7 +134,7 @@ def given(options: dict, *names: str) -> dict:
 @command(
     "prepare",
     help="folder of MIDI/score files -> token shards + corpus.json",
-    defaults_from=("tunesmith.music.corpus:prepare_corpus", "tunesmith.music.midi:ExtractionSettings"),
+    defaults_from=("tunesmith.data.corpus:prepare_corpus", "tunesmith.music.midi:ExtractionSettings"),
     options=[
         opt("source", help="a folder of MIDI/ABC/MusicXML files (searched recursively)"),
         opt("-o", "--output", dest="out_dir", required=True, help="the corpus folder to write"),
@@ -156,7 +156,7 @@ def given(options: dict, *names: str) -> dict:
     ],
 )
 def _prepare(o: dict, progress: bool) -> None:
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
     from tunesmith.music.midi import ExtractionSettings
 
     settings = ExtractionSettings(**given(o, "min_bars", "max_steps", "min_unique_pitches", "gap_bars"))
@@ -271,7 +271,7 @@ def _melody_train(o: dict, progress: bool) -> None:
     "melody",
     "generate",
     help="continue a primer with a melody model",
-    defaults_from=("tunesmith.compose:generate_to_dir", "tunesmith.melody.generate:GenerationSettings"),
+    defaults_from=("tunesmith.outputs.compose:generate_to_dir", "tunesmith.melody.generate:GenerationSettings"),
     options=[
         opt("--model", default="default", help="a trained model folder, or 'default' (the shipped one)"),
         opt("--primer", help='"C#4", "C4 E4 G4", "[60, -2, 62, -1]", a MIDI/score file or an audio clip'),
@@ -328,7 +328,7 @@ def _melody_train(o: dict, progress: bool) -> None:
     ],
 )
 def _melody_generate(o: dict, progress: bool) -> None:
-    from tunesmith.compose import generate_to_dir
+    from tunesmith.outputs.compose import generate_to_dir
 
     _threads(o)
     model, out_dir = o.pop("model"), o.pop("out_dir")
@@ -349,7 +349,7 @@ def _melody_generate(o: dict, progress: bool) -> None:
 @command(
     "render",
     help="MIDI -> audio with a real instrument",
-    defaults_from=("tunesmith.render:render",),
+    defaults_from=("tunesmith.audio.render:render",),
     options=[
         opt("input", nargs="+", help="MIDI/score file(s); many in one call load the SoundFont once"),
         opt("-o", "--output", required=True, help="a WAV/FLAC/OGG file, or a folder with several inputs or instruments"),
@@ -365,12 +365,12 @@ def _melody_generate(o: dict, progress: bool) -> None:
     ],
 )
 def _render(o: dict, progress: bool) -> None:
-    from tunesmith.soundfont import font_copies, preload_soundfont
+    from tunesmith.audio.soundfont import font_copies, preload_soundfont
 
     if "numpy" not in sys.modules:  # a fresh process: rendering does no linear algebra, and NumPy's BLAS threads
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # would only spin for a while beside the font loaders
     preload_soundfont(o.get("soundfont"), font_copies())  # first: the font loads while NumPy and the rest import
-    from tunesmith.render import render_files
+    from tunesmith.audio.render import render_files
 
     instruments = _csv(o["instrument"]) if o.get("instrument") else None
     extra = given(o, "soundfont", "preset", "sample_rate", "force")
@@ -381,7 +381,7 @@ def _render(o: dict, progress: bool) -> None:
 @command(
     "plot",
     help="piano roll (interactive HTML, or PNG)",
-    defaults_from=("tunesmith.plots:save_piano_roll_png",),
+    defaults_from=("tunesmith.outputs.plots:save_piano_roll_png",),
     options=[
         opt("input", help="a MIDI/score file"),
         opt("-o", "--output", required=True, help="an .html file (interactive) or a .png"),
@@ -392,7 +392,7 @@ def _render(o: dict, progress: bool) -> None:
     ],
 )
 def _plot(o: dict, progress: bool) -> None:
-    from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
+    from tunesmith.outputs.plots import save_piano_roll_html, save_piano_roll_png
 
     if o.get("png") or o["output"].lower().endswith(".png"):
         path = save_piano_roll_png(o["input"], o["output"], **given(o, "width", "height", "force"))
@@ -433,9 +433,9 @@ def _export(o: dict, progress: bool) -> None:
 
 
 def _notation(o: dict, score: bool) -> None:
+    from tunesmith.core.folders import output_file
     from tunesmith.music.export import export_melodies, format_of, load_melodies
-    from tunesmith.outputs import output_file
-    from tunesmith.score import save_score, score_format
+    from tunesmith.outputs.score import save_score, score_format
 
     (score_format if score else format_of)(o["output"])  # a wrong suffix is named before anything else
     suffix = (Path(o["output"]).suffix.lower(),)
@@ -452,7 +452,7 @@ def _notation(o: dict, score: bool) -> None:
                 melody.primer_steps = o["primer_steps"]
         chords = None
         if o.get("chords"):
-            from tunesmith.harmony import harmonize
+            from tunesmith.music.harmony import harmonize
 
             chords = [harmonize(melody, key=o.get("key")).chords for melody in melodies]
         kwargs = dict(key=o.get("key"), title=o.get("title"))
@@ -466,7 +466,7 @@ def _notation(o: dict, score: bool) -> None:
 @command(
     "harmonize",
     help="add chords to a melody: two-track MIDI (or ABC/MusicXML by suffix)",
-    defaults_from=("tunesmith.harmony:harmonize_file",),
+    defaults_from=("tunesmith.music.harmony:harmonize_file",),
     options=[
         opt("input", help="a MIDI/ABC/MusicXML melody"),
         opt("-o", "--output", required=True, help="OUT.mid (melody + chords track), OUT.abc or OUT.musicxml"),
@@ -477,7 +477,7 @@ def _notation(o: dict, score: bool) -> None:
     ],
 )
 def _harmonize(o: dict, progress: bool) -> None:
-    from tunesmith.harmony import harmonize_file
+    from tunesmith.music.harmony import harmonize_file
 
     result = harmonize_file(o["input"], o["output"], **given(o, "key", "per", "chord_instrument", "force"))
     for line in result.report():
@@ -495,7 +495,7 @@ def _harmonize(o: dict, progress: bool) -> None:
     ],
 )
 def _spectrogram(o: dict, progress: bool) -> None:
-    from tunesmith.plots import save_spectrogram
+    from tunesmith.outputs.plots import save_spectrogram
 
     print(f"Wrote {save_spectrogram(o['input'], o['output'], **given(o, 'force'))}")
 
@@ -506,7 +506,7 @@ def _spectrogram(o: dict, progress: bool) -> None:
     options=[opt("model", help="a trained model folder")],
 )
 def _loss_curve(o: dict, progress: bool) -> None:
-    from tunesmith.plots import save_loss_curve
+    from tunesmith.outputs.plots import save_loss_curve
 
     paths = save_loss_curve(o["model"])
     print("\n".join(f"Wrote {p}" for p in paths.values()) or f"{o['model']}: log.jsonl has no rows to plot yet")
@@ -515,7 +515,7 @@ def _loss_curve(o: dict, progress: bool) -> None:
 @command(
     "video",
     help="MP4: scrolling piano roll + rendered audio",
-    defaults_from=("tunesmith.video:make_video",),
+    defaults_from=("tunesmith.outputs.video:make_video",),
     options=[
         opt("input", help="a MIDI/score file"),
         opt("-o", "--output", dest="path", required=True, help="the .mp4 to write"),
@@ -527,7 +527,7 @@ def _loss_curve(o: dict, progress: bool) -> None:
     ],
 )
 def _video(o: dict, progress: bool) -> None:
-    from tunesmith.video import make_video
+    from tunesmith.outputs.video import make_video
 
     width, _, height = o.pop("size").lower().partition("x")
     if not (width.isdigit() and height.isdigit()):
@@ -653,7 +653,7 @@ def _audio_generate(o: dict, progress: bool) -> None:
 @command(
     "transcribe",
     help="audio -> monophonic melody MIDI",
-    defaults_from=("tunesmith.transcribe:transcribe",),
+    defaults_from=("tunesmith.audio.transcribe:transcribe",),
     options=[
         opt("input", help="an audio file"),
         opt("-o", "--output", required=True, help="the MIDI file to write"),
@@ -663,7 +663,7 @@ def _audio_generate(o: dict, progress: bool) -> None:
     ],
 )
 def _transcribe(o: dict, progress: bool) -> None:
-    from tunesmith.transcribe import transcribe_to_file
+    from tunesmith.audio.transcribe import transcribe_to_file
 
     melody = transcribe_to_file(o["input"], o["output"], **given(o, "method", "max_seconds", "force"))
     print(f"{melody.summary()}\nWrote {o['output']}")
@@ -721,7 +721,7 @@ def _demo(o: dict, progress: bool) -> None:
 
 @command("models", help="list bundled and local models", options=[])
 def _models(o: dict, progress: bool) -> None:
-    from tunesmith.models import list_models
+    from tunesmith.core.models import list_models
 
     print("\n".join(list_models()))
 
@@ -875,7 +875,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from tunesmith.progress import set_quiet
+    from tunesmith.core.progress import set_quiet
 
     set_quiet(args.quiet)
     warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"

@@ -24,7 +24,7 @@ def run_demo(
 ) -> dict:
     """Write the demo gallery into ``out_dir``: new, empty or an earlier demo's (``force=True``: any folder,
     replacing only the demo's names: ``index.html``, ``static/``, ``primer_N/``); checked and locked first."""
-    from tunesmith.outputs import DEMO, output_dir, write_marker
+    from tunesmith.core.folders import DEMO, output_dir, write_marker
 
     with output_dir(out_dir, DEMO.name, force=force):
         write_marker(out_dir, DEMO.name)
@@ -33,9 +33,9 @@ def run_demo(
 
 def _run_demo(out_dir, seed: int, n: int, steps: int) -> dict:
     from tunesmith.assets import example_midis
-    from tunesmith.compose import generate_to_dir
-    from tunesmith.gallery import melody_sections, section_html, write_gallery
     from tunesmith.melody.generate import load_melody_model
+    from tunesmith.outputs.compose import generate_to_dir
+    from tunesmith.outputs.gallery import melody_sections, section_html, write_gallery
 
     started = time.perf_counter()
     out = Path(out_dir)
@@ -73,7 +73,7 @@ def _run_demo(out_dir, seed: int, n: int, steps: int) -> dict:
         "another colour in the piano rolls and in orange in the scores too.",
     )
     seconds = time.perf_counter() - started
-    from tunesmith.files import write_json
+    from tunesmith.core.files import write_json
 
     write_json(out / "demo.json", {"kind": "demo", "complete": True, "folders": [f.name for f in written], "seed": seed})
     # the demo always says where its files are (--quiet only hides progress bars)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith import defaults
-from tunesmith.errors import BadInputError, Cancelled, NoPitchedContentError, TunesmithError
-from tunesmith.files import write_json
+from tunesmith.core.errors import BadInputError, Cancelled, NoPitchedContentError, TunesmithError
+from tunesmith.core.files import write_json
 
 
 def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, int]:
@@ -60,7 +60,7 @@ def clip_primer(clip, samples: np.ndarray, sample_rate: int):
     The pipeline never builds a primer from nothing: the audio model would otherwise turn silence into
     whatever tone it drifts to, and that tone would become the melody's primer.
     """
-    from tunesmith.transcribe import transcribe
+    from tunesmith.audio.transcribe import transcribe
 
     try:
         return transcribe((samples, sample_rate))
@@ -97,7 +97,7 @@ def run_pipeline(
 
     ``threads``: CPU threads for every step (default: training picks per model, the rest use all allowed).
     ``on_progress(fraction, message)`` hears each stage (and training steps); setting the ``threading.Event``
-    ``stop_event`` stops the chain with :class:`tunesmith.errors.Cancelled` at the next stage or step.
+    ``stop_event`` stops the chain with :class:`tunesmith.core.errors.Cancelled` at the next stage or step.
 
     ``out_dir`` must be new, empty or an earlier pipeline's (known by its ``results.json``); ``force=True`` writes
     into another folder, replacing only the pipeline's own file names (``index.html``, ``seed.wav``, ...). It is
@@ -105,7 +105,7 @@ def run_pipeline(
     """
     settings = dict(locals())  # the arguments, passed on as they came
     del settings["force"]
-    from tunesmith.outputs import PIPELINE, output_dir
+    from tunesmith.core.folders import PIPELINE, output_dir
 
     with output_dir(out_dir, PIPELINE.name, force=force):
         return _run_pipeline(**settings)
@@ -115,17 +115,17 @@ def _run_pipeline(
     clip, out_dir, *, audio_model, melody_model, primer, instruments, n, steps, temperature, seconds, max_seconds,
     audio_epochs, seed, progress, threads, on_progress, stop_event,
 ) -> dict:  # fmt: skip
-    from tunesmith.device import use_threads
-    from tunesmith.outputs import PIPELINE, write_marker
+    from tunesmith.core.device import use_threads
+    from tunesmith.core.folders import PIPELINE, write_marker
 
     if threads is not None:
         use_threads(threads)
-    from tunesmith.compose import generate_to_dir
-    from tunesmith.gallery import melody_sections, section_html, write_gallery
+    from tunesmith.audio.render import write_audio
     from tunesmith.melody.generate import load_melody_model
     from tunesmith.music.midi import write_midi
-    from tunesmith.plots import save_piano_roll_html, save_piano_roll_png, save_spectrogram
-    from tunesmith.render import write_audio
+    from tunesmith.outputs.compose import generate_to_dir
+    from tunesmith.outputs.gallery import melody_sections, section_html, write_gallery
+    from tunesmith.outputs.plots import save_piano_roll_html, save_piano_roll_png, save_spectrogram
 
     instruments = list(instruments or defaults.PIPELINE_INSTRUMENTS)
 
@@ -213,7 +213,7 @@ def _run_pipeline(
 
     # 2. transcription turns audio into a primer (the original clip if the regenerated one has no clear notes)
     if primer is None:
-        from tunesmith.transcribe import transcribe
+        from tunesmith.audio.transcribe import transcribe
 
         stage(0.5, "transcribing the audio into a primer")
         primer_melody, results["primer_source"] = clip_melody, "clip"
@@ -241,7 +241,7 @@ def _run_pipeline(
     save_piano_roll_html(primer_melody, out / "primer.html", title="primer", js_dir=out)
     save_piano_roll_png(primer_melody, out / "primer.png", title="primer")
     try:
-        from tunesmith.score import save_score
+        from tunesmith.outputs.score import save_score
 
         save_score(primer_melody, out / "primer.svg", title="primer")
     except TunesmithError as exc:  # Verovio not installed: the gallery shows the piano roll alone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tunesmith.errors import ModelError
+from tunesmith.core.errors import ModelError
 
 ASSETS = Path(__file__).parent
 MODELS = ASSETS / "models"

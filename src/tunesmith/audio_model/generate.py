@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tunesmith import checkpoint
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
 from tunesmith.audio_model.spectra import griffin_lim, load_audio, magnitudes
-from tunesmith.device import pick_device, threads_for_small_steps
-from tunesmith.errors import BadInputError, Cancelled, ModelError
-from tunesmith.files import write_json
+from tunesmith.core import checkpoint
+from tunesmith.core.device import pick_device, threads_for_small_steps
+from tunesmith.core.errors import BadInputError, Cancelled, ModelError
+from tunesmith.core.files import write_json
 
 NOISE_BLOCK = 256  # frames of sampling noise drawn per call
 LEVEL_EVERY = 4  # frames between level checks (a 20 s output at 44.1 kHz has 1,723 frames)
@@ -258,12 +258,12 @@ def generate_audio(
     """Write ``output_01.wav``... , spectrogram PNGs of the seed and each output, and ``generation.json``.
 
     ``on_progress(fraction, message)`` hears how far it got; setting the ``threading.Event`` ``stop_event``
-    stops it within a few frames (or before the next output's files) with :class:`tunesmith.errors.Cancelled`.
+    stops it within a few frames (or before the next output's files) with :class:`tunesmith.core.errors.Cancelled`.
 
     ``out_dir`` must be new, empty or an earlier audio generation (``force=True``: any folder); checked and
     locked before any work. Outputs of an earlier run that this one did not write are deleted at the end.
     """
-    from tunesmith.outputs import AUDIO_GENERATION, output_dir
+    from tunesmith.core.folders import AUDIO_GENERATION, output_dir
 
     settings = dict(
         seconds=seconds,
@@ -281,8 +281,8 @@ def generate_audio(
 
 
 def _generate_audio(model_dir, seed_clip, out_dir: Path, device, settings: dict, stop_event=None, on_progress=None) -> dict:
-    from tunesmith.outputs import AUDIO_GENERATION, remove_own_files
-    from tunesmith.render import write_audio
+    from tunesmith.audio.render import write_audio
+    from tunesmith.core.folders import AUDIO_GENERATION, remove_own_files
 
     def stop_check(message: str) -> None:
         if stop_event is not None and stop_event.is_set():
@@ -328,9 +328,9 @@ def _generate_audio(model_dir, seed_clip, out_dir: Path, device, settings: dict,
 
 def _spectrograms(seed_clip, clips: list[np.ndarray], rate: int, out_dir: Path, notes: list[str]) -> list[str]:
     try:
-        from tunesmith.plots import save_spectrogram
+        from tunesmith.outputs.plots import save_spectrogram
     except (ImportError, AttributeError):
-        notes.append("spectrograms not drawn: tunesmith.plots.save_spectrogram is unavailable")
+        notes.append("spectrograms not drawn: tunesmith.outputs.plots.save_spectrogram is unavailable")
         return []
     paths = [save_spectrogram(str(seed_clip), out_dir / "seed.png", title=f"seed: {Path(seed_clip).name}")]
     for i, audio in enumerate(clips, 1):

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tunesmith.config import config_from_dict, read_config_file
+from tunesmith.core.config import config_from_dict, read_config_file
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.rnn_step import rnn_step
 from tunesmith.defaults import AUDIO_EPOCHS
-from tunesmith.errors import BadInputError
-from tunesmith.rnn_step import rnn_step
 
 LOSSES = ("mse", "msle", "mae", "huber", "log-spectral")
 OPTIMIZERS = ("adam", "adamax", "adamw", "rmsprop", "sgd")

@@ -1,4 +1,4 @@
-"""Train a SpectralLSTM on audio clips through the shared training loop (tunesmith.training).
+"""Train a SpectralLSTM on audio clips through the shared training loop (tunesmith.core.training).
 
 One epoch visits every training window once, ``batch_size`` windows per step (MAGNet: 39 steps of
 64 windows for a 30 s clip). After each epoch the held-out one-step error is logged next to the
@@ -17,9 +17,9 @@ import torch.nn.functional as F
 
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
 from tunesmith.audio_model.spectra import FrameSet, build_frame_set, find_audio_files, load_audio
-from tunesmith.device import pick_device
-from tunesmith.errors import BadInputError
-from tunesmith.training import TrainSettings, claim_model_dir, run_training, use_bf16
+from tunesmith.core.device import pick_device
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.training import TrainSettings, claim_model_dir, run_training, use_bf16
 
 
 def load_clips(clips, sample_rate: int, min_samples: int) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
@@ -167,9 +167,9 @@ def train_audio_model(
     ``config`` is an AudioConfig or a dict with our or MAGNet's names; ``overrides`` (same names)
     win over it; on resume the saved config is used. Returns ``run_training``'s summary plus the
     files used and skipped. A trained model already in ``model_dir`` is continued with ``resume=True``,
-    replaced with ``force=True``, and otherwise refused before any work (see tunesmith.outputs).
+    replaced with ``force=True``, and otherwise refused before any work (see tunesmith.core.folders).
     """
-    from tunesmith import checkpoint
+    from tunesmith.core import checkpoint
 
     def settings_from(base: dict) -> AudioConfig:
         base = {**base, **overrides, "seed": seed}

@@ -131,9 +131,9 @@ def meets_goals(summary: dict) -> dict[str, bool]:
 
 def is_audio_model(model) -> bool:
     """True when ``model`` (a directory or a bundled name) holds an audio model (its config says so)."""
-    from tunesmith import checkpoint
     from tunesmith.assets import resolve_model_dir
-    from tunesmith.errors import ModelError
+    from tunesmith.core import checkpoint
+    from tunesmith.core.errors import ModelError
 
     try:
         return checkpoint.load_config(resolve_model_dir(model))["kind"] == "audio"
@@ -144,8 +144,8 @@ def is_audio_model(model) -> bool:
 def training_clip(model) -> Path | None:
     """The first clip the model learned from that still exists (its config records them); the shipped
     default learned from the example clip."""
-    from tunesmith import checkpoint
     from tunesmith.assets import BUNDLED, example_clip, resolve_model_dir
+    from tunesmith.core import checkpoint
 
     model_dir = resolve_model_dir(model)
     if model_dir.resolve() == BUNDLED["audio-default"].resolve():
@@ -171,7 +171,7 @@ def evaluate_audio_model(
     audio evaluation's (``force=True``: any, replacing only those names), checked and locked before any work."""
     import contextlib
 
-    from tunesmith.outputs import AUDIO_EVALUATION, output_dir
+    from tunesmith.core.folders import AUDIO_EVALUATION, output_dir
 
     claim = output_dir(out_dir, AUDIO_EVALUATION.name, force=force) if out_dir is not None else contextlib.nullcontext()
     with claim:
@@ -182,8 +182,8 @@ def _evaluate_audio_model(model_dir, seed_clip, out_dir, seconds: float, n: int,
     import time
 
     from tunesmith.audio_model.generate import load_audio_model
-    from tunesmith.errors import BadInputError
-    from tunesmith.files import atomic_path, write_json
+    from tunesmith.core.errors import BadInputError
+    from tunesmith.core.files import atomic_path, write_json
 
     if seed_clip is None:
         seed_clip = training_clip(model_dir)

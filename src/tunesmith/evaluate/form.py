@@ -108,7 +108,7 @@ def melodies_from_midi_folder(folder: str | os.PathLike, steps_per_quarter: int 
     """Every readable MIDI file below ``folder`` as one Melody in its own meter, from time 0 (no-note files left out)."""
     from pathlib import Path
 
-    from tunesmith.errors import TunesmithError
+    from tunesmith.core.errors import TunesmithError
     from tunesmith.music.midi import melody_from_score, read_score
 
     out = []

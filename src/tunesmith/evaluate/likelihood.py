@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 
 
 # --- likelihood ------------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def _corpus_dir(model, data, progress: bool = False) -> Iterator[Path]:
         return
     if not data.exists():
         raise BadInputError(f"{data}: no such corpus or MIDI folder")
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.data.corpus import prepare_corpus
 
     with tempfile.TemporaryDirectory(prefix="tunesmith-eval-") as tmp:
         prepare_corpus(data, tmp, eval_ratio=1.0, progress=progress)  # every file is held-out data
@@ -72,7 +72,7 @@ def training_gap(model_dir: str | os.PathLike | None, window: int = 3) -> dict:
     ``overfitting`` is True when the gap widened at each of the last ``window`` evaluations while the
     held-out loss stopped improving (its latest value is above its best): more training now memorises.
     """
-    from tunesmith.checkpoint import read_log
+    from tunesmith.core.checkpoint import read_log
 
     rows = read_log(model_dir) if model_dir else []
     train = sorted((r["step"], r["loss"]) for r in rows if r.get("split") == "train" and "loss" in r)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.evaluate.statistics import NOTE_LENGTH_LABELS, NOTE_LENGTH_QUARTERS, note_spans
 from tunesmith.music.melody import KEY_SCALES, SILENT, Melody, krumhansl_key, onset_grid
 
@@ -358,7 +358,7 @@ def holds_run(window: Window, index: np.ndarray, run: int = COPY_RUN) -> bool:
 
 
 def _train_melodies(corpus: Path | None, model) -> list[Melody]:
-    from tunesmith.music.corpus import load_split
+    from tunesmith.data.corpus import load_split
 
     if corpus is None or not (Path(corpus) / "corpus.json").is_file():
         return []
@@ -395,7 +395,7 @@ def continue_tunes(
     **settings,
 ) -> list[Melody]:
     """Each tune's first ``primer_bars`` bars continued by the model to ``bars`` bars (default settings)."""
-    from tunesmith.progress import progress_bar
+    from tunesmith.core.progress import progress_bar
 
     out = []
     bar = progress_bar(total=len(tunes), desc="continue", unit="tune", disable=not progress)

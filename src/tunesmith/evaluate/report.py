@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.files import write_json, write_text
 from tunesmith.evaluate.advice import evaluation_warnings
 from tunesmith.evaluate.form import FORM_DESCRIPTIONS, FORM_FIGURES, compare_form, form_statistics
 from tunesmith.evaluate.likelihood import _corpus_dir, _likelihood, _load_model
@@ -26,10 +27,9 @@ from tunesmith.evaluate.statistics import (
     _compare,
     melody_statistics,
 )
-from tunesmith.files import write_json, write_text
 from tunesmith.melody.model import count_parameters
 from tunesmith.music.melody import Melody
-from tunesmith.plots import one_drawing_at_a_time
+from tunesmith.outputs.plots import one_drawing_at_a_time
 
 
 # --- the whole evaluation -------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def reference_melodies(
     Cutting makes the reference as long as the generated melodies, so length-dependent features (pitch
     count, range) compare fairly. ``limit`` picks that many at random (seeded).
     """
-    from tunesmith.music.corpus import load_meters, load_split
+    from tunesmith.data.corpus import load_meters, load_split
     from tunesmith.music.meter import meter_of_steps
 
     events, offsets, spb = load_split(corpus, split)
@@ -91,8 +91,8 @@ def _generate(model, reference: list[Melody], n: int, steps: int, seed: int) -> 
 
 
 def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool, realism: int = 0) -> tuple[dict, dict]:
+    from tunesmith.core.progress import progress_bar
     from tunesmith.evaluate.realism import realism_on_corpus
-    from tunesmith.progress import progress_bar
 
     if n < 1 or steps < 2:
         raise BadInputError("evaluation needs n >= 1 melodies of at least 2 steps")
@@ -141,7 +141,7 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool, realis
 
 
 def _fine_tuned_from(model) -> str | None:
-    from tunesmith.checkpoint import load_config
+    from tunesmith.core.checkpoint import load_config
 
     return load_config(model.model_dir).get("init_from") if model.model_dir else None
 
@@ -172,7 +172,7 @@ def evaluate_model(
     writes into another folder, replacing only ``report.json`` and ``report.html``. It is checked and locked
     before any work.
     """
-    from tunesmith.outputs import MELODY_EVALUATION, output_dir
+    from tunesmith.core.folders import MELODY_EVALUATION, output_dir
 
     with output_dir(out_dir, MELODY_EVALUATION.name, force=force):
         report, curves = _evaluate(model, data, n, steps, seed, progress, realism)
@@ -424,7 +424,7 @@ def compare_models(
         raise BadInputError("compare_models needs at least one model")
     if out_dir is None:
         return _compare_models(models, data, n, None, steps, seed, force, realism)
-    from tunesmith.outputs import COMPARISON, output_dir, write_marker
+    from tunesmith.core.folders import COMPARISON, output_dir, write_marker
 
     with output_dir(out_dir, COMPARISON.name, force=force):  # checked and locked before the first model is judged
         write_marker(out_dir, COMPARISON.name)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tunesmith.data.corpus import load_meters, load_split
 from tunesmith.melody.encoding import MelodyEncoding
-from tunesmith.music.corpus import load_meters, load_split
 from tunesmith.music.melody import Melody
 
 

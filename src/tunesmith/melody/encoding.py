@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF
 
 NUM_SPECIAL = 2

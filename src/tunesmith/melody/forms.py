@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 
 STRAIN_BARS = 8
 # (form over one 8-bar strain, weight): see the module docstring

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tunesmith import checkpoint
-from tunesmith.config import config_from_dict
-from tunesmith.device import pick_device
-from tunesmith.errors import BadInputError, Cancelled, ModelError
+from tunesmith.core import checkpoint
+from tunesmith.core.config import config_from_dict
+from tunesmith.core.device import pick_device
+from tunesmith.core.errors import BadInputError, Cancelled, ModelError
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.melody.forms import check_form, parse_form, plan_bars
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
@@ -95,7 +95,7 @@ class MelodyModel:
         return f"MelodyModel({self.config.name}{where}, {count_parameters(self.module):,} parameters)"
 
     def _repr_html_(self) -> str:
-        from tunesmith.notebook import model_html
+        from tunesmith.outputs.notebook import model_html
 
         return model_html(self)
 

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.rnn_step import rnn_step
 from tunesmith.melody.encoding import MelodyEncoding
-from tunesmith.rnn_step import rnn_step
 
 
 class FastDropout(nn.Dropout):

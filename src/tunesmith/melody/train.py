@@ -11,12 +11,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tunesmith.config import config_from_dict
-from tunesmith.device import pick_device
-from tunesmith.errors import TrainingError
+from tunesmith.core.config import config_from_dict
+from tunesmith.core.device import pick_device
+from tunesmith.core.errors import TrainingError
+from tunesmith.core.training import TrainSettings, check_run_numbers, claim_model_dir, init_distributed, run_training, use_bf16
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
-from tunesmith.training import TrainSettings, check_run_numbers, claim_model_dir, init_distributed, run_training, use_bf16
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 PATIENCE = 10  # held-out evaluations in a row without a new best before training stops (1,000 steps at eval_every=100)
@@ -162,8 +162,8 @@ def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[st
     An input layer that gained inputs at the end (a legacy model -> one with ``beat_inputs``) keeps the old
     columns and starts the new ones at zero, so the new model begins exactly where the old one was.
     """
-    from tunesmith import checkpoint
     from tunesmith.assets import resolve_model_dir
+    from tunesmith.core import checkpoint
 
     tensors, _ = checkpoint._load_tensors(resolve_model_dir(model_dir) / checkpoint.WEIGHTS)
     state = module.state_dict()
@@ -186,8 +186,8 @@ def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[st
 
 def _saved_config(model: str | os.PathLike) -> dict:
     """The MelodyConfig fields a model folder was trained with (its architecture, for fine-tuning it)."""
-    from tunesmith import checkpoint
     from tunesmith.assets import resolve_model_dir
+    from tunesmith.core import checkpoint
 
     saved = checkpoint.load_config(resolve_model_dir(model))
     if saved.get("kind", "melody") != "melody":
@@ -223,9 +223,9 @@ def train_melody_model(
     """Train a Melody RNN on a prepared corpus or a raw folder of MIDI files (prepared on the fly).
 
     A trained model already in ``model_dir`` is continued with ``resume=True`` or replaced with ``force=True``,
-    and otherwise refused before any work (see tunesmith.outputs). Under torchrun, rank 0 prepares a raw
+    and otherwise refused before any work (see tunesmith.core.folders). Under torchrun, rank 0 prepares a raw
     folder while the other ranks wait for it. ``threads=None`` picks the CPU threads for the model
-    (tunesmith.device.default_threads).
+    (tunesmith.core.device.default_threads).
     ``config``: a preset name (default ``DEFAULT_CONFIG``), a MelodyConfig or a dict of its fields.
     ``init_from``: fine-tune: start from another model's weights (``warm_start``; ``"default"`` is the shipped model)
     instead of a random initialisation. Without a ``config`` the architecture is that model's own; a corpus smaller
@@ -235,8 +235,8 @@ def train_melody_model(
     better one (None or 0: run all the steps). The returned ``best_step`` and ``best_eval_loss`` say which was kept.
     Without held-out melodies the last step's weights are saved.
     """
-    from tunesmith import checkpoint
-    from tunesmith.music.corpus import prepare_corpus
+    from tunesmith.core import checkpoint
+    from tunesmith.data.corpus import prepare_corpus
 
     # nonsense numbers (batch_size=0, learning_rate=-1, steps=0) are refused before the model folder is made
     if config is None and init_from is not None:

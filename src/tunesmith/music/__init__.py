@@ -1,1 +1,1 @@
-"""Music types: notes, melodies with Magenta's event semantics, MIDI I/O, corpora and primers."""
+"""Music types, theory and file formats: melodies with Magenta event semantics, keys, meters, chords, MIDI, ABC, MusicXML, primers."""

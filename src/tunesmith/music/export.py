@@ -7,7 +7,7 @@ for sharp/flat/natural, ``-`` for a tie, ``|`` for a bar line and chord symbols 
 *MusicXML* is the exchange format of notation programs (MuseScore, Finale, Sibelius); music21 writes it.
 
 A melody read from a file keeps its key signature and meter in ``meta``; chord spans (from
-``tunesmith.harmony``) come along as quoted chord symbols / ``<harmony>`` elements.
+``tunesmith.music.harmony``) come along as quoted chord symbols / ``<harmony>`` elements.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
-from tunesmith.errors import BadInputError
-from tunesmith.files import atomic_path, write_text
-from tunesmith.music.melody import Melody
-from tunesmith.music.notation import (
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.files import atomic_path, write_text
+from tunesmith.music.key import (
     Key,
     bar_steps,
     beat_steps,
@@ -30,6 +29,7 @@ from tunesmith.music.notation import (
     meter_of,
     parse_key,
 )
+from tunesmith.music.melody import Melody
 
 EXPORT_FORMATS = ("abc", "musicxml")
 CHORD_TRACK_NAME = "chords"
@@ -94,7 +94,7 @@ def _melody_of_score(score, name: str, steps_per_quarter: int) -> Melody:
         melody.meta["key"] = key_from_signature(int(ks.key), bool(ks.tonality))
     chord_tracks = [t for t in score.tracks if t.name == CHORD_TRACK_NAME and len(t.notes)]
     if chord_tracks:
-        from tunesmith.harmony import chords_from_track
+        from tunesmith.music.harmony import chords_from_track
 
         offset = _leading_steps_dropped(score, melody, steps_per_quarter)
         melody.meta["chords"] = chords_from_track(chord_tracks[0], score.tpq, steps_per_quarter, offset, key_of(melody))
@@ -401,7 +401,7 @@ def export_melody(source, out: str | os.PathLike, *, fmt: str | None = None, cho
     ``out`` is checked and locked before any work; an existing file is replaced only with ``force=True``.
     ``chords`` (spans) go under the (first) melody. Every tune of a multi-tune ABC file is kept (``export_melodies``);
     the path returned is ``out`` (for MusicXML of several tunes, the first tune's file)."""
-    from tunesmith.outputs import output_file
+    from tunesmith.core.folders import output_file
 
     fmt = export_format(out, fmt)
     with output_file(out, (Path(out).suffix.lower(),), inputs=[source], what=f"{fmt} file", force=force):

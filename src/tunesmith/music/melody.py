@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.meter import check_meter, meter_of_steps, meter_steps
 from tunesmith.music.notes import KEY_NAMES, MAJOR_SCALE, pitch_to_name
 
@@ -200,7 +200,7 @@ class Melody:
         return f"Melody([{head}{more}], steps={len(self)}, steps_per_quarter={self.steps_per_quarter}, qpm={self.qpm:g})"
 
     def _repr_html_(self) -> str:  # notebook display (plots/render are imported lazily)
-        from tunesmith.notebook import melody_html
+        from tunesmith.outputs.notebook import melody_html
 
         return melody_html(self)
 

@@ -9,7 +9,7 @@ store just those two numbers per melody.
 
 from __future__ import annotations
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 
 DEFAULT_METER = (4, 4)
 DENOMINATORS = (1, 2, 4, 8, 16, 32)

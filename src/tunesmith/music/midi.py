@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from tunesmith.errors import BadInputError
-from tunesmith.files import write_bytes
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.files import write_bytes
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody, Note
 from tunesmith.music.meter import check_meter, meter_steps
 from tunesmith.music.smf import MidiDamage, has_note_ons, repair

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # tonics as key signatures spell them

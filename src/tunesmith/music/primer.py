@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.audio_io import AUDIO_SUFFIXES
-from tunesmith.errors import BadInputError
+from tunesmith.audio.io import AUDIO_SUFFIXES
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody
 from tunesmith.music.meter import parse_meter
 from tunesmith.music.midi import SCORE_SUFFIXES, melody_from_score, read_score
@@ -99,7 +99,7 @@ def _primer_from_file(path: Path, steps_per_quarter: int) -> Melody:
     if not path.is_file():
         raise BadInputError(f"primer file {path} does not exist")
     if path.suffix.lower() in AUDIO_SUFFIXES:
-        from tunesmith.transcribe import transcribe
+        from tunesmith.audio.transcribe import transcribe
 
         return transcribe(path, steps_per_quarter=steps_per_quarter)
     try:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.errors import Cancelled, TunesmithError
-from tunesmith.files import write_json
+from tunesmith.core.errors import Cancelled, TunesmithError
+from tunesmith.core.files import write_json
 
 MAX_LOG_ROWS = 2000  # rows kept per job for the live loss curve
 SAVE_EVERY = 1.0  # seconds between progress writes of a running job (status changes are written at once)

@@ -36,8 +36,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunesmith import defaults
-from tunesmith.audio_io import AUDIO_SUFFIXES
-from tunesmith.errors import BadInputError, Cancelled, TunesmithError, UnreadableAudioError
+from tunesmith.audio.io import AUDIO_SUFFIXES
+from tunesmith.core.errors import BadInputError, Cancelled, TunesmithError, UnreadableAudioError
 from tunesmith.web.jobs import INTERNAL_ERROR, Job, JobRunner
 
 STATIC = Path(__file__).parent / "static"
@@ -133,7 +133,7 @@ def data_folder(root: Path | None, folder: str) -> Path:
 def training_files(root: Path, folder: Path, stop_event=None, limit: int = MAX_FOLDER_FILES) -> list[Path]:
     """The MIDI/score files below ``folder``; symlinked folders are not entered and linked files that lead out of
     ``root`` are left out, so nothing outside the root is read. Stops (Cancelled) when ``stop_event`` is set."""
-    from tunesmith.music.corpus import CORPUS_SUFFIXES
+    from tunesmith.data.corpus import CORPUS_SUFFIXES
 
     root = root.resolve()
     found: list[Path] = []
@@ -566,7 +566,7 @@ class Studio:
 
         import soundfile
 
-        from tunesmith.audio_io import load_audio
+        from tunesmith.audio.io import load_audio
 
         try:
             with warnings.catch_warnings():
@@ -727,10 +727,10 @@ def create_app(
     @app.get("/api/info")
     def info():
         """Choices for the page's menus."""
+        from tunesmith.audio.render import INSTRUMENTS
         from tunesmith.audio_model.model import LOSSES, OPTIMIZERS
         from tunesmith.melody.model import CONFIGS
         from tunesmith.music.notes import SCALES
-        from tunesmith.render import INSTRUMENTS
 
         return {
             "instruments": list(INSTRUMENTS),
@@ -770,7 +770,7 @@ def create_app(
     @app.post("/api/generate")
     def generate(req: GenerateRequest):
         """Continue a primer into melodies with renders and piano rolls (a background job with progress and cancel)."""
-        from tunesmith.compose import generate_to_dir
+        from tunesmith.outputs.compose import generate_to_dir
 
         model = studio.melody_model(req.model)
         uploads = []
@@ -854,7 +854,7 @@ def create_app(
         final = studio.unique_model_dir(req.name)
 
         def work(job: Job):
-            from tunesmith.music.corpus import prepare_corpus
+            from tunesmith.data.corpus import prepare_corpus
 
             work_dir = studio.jobs_dir / job.id
             corpus = work_dir / "corpus"
@@ -1083,7 +1083,7 @@ def plural(count: int, one: str, many: str) -> str:
 
 def _redraw_loss(model_dir: Path) -> None:
     """Redraw the loss curve after the move out of the temp folder, so its title names the model."""
-    from tunesmith.plots import save_loss_curve
+    from tunesmith.outputs.plots import save_loss_curve
 
     try:
         save_loss_curve(model_dir)

@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.errors import BadInputError, Cancelled, TunesmithError
-from tunesmith.files import write_json
+from tunesmith.core.errors import BadInputError, Cancelled, TunesmithError
+from tunesmith.core.files import write_json
+from tunesmith.core.folders import MELODY_GENERATION, output_dir, remove_own_files
 from tunesmith.melody.generate import (
     GenerationSettings,
     MelodyModel,
@@ -21,7 +22,6 @@ from tunesmith.melody.generate import (
     settings_dict,
 )
 from tunesmith.music.midi import write_midi
-from tunesmith.outputs import MELODY_GENERATION, output_dir, remove_own_files
 
 
 def generate_to_dir(
@@ -46,11 +46,11 @@ def generate_to_dir(
     """Generate ``n`` melodies and write ``melody_01.mid``... plus ``generation.json`` (and renders/plots/videos).
 
     ``formats`` adds notation beside each MIDI file: ``abc``, ``musicxml``, ``svg`` (an engraved score; ``plot``
-    writes it too). ``chords`` adds a chord accompaniment (``tunesmith.harmony``): a second MIDI track heard on a
+    writes it too). ``chords`` adds a chord accompaniment (``tunesmith.music.harmony``): a second MIDI track heard on a
     second instrument, chord symbols in the ABC/MusicXML/score; a melody with no clear key keeps no chords and
     says why in ``generation.json``. ``on_progress(fraction, message)`` hears how far it got (sampling is the
     first half when files follow); setting the ``threading.Event`` ``stop_event`` stops it with
-    :class:`tunesmith.errors.Cancelled`.
+    :class:`tunesmith.core.errors.Cancelled`.
 
     ``settings_kwargs`` are ``GenerationSettings``: ``steps`` (new steps after the primer) or ``bars`` (whole
     melody), ``form``, ``end_on_tonic``, ``meter``, ``temperature``, ``key``, ... The MIDI files keep the primer's meter.
@@ -146,7 +146,7 @@ def _write_files(melody, out_dir: Path, request: FileRequest) -> tuple[dict, dic
     chord_spans = None
     piece = melody  # what is written and heard: the melody, or melody + chord track
     if request.chords:
-        from tunesmith.harmony import harmonize, harmonized_score
+        from tunesmith.music.harmony import harmonize, harmonized_score
 
         try:
             result = harmonize(melody)
@@ -160,19 +160,19 @@ def _write_files(melody, out_dir: Path, request: FileRequest) -> tuple[dict, dic
     files = {"midi": write_midi(piece, out_dir / f"{melody.name}.mid").name}
     files.update(_notation_files(melody, chord_spans, out_dir, request.formats, request.plot))
     if request.render:
-        from tunesmith.render import render_many
+        from tunesmith.audio.render import render_many
 
         for inst, path in render_many(piece, request.render, out_dir, melody.name, soundfont=request.soundfont).items():
             files[f"audio_{inst}"] = Path(path).name
     if request.plot:
-        from tunesmith.plots import save_piano_roll_html, save_piano_roll_png
+        from tunesmith.outputs.plots import save_piano_roll_html, save_piano_roll_png
 
         files["piano_roll_html"] = save_piano_roll_html(
             melody, out_dir / f"{melody.name}.html", js_dir=request.js_dir or out_dir
         ).name
         files["piano_roll_png"] = save_piano_roll_png(melody, out_dir / f"{melody.name}.png").name
     if request.video:
-        from tunesmith.video import make_video
+        from tunesmith.outputs.video import make_video
 
         inst = (request.render or ["music-box"])[0]
         files["video"] = make_video(melody, out_dir / f"{melody.name}.mp4", instrument=inst, soundfont=request.soundfont).name
@@ -189,7 +189,7 @@ def _notation_files(melody, chord_spans, out_dir: Path, formats: list[str], plot
     if "musicxml" in formats:
         files["musicxml"] = export_melody(melody, out_dir / f"{melody.name}.musicxml", chords=chord_spans).name
     if "svg" in formats or plot:
-        from tunesmith.score import save_score
+        from tunesmith.outputs.score import save_score
 
         try:
             files["score_svg"] = save_score(melody, out_dir / f"{melody.name}.svg", chords=chord_spans).name

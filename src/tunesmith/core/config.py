@@ -18,7 +18,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 
 T = TypeVar("T")
 

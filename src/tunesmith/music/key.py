@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.notes import MAJOR_SCALE, MINOR_SCALE
 
 # Krumhansl & Kessler's key profiles: how well each scale degree fits a major/minor key (1982 probe-tone data)

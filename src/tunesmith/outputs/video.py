@@ -6,7 +6,7 @@ frames go into ffmpeg already in the format H.264 stores (no per-frame colour co
 bytes of RGB), and libx264's ``ultrafast`` preset encodes them (quality is set by ``crf``; a slower
 preset only makes the file smaller). Measured on 2 cores: a 9-minute song at 960x540, 24 fps, costs
 0.13 CPU-s per second of video, start-up, synthesis and audio included; the previous RGB frames
-at 1280x720, 30 fps, ``veryfast`` cost 0.35 (30 s clip). Audio is AAC from :func:`tunesmith.render.render`.
+at 1280x720, 30 fps, ``veryfast`` cost 0.35 (30 s clip). Audio is AAC from :func:`tunesmith.audio.render.render`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import DiskFullError, RenderError
-from tunesmith.files import atomic_path, disk_full_error, remove_stale_temps, temp_path
-from tunesmith.outputs import writes_file
-from tunesmith.plots import GENERATED_COLOR, PITCH_NAMES, PRIMER_COLOR, NoteArrays, note_arrays
+from tunesmith.core.errors import DiskFullError, RenderError
+from tunesmith.core.files import atomic_path, disk_full_error, remove_stale_temps, temp_path
+from tunesmith.core.folders import writes_file
+from tunesmith.outputs.plots import GENERATED_COLOR, PITCH_NAMES, PRIMER_COLOR, NoteArrays, note_arrays
 
 BACKGROUND = (24, 26, 33)
 BLACK_KEY_ROW = (32, 34, 43)
@@ -150,10 +150,10 @@ def make_video(
     """Write an MP4 (H.264 + AAC) of the piano roll scrolling under a playhead, with the rendered audio.
 
     ``preset`` is libx264's speed preset (``ultrafast`` ... ``veryslow``): slower ones give smaller files.
-    An existing file at ``path`` is replaced only with ``force=True`` (``tunesmith.outputs``).
+    An existing file at ``path`` is replaced only with ``force=True`` (``tunesmith.core.folders``).
     """
-    from tunesmith.progress import progress_bar
-    from tunesmith.render import render, write_audio
+    from tunesmith.audio.render import render, write_audio
+    from tunesmith.core.progress import progress_bar
 
     path = Path(path)
     if width % 2 or height % 2 or width < 64 or height < 64:

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError, Cancelled, CorpusError, DiskFullError
-from tunesmith.files import atomic_path, disk_full_error, fsync_dir, remove_stale_temps, write_json
-from tunesmith.music.engines import open_engine
+from tunesmith.core.errors import BadInputError, Cancelled, CorpusError, DiskFullError
+from tunesmith.core.files import atomic_path, disk_full_error, fsync_dir, remove_stale_temps, write_json
+from tunesmith.core.folders import CORPUS, output_dir
+from tunesmith.data.engines import open_engine
+from tunesmith.data.partstore import PartStore, content_key
 from tunesmith.music.meter import meter_name, meter_of_steps, meter_steps
 from tunesmith.music.midi import MIDI_SUFFIXES, SCORE_SUFFIXES, ExtractionSettings, extract_melodies, read_score
-from tunesmith.music.partstore import PartStore, content_key
-from tunesmith.outputs import CORPUS, output_dir
 
 CORPUS_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
 SPLITS = ("train", "eval")
@@ -265,9 +265,9 @@ def prepare_corpus(
     ``out_dir`` must be new, empty or a corpus (``force=True`` writes into another folder, replacing only
     corpus files); it is locked for the run, so a second run at the same folder is refused at once.
     Setting the ``threading.Event`` ``stop_event`` stops the run within a second (the workers are ended) with
-    :class:`tunesmith.errors.Cancelled`; the files done so far are kept in ``out_dir/parts``.
+    :class:`tunesmith.core.errors.Cancelled`; the files done so far are kept in ``out_dir/parts``.
     """
-    from tunesmith.progress import progress_bar
+    from tunesmith.core.progress import progress_bar
 
     started = time.perf_counter()
     settings = settings or ExtractionSettings()

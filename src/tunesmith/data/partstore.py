@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.files import remove_stale_temps, write_bytes, write_json
+from tunesmith.core.files import remove_stale_temps, write_bytes, write_json
 from tunesmith.music.midi import MIDI_SUFFIXES
 
 PART_FORMAT = 2  # 2: per-melody steps_per_beat (the meter) stored too

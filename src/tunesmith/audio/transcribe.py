@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, Melody, Note
 from tunesmith.music.notes import pitch_to_name
 
@@ -478,8 +478,8 @@ def transcribe(
 def transcribe_to_file(audio, path: str | os.PathLike, *, force: bool = False, **kwargs) -> Melody:
     """Transcribe ``audio`` into the MIDI file ``path`` (checked and locked before any work; an existing file is
     replaced only with ``force=True``); returns the Melody."""
+    from tunesmith.core.folders import output_file
     from tunesmith.music.midi import write_midi
-    from tunesmith.outputs import output_file
 
     with output_file(path, (".mid", ".midi"), inputs=[audio], what="MIDI file", force=force):
         melody = transcribe(audio, **kwargs)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError, UnreadableAudioError
+from tunesmith.core.errors import BadInputError, UnreadableAudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
 MIN_FILE_RATE, MAX_FILE_RATE = 1000, 768_000  # a header outside this is damaged (a 1 Hz header would resample 16,000x)

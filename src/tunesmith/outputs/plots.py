@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
-from tunesmith.files import atomic_path, write_text
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.files import atomic_path, write_text
+from tunesmith.core.folders import writes_file
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, Melody
 from tunesmith.music.notes import pitch_to_name
-from tunesmith.outputs import writes_file
 
 PRIMER_COLOR = "#e6550d"  # orange
 GENERATED_COLOR = "#3182bd"  # blue
@@ -233,7 +233,7 @@ def share_bokeh_js(folder: str | os.PathLike) -> Path:
 
 def _what(obj) -> str:
     """The input named for a message: its path, or what it is."""
-    from tunesmith.render import _describe
+    from tunesmith.audio.render import _describe
 
     return _describe(obj)
 
@@ -242,7 +242,7 @@ def _what(obj) -> str:
 def save_piano_roll_html(obj, path: str | os.PathLike, *, js_dir: str | os.PathLike | None = None, **kwargs) -> Path:
     """Write the interactive piano roll as an HTML file: self-contained, or, with ``js_dir``, loading bokeh's
     JS from the copy shared by all pages under that folder (a gallery of many melodies stays small).
-    An existing file is replaced only with ``force=True`` (``tunesmith.outputs``)."""
+    An existing file is replaced only with ``force=True`` (``tunesmith.core.folders``)."""
     fig = piano_roll_figure(obj, **kwargs)
     js_url = None
     if js_dir is not None:
@@ -349,7 +349,7 @@ def save_spectrogram(
             raise BadInputError("save_spectrogram of an array needs sample_rate")
         audio, sr = audio_or_path, int(sample_rate)
     else:
-        from tunesmith.audio_io import load_audio
+        from tunesmith.audio.io import load_audio
 
         audio, sr = load_audio(audio_or_path, None)  # the one reader: same formats and messages everywhere
         title = title or Path(audio_or_path).name
@@ -380,8 +380,8 @@ def save_loss_curve(model_dir: str | os.PathLike) -> dict[str, Path]:
 
     Accuracy gets a second panel when the log has it. Returns ``{}`` (writes nothing) when the log is empty.
     """
-    from tunesmith.checkpoint import read_log
-    from tunesmith.outputs import folder_kind
+    from tunesmith.core.checkpoint import read_log
+    from tunesmith.core.folders import folder_kind
 
     model_dir = Path(model_dir)
     if model_dir.is_dir() and folder_kind(model_dir) not in ("melody model", "audio model"):  # plots/: a model's only

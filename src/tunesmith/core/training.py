@@ -27,14 +27,14 @@ from typing import Any, Protocol
 
 import torch
 
-from tunesmith import checkpoint
-from tunesmith.allocator import release_freed_memory, reuse_freed_memory
-from tunesmith.checkpoint import LOG, read_log
-from tunesmith.device import use_threads
-from tunesmith.errors import Interrupted, OutputError, TrainingError
-from tunesmith.files import remove_stale_temps, write_text
-from tunesmith.outputs import output_dir, remove_own_files
-from tunesmith.progress import progress_bar
+from tunesmith.core import checkpoint
+from tunesmith.core.allocator import release_freed_memory, reuse_freed_memory
+from tunesmith.core.checkpoint import LOG, read_log
+from tunesmith.core.device import use_threads
+from tunesmith.core.errors import Interrupted, OutputError, TrainingError
+from tunesmith.core.files import remove_stale_temps, write_text
+from tunesmith.core.folders import output_dir, remove_own_files
+from tunesmith.core.progress import progress_bar
 
 
 class TrainingTask(Protocol):
@@ -48,7 +48,7 @@ class TrainingTask(Protocol):
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
     def evaluate(self) -> dict[str, float]: ...
 
-    # optional: thread_hints, a dict for tunesmith.device.default_threads (recurrent=True, units=128)
+    # optional: thread_hints, a dict for tunesmith.core.device.default_threads (recurrent=True, units=128)
 
     # optional: learning_rate(step) -> float, a schedule applied before every optimizer step
 
@@ -64,7 +64,7 @@ class TrainSettings:
     seed: int = 0
     resume: bool = False
     progress: bool = True
-    threads: int | None = None  # None: tunesmith.device.default_threads for the task's model
+    threads: int | None = None  # None: tunesmith.core.device.default_threads for the task's model
     max_seconds: float | None = None  # stop (with a checkpoint) after this much wall time
     stop_event: Any = None  # a threading.Event: set it to stop cleanly (the web page's Cancel)
     on_log: Any = None  # called with each logged row (live progress in the web page)
@@ -141,7 +141,7 @@ def init_distributed() -> tuple[int, int]:
 def run_training(task: TrainingTask, model_dir: str | os.PathLike, settings: TrainSettings) -> dict:
     """Train ``task.model``, checkpointing into ``model_dir``; returns the final metrics.
 
-    Runs on ``settings.threads`` CPU threads, else the model's default (tunesmith.device); the
+    Runs on ``settings.threads`` CPU threads, else the model's default (tunesmith.core.device); the
     process's thread count is put back afterwards, so generation after training is unaffected.
     """
     rank, world = init_distributed()
@@ -221,7 +221,7 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
         if final:
             release_freed_memory()  # drawing the curve must not add to the training loop's cached buffers
             try:
-                from tunesmith.plots import save_loss_curve
+                from tunesmith.outputs.plots import save_loss_curve
 
                 save_loss_curve(model_dir)
             except Exception as exc:  # a plot must never lose a trained model

@@ -22,7 +22,7 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
 
 if TYPE_CHECKING:
     import torch

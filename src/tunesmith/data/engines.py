@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import islice
 
-from tunesmith.errors import Cancelled, TunesmithError
+from tunesmith.core.errors import Cancelled, TunesmithError
 
 ENGINES = ("process", "ray")
 
@@ -85,7 +85,7 @@ def _alive(pid: int) -> bool:
 
 class ProcessEngine(Engine):
     """A local process pool; the default engine. Setting ``stop_event`` stops the work within a fraction of a
-    second: the map raises :class:`tunesmith.errors.Cancelled` and ``close`` ends the workers (SIGTERM)."""
+    second: the map raises :class:`tunesmith.core.errors.Cancelled` and ``close`` ends the workers (SIGTERM)."""
 
     def __init__(self, workers: int, stop_event=None):
         self.parallelism = workers

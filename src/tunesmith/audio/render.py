@@ -5,7 +5,7 @@ which *program* number (0-127) holds which instrument (0 acoustic piano, 24 nylo
 box...), and reserves MIDI channel 10 for drums (bank 128). We drive FluidSynth offline ourselves:
 note and control events are sent at their sample time and audio is pulled as float32 in between,
 so no audio driver is needed and rendering runs far faster than real time. The SoundFont is loaded
-once per process (``tunesmith.soundfont``) and lent to a fresh synth for each render.
+once per process (``tunesmith.audio.soundfont``) and lent to a fresh synth for each render.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import RenderError, TunesmithError
-from tunesmith.files import atomic_path, write_bytes
-from tunesmith.outputs import check_output_dir, check_output_file, output_file
-from tunesmith.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont
+from tunesmith.audio.soundfont import find_soundfont, font_copies, import_fluidsynth, load_font, preload_soundfont
+from tunesmith.core.errors import RenderError, TunesmithError
+from tunesmith.core.files import atomic_path, write_bytes
+from tunesmith.core.folders import check_output_dir, check_output_file, output_file
 
 PEAK_DBFS = -1.0
 DRUM_CHANNEL = 9  # "channel 10" counted from 1
@@ -245,7 +245,7 @@ def _parse_preset(preset: str | None) -> tuple[int, int] | None:
     return int(match[1]), int(match[2])
 
 
-CHORD_TRACK_NAME = "chords"  # the accompaniment track tunesmith.harmony writes
+CHORD_TRACK_NAME = "chords"  # the accompaniment track tunesmith.music.harmony writes
 
 
 def _chord_program(track_program: int, program: int | None, accompaniment: int | None) -> int:
@@ -516,7 +516,7 @@ def render(
     ``preset='BANK:PROG'`` picks a preset of your own ``soundfont`` instead. Samples are float32,
     shape ``[n]`` (mono) or ``[n, 2]`` (stereo), peak-normalised to -1 dBFS. The release tail rings
     on after the last note until silent (at most 2 s), or exactly ``tail_seconds``. A track named ``chords``
-    (from ``tunesmith.harmony``) is the accompaniment: it keeps its own program, or takes ``accompaniment``,
+    (from ``tunesmith.music.harmony``) is the accompaniment: it keeps its own program, or takes ``accompaniment``,
     and switches to guitar (or piano) rather than double the melody's instrument.
     """
     from tunesmith.music.midi import as_score
@@ -625,7 +625,7 @@ def render_to_file(
     obj, path: str | os.PathLike, instrument: str | int | None = "piano", *, force: bool = False, **kwargs
 ) -> Path:
     """Render and write to ``path`` (WAV/FLAC/OGG by suffix); the path is checked and locked before rendering.
-    An existing file there is replaced only with ``force=True`` (see ``tunesmith.outputs``)."""
+    An existing file there is replaced only with ``force=True`` (see ``tunesmith.core.folders``)."""
     if Path(path).suffix.lower() not in AUDIO_FORMATS:
         raise RenderError(f"{path}: unknown audio format; use a .wav, .flac or .ogg suffix")
     with output_file(path, AUDIO_FORMATS, inputs=[obj], what="audio file", force=force):

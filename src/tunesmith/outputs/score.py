@@ -12,8 +12,8 @@ import os
 import re
 from pathlib import Path
 
-from tunesmith.errors import BadInputError
-from tunesmith.files import write_bytes, write_text
+from tunesmith.core.errors import BadInputError
+from tunesmith.core.files import write_bytes, write_text
 from tunesmith.music.export import PRIMER_COLOUR, load_melody, primer_note_count, to_abc
 
 SCORE_FORMATS = (".svg", ".png", ".pdf")
@@ -102,8 +102,8 @@ def score_format(out: str | os.PathLike) -> str:
 def save_score(source, out: str | os.PathLike, *, force: bool = False, **kwargs) -> Path:
     """Engrave ``source`` (Melody or MIDI/ABC/MusicXML path) to ``out``: ``.svg``, or ``.png``/``.pdf`` (these two
     need CairoSVG: pip install cairosvg). Options as ``score_svg``. Written atomically; ``out`` is checked and
-    locked before any work, and an existing file is replaced only with ``force=True`` (``tunesmith.outputs``)."""
-    from tunesmith.outputs import output_file
+    locked before any work, and an existing file is replaced only with ``force=True`` (``tunesmith.core.folders``)."""
+    from tunesmith.core.folders import output_file
 
     out = Path(out)
     suffix = score_format(out)

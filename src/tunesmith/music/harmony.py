@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import BadInputError
+from tunesmith.core.errors import BadInputError
+from tunesmith.music.key import Key, bar_steps, meter_of
 from tunesmith.music.melody import Melody
-from tunesmith.music.notation import Key, bar_steps, meter_of
 
 CHORD_TRACK_NAME = "chords"
 MIN_TONAL_FIT = 0.8  # share of note time on one diatonic scale below which a melody has no key to harmonise in
@@ -436,9 +436,9 @@ def harmonize_file(
 ) -> Harmonization:
     """Read a melody (MIDI/ABC/MusicXML or Melody), add chords, write a two-track MIDI file (or ABC/MusicXML by suffix).
     ``out`` is checked and locked before any work; an existing file is replaced only with ``force=True``."""
+    from tunesmith.core.folders import output_file
     from tunesmith.music.export import _SUFFIX_FORMAT
     from tunesmith.music.midi import MIDI_SUFFIXES
-    from tunesmith.outputs import output_file
 
     suffixes = (*MIDI_SUFFIXES, *_SUFFIX_FORMAT)
     with output_file(out, suffixes, inputs=[source], what="harmonized melody", force=force):
@@ -446,9 +446,9 @@ def harmonize_file(
 
 
 def _harmonize_file(source, out, key, per, chord_instrument) -> Harmonization:
+    from tunesmith.audio.render import resolve_instrument
     from tunesmith.music.export import export_melody, load_melody
     from tunesmith.music.midi import MIDI_SUFFIXES, write_midi
-    from tunesmith.render import resolve_instrument
 
     melody = load_melody(source)
     result = harmonize(melody, key=key, settings=Settings(per=per))

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tunesmith.errors import DiskFullError
+from tunesmith.core.errors import DiskFullError
 
 TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[^.]*\.tmp")
 FULL = (errno.ENOSPC, errno.EDQUOT)

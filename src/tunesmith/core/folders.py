@@ -17,7 +17,7 @@
 * One run per output at a time: a folder's lock file (``.tunesmith.lock``), a single file's hidden
   ``.NAME.tunesmith.lock`` beside it (removed at the end), each an flock held for the run; a second run at the
   same folder or file is refused at once. The operating system drops a lock when its process ends, killed or not.
-* Every file is written atomically (``tunesmith.files``): a temp file beside it, renamed over it when whole.
+* Every file is written atomically (``tunesmith.core.files``): a temp file beside it, renamed over it when whole.
 * ``-o`` that is a file where a folder is needed (or a folder where a file is), lies under a file, or is not
   writable is refused before any work, with the path in the message.
 """
@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.errors import OutputError
+from tunesmith.core.errors import OutputError
 
 LOCK_NAME = ".tunesmith.lock"
 FILE_LOCK_SUFFIX = ".tunesmith.lock"  # a single file's lock: .NAME.tunesmith.lock beside it
@@ -286,7 +286,7 @@ def _remove_empty(folders: list[Path]) -> None:
 def write_marker(folder: str | os.PathLike, kind: str) -> None:
     """Write ``kind``'s marker file in ``folder`` (``{"kind": ..., "complete": false}``) unless it is there: a run
     of several stages writes it before its first file, so a run stopped half-way is still known as this kind's."""
-    from tunesmith.files import write_json
+    from tunesmith.core.files import write_json
 
     spec = KINDS[kind]
     if spec.marker and not spec.marks(Path(folder)):
@@ -407,7 +407,7 @@ def output_file(
     path: str | os.PathLike, suffixes: Iterable[str], *, inputs: Iterable = (), what: str = "output", force: bool = False
 ) -> Iterator[Path]:
     """Claim the single output file ``path`` for the block: checked (``check_output_file``), its folder created,
-    locked against a second run at the same file. The caller writes it atomically (``tunesmith.files``)."""
+    locked against a second run at the same file. The caller writes it atomically (``tunesmith.core.files``)."""
     path = check_output_file(path, suffixes, inputs=inputs, what=what, force=force)
     created = _make_folder(path.parent)
     try:

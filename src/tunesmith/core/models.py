@@ -33,7 +33,7 @@ def describe(model_dir: Path, name: str | None = None) -> str:
 
 
 def _log_rows(model_dir: Path) -> list[dict]:
-    from tunesmith.checkpoint import read_log
+    from tunesmith.core.checkpoint import read_log
 
     return read_log(model_dir)
 

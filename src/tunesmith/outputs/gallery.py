@@ -9,7 +9,7 @@ import html
 import os
 from pathlib import Path
 
-from tunesmith.files import write_text
+from tunesmith.core.files import write_text
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;

@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 
-from tunesmith.errors import TunesmithError
+from tunesmith.core.errors import TunesmithError
 
 
 def audio_html(samples: np.ndarray, sample_rate: int) -> str:
@@ -32,7 +32,7 @@ def _piano_roll_html(obj, title: str | None = None) -> str:
     from bokeh.resources import INLINE
     from jinja2 import Template
 
-    from tunesmith.plots import _MATHJAX_CDN, piano_roll_figure
+    from tunesmith.outputs.plots import _MATHJAX_CDN, piano_roll_figure
 
     fig = piano_roll_figure(obj, title=title, width=None, height=300)
     fragment = file_html(fig, INLINE, template=Template(_FRAGMENT))
@@ -44,7 +44,7 @@ _FRAGMENT = "{{ bokeh_js }}{{ plot_div }}{{ plot_script }}"  # file_html's conte
 
 def _rendered_audio(obj) -> str:
     try:
-        from tunesmith.render import render
+        from tunesmith.audio.render import render
 
         samples, sample_rate = render(obj, "piano", sample_rate=22050)
     except TunesmithError as exc:  # no SoundFont on this machine: show the reason, not a traceback
@@ -66,7 +66,7 @@ def melody_html(melody) -> str:
 def _score_svg(melody) -> str:
     """The engraved score as inline SVG (primer in orange); a line saying why when Verovio is missing."""
     try:
-        from tunesmith.score import score_svg
+        from tunesmith.outputs.score import score_svg
 
         svg = score_svg(melody)
     except TunesmithError as exc:

@@ -18,8 +18,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from tunesmith.errors import ModelError
-from tunesmith.files import write_bytes, write_json
+from tunesmith.core.errors import ModelError
+from tunesmith.core.files import write_bytes, write_json
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.errors import RenderError, TunesmithError
+from tunesmith.core.errors import RenderError, TunesmithError
 
 SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
 SOUNDFONT_PATHS = (
@@ -140,7 +140,7 @@ def _font_key(soundfont: Path, slot: int) -> tuple[tuple[str, int], threading.Lo
 
 def font_copies() -> int:
     """Copies of the font a long piece renders with: one per part played at once, a part per CPU allowed."""
-    from tunesmith.device import thread_limit
+    from tunesmith.core.device import thread_limit
 
     return max(1, min(MAX_COPIES, thread_limit()))
 
