@@ -22,8 +22,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from tunesmith.audio.io import load_audio
 from tunesmith.audio_model import load_audio_model, train_audio_model
-from tunesmith.audio_model.spectra import griffin_lim, load_audio, spectral_convergence
+from tunesmith.audio_model.spectra import griffin_lim, spectral_convergence
 
 CLIP = Path("/work/shared/data/clips/bach-bwv66.6-piano-30s.wav")
 

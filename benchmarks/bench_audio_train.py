@@ -25,8 +25,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from tunesmith.audio.io import load_audio
 from tunesmith.audio_model import train_audio_model
-from tunesmith.audio_model.spectra import load_audio
 from tunesmith.core.checkpoint import read_log
 
 CLIP = Path("/work/shared/data/clips/bach-bwv66.6-piano-30s.wav")

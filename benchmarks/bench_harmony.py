@@ -89,8 +89,7 @@ def melody_and_chords(stream) -> tuple[Melody, list[ChordSpan]]:
         start = int(round(float(n.offset) * spq))
         notes.append(Note(pitch, start, start + max(1, int(round(float(n.quarterLength) * spq)))))
     notes = [n for n in notes if n.end > n.start]
-    melody = Melody.from_notes(notes, steps_per_quarter=spq, steps_per_bar=int(meter[0] * 4 / meter[1] * spq))
-    melody.meta["time_signature"] = meter
+    melody = Melody.from_notes(notes, steps_per_quarter=spq, meter=meter)
     ks = flat.getElementsByClass("KeySignature").first()
     if ks is not None:
         mode = getattr(ks, "mode", "major")
@@ -129,7 +128,7 @@ def main() -> None:
         for name, stream in reference_tunes():
             melody, spans = melody_and_chords(stream)
             key = melody.meta.get("key")
-            slot = slot_steps_for(melody.meta["time_signature"], 4)
+            slot = slot_steps_for(melody.meter, 4)
             ref_rows.append(harmony_stats(melody, spans, slot, key))
             names.append(name)
             try:

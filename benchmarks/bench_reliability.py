@@ -129,7 +129,7 @@ def midi_figures(work: Path) -> dict:
 
 
 def audio_figures(work: Path) -> dict:
-    from tunesmith.audio_model.spectra import load_audio
+    from tunesmith.audio.io import load_audio
     from tunesmith.audio_model.train import load_clips
 
     files = fuzzing.write_audio_mutants(work / "audio", AUDIO_FILES, seed=202, long_files=2)
@@ -555,7 +555,7 @@ def _disk_full(work: Path, corpus: Path) -> dict:
 
     from tunesmith.audio.render import render_to_file
     from tunesmith.core.errors import DiskFullError
-    from tunesmith.music import corpus as corpus_module
+    from tunesmith.data import corpus as corpus_module
 
     mount = work / "tiny-disk"
     mount.mkdir()

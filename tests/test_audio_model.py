@@ -12,13 +12,12 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import plucked_tune
+from tunesmith.audio.io import load_audio
 from tunesmith.audio_model import (
     MAGNET_ALIASES,
     AudioConfig,
     audio_config_from_file,
-    generate_audio,
     griffin_lim,
-    load_audio,
     load_audio_model,
     magnitudes,
     train_audio_model,
@@ -26,6 +25,7 @@ from tunesmith.audio_model import (
 from tunesmith.audio_model.spectra import spectral_convergence
 from tunesmith.core.checkpoint import read_log
 from tunesmith.core.errors import BadInputError
+from tunesmith.outputs.audio_generation import generate_audio
 
 SR = 16000
 SMALL = dict(sample_rate=SR, n_fft=512, hop_length=128, sequence_length=16, units=32, batch_size=32, learning_rate=3e-3)

@@ -198,7 +198,7 @@ def test_ray_engine_gives_the_process_engine_corpus(messy_corpus, tmp_path):
 
 
 def test_engine_errors_say_what_to_do():
-    from tunesmith.music import engines
+    from tunesmith.data import engines
 
     class Unreachable:
         def init(self, **kwargs):

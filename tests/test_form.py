@@ -9,11 +9,13 @@ from conftest import make_score
 from tunesmith.evaluate.form import (
     compare_form,
     form_statistics,
-    krumhansl_key,
+    grid_events,
+    grid_key,
     melodies_from_midi_folder,
     melody_form,
     onset_grid,
 )
+from tunesmith.music.key import estimate_key
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, Note
 
 
@@ -40,7 +42,7 @@ def test_aabb_tune_has_known_repetition_motifs_and_cadences():
     figures = melody_form(melody)
     assert figures["bar_repeat"] == pytest.approx(4 / 7)  # bars 3, 4, 7, 8 of 8 repeat (the first cannot)
     assert figures["motif_repeat"] == pytest.approx(2 / 6)  # windows a1a2 (3rd) and b1b2 (7th) recur
-    assert krumhansl_key(onset_grid(melody.events)) == (0, "major")
+    assert grid_key(onset_grid(melody.events)) == (0, "major")
     assert figures["tonic_end"] == 1.0
     assert figures["in_key"] == 1.0
     assert figures["cadence"] == 1.0  # phrase 1 ends on G (half cadence), phrase 2 on C
@@ -62,7 +64,9 @@ def test_tune_that_never_repeats_scores_zero_and_off_key_notes_count():
     assert figures["bar_repeat"] == 0.0
     assert figures["motif_repeat"] == 0.0
     assert figures["tonic_end"] == 0.0
-    tonic, mode = krumhansl_key(onset_grid(melody.events))
+    key = estimate_key(melody)[0]  # the finder generation and scores use
+    tonic, mode = key.tonic, key.mode
+    assert grid_key(onset_grid(melody.events)) == (tonic, mode)
     in_scale = [
         (p - tonic) % 12 in ((0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 10)) for p in melody.pitches
     ]
@@ -97,6 +101,8 @@ def test_rests_and_holds_are_told_apart():
     rest = [60, NOTE_OFF, NO_EVENT, NO_EVENT]
     assert onset_grid(np.array(held)).tolist() == [60, -2, -2, -2]
     assert onset_grid(np.array(rest)).tolist() == [60, -1, -1, -1]
+    for events in (held, rest, [NO_EVENT, 62, NOTE_OFF, 64, NO_EVENT, NOTE_OFF, NO_EVENT]):
+        assert grid_events(onset_grid(np.array(events))).tolist() == events  # the inverse, for the key finder
 
 
 def test_set_statistics_skip_melodies_with_few_notes_and_give_ratios():

@@ -12,9 +12,9 @@ import pytest
 from conftest import FOLK
 from tunesmith.cli import main
 from tunesmith.core.errors import BadInputError, RenderError
+from tunesmith.music.chords import CHORD_TRACK_NAME
 from tunesmith.music.export import load_melody, to_abc, to_musicxml
 from tunesmith.music.harmony import (
-    CHORD_TRACK_NAME,
     Settings,
     cadence_of,
     diatonic_fit,
@@ -92,7 +92,7 @@ def test_chord_track_in_midi_reads_back(tmp_path):
     assert [(c.start, c.end) for c in back.meta["chords"]] == [(c.start, c.end) for c in result.chords]
     original = load_melody(tune)
     assert [(n.pitch, n.start, n.end) for n in back.notes()] == [(n.pitch, n.start, n.end) for n in original.notes()]
-    assert back.meta["time_signature"] == original.meta["time_signature"] and back.meta["key"] == result.key
+    assert back.meter == original.meter is not None and back.meta["key"] == result.key
 
 
 def test_chord_symbols_in_abc_and_musicxml():

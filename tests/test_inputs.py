@@ -18,6 +18,7 @@ import pytest
 
 from conftest import fill
 from tunesmith.core.errors import BadInputError, TrainingError, UnreadableAudioError
+from tunesmith.music.meter import meter_of
 from tunesmith.music.smf import write_vlq
 
 FOLK = Path(__file__).parent / "data" / "folk"
@@ -73,7 +74,7 @@ def test_a_255_255_time_signature_is_read_as_4_4_with_a_warning_and_generation_w
     primer = write(tmp_path / "odd_meter.mid", midi(track(time_signature(255, 255) + notes(SCALE))))
     with pytest.warns(UserWarning, match="odd_meter.mid: its time signature .* reading it in 4/4"):
         melody = parse_primer(str(primer))
-    assert melody.time_signature == (4, 4) and melody.steps_per_bar == 16
+    assert meter_of(melody) == (4, 4) and melody.steps_per_bar == 16
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = generate_to_dir(model, str(primer), tmp_path / "out", steps=16)  # crashed writing the MIDI file
@@ -184,9 +185,9 @@ def test_meter_that_contradicts_a_midi_primers_time_signature_is_refused(tmp_pat
     four = write(tmp_path / "four.mid", midi(track(time_signature(4, 2) + notes(SCALE))))
     with pytest.raises(BadInputError, match=r"four.mid: the file is in 4/4 \(its time signature\) but --meter says 3/4"):
         parse_primer(str(four), meter="3/4")  # re-barred the tune silently
-    assert parse_primer(str(four), meter="4/4").time_signature == (4, 4)
+    assert meter_of(parse_primer(str(four), meter="4/4")) == (4, 4)
     bare = write(tmp_path / "bare.mid", midi(track(notes(SCALE))))  # no time signature: --meter says what it is
-    assert parse_primer(str(bare), meter="3/4").time_signature == (3, 4)
+    assert meter_of(parse_primer(str(bare), meter="3/4")) == (3, 4)
 
 
 def test_a_form_longer_than_a_melody_needs_its_length_given(model, tmp_path):
@@ -349,9 +350,29 @@ def test_models_lists_no_accuracy_for_an_audio_model():
     from tunesmith.assets import BUNDLED
     from tunesmith.core.models import describe
 
-    line = describe(BUNDLED["audio-default"], "audio-default")
+    audio = describe(BUNDLED["audio-default"])
+    line = audio.line("audio-default")
     assert "accuracy" not in line and "held-out loss" in line and "repeating the last frame" in line, line
-    assert "accuracy" in describe(BUNDLED["default"], "default")
+    assert audio.kind == "audio" and line.startswith("audio-default  [audio: ")
+    melody = describe(BUNDLED["default"])
+    assert melody.kind == "melody" and melody.config_name == "transformer" and "accuracy" in melody.figures
+
+
+def test_describe_says_a_damaged_model_folder_is_damaged(tmp_path):
+    from tunesmith.core.models import describe
+
+    (tmp_path / "config.json").write_text("{not json")
+    found = describe(tmp_path)
+    assert found.damaged and found.kind is None and "damaged (config.json unreadable)" in found.line("mine")
+    (tmp_path / "config.json").write_text('{"kind": "melody", "config": {"name": "basic_rnn"}, "corpus": "/data/c"}')
+    found = describe(tmp_path)
+    assert (found.kind, found.config_name, found.corpus, found.figures, found.loss_png) == (
+        "melody",
+        "basic_rnn",
+        "/data/c",
+        "",
+        None,
+    )
 
 
 # ----------------------------------------------------------------------------- a full disk

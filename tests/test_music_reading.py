@@ -13,9 +13,18 @@ import symusic
 from conftest import FOLK
 from tunesmith.cli import main
 from tunesmith.data.corpus import process_file
-from tunesmith.music.export import export_melodies, export_melody, key_of, load_melodies, load_melody, to_abc, to_musicxml
+from tunesmith.music.export import (
+    clef_for,
+    export_melodies,
+    export_melody,
+    key_of,
+    load_melodies,
+    load_melody,
+    to_abc,
+    to_musicxml,
+)
 from tunesmith.music.harmony import harmonize, harmonize_file
-from tunesmith.music.key import Key, clef_for, estimate_key, key_from_signature, parse_key
+from tunesmith.music.key import Key, estimate_key, key_from_signature, parse_key
 from tunesmith.music.melody import Melody, Note
 from tunesmith.music.midi import ExtractionSettings, choose_melody_track, read_abc_tunes, read_score, write_midi
 from tunesmith.music.primer import parse_primer

@@ -165,7 +165,7 @@ def test_demo_refuses_a_users_folder_before_any_work(tmp_path, monkeypatch):
 
 
 def test_prepare_does_not_take_a_folder_with_someone_elses_corpus_json(tmp_path, monkeypatch):
-    from tunesmith.music import corpus
+    from tunesmith.data import corpus
 
     out = tmp_path / "work"
     mine = user_folder(out, ("corpus.json",))
@@ -190,13 +190,14 @@ def test_a_corpus_is_known_by_its_content_old_and_new(tmp_path):
 
 def test_a_users_generation_json_is_not_an_audio_generation(tmp_path, clip, monkeypatch):
     from tunesmith.audio_model import generate
+    from tunesmith.outputs.audio_generation import generate_audio
 
     out = tmp_path / "out"
     mine = user_folder(out, ("generation.json",))
     assert folder_kind(out) is None
     monkeypatch.setattr(generate, "load_audio_model", _boom)
     with pytest.raises(OutputError, match="holds other files"):
-        generate.generate_audio("default", clip, out)
+        generate_audio("default", clip, out)
     assert tree(out) == mine
 
 
@@ -333,7 +334,7 @@ def test_compare_refuses_a_users_folder_before_judging_any_model(tmp_path, monke
 
     out = tmp_path / "table"
     mine = user_folder(out, ("compare.md",))
-    monkeypatch.setattr(report, "_load_model", _boom)
+    monkeypatch.setattr(report, "load_model", _boom)
     with pytest.raises(OutputError, match="not a model comparison"):
         report.compare_models(["default"], out_dir=out, n=2)
     assert tree(out) == mine

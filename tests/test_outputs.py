@@ -347,7 +347,7 @@ def test_a_killed_video_leaves_no_temp_file_after_the_next_run(tmp_path, monkeyp
 
 @pytest.mark.parametrize("how", ["tmpfs", "enospc"])
 def test_disk_full_in_prepares_last_stage_keeps_the_previous_corpus(how, tmp_path, request, monkeypatch):
-    from tunesmith.music import corpus as corpus_module
+    from tunesmith.data import corpus as corpus_module
 
     if how == "tmpfs":
         out = request.getfixturevalue("tiny_disk") / "corpus"
@@ -398,7 +398,7 @@ def test_disk_full_while_rendering_says_so_and_keeps_the_old_file(tiny_disk):
 
 def test_disk_full_while_rendering_reports_disk_full_on_enospc(tmp_path, monkeypatch, capsys):
     """The same without root: the write raises ENOSPC as a full disk does."""
-    from tunesmith.audio.render import write_audio
+    from tunesmith.audio.io import write_audio
     from tunesmith.core import files
 
     old = tmp_path / "song.wav"
@@ -572,7 +572,7 @@ def test_files_without_notes_are_named(tmp_path):
 
 
 def test_audio_messages_are_plain_and_damaged_clips_warn(tmp_path):
-    from tunesmith.audio_model.spectra import load_audio
+    from tunesmith.audio.io import load_audio
 
     junk = tmp_path / "notes.mp3"
     junk.write_bytes(b"this is not audio at all, just text " * 40)

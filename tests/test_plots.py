@@ -14,14 +14,12 @@ import soundfile
 
 from conftest import make_score, scale_tune
 from tunesmith.core.errors import BadInputError
+from tunesmith.core.figures import GENERATED_COLOR, PRIMER_COLOR, save_loss_curve
 from tunesmith.music.melody import Melody, Note
 from tunesmith.outputs.plots import (
-    GENERATED_COLOR,
-    PRIMER_COLOR,
     note_arrays,
     piano_roll_figure,
     plot_piano_roll,
-    save_loss_curve,
     save_piano_roll_html,
     save_piano_roll_png,
     save_spectrogram,
@@ -122,10 +120,10 @@ def test_loss_curve_from_a_short_log(tmp_path):
 
 
 def test_melody_html_plays_and_shows_offline():
-    from tunesmith.outputs.notebook import audio_html, score_html
+    from tunesmith.outputs.notebook import audio_html, melody_html, score_html
 
     melody = primed_melody()
-    html = melody._repr_html_()
+    html = melody_html(melody)
     assert_offline(html)
     assert melody.summary() in html and "Bokeh" in html
     match = re.search(r'<audio[^>]*src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', html)

@@ -111,7 +111,7 @@ def test_parse_primer_on_mutated_midi(midi_mutants):
 
 
 def test_load_audio_and_clips_on_mutated_audio(audio_mutants):
-    from tunesmith.audio_model.spectra import load_audio
+    from tunesmith.audio.io import load_audio
     from tunesmith.audio_model.train import load_clips
 
     kinds_ok, kinds_refused = set(), set()

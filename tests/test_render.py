@@ -10,16 +10,9 @@ import soundfile
 import symusic
 
 from conftest import make_score, scale_tune
-from tunesmith.audio.render import (
-    GM_PROGRAM_NAMES,
-    INSTRUMENTS,
-    find_soundfont,
-    render,
-    render_many,
-    render_to_file,
-    resolve_instrument,
-)
+from tunesmith.audio.render import find_soundfont, render, render_many, render_to_file
 from tunesmith.core.errors import RenderError
+from tunesmith.music.instruments import GM_PROGRAM_NAMES, INSTRUMENTS, resolve_instrument
 from tunesmith.music.melody import Melody, Note
 
 try:

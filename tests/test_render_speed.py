@@ -125,7 +125,7 @@ def test_split_channels_with_pitch_bends_keep_the_bends_in_every_part():
 
 
 def test_wav_files_are_16_bit_full_scale_and_clipped_not_wrapped(tmp_path):
-    from tunesmith.audio.render import WAV_CHUNK, write_audio
+    from tunesmith.audio.io import WAV_CHUNK, write_audio
 
     t = np.arange(WAV_CHUNK + 1000) / 44100
     mono = (0.9 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

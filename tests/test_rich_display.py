@@ -10,9 +10,17 @@ import soundfile as sf
 from tunesmith.music.melody import Melody
 
 
-def test_melody_repr_html_has_playable_audio_and_roll():
+def test_ipython_shows_a_melody_with_playable_audio_and_roll():
+    """The formatter registered from outputs/notebook.py (the Melody type itself knows nothing of notebooks)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from tunesmith.outputs.notebook import register_formatters
+
+    shell = InteractiveShell.instance()
+    assert register_formatters(shell)
     melody = Melody.from_events([60, -2, -2, -2, 64, -2, -2, -2, 67, -2, -2, -2, -1])
-    page = melody._repr_html_()
+    assert not hasattr(melody, "_repr_html_")
+    page = shell.display_formatter.format(melody)[0]["text/html"]
     assert "<audio" in page and "Melody:" in page
     match = re.search(r'src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', page)
     assert match

@@ -12,8 +12,9 @@ from conftest import FOLK, make_score
 from tunesmith.cli import main
 from tunesmith.core.errors import BadInputError
 from tunesmith.music.export import export_melody, load_melody, primer_note_count, to_abc, to_musicxml
-from tunesmith.music.key import Key, estimate_key, meter_of, parse_key
+from tunesmith.music.key import Key, estimate_key, parse_key
 from tunesmith.music.melody import Melody, Note
+from tunesmith.music.meter import meter_of
 from tunesmith.music.midi import melody_from_score
 from tunesmith.outputs.score import save_score, score_svg
 
@@ -90,8 +91,10 @@ def test_abc_headers_folk_tools_expect():
 def test_meter_comes_from_the_melody_or_falls_back():
     m = Melody.from_notes([Note(60, 0, 4)], steps_per_bar=12)
     assert meter_of(m) == (3, 4)
-    m.meta["time_signature"] = (6, 8)
-    assert meter_of(m) == (6, 8)
+    m.meta["time_signature"] = (6, 8)  # meta says nothing about the meter: one rule, the melody's own
+    assert meter_of(m) == (3, 4)
+    m = m.copy(meter=(6, 8))
+    assert meter_of(m) == (6, 8) and m.steps_per_bar == 12
     assert meter_of(Melody.from_notes([Note(60, 0, 4)], steps_per_bar=0)) == (4, 4)
     assert "M:6/8" in to_abc(m)
 

@@ -13,10 +13,9 @@ import pytest
 import soundfile
 
 from tunesmith.audio.render import render
-from tunesmith.audio.transcribe import NoteEvent, note_f1, transcribe
+from tunesmith.audio.transcribe import NoteEvent, note_f1, read_primer, transcribe
 from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, Note
-from tunesmith.music.primer import parse_primer
 
 SR = 22050
 # 24 notes, 8ths to a whole note, C2-octave range around middle C, at 110 qpm (~9 s)
@@ -63,7 +62,7 @@ def test_result_is_a_valid_primer(piano_take, tmp_path):
     assert events[0] >= 0  # starts on a note
     assert ((events >= 0) & (events <= 127) | (events == NOTE_OFF) | (events == NO_EVENT)).all()
     assert 100 < estimate.qpm < 120 and estimate.meta["method"] == "salience"
-    primer = parse_primer(str(path))  # the primer module routes audio files here
+    primer = read_primer(str(path))  # what generate uses: audio files are transcribed
     assert isinstance(primer, Melody) and list(primer.pitches) == list(estimate.pitches)
     assert transcribe(samples, sample_rate=SR).events.tolist() == events.tolist()  # array + sample_rate form
 

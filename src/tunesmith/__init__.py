@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 # Idle OpenMP threads sleep instead of spinning (read when torch loads libgomp). With spinning threads, a
 # small model trained on a busy machine (other jobs, or two trainings at once) ran 10-50x slower.
@@ -32,6 +33,7 @@ _LAZY = {
     "MelodyConfig": "tunesmith.melody.model",
     "prepare_corpus": "tunesmith.data.corpus",
     "parse_primer": "tunesmith.music.primer",
+    "read_primer": "tunesmith.audio.transcribe",
     "read_score": "tunesmith.music.midi",
     "write_midi": "tunesmith.music.midi",
     "melody_from_score": "tunesmith.music.midi",
@@ -39,11 +41,11 @@ _LAZY = {
     "render_many": "tunesmith.audio.render",
     "plot_piano_roll": "tunesmith.outputs.plots",
     "save_spectrogram": "tunesmith.outputs.plots",
-    "save_loss_curve": "tunesmith.outputs.plots",
+    "save_loss_curve": "tunesmith.core.figures",
     "make_video": "tunesmith.outputs.video",
     "train_audio_model": "tunesmith.audio_model.train",
     "load_audio_model": "tunesmith.audio_model.generate",
-    "generate_audio": "tunesmith.audio_model.generate",
+    "generate_audio": "tunesmith.outputs.audio_generation",
     "run_pipeline": "tunesmith.pipeline",
     "evaluate_model": "tunesmith.evaluate",
     "compare_models": "tunesmith.evaluate",
@@ -58,6 +60,11 @@ _LAZY = {
 }
 
 __all__ = ["TunesmithError", "__version__", *_LAZY]
+
+if "IPython" in sys.modules:  # in a notebook, melodies and models show as players and tables (outputs/notebook.py)
+    from tunesmith.outputs.notebook import register_formatters
+
+    register_formatters()
 
 
 def __getattr__(name: str):

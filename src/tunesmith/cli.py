@@ -506,7 +506,7 @@ def _spectrogram(o: dict, progress: bool) -> None:
     options=[opt("model", help="a trained model folder")],
 )
 def _loss_curve(o: dict, progress: bool) -> None:
-    from tunesmith.outputs.plots import save_loss_curve
+    from tunesmith.core.figures import save_loss_curve
 
     paths = save_loss_curve(o["model"])
     print("\n".join(f"Wrote {p}" for p in paths.values()) or f"{o['model']}: log.jsonl has no rows to plot yet")
@@ -605,7 +605,7 @@ def _audio_train(o: dict, progress: bool) -> None:
     "audio",
     "generate",
     help="new audio from a seed clip with an audio model",
-    defaults_from=("tunesmith.audio_model.generate:generate_audio",),
+    defaults_from=("tunesmith.outputs.audio_generation:generate_audio",),
     options=[
         opt("--model", dest="model_dir", default="default", help="a trained audio model folder, or 'default' (the shipped one)"),
         opt("--seed-clip", required=True, help="the clip whose first frames start the generation"),
@@ -640,7 +640,7 @@ def _audio_train(o: dict, progress: bool) -> None:
     ],
 )
 def _audio_generate(o: dict, progress: bool) -> None:
-    from tunesmith.audio_model.generate import generate_audio
+    from tunesmith.outputs.audio_generation import generate_audio
 
     _threads(o)
     out_dir = o["out_dir"]

@@ -27,7 +27,7 @@ from tunesmith.core.files import write_json
 
 def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, int]:
     """Mono float32 samples of an audio file; longer than ``max_seconds`` -> cut with a warning."""
-    from tunesmith.audio_model.spectra import load_audio
+    from tunesmith.audio.io import load_audio
 
     path = Path(path)
     samples, sr = load_audio(path, None)
@@ -120,7 +120,7 @@ def _run_pipeline(
 
     if threads is not None:
         use_threads(threads)
-    from tunesmith.audio.render import write_audio
+    from tunesmith.audio.io import write_audio
     from tunesmith.melody.generate import load_melody_model
     from tunesmith.music.midi import write_midi
     from tunesmith.outputs.compose import generate_to_dir
@@ -171,7 +171,7 @@ def _run_pipeline(
     # 1. the audio model regenerates the clip
     regenerated = None
     if audio_model != "none" and primer is None:
-        from tunesmith.audio_model.generate import generate_audio
+        from tunesmith.outputs.audio_generation import generate_audio
 
         model_dir = audio_model
         if audio_model == "train":

@@ -63,7 +63,7 @@ class NoteEvent:
 def load_audio(audio, sample_rate: int | None = None) -> tuple[np.ndarray, int, str]:
     """A path, ``(samples, sr)`` tuple or array (+ ``sample_rate``) -> (mono float32, sr, description)."""
     if isinstance(audio, str | os.PathLike):
-        from tunesmith.audio_model.spectra import load_audio as read_audio_file
+        from tunesmith.audio.io import load_audio as read_audio_file
 
         samples, sr = read_audio_file(audio, None)
         name = str(audio)
@@ -473,6 +473,21 @@ def transcribe(
     melody.name = Path(name).stem if name != "the audio" else "transcription"
     melody.meta.update(method="salience" if method == "auto" else method, notes_detected=len(notes))
     return melody
+
+
+def read_primer(primer, *, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, **kwargs) -> Melody | None:
+    """Any primer ``parse_primer`` reads, or an audio file (transcribed first, then read like any melody).
+
+    The keywords are ``parse_primer``'s (``primer_bars``, ``qpm``, ``meter``).
+    """
+    from tunesmith.audio.io import AUDIO_SUFFIXES
+    from tunesmith.music.primer import parse_primer
+
+    if isinstance(primer, str | os.PathLike) and Path(primer).suffix.lower() in AUDIO_SUFFIXES:
+        if not Path(primer).is_file():
+            raise BadInputError(f"primer file {primer} does not exist")
+        primer = transcribe(primer, steps_per_quarter=steps_per_quarter)
+    return parse_primer(primer, steps_per_quarter=steps_per_quarter, **kwargs)
 
 
 def transcribe_to_file(audio, path: str | os.PathLike, *, force: bool = False, **kwargs) -> Melody:

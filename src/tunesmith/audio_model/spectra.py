@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tunesmith.audio.io import AUDIO_SUFFIXES, find_audio_files, load_audio, wav_shortfall  # noqa: F401 (their old home)
 from tunesmith.core.errors import BadInputError
 
 HELD_OUT_FRACTION = 0.1

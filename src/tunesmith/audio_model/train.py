@@ -15,8 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tunesmith.audio.io import find_audio_files, load_audio
 from tunesmith.audio_model.model import AudioConfig, SpectralLSTM, audio_config_from_dict
-from tunesmith.audio_model.spectra import FrameSet, build_frame_set, find_audio_files, load_audio
+from tunesmith.audio_model.spectra import FrameSet, build_frame_set
 from tunesmith.core.device import pick_device
 from tunesmith.core.errors import BadInputError
 from tunesmith.core.training import TrainSettings, claim_model_dir, run_training, use_bf16

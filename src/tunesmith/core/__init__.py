@@ -1,1 +1,2 @@
-"""The foundation below every layer: errors, atomic files, output folders, config, device, progress, checkpoints and the one training loop."""
+"""The foundation below every layer: errors, atomic files, output folders, config, device, progress,
+checkpoints, the drawing plumbing and the one training loop."""

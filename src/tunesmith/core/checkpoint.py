@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from typing import TYPE_CHECKING
 
 from tunesmith.core.errors import ModelError
 from tunesmith.core.files import write_bytes, write_json
+
+if TYPE_CHECKING:  # torch loads when weights are read or written, not to read a config or a log
+    import numpy as np
+    import torch
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -28,21 +29,24 @@ LOG = "log.jsonl"  # one JSON object per line: {"step", "split", "loss", ...}; a
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    from safetensors.torch import save
+
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     # serialised in memory, written by Python: a full disk is then an OSError that write_bytes reports as
     # "disk full" (safetensors' save_file raises its own SafetensorError for it)
     write_bytes(path, save(tensors, metadata={"json": json.dumps(metadata or {})}))
 
 
-def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+def _load_tensors(path: Path, framework: str = "pt") -> tuple[dict, dict]:
+    """The tensors of a safetensors file (``framework="np"``: NumPy arrays, no torch import) and its metadata."""
+    from safetensors import SafetensorError, safe_open
+
     if not path.is_file():
         raise ModelError(f"{path} is missing; is {path.parent} a tunesmith model directory?")
     try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
+        with safe_open(str(path), framework=framework) as handle:
             metadata = json.loads((handle.metadata() or {}).get("json", "{}"))
-        return load_file(str(path)), metadata
+            return {k: handle.get_tensor(k) for k in handle.keys()}, metadata  # noqa: SIM118 (safe_open has no __iter__)
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path} is damaged ({exc}); retrain or restore it from a backup") from exc
 
@@ -79,6 +83,11 @@ def load_weights(model_dir: str | os.PathLike, model: torch.nn.Module) -> dict:
     return metadata
 
 
+def load_numpy_weights(model_dir: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """The weights as NumPy arrays and their metadata, without importing torch (the NumPy frame step runs on them)."""
+    return _load_tensors(Path(model_dir) / WEIGHTS, framework="np")
+
+
 def _check_and_load(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
@@ -108,6 +117,8 @@ def save_train_state(
     ``best``: the weights of the best evaluation so far (``model.safetensors``), kept here too so a resume carries
     on comparing against them.
     """
+    import torch
+
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in (best or {}).items()})
     opt = optimizer.state_dict()
@@ -124,6 +135,8 @@ def save_train_state(
 
 
 def load_train_state(model_dir: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    import torch
+
     path = Path(model_dir) / TRAIN_STATE
     tensors, metadata = _load_tensors(path)
     _check_and_load(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)

@@ -73,7 +73,7 @@ MODEL_FILES = (r"model\.safetensors", r"config\.json", r"train_state\.safetensor
 MELODY_MODEL = Kind("melody model", (*MODEL_FILES, r"corpus"))
 AUDIO_MODEL = Kind("audio model", MODEL_FILES)
 MELODY_OUTPUT = r"melody_\d+(_[A-Za-z0-9-]+)?\.(mid|wav|flac|ogg|html|png|mp4|svg|abc|musicxml)"  # melody_03_guitar.wav
-# static/: the bokeh JS the piano-roll pages share (plots.share_bokeh_js)
+# static/: the bokeh JS the piano-roll pages share (core.figures.share_bokeh_js)
 MELODY_GENERATION = Kind("melody generation", (MELODY_OUTPUT, r"generation\.json", r"static"))
 AUDIO_GENERATION = Kind("audio generation", (r"output_\d+\.(wav|png)", r"seed\.png", r"generation\.json"))
 PIPELINE = Kind(

@@ -221,7 +221,7 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
         if final:
             release_freed_memory()  # drawing the curve must not add to the training loop's cached buffers
             try:
-                from tunesmith.outputs.plots import save_loss_curve
+                from tunesmith.core.figures import save_loss_curve
 
                 save_loss_curve(model_dir)
             except Exception as exc:  # a plot must never lose a trained model

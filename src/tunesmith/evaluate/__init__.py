@@ -21,7 +21,8 @@ code has a quirk, the docstring says what is done instead.
 
 from tunesmith.evaluate.likelihood import likelihood, training_gap
 from tunesmith.evaluate.realism import compare_continuations, realism_test
-from tunesmith.evaluate.report import compare_models, evaluate_model, reference_melodies, report_html
+from tunesmith.evaluate.reference import reference_melodies
+from tunesmith.evaluate.report import compare_models, evaluate_model, report_html
 from tunesmith.evaluate.statistics import (
     FEATURES,
     SCALAR_METRICS,

@@ -30,7 +30,7 @@ def _as_audio(audio, sample_rate: int | None = None) -> np.ndarray:
     """A file path, a ``(samples, rate)`` tuple or samples at ``sample_rate`` -> mono float32 at 22,050 Hz."""
     import librosa
 
-    from tunesmith.audio_model.spectra import load_audio
+    from tunesmith.audio.io import load_audio
 
     if isinstance(audio, (str, os.PathLike)):
         samples, _ = load_audio(audio, ANALYSIS_SR)

@@ -7,13 +7,15 @@ of whole bars whose length comes from the melody's own meter (16 steps in 4/4, 1
 * ``bar_repeat``: share of bars (after the first, with a note starting in them) equal step for step to an earlier bar.
 * ``motif_repeat``: share of 2-bar windows (after the first) whose rhythm and intervals occurred in an earlier window,
   at any transposition.
-* ``tonic_end``: 1 when the last note is the tonic of the melody's Krumhansl-Schmuckler key, else 0.
+* ``tonic_end``: 1 when the last note is the tonic of the melody's key (``estimate_key``, the one key finder), else 0.
 * ``in_key``: share of notes in that key's scale (major, or natural minor).
 * ``cadence``: share of 4-bar phrases whose last note is on the key's tonic or dominant (a full or half cadence).
 
-The first four match ``melody_structure.py`` of the shared reference tools (same grid, same key finder), so
-figures agree with it on the same MIDI files. A set's figure is the mean over melodies with at least 4 notes
-in the window.
+The grid and the repeat figures match ``melody_structure.py`` of the shared reference tools. The key is the one
+generation ends on and scores are written in (``estimate_key``: Krumhansl-Kessler profiles plus the first and last
+note's evidence), not that script's plain Krumhansl-Schmuckler key, so ``tonic_end`` and ``in_key`` differ from it
+on the tunes where the two finders disagree on the tonic (48 of the 412 held-out tunes shipped with the default).
+A set's figure is the mean over melodies with at least 4 notes in the window.
 """
 
 from __future__ import annotations
@@ -23,18 +25,58 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tunesmith.music.melody import KEY_SCALES, SILENT, Melody, krumhansl_key, onset_grid
+from tunesmith.music.key import estimate_key
+from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody
+from tunesmith.music.notes import SCALES
 
 FORM_FIGURES = ("bar_repeat", "motif_repeat", "tonic_end", "in_key", "cadence")
 FORM_DESCRIPTIONS = {
     "bar_repeat": "share of bars equal, step for step, to an earlier bar",
     "motif_repeat": "share of 2-bar motifs (rhythm + intervals, any transposition) heard before",
-    "tonic_end": "share of melodies whose last note is the tonic (Krumhansl-Schmuckler key)",
+    "tonic_end": "share of melodies whose last note is the key's tonic",
     "in_key": "share of notes in the key's scale",
     "cadence": "share of 4-bar phrases ending on the tonic or dominant",
 }
 PHRASE_BARS = 4
 MIN_NOTES = 4
+SOUNDING, SILENT = -2, -1  # the grid's hold and rest codes (a pitch marks an onset)
+
+
+def onset_grid(events: np.ndarray) -> np.ndarray:
+    """Events -> a grid with the pitch at each onset, -2 while a note sounds and -1 while silent.
+
+    Magenta's events write NO_EVENT both for "note holds" and "rest continues"; the grid tells them apart, so two
+    bars are equal only when they sound the same.
+    """
+    events = np.asarray(events, dtype=np.int64)
+    grid = np.full(events.size, SILENT, dtype=np.int64)
+    sounding = False
+    for i, e in enumerate(events):
+        if e >= 0:
+            grid[i], sounding = e, True
+        elif e == NOTE_OFF:
+            sounding = False
+        elif e == NO_EVENT and sounding:
+            grid[i] = SOUNDING
+    return grid
+
+
+def grid_events(grid: np.ndarray) -> np.ndarray:
+    """The inverse of ``onset_grid``: Magenta events (a NOTE_OFF where a sounding note falls silent)."""
+    grid = np.asarray(grid, dtype=np.int64)
+    events = np.where(grid >= 0, grid, NO_EVENT)
+    stops = np.flatnonzero(grid == SILENT)
+    stops = stops[(stops > 0) & (grid[stops - 1] != SILENT)]
+    events[stops] = NOTE_OFF
+    return events
+
+
+def grid_key(grid: np.ndarray) -> tuple[int, str]:
+    """(tonic 0-11, "major"|"minor") of a grid, by ``estimate_key``; C major for a grid without notes."""
+    if not (np.asarray(grid) >= 0).any():
+        return 0, "major"
+    key = estimate_key(grid_events(grid))[0]
+    return key.tonic, key.mode
 
 
 def form_window(melody: Melody, first_bar: int = 0, bars: int | None = None) -> np.ndarray:
@@ -64,9 +106,9 @@ def form_figures(grid: np.ndarray, steps_per_bar: int) -> dict | None:
         if inside.size >= 2:
             windows.append(tuple((int(i - w), int(grid[i] - grid[inside[0]])) for i in inside))
     motifs = [window in windows[:i] for i, window in enumerate(windows) if i > 0]
-    tonic, mode = krumhansl_key(grid)
+    tonic, mode = grid_key(grid)
     pitches = grid[onsets]
-    in_key = np.isin((pitches - tonic) % 12, KEY_SCALES[mode])
+    in_key = np.isin((pitches - tonic) % 12, SCALES[mode])
     phrase = PHRASE_BARS * spb
     cadences = []
     for end in range(phrase, grid.size + 1, phrase):

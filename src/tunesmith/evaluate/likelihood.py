@@ -6,60 +6,15 @@ import contextlib
 import json
 import math
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from tunesmith.core.errors import BadInputError
+from tunesmith.evaluate.reference import corpus_dir, load_model
 
 
 # --- likelihood ------------------------------------------------------------------------------------
-def _load_model(model):
-    from tunesmith.melody.generate import MelodyModel, load_melody_model
-
-    return model if isinstance(model, MelodyModel) else load_melody_model(model)
-
-
-def _training_corpus(model_dir: Path) -> Path | None:
-    """The corpus a model was trained on: its own corpus/ (raw folder), the one named in config.json, or the
-    shipped eval split of a bundled model."""
-    for candidate in (model_dir / "corpus", model_dir / "eval-corpus"):
-        if (candidate / "corpus.json").is_file():
-            return candidate
-    try:
-        named = json.loads((model_dir / "config.json").read_text()).get("corpus")
-    except (OSError, json.JSONDecodeError):
-        named = None
-    return Path(named) if named else None
-
-
-@contextlib.contextmanager
-def _corpus_dir(model, data, progress: bool = False) -> Iterator[Path]:
-    """The prepared corpus to evaluate on, and what it is; a raw MIDI folder is prepared (all held-out) in a temp dir."""
-    if data is None:
-        own = _training_corpus(Path(model.model_dir)) if model.model_dir else None
-        if own is None or not (own / "corpus.json").is_file():
-            raise BadInputError(
-                f"{model.model_dir}: the model has no corpus/ of its own to evaluate on; "
-                "pass data= (a prepared corpus or a folder of MIDI files)"
-            )
-        yield own
-        return
-    data = Path(data)
-    if (data / "corpus.json").is_file():
-        yield data
-        return
-    if not data.exists():
-        raise BadInputError(f"{data}: no such corpus or MIDI folder")
-    from tunesmith.data.corpus import prepare_corpus
-
-    with tempfile.TemporaryDirectory(prefix="tunesmith-eval-") as tmp:
-        prepare_corpus(data, tmp, eval_ratio=1.0, progress=progress)  # every file is held-out data
-        yield Path(tmp)
-
-
 def _corpus_steps_per_quarter(corpus: Path) -> int | None:
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         return int(json.loads((corpus / "corpus.json").read_text())["settings"]["steps_per_quarter"])
@@ -97,9 +52,9 @@ def likelihood(model, data=None, *, max_train_melodies: int = 1000, progress: bo
     folder of MIDI files (prepared into a temp dir, every file held out). Train-split figures (at most
     ``max_train_melodies``) and the training-log gap come along when available.
     """
-    model = _load_model(model)
-    with _corpus_dir(model, data, progress) as corpus:
-        out = _likelihood(model, corpus, max_train_melodies)
+    model = load_model(model)
+    with corpus_dir(model, data, progress) as corpus:
+        out = likelihood_on_corpus(model, corpus, max_train_melodies)
     out["data"] = str(data) if data is not None else str(corpus)
     return out
 
@@ -114,7 +69,7 @@ def _subset(tokens, indices: np.ndarray):
     return TokenSet(np.concatenate(pieces), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), bars, beats)
 
 
-def _likelihood(model, corpus: Path, max_train_melodies: int = 1000) -> dict:
+def likelihood_on_corpus(model, corpus: Path, max_train_melodies: int = 1000) -> dict:
     from tunesmith.melody.dataset import load_tokens
     from tunesmith.melody.train import evaluate_tokens
 

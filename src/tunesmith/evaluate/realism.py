@@ -30,8 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.core.errors import BadInputError
+from tunesmith.evaluate.form import SILENT, grid_key, onset_grid
 from tunesmith.evaluate.statistics import NOTE_LENGTH_LABELS, NOTE_LENGTH_QUARTERS, note_spans
-from tunesmith.music.melody import KEY_SCALES, SILENT, Melody, krumhansl_key, onset_grid
+from tunesmith.music.melody import Melody
+from tunesmith.music.notes import SCALES
 
 PRIMER_BARS = 2
 BARS = 9
@@ -80,7 +82,7 @@ class Window:
         self.steps_per_quarter = melody.steps_per_quarter
         grid = onset_grid(events)
         self.grid = grid[lo:hi]
-        self.tonic, self.mode = krumhansl_key(grid)  # the key of bars 1-8: primer and continuation
+        self.tonic, self.mode = grid_key(grid)  # the key of bars 1-8: primer and continuation
         pitches, starts, ends = note_spans(melody.copy(events=events))
         inside = (starts >= lo) & (starts < hi)
         first = int(np.argmax(inside)) if inside.any() else pitches.size
@@ -111,7 +113,7 @@ class Window:
         if n:
             for d, share in enumerate(np.bincount(degrees, minlength=12) / n):
                 f[f"pitch_class_{d}"] = share
-            f["out_of_key"] = float(np.mean(~np.isin(degrees, KEY_SCALES[self.mode])))
+            f["out_of_key"] = float(np.mean(~np.isin(degrees, SCALES[self.mode])))
             f["tonic_share"] = float(np.mean(degrees == 0))
             iv = self.intervals
             for i, share in zip(range(-MAX_INTERVAL, MAX_INTERVAL + 1), _histogram(np.clip(iv, -12, 12) + 12, 25)):
@@ -516,10 +518,10 @@ def realism_test(
     Returns the dict described in the module docstring (``critics``, ``differences``, ``figures``, ``copying``), or
     ``{"skipped": reason}`` when too few held-out tunes are long enough.
     """
-    from tunesmith.evaluate.likelihood import _corpus_dir, _load_model
+    from tunesmith.evaluate.reference import corpus_dir, load_model
 
-    model = _load_model(model)
-    with _corpus_dir(model, data, progress) as corpus:
+    model = load_model(model)
+    with corpus_dir(model, data, progress) as corpus:
         return realism_on_corpus(
             model,
             corpus,
@@ -546,8 +548,7 @@ def realism_on_corpus(
     progress: bool = False,
 ) -> dict:
     """``realism_test`` on the eval split of a prepared ``corpus`` (``evaluate_model`` calls this)."""
-    from tunesmith.evaluate.likelihood import _training_corpus
-    from tunesmith.evaluate.report import reference_melodies
+    from tunesmith.evaluate.reference import reference_melodies, training_corpus
 
     if n < 1:
         raise BadInputError(f"the realism test needs n >= 1 held-out tunes, not {n}")
@@ -560,7 +561,7 @@ def realism_on_corpus(
         source = Path(train_corpus)
         train = _train_melodies(source, model)
     else:  # the model's own training corpus, else the train split beside the held-out tunes
-        own = _training_corpus(Path(model.model_dir)) if model.model_dir else None
+        own = training_corpus(Path(model.model_dir)) if model.model_dir else None
         source, train = own, _train_melodies(own, model)
         if not train:
             source, train = corpus, _train_melodies(corpus, model)

@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.core.errors import BadInputError
+from tunesmith.core.figures import one_drawing_at_a_time
 from tunesmith.core.files import write_json, write_text
 from tunesmith.evaluate.advice import evaluation_warnings
 from tunesmith.evaluate.form import FORM_DESCRIPTIONS, FORM_FIGURES, compare_form, form_statistics
-from tunesmith.evaluate.likelihood import _corpus_dir, _likelihood, _load_model
+from tunesmith.evaluate.likelihood import likelihood_on_corpus
+from tunesmith.evaluate.reference import corpus_dir, load_model, reference_melodies
 from tunesmith.evaluate.statistics import (
     FEATURES,
     MAX_INTERVAL,
@@ -29,43 +31,9 @@ from tunesmith.evaluate.statistics import (
 )
 from tunesmith.melody.model import count_parameters
 from tunesmith.music.melody import Melody
-from tunesmith.outputs.plots import one_drawing_at_a_time
 
 
 # --- the whole evaluation -------------------------------------------------------------------------
-def reference_melodies(
-    corpus: str | os.PathLike, model, *, split: str = "eval", limit: int | None = None, steps: int | None = None, seed: int = 0
-) -> list[Melody]:
-    """Melodies of one split as the model sees them: squashed into its range in C, cut to ``steps`` steps.
-
-    Cutting makes the reference as long as the generated melodies, so length-dependent features (pitch
-    count, range) compare fairly. ``limit`` picks that many at random (seeded).
-    """
-    from tunesmith.data.corpus import load_meters, load_split
-    from tunesmith.music.meter import meter_of_steps
-
-    events, offsets, spb = load_split(corpus, split)
-    _, beats = load_meters(corpus, split, model.config.steps_per_quarter)
-    order = np.arange(len(offsets) - 1)
-    if limit is not None and order.size > limit:
-        order = np.sort(np.random.default_rng(seed).choice(order.size, limit, replace=False))
-    cfg = model.config
-    out = []
-    for i in order:
-        ev = np.asarray(events[offsets[i] : offsets[i + 1]], dtype=np.int16)
-        bar = int(spb[i]) if spb.size else 16
-        meter = meter_of_steps(bar, int(beats[i]) if beats.size else None, cfg.steps_per_quarter)
-        melody = Melody(ev, steps_per_quarter=cfg.steps_per_quarter, steps_per_bar=bar)
-        if (4 * cfg.steps_per_quarter * meter[0]) // meter[1] == bar:
-            melody = melody.copy(meter=meter)
-        melody = melody.squash(cfg.min_note, cfg.max_note, 0)
-        if steps:
-            melody = melody.copy(events=melody.events[:steps])
-        melody.name = f"{split}_{int(i):05d}"
-        out.append(melody)
-    return out
-
-
 def _primers(reference: list[Melody], count: int) -> list[Melody | str]:
     """The first bar of up to ``count`` reference melodies that start with a note in it (in their meter); else "C4"."""
     primers: list[Melody | str] = []
@@ -98,10 +66,10 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool, realis
         raise BadInputError("evaluation needs n >= 1 melodies of at least 2 steps")
     if realism < 0:
         raise BadInputError(f"realism must be 0 (no realism test) or a number of held-out tunes, not {realism}")
-    model = _load_model(model)
+    model = load_model(model)
     bar = progress_bar(total=5 if realism else 4, desc="evaluate", unit="part", disable=not progress)
-    with _corpus_dir(model, data, progress) as corpus:
-        lik = _likelihood(model, corpus)
+    with corpus_dir(model, data, progress) as corpus:
+        lik = likelihood_on_corpus(model, corpus)
         bar.update(1)
         lik["data"] = str(data) if data is not None else str(corpus)
         reference = reference_melodies(corpus, model, split="eval", limit=n, steps=steps, seed=seed)
@@ -434,7 +402,7 @@ def compare_models(
 def _compare_models(models: list, data, n: int, out_dir, steps: int, seed: int, force: bool, realism: int = 0) -> str:
     rows, reports, used = [], [], set()
     for item in models:
-        model = _load_model(item)
+        model = load_model(item)
         label = _model_label(model, used)
         if out_dir is not None:
             report = evaluate_model(

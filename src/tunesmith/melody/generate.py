@@ -6,7 +6,7 @@ LSTM state, so 100 melodies cost about as much as one.
 Whole tunes: ``steps`` counts the NEW steps after the primer; ``bars`` asks for a melody of that many whole bars
 (primer included). ``form`` restates earlier bars as a tune does (``forms.py``: ``"auto"``, ``"AABB"``, ...), the
 model continuing from each restatement; ``end_on_tonic`` makes the last note the tonic, placed on the downbeat of
-the last whole bar and held at least a beat (the key: ``key`` when given, else the Krumhansl-Schmuckler key of the
+the last whole bar and held at least a beat (the key: ``key`` when given, else the key ``estimate_key`` finds in the
 primer and all generated so far). Bars and beats follow the primer's meter, and the output keeps it.
 """
 
@@ -28,10 +28,11 @@ from tunesmith.core.errors import BadInputError, Cancelled, ModelError
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.melody.forms import check_form, parse_form, plan_bars
 from tunesmith.melody.model import MelodyConfig, build_model, count_parameters
-from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range, krumhansl_key, onset_grid
+from tunesmith.music.key import estimate_key
+from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody, fold_into_range
 from tunesmith.music.meter import parse_meter
 from tunesmith.music.notes import KEY_NAMES, SCALES
-from tunesmith.music.primer import last_bars, parse_primer
+from tunesmith.music.primer import last_bars
 
 DEFAULT_STEPS = 128
 MAX_PRIMER_BARS = 8  # a longer primer is cut to its last 8 bars (with a warning) unless primer_bars says otherwise
@@ -94,18 +95,15 @@ class MelodyModel:
         where = f" from {self.model_dir}" if self.model_dir else ""
         return f"MelodyModel({self.config.name}{where}, {count_parameters(self.module):,} parameters)"
 
-    def _repr_html_(self) -> str:
-        from tunesmith.outputs.notebook import model_html
-
-        return model_html(self)
-
     # --- primer ----------------------------------------------------------------------------
     def prepare_primer(
         self, primer, *, strict: bool = False, primer_bars: int | None = None, seed: int = 0, meter: str | None = None
     ) -> Melody:
         """The primer as a Melody in the model's range, in its own meter; a primer longer than ``MAX_PRIMER_BARS``
         is cut to its last bars (a warning says so) unless ``primer_bars`` chooses how many to keep."""
-        melody = parse_primer(primer, steps_per_quarter=self.config.steps_per_quarter, primer_bars=primer_bars, meter=meter)
+        from tunesmith.audio.transcribe import read_primer  # an audio primer is transcribed (librosa loads then)
+
+        melody = read_primer(primer, steps_per_quarter=self.config.steps_per_quarter, primer_bars=primer_bars, meter=meter)
         if melody is None:
             rng = np.random.default_rng(seed)
             low = max(self.config.min_note, 60 - 6)
@@ -158,7 +156,7 @@ class MelodyModel:
         primer_bars: int | None = None,
         **kwargs,
     ) -> list[Melody]:
-        """Continue ``primer`` (any form ``parse_primer`` accepts) into ``n`` melodies.
+        """Continue ``primer`` (any form ``read_primer`` accepts: notes, events, a score or an audio file) into ``n`` melodies.
 
         ``steps`` new steps after the primer (default 128), or ``bars`` whole bars in all; ``form`` ("auto", "AABB",
         "AA'BB'", None), ``meter`` ("6/8", for primers without one), ``end_on_tonic``; other keywords are
@@ -382,11 +380,12 @@ def _tonic(key: str, scale: str) -> int:
 
 
 def _ending_tonics(enc: MelodyEncoding, history: torch.Tensor, fixed: int | None) -> torch.Tensor:
-    """The pitch class to end on, per row: the given key's tonic, else the Krumhansl-Schmuckler key of all so far."""
+    """The pitch class to end on, per row: the given key's tonic, else the tonic ``estimate_key`` finds in all so far
+    (the key the score and the chords of the same tune are written in)."""
     if fixed is not None:
         return torch.full((history.shape[0],), fixed, dtype=torch.long)
     events = enc.index_to_event(history.cpu()).numpy()
-    return torch.tensor([krumhansl_key(onset_grid(row))[0] for row in events], dtype=torch.long)
+    return torch.tensor([estimate_key(row)[0].tonic if (row >= 0).any() else 0 for row in events], dtype=torch.long)
 
 
 def _step_mask(enc, scale_mask, position: int, end: int, beat: int, tonics, rows: int, device):

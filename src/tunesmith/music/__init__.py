@@ -1,1 +1,2 @@
-"""Music types, theory and file formats: melodies with Magenta event semantics, keys, meters, chords, MIDI, ABC, MusicXML, primers."""
+"""Music types, theory and file formats: melodies with Magenta event semantics, keys, meters, chords,
+instruments, MIDI, ABC, MusicXML and primers. No torch, plots or synthesis here."""

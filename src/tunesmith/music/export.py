@@ -18,28 +18,22 @@ from fractions import Fraction
 from pathlib import Path
 
 from tunesmith.core.errors import BadInputError
+from tunesmith.core.figures import PRIMER_COLOR
 from tunesmith.core.files import atomic_path, write_text
-from tunesmith.music.key import (
-    Key,
-    bar_steps,
-    beat_steps,
-    clef_for,
-    estimate_key,
-    key_from_signature,
-    meter_of,
-    parse_key,
-)
+from tunesmith.music.chords import CHORD_TRACK_NAME, chords_from_track
+from tunesmith.music.key import Key, estimate_key, key_from_signature, parse_key
 from tunesmith.music.melody import Melody
+from tunesmith.music.meter import meter_of, meter_steps
 
 EXPORT_FORMATS = ("abc", "musicxml")
-CHORD_TRACK_NAME = "chords"
-_SUFFIX_FORMAT = {".abc": "abc", ".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "musicxml"}
+NOTATION_SUFFIXES = {".abc": "abc", ".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "musicxml"}
 
 
 # --- reading --------------------------------------------------------------------------------------
 def load_melody(source, steps_per_quarter: int = 4) -> Melody:
-    """A Melody from a Melody, MIDI/ABC/MusicXML path or symusic Score, with ``meta`` holding what notation needs:
-    ``time_signature`` (num, den), ``key`` (a Key, from the file's key signature) and ``chords`` (the spans of a
+    """A Melody from a Melody, MIDI/ABC/MusicXML path or symusic Score (its ``meter`` the file's time signature),
+    with ``meta`` holding what notation needs besides:
+    ``key`` (a Key, from the file's key signature) and ``chords`` (the spans of a
     track named ``chords``, as ``tunesmith harmonize`` writes, or an ABC tune's chord symbols).
 
     The melody is the file's melody track (``tunesmith.music.midi.choose_melody_track``; ``meta['track_choice']``
@@ -86,16 +80,11 @@ def _melody_of_score(score, name: str, steps_per_quarter: int) -> Melody:
         raise BadInputError(f"{name or 'the score'}: no notes to write (the file is empty or holds only drums/chords)")
     melody = melody_from_score(score, steps_per_quarter=steps_per_quarter)  # the melody track, chords left out
     melody.name = name
-    if len(score.time_signatures):
-        ts = score.time_signatures[0]
-        melody.meta["time_signature"] = (int(ts.numerator), int(ts.denominator))
     if len(score.key_signatures):
         ks = score.key_signatures[0]
         melody.meta["key"] = key_from_signature(int(ks.key), bool(ks.tonality))
     chord_tracks = [t for t in score.tracks if t.name == CHORD_TRACK_NAME and len(t.notes)]
     if chord_tracks:
-        from tunesmith.music.harmony import chords_from_track
-
         offset = _leading_steps_dropped(score, melody, steps_per_quarter)
         melody.meta["chords"] = chords_from_track(chord_tracks[0], score.tpq, steps_per_quarter, offset, key_of(melody))
     return melody
@@ -121,6 +110,31 @@ def key_of(melody: Melody, key: str | Key | None = None) -> Key:
     if not melody.notes():
         return signature if isinstance(signature, Key) else Key(0)
     return estimate_key(melody, signature if isinstance(signature, Key) else None)[0]
+
+
+# staff range per clef as diatonic steps (C4 = 28): treble E4-F5, bass G2-A3
+_CLEF_STAFF = {"treble": (30, 38), "bass": (18, 26)}
+_NATURAL_STEP = (0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5, 6)  # pitch class -> letter index (sharps read as the letter below)
+
+
+def ledger_lines(pitch: int, clef: str) -> int:
+    """Ledger lines a pitch needs on a staff with this clef (0 on or next to the staff; C4 in treble = 1)."""
+    step = (int(pitch) // 12 - 1) * 7 + _NATURAL_STEP[int(pitch) % 12]
+    bottom, top = _CLEF_STAFF[clef]
+    return max(0, (bottom - step) // 2, (step - top) // 2)
+
+
+def clef_for(pitches) -> str:
+    """``'treble'`` or ``'bass'``: bass when the line lies low enough that the treble staff would need many ledger
+    lines (1.5 a note on average, or 5 for some note: a cello line is no longer engraved with six lines under the
+    treble staff) and the bass staff needs fewer in all; otherwise treble, as a melody reader expects."""
+    pitches = [int(p) for p in pitches]
+    if not pitches:
+        return "treble"
+    in_treble = [ledger_lines(p, "treble") for p in pitches]
+    treble, bass = sum(in_treble), sum(ledger_lines(p, "bass") for p in pitches)
+    low = treble >= 1.5 * len(pitches) or max(in_treble) >= 5
+    return "bass" if low and bass < treble else "treble"
 
 
 # --- ABC --------------------------------------------------------------------------------------------
@@ -175,7 +189,7 @@ def _abc_pitch(pitch: int, key: Key, bar_state: dict) -> str:
 def _tokens(melody: Melody, chords, meter) -> list[dict]:
     """Notes and rests cut at bar lines and chord changes into notatable pieces: dicts of start, length, pitch, tie."""
     spq = melody.steps_per_quarter
-    bar = bar_steps(meter, melody.steps_per_quarter)  # bar lines from the same meter the M: field states
+    bar = meter_steps(meter, melody.steps_per_quarter)[0]  # bar lines from the same meter the M: field states
     notes = melody.notes()
     end = -(-notes[-1].end // bar) * bar
     cuts = set(range(0, end + 1, bar)) | {c.start for c in chords or [] if c.start < end}
@@ -233,8 +247,7 @@ def to_abc(
     key = key_of(melody, key)
     meter = meter_of(melody)
     spq = melody.steps_per_quarter
-    beat = beat_steps(meter, spq)
-    bar = bar_steps(meter, spq)
+    bar, beat = meter_steps(meter, spq)
     chord_at = {c.start: c.symbol for c in chords or []}
     lines = [f"X:{number}", f"T:{title or melody.name or 'tunesmith melody'}"]
     if mark_primer and melody.primer_steps:
@@ -319,7 +332,7 @@ def to_music21(melody: Melody, *, chords=None, key: str | Key | None = None, tit
         alter = name[1:].count("#") - name[1:].count("b")
         m = note.Note(name.replace("b", "-") + str((n.pitch - alter) // 12 - 1), quarterLength=(n.end - n.start) / spq)
         if mark_primer and n.start < melody.primer_steps:
-            m.style.color = PRIMER_COLOUR
+            m.style.color = PRIMER_COLOR
         part.insert(n.start / spq, m)
         cursor = n.end
     for c in chords or []:
@@ -368,9 +381,6 @@ def chord_symbol_m21(symbol: str, root: int | None = None, quality: str | None =
     return None
 
 
-PRIMER_COLOUR = "#e6550d"  # the orange the piano rolls draw the primer in (plots.PRIMER_COLOR)
-
-
 def to_musicxml(melody: Melody, **kwargs) -> str:
     """MusicXML text of the melody (see ``to_music21`` for the options)."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
@@ -382,9 +392,9 @@ def to_musicxml(melody: Melody, **kwargs) -> str:
 # --- files --------------------------------------------------------------------------------------------
 def format_of(path: str | os.PathLike) -> str:
     suffix = Path(path).suffix.lower()
-    if suffix not in _SUFFIX_FORMAT:
+    if suffix not in NOTATION_SUFFIXES:
         raise BadInputError(f"{path}: unknown export format '{suffix or '(none)'}'; use .abc or .musicxml")
-    return _SUFFIX_FORMAT[suffix]
+    return NOTATION_SUFFIXES[suffix]
 
 
 def export_format(out: str | os.PathLike, fmt: str | None = None) -> str:

@@ -8,8 +8,8 @@ between. A *cadence* closes the tune: *authentic* is V -> I (G -> C in C major),
 ``harmonize`` scores every chord for every slot (how much of the melody it holds, weighted to strong beats),
 adds a transition prior (staying put is cheap, changing mid-bar costs more, common progressions cost less),
 requires the tune to end with its last chord change V -> I or IV -> I, and takes the best path (Viterbi).
-The chords become a second MIDI track named ``chords``, quoted chord symbols in ABC, and chord symbols in the
-engraved score.
+The chords become a second MIDI track named ``chords`` (its format: ``tunesmith.music.chords``), quoted chord
+symbols in ABC, and chord symbols in the engraved score.
 """
 
 from __future__ import annotations
@@ -21,42 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.core.errors import BadInputError
-from tunesmith.music.key import Key, bar_steps, meter_of
+from tunesmith.music.chords import QUALITY_STEPS, QUALITY_SUFFIX, ChordSpan, chord_track
+from tunesmith.music.key import Key
 from tunesmith.music.melody import Melody
+from tunesmith.music.meter import meter_of, meter_steps
+from tunesmith.music.notes import MAJOR_SCALE
 
-CHORD_TRACK_NAME = "chords"
 MIN_TONAL_FIT = 0.8  # share of note time on one diatonic scale below which a melody has no key to harmonise in
-# the three triads harmonize chooses from, then the chords that files bring (ABC chord symbols, chord tracks)
-_QUALITY_STEPS = {
-    "maj": (0, 4, 7),
-    "min": (0, 3, 7),
-    "dim": (0, 3, 6),
-    "aug": (0, 4, 8),
-    "7": (0, 4, 7, 10),
-    "maj7": (0, 4, 7, 11),
-    "min7": (0, 3, 7, 10),
-    "dim7": (0, 3, 6, 9),
-    "m7b5": (0, 3, 6, 10),
-    "6": (0, 4, 7, 9),
-    "min6": (0, 3, 7, 9),
-    "sus4": (0, 5, 7),
-    "sus2": (0, 2, 7),
-}
-_QUALITY_SUFFIX = {
-    "maj": "",
-    "min": "m",
-    "dim": "dim",
-    "aug": "aug",
-    "7": "7",
-    "maj7": "maj7",
-    "min7": "m7",
-    "dim7": "dim7",
-    "m7b5": "m7b5",
-    "6": "6",
-    "min6": "m6",
-    "sus4": "sus4",
-    "sus2": "sus2",
-}
 # (degree in semitones above the tonic, quality, roman numeral) for each mode's candidate chords
 _CANDIDATES = {
     "major": ((0, "maj", "I"), (2, "min", "ii"), (4, "min", "iii"), (5, "maj", "IV"), (7, "maj", "V"), (9, "min", "vi")),
@@ -88,22 +59,6 @@ _GOOD_MOVES = {
     ("VI", "VII"),
     ("IV", "VII"),
 }
-
-
-@dataclass(frozen=True)
-class ChordSpan:
-    """A chord sounding from step ``start`` to ``end`` (exclusive): root pitch class, quality, and its name."""
-
-    start: int
-    end: int
-    root: int
-    quality: str
-    symbol: str
-    numeral: str = ""
-
-    @property
-    def pitch_classes(self) -> tuple[int, ...]:
-        return tuple((self.root + d) % 12 for d in _QUALITY_STEPS[self.quality])
 
 
 @dataclass
@@ -160,7 +115,7 @@ def slot_steps_for(meter: tuple[int, int], steps_per_quarter: int, per: str = "a
     """Chord slot length: half a bar when the meter has two halves (4/4, 6/8, 2/2), else a bar; long bars
     (4/2, 3/2...) are cut further so no slot is longer than a 4/4 bar."""
     num, den = meter
-    bar = bar_steps(meter, steps_per_quarter)
+    bar = meter_steps(meter, steps_per_quarter)[0]
     if per not in ("auto", "bar", "half"):
         raise BadInputError(f"chords per '{per}': use 'bar', 'half' or 'auto'")
     slot = bar / 2 if (per == "half" or (per == "auto" and num % 2 == 0)) and bar % 2 == 0 else bar
@@ -186,7 +141,7 @@ def _candidates(key: Key) -> list[tuple[int, str, str, str]]:
     out = []
     for degree, quality, numeral in _CANDIDATES[key.mode]:
         root = (key.tonic + degree) % 12
-        out.append((root, quality, numeral, key.spell(root) + _QUALITY_SUFFIX[quality]))
+        out.append((root, quality, numeral, key.spell(root) + QUALITY_SUFFIX[quality]))
     return out
 
 
@@ -209,7 +164,7 @@ def harmonize(melody: Melody, *, key: str | Key | None = None, settings: Setting
         )
     meter = meter_of(melody)
     spq = melody.steps_per_quarter
-    bar = bar_steps(meter, spq)
+    bar = meter_steps(meter, spq)[0]
     slot = slot_steps_for(meter, spq, settings.per)
     sounding = _sounding(melody)
     last = max(n.end for n in melody.notes())
@@ -226,7 +181,7 @@ def harmonize(melody: Melody, *, key: str | Key | None = None, settings: Setting
                 continue
             w = settings.strong_weight if t == s * slot else settings.beat_weight if t % beat == 0 else settings.offbeat_weight
             for c, (root, quality, _, _) in enumerate(cands):
-                if p % 12 in {(root + d) % 12 for d in _QUALITY_STEPS[quality]}:
+                if p % 12 in {(root + d) % 12 for d in QUALITY_STEPS[quality]}:
                     emit[s, c] += w + (settings.root_bonus if t == s * slot and p % 12 == root else 0.0)
     for c, (_, _, numeral, _) in enumerate(cands):
         if numeral in ("I", "i"):
@@ -295,7 +250,7 @@ def diatonic_fit(melody: Melody) -> float:
         hist[n.pitch % 12] += n.end - n.start
     if hist.sum() == 0:
         return 0.0
-    return float(max(hist[[(t + d) % 12 for d in (0, 2, 4, 5, 7, 9, 11)]].sum() for t in range(12)) / hist.sum())
+    return float(max(hist[[(t + d) % 12 for d in MAJOR_SCALE]].sum() for t in range(12)) / hist.sum())
 
 
 # --- figures ---------------------------------------------------------------------------------------------
@@ -303,7 +258,7 @@ def harmony_stats(melody: Melody, chords: list[ChordSpan], slot: int, key: Key |
     """Chord-tone share on strong beats (notes starting on a slot's first step, and notes sounding there),
     chord changes per bar, share of bars with a change inside, and the final cadence."""
     meter = meter_of(melody)
-    bar = bar_steps(meter, melody.steps_per_quarter)
+    bar = meter_steps(meter, melody.steps_per_quarter)[0]
     sounding = _sounding(melody)
     onset = {n.start for n in melody.notes()}
 
@@ -347,66 +302,6 @@ def cadence_of(chords: list[ChordSpan], key: Key) -> str | None:
     return None
 
 
-# --- MIDI ------------------------------------------------------------------------------------------------
-def chord_track(
-    chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480, program: int = 0, velocity: int = 64, symbols: bool = False
-):
-    """A symusic Track named ``chords``: each chord as its root in the bass (E2-D#3) and its tones close above
-    (G3-F#4), held for its span; with ``symbols`` the chord symbol is the track's lyric at its start (it then reads
-    back as written; kept off for MIDI files, where a reader would show the lyrics as a track of their own)."""
-    import symusic
-
-    track = symusic.Track(CHORD_TRACK_NAME, int(program), False)
-    ticks = tpq // steps_per_quarter
-    for c in chords:
-        bass = 40 + (c.root - 40) % 12
-        tones = sorted(55 + (pc - 55) % 12 for pc in c.pitch_classes)
-        for p in [bass, *tones]:
-            track.notes.append(symusic.Note(c.start * ticks, (c.end - c.start) * ticks, int(p), velocity))
-        if symbols:
-            track.lyrics.append(symusic.TextMeta(c.start * ticks, c.symbol))
-    return track
-
-
-def _quality_of(root: int, pcs: set[int]) -> str:
-    """The chord quality whose tones are ``pcs`` above ``root``; else the triad its third implies."""
-    exact = next((q for q, steps in _QUALITY_STEPS.items() if {(root + d) % 12 for d in steps} == pcs), None)
-    if exact:
-        return exact
-    if (root + 3) % 12 in pcs and (root + 4) % 12 not in pcs:
-        return "dim" if (root + 6) % 12 in pcs and (root + 7) % 12 not in pcs else "min"
-    return "maj"
-
-
-def chords_from_track(track, tpq: int, steps_per_quarter: int, offset: int = 0, key: Key | None = None) -> list[ChordSpan]:
-    """Read chord spans back from a ``chords`` track (notes grouped by onset; the lowest note is the root; a lyric
-    at the onset is the chord's symbol as written)."""
-    notes = track.notes.numpy()
-    names = {int(x.time): str(x.text).strip() for x in track.lyrics if str(x.text).strip()}
-    groups: dict[int, list[tuple[int, int]]] = {}
-    for time, duration, pitch in zip(notes["time"], notes["duration"], notes["pitch"]):
-        groups.setdefault(int(time), []).append((int(pitch), int(duration)))
-    out = []
-    for time in sorted(groups):
-        pitches = sorted(p for p, _ in groups[time])
-        pcs = {p % 12 for p in pitches}
-        root = pitches[0] % 12
-        symbol = names.get(time)
-        if symbol is None:
-            quality = next((q for q, steps in _QUALITY_STEPS.items() if {(root + d) % 12 for d in steps} == pcs), None)
-            if quality is None:
-                continue
-        else:
-            quality = _quality_of(root, pcs)
-        start = int(round(time * steps_per_quarter / tpq)) - offset
-        end = start + int(round(max(d for _, d in groups[time]) * steps_per_quarter / tpq))
-        if symbol is None:
-            name = key.spell(root) if key else ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[root]
-            symbol = name + _QUALITY_SUFFIX[quality]
-        out.append(ChordSpan(start, max(end, start + 1), root, quality, symbol))
-    return out
-
-
 def harmonized_score(
     melody: Melody, chords: list[ChordSpan], *, key: Key | None = None, melody_program: int = 0, chord_program: int = 24
 ):
@@ -437,17 +332,17 @@ def harmonize_file(
     """Read a melody (MIDI/ABC/MusicXML or Melody), add chords, write a two-track MIDI file (or ABC/MusicXML by suffix).
     ``out`` is checked and locked before any work; an existing file is replaced only with ``force=True``."""
     from tunesmith.core.folders import output_file
-    from tunesmith.music.export import _SUFFIX_FORMAT
+    from tunesmith.music.export import NOTATION_SUFFIXES
     from tunesmith.music.midi import MIDI_SUFFIXES
 
-    suffixes = (*MIDI_SUFFIXES, *_SUFFIX_FORMAT)
+    suffixes = (*MIDI_SUFFIXES, *NOTATION_SUFFIXES)
     with output_file(out, suffixes, inputs=[source], what="harmonized melody", force=force):
         return _harmonize_file(source, out, key, per, chord_instrument)
 
 
 def _harmonize_file(source, out, key, per, chord_instrument) -> Harmonization:
-    from tunesmith.audio.render import resolve_instrument
     from tunesmith.music.export import export_melody, load_melody
+    from tunesmith.music.instruments import resolve_instrument
     from tunesmith.music.midi import MIDI_SUFFIXES, write_midi
 
     melody = load_melody(source)

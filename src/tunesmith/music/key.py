@@ -1,8 +1,9 @@
-"""What a score needs beyond the notes: the key (tonic and mode), the meter, and how to spell each pitch.
+"""Keys: a tonic and a mode, how a key spells each pitch, and the one key finder (``estimate_key``).
 
 A *key* here is a tonic pitch class and a mode (major or minor); its *key signature* is counted in
-*fifths*: +1 per sharp, -1 per flat (G major and E minor are +1, F major and D minor are -1). The
-*meter* (time signature) is a numerator and a denominator: 6/8 means six eighth notes per bar.
+*fifths*: +1 per sharp, -1 per flat (G major and E minor are +1, F major and D minor are -1).
+``estimate_key`` decides the key wherever tunesmith needs one: generation's tonic ending, scores, ABC ``K:``,
+chords, the ``tonic_end`` figure of evaluation and a melody's summary.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tunesmith.core.errors import BadInputError
-from tunesmith.music.notes import MAJOR_SCALE, MINOR_SCALE
+from tunesmith.music.notes import FLAT_NAMES, LETTER_PITCH_CLASS, MAJOR_SCALE, MINOR_SCALE, PITCH_CLASS_NAMES
 
 # Krumhansl & Kessler's key profiles: how well each scale degree fits a major/minor key (1982 probe-tone data)
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -52,15 +53,11 @@ _MINOR_BY_FIFTHS = {
     6: "D#",
     7: "A#",
 }
-_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 _SHARP_ORDER = "FCGDAEB"
-_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _LETTERS = "CDEFGAB"
 # semitones above the tonic -> letters above it: in major #1 b3 #4 #5 b7 (C#, Eb, F#, G#, Bb in C), the
 # chromatic notes folk and common-practice tunes use most; in minor b2, the raised 3rd, #4, raised 6th and 7th
 _DEGREE_OF_INTERVAL = {"major": (0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6), "minor": (0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6)}
-DEFAULT_METER = (4, 4)
 
 
 @dataclass(frozen=True)
@@ -102,9 +99,9 @@ class Key:
         tonic_name = (_MAJOR_BY_FIFTHS if self.mode == "major" else _MINOR_BY_FIFTHS)[self.fifths]
         interval = (int(pitch_class) - self.tonic) % 12
         letter = _LETTERS[(_LETTERS.index(tonic_name[0]) + _DEGREE_OF_INTERVAL[self.mode][interval]) % 7]
-        alter = (int(pitch_class) - _LETTER_PC[letter] + 6) % 12 - 6
+        alter = (int(pitch_class) - LETTER_PITCH_CLASS[letter] + 6) % 12 - 6
         if abs(alter) > 1:  # a double sharp/flat: plain sharps or flats read better
-            return (_FLAT_NAMES if self.fifths < 0 else _SHARP_NAMES)[int(pitch_class) % 12]
+            return (FLAT_NAMES if self.fifths < 0 else PITCH_CLASS_NAMES)[int(pitch_class) % 12]
         return letter + ("#" if alter > 0 else "b" if alter < 0 else "")
 
     def signature_accidentals(self) -> dict[str, int]:
@@ -126,10 +123,10 @@ def parse_key(text: str) -> Key:
         if t.endswith(suffix) and len(t) > len(suffix):
             t, mode = t[: -len(suffix)], "minor"
             break
-    if not t or t[0].upper() not in _LETTER_PC:
+    if not t or t[0].upper() not in LETTER_PITCH_CLASS:
         raise BadInputError(f"key '{raw}' is not a key; write e.g. G, Em, 'F# minor' or 'Bb major'")
     alter = t[1:].count("#") - t[1:].count("b")
-    pc = _LETTER_PC[t[0].upper()] + alter
+    pc = LETTER_PITCH_CLASS[t[0].upper()] + alter
     if len(t) > 1 and set(t[1:]) - {"#", "b"}:
         raise BadInputError(f"key '{raw}' is not a key; write e.g. G, Em, 'F# minor' or 'Bb major'")
     # the signature this spelling names (Gb -> 6 flats, F# -> 6 sharps, Ebm -> 6 flats, Cb -> 7 flats)
@@ -156,8 +153,37 @@ STATED_MINOR_BONUS = 0.2  # a file that says minor means it (writers leave the f
 SIGNATURE_SLACK = 0.05  # a file's signature is trusted while its scale holds this close to the best scale's share
 
 
+def _pitch_class_time(events) -> tuple[np.ndarray, int, int]:
+    """Steps each pitch class sounds (a note lasts to its NOTE_OFF, the next onset or the end), and the pitch
+    classes of the first and the last note. Magenta events: a pitch starts a note, -1 stops it, -2 holds."""
+    events = np.asarray(events, dtype=np.int64).reshape(-1)
+    changes = np.flatnonzero(events != -2)
+    onsets = np.flatnonzero(events >= 0)
+    if not onsets.size:
+        raise BadInputError("the melody has no notes, so it has no key")
+    ends = np.append(changes, events.size)[np.searchsorted(changes, onsets, side="right")]
+    pcs = events[onsets] % 12
+    return np.bincount(pcs, weights=ends - onsets, minlength=12), int(pcs[0]), int(pcs[-1])
+
+
+def _profile_fits(hist: np.ndarray) -> dict[str, np.ndarray]:
+    """Pearson correlation of the histogram with each mode's profile on each of the 12 tonics (0 for a flat one)."""
+    h = hist - hist.mean()
+    norm = np.sqrt(h @ h)
+    return {mode: p @ h / (p_norm * norm) if norm > 0 else np.zeros(12) for mode, (p, p_norm) in _CENTRED_PROFILES.items()}
+
+
+def _centred(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rolled = np.stack([np.roll(profile, tonic) for tonic in range(12)])  # row t: the profile with its tonic on t
+    rolled -= rolled.mean(axis=1, keepdims=True)
+    return rolled, np.sqrt((rolled**2).sum(axis=1))
+
+
+_CENTRED_PROFILES = {"major": _centred(_MAJOR_PROFILE), "minor": _centred(_MINOR_PROFILE)}
+
+
 def estimate_key(melody, signature: Key | None = None) -> tuple[Key, float]:
-    """The most likely key of a melody and how tonal it is: the one key finder of scores, exports and chords.
+    """The most likely key of a melody (a Melody or its Magenta event array) and how tonal it is: the one key finder.
 
     Correlates the duration-weighted pitch-class histogram with the Krumhansl-Kessler profiles of the keys, and
     weighs the tonic evidence: a final note on the tonic adds 0.15, a first note on it 0.05 (the profiles alone
@@ -171,94 +197,22 @@ def estimate_key(melody, signature: Key | None = None) -> tuple[Key, float]:
     On 243 O'Neill's/Ryan's tunes of the folk corpus, against their ABC ``K:`` fields: 85% without a signature,
     95% with the signature their MIDI files carry (see benchmarks/bench_key.py).
     """
-    notes = melody.notes()
-    if not notes:
-        raise BadInputError("the melody has no notes, so it has no key")
-    hist = np.zeros(12)
-    for n in notes:
-        hist[n.pitch % 12] += n.end - n.start
+    hist, first_pc, last_pc = _pitch_class_time(getattr(melody, "events", melody))
     candidates = [Key(tonic, mode) for mode in ("major", "minor") for tonic in range(12)]
     if signature is not None:
         share = [hist[[(t + d) % 12 for d in MAJOR_SCALE]].sum() for t in range(12)]
         major = (7 * signature.fifths) % 12
         if share[major] >= max(share) - SIGNATURE_SLACK * hist.sum():
             candidates = [Key(major, "major", signature.fifths), Key((major - 3) % 12, "minor", signature.fifths)]
-    last_pc, first_pc = notes[-1].pitch % 12, notes[0].pitch % 12
     best, best_score = candidates[0], -np.inf
+    fits = _profile_fits(hist)
     for key in candidates:
-        profile = _MAJOR_PROFILE if key.mode == "major" else _MINOR_PROFILE
-        r = np.corrcoef(hist, np.roll(profile, key.tonic))[0, 1] if hist.std() > 0 else 0.0
-        score = float(np.nan_to_num(r)) + FINAL_TONIC_BONUS * (last_pc == key.tonic) + FIRST_TONIC_BONUS * (first_pc == key.tonic)
+        score = (
+            fits[key.mode][key.tonic] + FINAL_TONIC_BONUS * (last_pc == key.tonic) + FIRST_TONIC_BONUS * (first_pc == key.tonic)
+        )
         if signature is not None and signature.mode == "minor" and key == signature and len(candidates) == 2:
             score += STATED_MINOR_BONUS
         if score > best_score:
             best, best_score = key, score
     fit = float(hist[list(best.scale)].sum() / hist.sum())
     return best, fit
-
-
-def meter_of(melody) -> tuple[int, int]:
-    """The melody's time signature as (numerator, denominator).
-
-    The one place that decides the meter for scores, ABC and chords: a ``meter`` attribute of the Melody
-    (a ``(num, den)`` pair or an object with ``numerator``/``denominator``) wins, then ``meta['time_signature']``
-    (set when a file is read), then the bar length (``steps_per_bar``: 12 steps at 4 per quarter -> 3/4),
-    and 4/4 when nothing says otherwise.
-    """
-    for source in (getattr(melody, "meter", None), getattr(melody, "meta", {}).get("time_signature")):
-        if source is None:
-            continue
-        if hasattr(source, "numerator"):
-            num, den = int(source.numerator), int(source.denominator)
-        else:
-            num, den = (int(x) for x in source)
-        if num > 0 and den > 0 and den & (den - 1) == 0:
-            return num, den
-    spq, spb = int(getattr(melody, "steps_per_quarter", 4)), int(getattr(melody, "steps_per_bar", 0))
-    if spq > 0 and spb > 0:
-        quarters = spb / spq
-        if float(quarters).is_integer():
-            return int(quarters), 4
-        if float(quarters * 2).is_integer():
-            return int(quarters * 2), 8
-    return DEFAULT_METER
-
-
-def bar_steps(meter: tuple[int, int], steps_per_quarter: int) -> int:
-    """Steps in one bar of ``meter`` (6/8 at 4 steps per quarter -> 12)."""
-    num, den = meter
-    return max(1, int(round(num * 4 / den * steps_per_quarter)))
-
-
-def beat_steps(meter: tuple[int, int], steps_per_quarter: int) -> int:
-    """Steps per felt beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else the denominator's note."""
-    num, den = meter
-    beat = 4 / den * steps_per_quarter
-    if den >= 8 and num % 3 == 0 and num > 3:
-        beat *= 3
-    return max(1, int(round(beat)))
-
-
-# staff range per clef as diatonic steps (C4 = 28): treble E4-F5, bass G2-A3
-_CLEF_STAFF = {"treble": (30, 38), "bass": (18, 26)}
-_NATURAL_STEP = (0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5, 6)  # pitch class -> letter index (sharps read as the letter below)
-
-
-def ledger_lines(pitch: int, clef: str) -> int:
-    """Ledger lines a pitch needs on a staff with this clef (0 on or next to the staff; C4 in treble = 1)."""
-    step = (int(pitch) // 12 - 1) * 7 + _NATURAL_STEP[int(pitch) % 12]
-    bottom, top = _CLEF_STAFF[clef]
-    return max(0, (bottom - step) // 2, (step - top) // 2)
-
-
-def clef_for(pitches) -> str:
-    """``'treble'`` or ``'bass'``: bass when the line lies low enough that the treble staff would need many ledger
-    lines (1.5 a note on average, or 5 for some note: a cello line is no longer engraved with six lines under the
-    treble staff) and the bass staff needs fewer in all; otherwise treble, as a melody reader expects."""
-    pitches = [int(p) for p in pitches]
-    if not pitches:
-        return "treble"
-    in_treble = [ledger_lines(p, "treble") for p in pitches]
-    treble, bass = sum(in_treble), sum(ledger_lines(p, "bass") for p in pitches)
-    low = treble >= 1.5 * len(pitches) or max(in_treble) >= 5
-    return "bass" if low and bass < treble else "treble"

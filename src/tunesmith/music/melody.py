@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tunesmith.core.errors import BadInputError
-from tunesmith.music.meter import check_meter, meter_of_steps, meter_steps
-from tunesmith.music.notes import KEY_NAMES, MAJOR_SCALE, pitch_to_name
+from tunesmith.music.meter import check_meter, meter_of, meter_steps
+from tunesmith.music.notes import pitch_to_name
 
 NOTE_OFF = -1
 NO_EVENT = -2
@@ -111,21 +111,10 @@ class Melody:
     def pitches(self) -> np.ndarray:
         return self.events[self.events >= 0].astype(np.int64)
 
-    def major_key(self) -> int:
-        """The major key (0 = C ... 11 = B) whose scale holds the most notes, as Magenta estimates it."""
-        pc_hist = np.bincount(self.pitches % 12, minlength=12)
-        scores = [sum(pc_hist[(key + d) % 12] for d in MAJOR_SCALE) for key in range(12)]
-        return int(np.argmax(scores))
-
-    @property
-    def time_signature(self) -> tuple[int, int]:
-        """(numerator, denominator): the melody's meter, or the one its bar length implies."""
-        return self.meter or meter_of_steps(self.steps_per_bar, None, self.steps_per_quarter)
-
     @property
     def steps_per_beat(self) -> int:
         """Steps in one beat of the meter (a quarter in 4/4 and 3/4, a dotted quarter in 6/8, a half in 2/2)."""
-        return meter_steps(self.time_signature, self.steps_per_quarter)[1]
+        return meter_steps(meter_of(self), self.steps_per_quarter)[1]
 
     def seconds_per_step(self) -> float:
         return 60.0 / self.qpm / self.steps_per_quarter
@@ -137,10 +126,12 @@ class Melody:
         pitches = self.pitches
         if not pitches.size:
             return f"Melody: {len(self)} steps, no notes"
-        key = KEY_NAMES[self.major_key()]
+        from tunesmith.music.key import estimate_key
+
+        key = estimate_key(self)[0]
         return (
             f"Melody: {pitches.size} notes, {len(self)} steps ({self.duration_seconds():.1f} s at {self.qpm:g} qpm), "
-            f"key ~{key} major, range {pitch_to_name(int(pitches.min()))}-{pitch_to_name(int(pitches.max()))}"
+            f"key ~{key}, range {pitch_to_name(int(pitches.min()))}-{pitch_to_name(int(pitches.max()))}"
         )
 
     def copy(self, **changes) -> Melody:
@@ -174,13 +165,15 @@ class Melody:
     ) -> Melody:
         """Magenta's ``Melody.squash``: transpose to a key (C by default) and fold into the range by octaves.
 
+        The key is ``estimate_key``'s, as a major key (a tune in E minor moves as G major, to A minor in C).
+
         The lowest note is placed in the lowest octave of the range that fits it, then any note still
         outside ``[min_note, max_note)`` is moved by whole octaves.
         """
         pitches = self.pitches
         if not pitches.size:
             return self.copy()
-        key_diff = 0 if transpose_to_key is None else (transpose_to_key - self.major_key()) % 12
+        key_diff = 0 if transpose_to_key is None else (transpose_to_key - _major_tonic(self)) % 12
         if key_diff > 6:
             key_diff -= 12
         lowest = int(pitches.min()) + key_diff
@@ -199,11 +192,6 @@ class Melody:
         more = ", ..." if len(self) > 12 else ""
         return f"Melody([{head}{more}], steps={len(self)}, steps_per_quarter={self.steps_per_quarter}, qpm={self.qpm:g})"
 
-    def _repr_html_(self) -> str:  # notebook display (plots/render are imported lazily)
-        from tunesmith.outputs.notebook import melody_html
-
-        return melody_html(self)
-
 
 def fold_into_range(pitches: np.ndarray, min_note: int, max_note: int) -> np.ndarray:
     """Move pitches by octaves until they lie in ``[min_note, max_note)`` (range must span an octave)."""
@@ -217,50 +205,9 @@ def fold_into_range(pitches: np.ndarray, min_note: int, max_note: int) -> np.nda
     return pitches
 
 
-# --- key finding ------------------------------------------------------------------------------------
-# Krumhansl-Kessler key profiles (Krumhansl 1990), index 0 = tonic
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-KEY_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
-SOUNDING, SILENT = -2, -1  # the grid's hold and rest codes (a pitch marks an onset)
+def _major_tonic(melody: Melody) -> int:
+    """The major key (0 = C ... 11 = B) a melody is in or is the relative minor of, by the one key finder."""
+    from tunesmith.music.key import estimate_key
 
-
-def onset_grid(events: np.ndarray) -> np.ndarray:
-    """Events -> a grid with the pitch at each onset, -2 while a note sounds and -1 while silent.
-
-    Magenta's events write NO_EVENT both for "note holds" and "rest continues"; the grid tells them apart, so two
-    bars are equal only when they sound the same.
-    """
-    events = np.asarray(events, dtype=np.int64)
-    grid = np.full(events.size, SILENT, dtype=np.int64)
-    sounding = False
-    for i, e in enumerate(events):
-        if e >= 0:
-            grid[i], sounding = e, True
-        elif e == NOTE_OFF:
-            sounding = False
-        elif e == NO_EVENT and sounding:
-            grid[i] = SOUNDING
-    return grid
-
-
-def krumhansl_key(grid: np.ndarray) -> tuple[int, str]:
-    """(tonic 0-11, "major"|"minor"): the key profile best correlated with how long each pitch class sounds."""
-    durations = np.zeros(12)
-    current = None
-    for value in grid:
-        if value >= 0:
-            current = int(value)
-        elif value == SILENT:
-            current = None
-        if current is not None:
-            durations[current % 12] += 1
-    best = (-np.inf, 0, "major")
-    if durations.std() == 0:
-        return best[1], best[2]
-    for tonic in range(12):
-        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-            r = float(np.corrcoef(durations, np.roll(profile, tonic))[0, 1])
-            if r > best[0]:
-                best = (r, tonic, mode)
-    return best[1], best[2]
+    key = estimate_key(melody)[0]
+    return key.tonic if key.mode == "major" else (key.tonic + 3) % 12

@@ -73,3 +73,23 @@ def meter_of_steps(steps_per_bar: int, steps_per_beat: int | None = None, steps_
 
 def meter_name(meter: tuple[int, int]) -> str:
     return f"{meter[0]}/{meter[1]}"
+
+
+def meter_of(melody) -> tuple[int, int]:
+    """A melody's time signature: its ``meter`` when set, else the one its bar length implies (16 steps at 4 per
+    quarter -> 4/4, 12 -> 3/4), 4/4 when it has no bar length. The one rule for scores, ABC, chords and MIDI."""
+    if getattr(melody, "meter", None) is not None:
+        return tuple(melody.meter)
+    spq, spb = int(melody.steps_per_quarter), int(melody.steps_per_bar)
+    return meter_of_steps(spb, None, spq) if spq > 0 and spb > 0 else DEFAULT_METER
+
+
+def score_meter(score, steps_per_quarter: int = 4) -> tuple[int, int] | None:
+    """A score's first time signature as a meter; None when it has none or it is unusable (a damaged 255/0)."""
+    if not len(score.time_signatures):
+        return None
+    ts = score.time_signatures[0]
+    try:
+        return check_meter(int(ts.numerator), int(ts.denominator), steps_per_quarter)
+    except BadInputError:
+        return None

@@ -20,8 +20,9 @@ import symusic
 
 from tunesmith.core.errors import BadInputError
 from tunesmith.core.files import write_bytes
+from tunesmith.music.chords import CHORD_TRACK_NAME
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody, Note
-from tunesmith.music.meter import check_meter, meter_steps
+from tunesmith.music.meter import meter_of, meter_steps, score_meter
 from tunesmith.music.smf import MidiDamage, has_note_ons, repair
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
@@ -349,20 +350,9 @@ def first_tempo_qpm(score: symusic.Score, default: float = 120.0) -> float:
 
 def steps_per_bar_of(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> int:
     """Steps in one bar of the first time signature (4/4 at 4 steps/quarter -> 16; an unusable one, e.g. 255/0 of
-    a damaged file, counts as 4/4, as ``meter_of`` says)."""
-    meter = meter_of(score, steps_per_quarter)
+    a damaged file, counts as 4/4, as ``score_meter`` says)."""
+    meter = score_meter(score, steps_per_quarter)
     return meter_steps(meter or (4, 4), steps_per_quarter)[0]
-
-
-def meter_of(score: symusic.Score, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> tuple[int, int] | None:
-    """The first time signature as (numerator, denominator); None when there is none or it is unusable (then 4/4)."""
-    if not len(score.time_signatures):
-        return None
-    ts = score.time_signatures[0]
-    try:
-        return check_meter(int(ts.numerator), int(ts.denominator), steps_per_quarter)
-    except BadInputError:
-        return None
 
 
 # --- extraction ---------------------------------------------------------------------------
@@ -401,7 +391,7 @@ def extract_melodies(score: symusic.Score, settings: ExtractionSettings | None =
     settings = settings or ExtractionSettings()
     spq = settings.steps_per_quarter
     steps_per_bar = steps_per_bar_of(score, spq)
-    meter = meter_of(score, spq)
+    meter = score_meter(score, spq)
     if meter is not None and meter_steps(meter, spq)[0] != steps_per_bar:
         meter = None
     qpm = first_tempo_qpm(score)
@@ -497,7 +487,6 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
     return np.asarray(events, dtype=np.int16), melody_start + last_off, False
 
 
-CHORD_TRACK_NAME = "chords"  # the accompaniment track tunesmith harmonize (and the ABC reader) writes
 _MELODY_WORDS = ("melody", "melodie", "melodia", "solo", "lead", "right", "vocal", "voice", "tune", "theme", "soprano", "canto")
 _ACCOMPANIMENT_WORDS = ("bass", "chord", "accomp", "pad", "left", "harmon", "rhythm", "comp", "backing", "drum", "perc")
 
@@ -621,7 +610,7 @@ def melody_from_score(
     first = int(np.flatnonzero(events >= 0)[0])
     if trim_leading:
         events = events[first - first % spb :]
-    meter = meter_of(score, steps_per_quarter)
+    meter = score_meter(score, steps_per_quarter)
     meter = meter if meter is not None and meter_steps(meter, steps_per_quarter)[0] == spb else None
     melody = Melody(events, steps_per_quarter=steps_per_quarter, steps_per_bar=spb, qpm=first_tempo_qpm(score), meter=meter)
     if track is not None:
@@ -641,7 +630,7 @@ def melody_to_score(
     ticks_per_step = tpq // melody.steps_per_quarter
     score = symusic.Score(tpq)
     score.tempos.append(symusic.Tempo(0, qpm=qpm))
-    numerator, denominator = melody.time_signature
+    numerator, denominator = meter_of(melody)
     score.time_signatures.append(symusic.TimeSignature(0, numerator, denominator))
     track = symusic.Track(name, int(program), False)
     for note in melody.notes():
@@ -671,3 +660,15 @@ def as_score(obj) -> symusic.Score:
     if isinstance(obj, io.IOBase):
         return score_from_bytes(obj.read())
     return read_score(obj)
+
+
+def source_name(obj) -> str:
+    """How a message names a piece given as a path, MIDI bytes, a Score or a Melody."""
+    if isinstance(obj, str | os.PathLike):
+        return str(obj)
+    if isinstance(obj, bytes | bytearray):
+        return "the MIDI data"
+    if type(obj).__name__.startswith("Score"):
+        return "the score"
+    name = getattr(obj, "name", "")
+    return f"{type(obj).__name__} '{name}'" if name else type(obj).__name__

@@ -1,4 +1,4 @@
-"""Pitch <-> name.
+"""Pitch <-> name, and the scales: the only tables of pitch names and scales.
 
 A MIDI pitch is an integer 0-127; 60 is middle C, written ``C4`` (scientific pitch notation,
 the convention Magenta and most DAWs use). Sharps are ``#`` and flats ``b``; a bare letter means
@@ -12,6 +12,7 @@ import re
 from tunesmith.core.errors import BadInputError
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+FLAT_NAMES = tuple(n if len(n) == 1 else PITCH_CLASS_NAMES[i + 1] + "b" for i, n in enumerate(PITCH_CLASS_NAMES))
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # tonics as key signatures spell them
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor (aeolian), as MusPy's scale consistency uses
@@ -26,7 +27,7 @@ SCALES = {
     "blues": (0, 3, 5, 6, 7, 10),
     "chromatic": tuple(range(12)),
 }
-_LETTER_TO_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+LETTER_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _NAME_RE = re.compile(r"^(?P<pre>[#b]?)(?P<letter>[A-Ga-g])(?P<post>(##|bb|#|b|x)?)(?P<octave>-?\d+)?$")
 DEFAULT_OCTAVE = 4
 
@@ -50,7 +51,7 @@ def name_to_pitch(name: str | int) -> int:
             match = _NAME_RE.match(text)
             if not match:
                 raise BadInputError(f"'{name}' is not a note name; write e.g. C4, C#4, Db4, C (= C4) or a MIDI number 0-127")
-            pc = _LETTER_TO_PC[match["letter"].upper()]
+            pc = LETTER_PITCH_CLASS[match["letter"].upper()]
             accidental = match["pre"] + match["post"]
             pc += accidental.count("#") + 2 * accidental.count("x") - accidental.count("b")
             octave = int(match["octave"]) if match["octave"] is not None else DEFAULT_OCTAVE

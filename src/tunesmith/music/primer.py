@@ -2,7 +2,8 @@
 
 Accepted forms: a Melody; a list of events; a Magenta event list string ``"[60, -2, 62, -1]"``;
 note names ``"C#4"``, ``"#C"``, ``"C4 E4 G4"`` (each held one quarter note); a MIDI/MusicXML/ABC file
-(its melody, optionally only its last ``primer_bars`` bars); an audio file (transcribed); or None.
+(its melody, optionally only its last ``primer_bars`` bars); or None. An audio file is transcribed one layer up,
+by ``tunesmith.audio.transcribe.read_primer`` (which the model's ``generate`` uses), since music/ reads no audio.
 A primer keeps its meter (a file's time signature; ``meter="6/8"`` sets it, e.g. for note names).
 """
 
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.audio.io import AUDIO_SUFFIXES
 from tunesmith.core.errors import BadInputError
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody
 from tunesmith.music.meter import parse_meter
@@ -90,7 +90,7 @@ def _looks_like_path(text: str) -> bool:
     if "\n" in text or len(text) > 1024:  # note text, not a file name (is_file() raises on a 1,800-character name)
         return False
     try:
-        return Path(text).suffix.lower() in (".mid", ".midi") + SCORE_SUFFIXES + AUDIO_SUFFIXES or Path(text).is_file()
+        return Path(text).suffix.lower() in (".mid", ".midi") + SCORE_SUFFIXES or Path(text).is_file()
     except (OSError, ValueError):  # a name too long for the file system, or one holding a NUL byte
         return False
 
@@ -98,10 +98,6 @@ def _looks_like_path(text: str) -> bool:
 def _primer_from_file(path: Path, steps_per_quarter: int) -> Melody:
     if not path.is_file():
         raise BadInputError(f"primer file {path} does not exist")
-    if path.suffix.lower() in AUDIO_SUFFIXES:
-        from tunesmith.audio.transcribe import transcribe
-
-        return transcribe(path, steps_per_quarter=steps_per_quarter)
     try:
         score = read_score(path)
         melody = melody_from_score(score, steps_per_quarter=steps_per_quarter)

@@ -21,6 +21,7 @@ from tunesmith.melody.generate import (
     load_melody_model,
     settings_dict,
 )
+from tunesmith.music.meter import meter_of
 from tunesmith.music.midi import write_midi
 
 
@@ -128,7 +129,7 @@ def _generate(model, primer, out_dir: Path, n: int, request: FileRequest, settin
         "primer": str(primer) if primer is not None else None,
         "primer_events": primer_melody.events.tolist(),
         "primer_steps": len(primer_melody),
-        "meter": "/".join(map(str, primer_melody.time_signature)),
+        "meter": "/".join(map(str, meter_of(primer_melody))),
         "n": n,
         "settings": settings_dict(settings),
         "outputs": items,

@@ -1,7 +1,8 @@
 """Rich notebook display: a melody shows its summary, a player, an interactive piano roll and its engraved score.
 
-Everything is inlined (audio as a base64 ``data:`` URI, bokeh's JavaScript embedded), so a saved
-notebook still plays and zooms offline, with no CDN.
+The types know nothing of notebooks: :func:`register_formatters` tells IPython how to show them
+(``import tunesmith`` calls it when it runs inside IPython). Everything is inlined (audio as a base64
+``data:`` URI, bokeh's JavaScript embedded), so a saved notebook still plays and zooms offline, with no CDN.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ def _piano_roll_html(obj, title: str | None = None) -> str:
     from bokeh.resources import INLINE
     from jinja2 import Template
 
-    from tunesmith.outputs.plots import _MATHJAX_CDN, piano_roll_figure
+    from tunesmith.core.figures import MATHJAX_CDN
+    from tunesmith.outputs.plots import piano_roll_figure
 
     fig = piano_roll_figure(obj, title=title, width=None, height=300)
     fragment = file_html(fig, INLINE, template=Template(_FRAGMENT))
-    return fragment.replace(f'"{_MATHJAX_CDN}"', '""')
+    return fragment.replace(f'"{MATHJAX_CDN}"', '""')
 
 
 _FRAGMENT = "{{ bokeh_js }}{{ plot_div }}{{ plot_script }}"  # file_html's content without the page around it
@@ -53,7 +55,7 @@ def _rendered_audio(obj) -> str:
 
 
 def melody_html(melody) -> str:
-    """Summary line, piano player and interactive piano roll of a Melody (used by ``Melody._repr_html_``)."""
+    """Summary line, piano player, interactive piano roll and engraved score of a Melody."""
     parts = [f"<div class='tunesmith-melody'><p><b>{html.escape(melody.summary())}</b></p>"]
     if len(melody.pitches):
         parts.append(_rendered_audio(melody))
@@ -91,7 +93,7 @@ def score_html(score) -> str:
 
 
 def model_html(model) -> str:
-    """A trained model: its repr and its config as a table (used by ``MelodyModel._repr_html_``)."""
+    """A trained model: its repr and its config as a table."""
     rows = ""
     config = getattr(model, "config", None)
     if dataclasses.is_dataclass(config):
@@ -101,3 +103,29 @@ def model_html(model) -> str:
         )
     table = f"<table>{rows}</table>" if rows else ""
     return f"<div class='tunesmith-model'><p><b>{html.escape(repr(model))}</b></p>{table}</div>"
+
+
+# (module, type name) -> the HTML of one object; by name, so registering imports none of these modules
+FORMATTERS = {
+    ("tunesmith.music.melody", "Melody"): melody_html,
+    ("tunesmith.melody.generate", "MelodyModel"): model_html,
+}
+
+
+def register_formatters(shell=None) -> bool:
+    """Show melodies and models as rich HTML in IPython/Jupyter (``shell``: the running one by default).
+
+    Returns False (and does nothing) outside IPython.
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    html = shell.display_formatter.formatters["text/html"]
+    for (module, name), fn in FORMATTERS.items():
+        html.for_type_by_name(module, name, fn)
+    return True

@@ -1,4 +1,4 @@
-"""Pictures of music and of training: piano rolls (bokeh HTML + PNG), spectrograms, loss curves.
+"""Pictures of music: piano rolls (bokeh HTML + PNG) and spectrograms (the loss curve is in core/figures.py).
 
 A *piano roll* draws each note as a bar: time runs left to right, pitch bottom to top, as in
 Magenta/note_seq's bokeh plot. Notes that came from a primer are drawn in another colour than the
@@ -8,40 +8,28 @@ offline; PNGs are drawn with matplotlib's Agg canvas at the exact pixel size ask
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tunesmith.core.errors import BadInputError
-from tunesmith.core.files import atomic_path, write_text
+from tunesmith.core.figures import (
+    GENERATED_COLOR,
+    PRIMER_COLOR,
+    figure_html,
+    new_figure,
+    one_drawing_at_a_time,
+    save_figure,
+    share_bokeh_js,
+)
+from tunesmith.core.files import write_text
 from tunesmith.core.folders import writes_file
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, Melody
 from tunesmith.music.notes import pitch_to_name
 
-PRIMER_COLOR = "#e6550d"  # orange
-GENERATED_COLOR = "#3182bd"  # blue
-DRUM_COLOR = "#969696"
 PITCH_NAMES = tuple(pitch_to_name(p) for p in range(128))
-
-# matplotlib's object API alone is not enough for threads: tick labels such as a log axis's $10^{2}$ go through
-# one shared mathtext (pyparsing) parser, and 8 spectrograms drawn at once from threads failed 31 of 40 times with
-# ParseException. Every matplotlib drawing in tunesmith holds this lock (the web studio runs jobs on threads).
-DRAWING_LOCK = threading.RLock()
-
-
-def one_drawing_at_a_time(fn):
-    """Decorator: run ``fn`` (which draws with matplotlib) while holding :data:`DRAWING_LOCK`."""
-
-    @functools.wraps(fn)
-    def locked(*args, **kwargs):
-        with DRAWING_LOCK:
-            return fn(*args, **kwargs)
-
-    return locked
 
 
 @dataclass
@@ -205,37 +193,11 @@ def _default_title(obj, notes: NoteArrays) -> str:
     return f"{name + ': ' if name else ''}{len(notes)} notes, {notes.duration:.1f} s"
 
 
-def figure_html(fig, title: str = "tunesmith", js_url: str | None = None) -> str:
-    """An HTML page that works offline: bokeh's JS embedded (1.3 MB), or loaded from ``js_url``, a relative
-    folder holding ``static/js/`` as ``share_bokeh_js`` writes it (pages of one gallery share one copy)."""
-    from bokeh.embed import file_html
-    from bokeh.resources import INLINE, Resources
-
-    resources = INLINE if js_url is None else Resources(mode="server", root_url=js_url)
-    html = file_html(fig, resources=resources, title=title)
-    # bokeh's bundle would pull MathJax from a CDN if a label held TeX; keep the page strictly offline
-    return html.replace(f'"{_MATHJAX_CDN}"', '""')
-
-
-_MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js"
-
-
-def share_bokeh_js(folder: str | os.PathLike) -> Path:
-    """Write bokeh's JS once into ``FOLDER/static/js/`` (what ``figure_html(js_url=...)`` pages load)."""
-    from bokeh.util.paths import bokehjs_path
-
-    target = Path(folder) / "static" / "js" / "bokeh.min.js"
-    if not target.is_file():
-        code = (bokehjs_path() / "js" / "bokeh.min.js").read_text(encoding="utf-8")
-        write_text(target, code.replace(f'"{_MATHJAX_CDN}"', '""'))
-    return target
-
-
 def _what(obj) -> str:
     """The input named for a message: its path, or what it is."""
-    from tunesmith.audio.render import _describe
+    from tunesmith.music.midi import source_name
 
-    return _describe(obj)
+    return source_name(obj)
 
 
 @writes_file((".html", ".htm"), what="piano roll")
@@ -252,23 +214,6 @@ def save_piano_roll_html(obj, path: str | os.PathLike, *, js_dir: str | os.PathL
 
 
 # --- matplotlib piano roll ----------------------------------------------------------------
-def _new_figure(width: int, height: int, dpi: int = 100):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """PNG at exactly figsize*dpi pixels (no tight bbox: that would change the size)."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(str(tmp), dpi=dpi, format="png")
-    return path
-
-
 @writes_file((".png",), what="piano roll")
 @one_drawing_at_a_time
 def save_piano_roll_png(
@@ -281,7 +226,7 @@ def save_piano_roll_png(
     notes = note_arrays(obj, primer_steps)
     if not len(notes):
         raise BadInputError(f"nothing to plot: {_what(obj)} has no notes")
-    fig = _new_figure(width, height)
+    fig = new_figure(width, height)
     ax = fig.add_subplot()
     x0, x1, y0, y1 = notes.start, notes.end, notes.pitch - 0.4, notes.pitch + 0.4
     verts = np.stack([np.stack([x0, y0], 1), np.stack([x0, y1], 1), np.stack([x1, y1], 1), np.stack([x1, y0], 1)], 1)
@@ -304,7 +249,7 @@ def save_piano_roll_png(
             fontsize=8,
         )
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _rgb(hex_color: str) -> np.ndarray:
@@ -361,7 +306,7 @@ def save_spectrogram(
     db = stft_db(audio, n_fft, hop)
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
     times = np.arange(db.shape[1]) * hop / sr
-    fig = _new_figure(width, height)
+    fig = new_figure(width, height)
     ax = fig.add_subplot()
     mesh = ax.pcolormesh(times, freqs[1:], db[1:], shading="auto", cmap="magma", vmin=-90, vmax=0, rasterized=True)
     ax.set_yscale("log")
@@ -371,90 +316,4 @@ def save_spectrogram(
     fig.colorbar(mesh, ax=ax, format="%+2.0f dB")
     ax.set_title(title or "spectrogram", fontsize=10)
     fig.tight_layout()
-    return _save_figure(fig, path)
-
-
-# --- loss curves --------------------------------------------------------------------------
-def save_loss_curve(model_dir: str | os.PathLike) -> dict[str, Path]:
-    """Draw ``MODEL_DIR/plots/loss.png`` and ``loss.html`` from the training log (train and eval loss vs step).
-
-    Accuracy gets a second panel when the log has it. Returns ``{}`` (writes nothing) when the log is empty.
-    """
-    from tunesmith.core.checkpoint import read_log
-    from tunesmith.core.folders import folder_kind
-
-    model_dir = Path(model_dir)
-    if model_dir.is_dir() and folder_kind(model_dir) not in ("melody model", "audio model"):  # plots/: a model's only
-        raise BadInputError(f"{model_dir} is not a model folder (no config.json of a trained model); give a model's folder")
-    rows = [r for r in read_log(model_dir) if "step" in r]
-    series = {}
-    for metric in ("loss", "accuracy"):
-        for split in ("train", "eval"):
-            points = [
-                (r["step"], r[metric])
-                for r in rows
-                if r.get("split", "train") == split and isinstance(r.get(metric), int | float)
-            ]
-            if points:
-                series[(metric, split)] = np.array(points, np.float64)
-    if not series:
-        return {}
-    metrics = [m for m in ("loss", "accuracy") if any(k[0] == m for k in series)]
-    out_dir = model_dir / "plots"
-    return {
-        "png": _loss_png(series, metrics, out_dir / "loss.png", model_dir.name),
-        "html": _loss_html(series, metrics, out_dir / "loss.html", model_dir.name),
-    }
-
-
-_SPLIT_COLORS = {"train": GENERATED_COLOR, "eval": PRIMER_COLOR}
-
-
-@one_drawing_at_a_time
-def _loss_png(series, metrics, path: Path, name: str) -> Path:
-    fig = _new_figure(900, 350 * len(metrics))
-    for i, metric in enumerate(metrics):
-        ax = fig.add_subplot(len(metrics), 1, i + 1)
-        for (m, split), xy in series.items():
-            if m == metric:
-                ax.plot(
-                    xy[:, 0],
-                    xy[:, 1],
-                    marker="o" if len(xy) < 50 else None,
-                    markersize=3,
-                    color=_SPLIT_COLORS[split],
-                    label=split,
-                )
-        ax.set_ylabel(metric)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        if i == 0:
-            ax.set_title(f"{name}: training curves", fontsize=10)
-    fig.tight_layout()
-    return _save_figure(fig, path)
-
-
-def _loss_html(series, metrics, path: Path, name: str) -> Path:
-    from bokeh.layouts import column
-    from bokeh.models import HoverTool
-    from bokeh.plotting import figure
-
-    figs = []
-    for metric in metrics:
-        fig = figure(
-            title=f"{name}: {metric}",
-            width=900,
-            height=320,
-            x_axis_label="step",
-            y_axis_label=metric,
-            tools="pan,wheel_zoom,box_zoom,reset,save",
-        )
-        for (m, split), xy in series.items():
-            if m == metric:
-                fig.line(xy[:, 0], xy[:, 1], color=_SPLIT_COLORS[split], legend_label=split, line_width=2)
-                fig.scatter(xy[:, 0], xy[:, 1], color=_SPLIT_COLORS[split], legend_label=split, size=5)
-        fig.add_tools(HoverTool(tooltips=[("step", "@x"), (metric, "@y{0.0000}")]))
-        fig.legend.click_policy = "hide"
-        figs.append(fig)
-    return write_text(path, figure_html(column(*figs), title=f"{name} training curves"))
+    return save_figure(fig, path)

@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 
 from tunesmith.core.errors import BadInputError
+from tunesmith.core.figures import PRIMER_COLOR
 from tunesmith.core.files import write_bytes, write_text
-from tunesmith.music.export import PRIMER_COLOUR, load_melody, primer_note_count, to_abc
+from tunesmith.music.export import load_melody, primer_note_count, to_abc
 
 SCORE_FORMATS = (".svg", ".png", ".pdf")
 DEFAULT_WIDTH = 2100  # Verovio page width in its units (about 10 units per mm at scale 100)
@@ -86,7 +87,7 @@ def _colour_primer(svg: str, n_notes: int) -> str:
         count += 1
         if count > n_notes:
             return match.group(0)
-        return match.group(0)[:-1] + f' fill="{PRIMER_COLOUR}" stroke="{PRIMER_COLOUR}" color="{PRIMER_COLOUR}">'
+        return match.group(0)[:-1] + f' fill="{PRIMER_COLOR}" stroke="{PRIMER_COLOR}" color="{PRIMER_COLOR}">'
 
     return re.sub(r'<g\b[^>]*\bclass="note"[^>]*>', paint, svg)
 

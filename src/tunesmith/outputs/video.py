@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.core.errors import DiskFullError, RenderError
+from tunesmith.core.figures import GENERATED_COLOR, PRIMER_COLOR
 from tunesmith.core.files import atomic_path, disk_full_error, remove_stale_temps, temp_path
 from tunesmith.core.folders import writes_file
-from tunesmith.outputs.plots import GENERATED_COLOR, PITCH_NAMES, PRIMER_COLOR, NoteArrays, note_arrays
+from tunesmith.outputs.plots import PITCH_NAMES, NoteArrays, note_arrays
 
 BACKGROUND = (24, 26, 33)
 BLACK_KEY_ROW = (32, 34, 43)
@@ -152,7 +153,8 @@ def make_video(
     ``preset`` is libx264's speed preset (``ultrafast`` ... ``veryslow``): slower ones give smaller files.
     An existing file at ``path`` is replaced only with ``force=True`` (``tunesmith.core.folders``).
     """
-    from tunesmith.audio.render import render, write_audio
+    from tunesmith.audio.io import write_audio
+    from tunesmith.audio.render import render
     from tunesmith.core.progress import progress_bar
 
     path = Path(path)

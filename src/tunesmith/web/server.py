@@ -727,9 +727,9 @@ def create_app(
     @app.get("/api/info")
     def info():
         """Choices for the page's menus."""
-        from tunesmith.audio.render import INSTRUMENTS
         from tunesmith.audio_model.model import LOSSES, OPTIMIZERS
         from tunesmith.melody.model import CONFIGS
+        from tunesmith.music.instruments import INSTRUMENTS
         from tunesmith.music.notes import SCALES
 
         return {
@@ -987,7 +987,7 @@ def create_app(
     @app.post("/api/audio/generate")
     def generate_audio_route(req: AudioGenerateRequest):
         """Start generating audio from a seed clip with a trained audio model (a background job)."""
-        from tunesmith.audio_model.generate import generate_audio
+        from tunesmith.outputs.audio_generation import generate_audio
 
         model = studio.model_path(req.model, "audio")
         _, clip = studio.upload(req.clip_upload, PURPOSES["clip"])
@@ -1083,7 +1083,7 @@ def plural(count: int, one: str, many: str) -> str:
 
 def _redraw_loss(model_dir: Path) -> None:
     """Redraw the loss curve after the move out of the temp folder, so its title names the model."""
-    from tunesmith.outputs.plots import save_loss_curve
+    from tunesmith.core.figures import save_loss_curve
 
     try:
         save_loss_curve(model_dir)

@@ -1,0 +1,124 @@
+"""The chord-track format: how chords travel with a melody (a MIDI track named ``chords``) and read back.
+
+A chord is a root pitch class and a *quality* (the intervals above the root: a major triad is 0, 4, 7
+semitones). ``harmony.py`` chooses chords; this module only writes and reads them, so the MIDI, ABC and
+MusicXML readers need no harmoniser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tunesmith.music.notes import KEY_NAMES
+
+if TYPE_CHECKING:
+    from tunesmith.music.key import Key
+
+CHORD_TRACK_NAME = "chords"  # the accompaniment track harmonize and the ABC reader write; readers skip it as a melody
+# the three triads harmonize chooses from, then the chords that files bring (ABC chord symbols, chord tracks)
+QUALITY_STEPS = {
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    "aug": (0, 4, 8),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "dim7": (0, 3, 6, 9),
+    "m7b5": (0, 3, 6, 10),
+    "6": (0, 4, 7, 9),
+    "min6": (0, 3, 7, 9),
+    "sus4": (0, 5, 7),
+    "sus2": (0, 2, 7),
+}
+QUALITY_SUFFIX = {
+    "maj": "",
+    "min": "m",
+    "dim": "dim",
+    "aug": "aug",
+    "7": "7",
+    "maj7": "maj7",
+    "min7": "m7",
+    "dim7": "dim7",
+    "m7b5": "m7b5",
+    "6": "6",
+    "min6": "m6",
+    "sus4": "sus4",
+    "sus2": "sus2",
+}
+
+
+@dataclass(frozen=True)
+class ChordSpan:
+    """A chord sounding from step ``start`` to ``end`` (exclusive): root pitch class, quality, and its name."""
+
+    start: int
+    end: int
+    root: int
+    quality: str
+    symbol: str
+    numeral: str = ""
+
+    @property
+    def pitch_classes(self) -> tuple[int, ...]:
+        return tuple((self.root + d) % 12 for d in QUALITY_STEPS[self.quality])
+
+
+def chord_track(
+    chords: list[ChordSpan], steps_per_quarter: int, tpq: int = 480, program: int = 0, velocity: int = 64, symbols: bool = False
+):
+    """A symusic Track named ``chords``: each chord as its root in the bass (E2-D#3) and its tones close above
+    (G3-F#4), held for its span; with ``symbols`` the chord symbol is the track's lyric at its start (it then reads
+    back as written; kept off for MIDI files, where a reader would show the lyrics as a track of their own)."""
+    import symusic
+
+    track = symusic.Track(CHORD_TRACK_NAME, int(program), False)
+    ticks = tpq // steps_per_quarter
+    for c in chords:
+        bass = 40 + (c.root - 40) % 12
+        tones = sorted(55 + (pc - 55) % 12 for pc in c.pitch_classes)
+        for p in [bass, *tones]:
+            track.notes.append(symusic.Note(c.start * ticks, (c.end - c.start) * ticks, int(p), velocity))
+        if symbols:
+            track.lyrics.append(symusic.TextMeta(c.start * ticks, c.symbol))
+    return track
+
+
+def _quality_of(root: int, pcs: set[int]) -> str:
+    """The chord quality whose tones are ``pcs`` above ``root``; else the triad its third implies."""
+    exact = next((q for q, steps in QUALITY_STEPS.items() if {(root + d) % 12 for d in steps} == pcs), None)
+    if exact:
+        return exact
+    if (root + 3) % 12 in pcs and (root + 4) % 12 not in pcs:
+        return "dim" if (root + 6) % 12 in pcs and (root + 7) % 12 not in pcs else "min"
+    return "maj"
+
+
+def chords_from_track(track, tpq: int, steps_per_quarter: int, offset: int = 0, key: Key | None = None) -> list[ChordSpan]:
+    """Read chord spans back from a ``chords`` track (notes grouped by onset; the lowest note is the root; a lyric
+    at the onset is the chord's symbol as written)."""
+    notes = track.notes.numpy()
+    names = {int(x.time): str(x.text).strip() for x in track.lyrics if str(x.text).strip()}
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for time, duration, pitch in zip(notes["time"], notes["duration"], notes["pitch"]):
+        groups.setdefault(int(time), []).append((int(pitch), int(duration)))
+    out = []
+    for time in sorted(groups):
+        pitches = sorted(p for p, _ in groups[time])
+        pcs = {p % 12 for p in pitches}
+        root = pitches[0] % 12
+        symbol = names.get(time)
+        if symbol is None:
+            quality = next((q for q, steps in QUALITY_STEPS.items() if {(root + d) % 12 for d in steps} == pcs), None)
+            if quality is None:
+                continue
+        else:
+            quality = _quality_of(root, pcs)
+        start = int(round(time * steps_per_quarter / tpq)) - offset
+        end = start + int(round(max(d for _, d in groups[time]) * steps_per_quarter / tpq))
+        if symbol is None:
+            name = key.spell(root) if key else KEY_NAMES[root]
+            symbol = name + QUALITY_SUFFIX[quality]
+        out.append(ChordSpan(start, max(end, start + 1), root, quality, symbol))
+    return out
