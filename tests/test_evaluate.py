@@ -213,6 +213,23 @@ def test_evaluate_model_writes_offline_report(tiny_models, tmp_path):
     assert "<h2>Form</h2>" in page and "tonic end" in page
     assert "realism" in report and "<h2>Realism</h2>" in page  # run, or the reason it was not
     assert f"{report['likelihood']['loss']:.3f}" in page and f"{report['likelihood']['perplexity']:.3f}" in page
+    # 48 tunes, trained from scratch: the report says so in plain words, and what to do
+    assert any("--init-from default" in w for w in report["warnings"]) and "Warning:" in page
+
+
+def test_evaluation_warnings_name_copying_and_small_corpora():
+    from tunesmith.evaluate.advice import SMALL_CORPUS, evaluation_warnings
+
+    report = {"likelihood": {"train": {"melodies": 5000}, "overfitting": False}}
+    assert evaluation_warnings(report) == []
+    report["realism"] = {"copying": {"generated": 0.45, "real": 0.10, "run_notes": 12}}
+    (copying,) = evaluation_warnings(report)
+    assert "copies its corpus" in copying and "45%" in copying and "10%" in copying
+    report["realism"]["copying"]["generated"] = 0.15  # within the real tunes' own share: no warning
+    assert evaluation_warnings(report) == []
+    report["likelihood"]["train"]["melodies"] = SMALL_CORPUS - 1
+    assert "--init-from default" in evaluation_warnings(report)[0]
+    assert evaluation_warnings(report, init_from="default") == []  # a fine-tuned model may learn from few tunes
 
 
 @pytest.mark.slow  # 4 s on two busy cores

@@ -195,3 +195,22 @@ def test_training_keeps_the_best_held_out_model_and_stops_when_it_stops_improvin
     early = train_melody_model(corpus, tmp_path / "early", "basic_rnn", steps=40, patience=3, **rough)
     assert early["stopped_early"] and early["step"] == min(best + 3 * 4, 40) < 40
     assert all(torch.equal(kept[k], v) for k, v in weights(tmp_path / "early").items())
+
+
+def test_fine_tuning_the_shipped_default_on_a_few_tunes(corpus, tmp_path):
+    """``init_from="default"`` takes the default's architecture and weights, trains on fewer tunes than one batch,
+    and starts far ahead of the same run from scratch."""
+    from tunesmith.assets import resolve_model_dir
+    from tunesmith.core.checkpoint import load_config
+
+    few = dict(steps=3, eval_every=3, checkpoint_every=3, progress=False, precision="fp32", seed=0)
+    tuned = train_melody_model(corpus, tmp_path / "tuned", init_from="default", **few)
+    saved = load_config(tmp_path / "tuned")
+    default = load_config(resolve_model_dir("default"))
+    arch = ("architecture", "d_model", "transformer_layers", "min_note", "max_note", "beat_inputs")
+    assert {k: saved["config"][k] for k in arch} == {k: default["config"][k] for k in arch}
+    assert saved["config"]["batch_size"] == tuned["train_melodies"] < default["config"]["batch_size"]
+    scratch = train_melody_model(corpus, tmp_path / "scratch", batch_size=tuned["train_melodies"], **few)
+    assert tuned["eval"]["loss"] < 0.8 * scratch["eval"]["loss"]
+    with pytest.raises(TrainingError, match="audio model"):
+        train_melody_model(corpus, tmp_path / "wrong", init_from="audio-default", **few)

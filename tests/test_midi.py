@@ -67,3 +67,29 @@ def test_multitrack_programs_preserved(tmp_path):
     melodies = extract_melodies(back).melodies
     assert sorted(m.meta["program"] for m in melodies) == [24, 40]
     assert isinstance(melodies[0], Melody)
+
+
+def test_extraction_ends_a_tune_on_its_last_bar_line():
+    """A last note ending on a bar line adds no empty bar (its note-off would open the next bar with a rest)."""
+    whole = extract_melodies(make_score(scale_tune(8))).melodies[0]
+    assert len(whole) == 8 * 16 and whole.events[-1] != -1
+    assert [n.pitch for n in whole.notes()] == [p for p, _, _ in scale_tune(8)]
+    assert whole.notes()[-1].end == 8 * 16  # the last note still lasts to the bar line
+    # a last note ending inside the bar keeps its note-off there
+    short_end = scale_tune(8)[:-1] + [(72, 31, 0.5)]
+    melody = extract_melodies(make_score(short_end)).melodies[0]
+    assert len(melody) == 8 * 16 and melody.events[31 * 4 + 2] == -1
+
+
+def test_written_midi_carries_the_tunes_one_key(tmp_path):
+    """The key signature in a written MIDI file is the key its score and chords use (key_of)."""
+    from tunesmith.music.key import Key, key_of
+
+    d_major = [(62 + d, i, 1.0) for i, d in enumerate([0, 2, 4, 5, 7, 9, 11, 12, 9, 7, 4, 2, 0, 4, 7, 0])]
+    melody = melody_from_score(make_score(d_major))
+    write_midi(melody, tmp_path / "d.mid")
+    (signature,) = read_score(tmp_path / "d.mid").key_signatures
+    assert (signature.key, signature.tonality) == (2, 0) and key_of(melody) == Key(2, "major")
+    write_midi(melody, tmp_path / "b.mid", key="Bm")  # asked for: written as asked
+    (signature,) = read_score(tmp_path / "b.mid").key_signatures
+    assert (signature.key, signature.tonality) == (2, 1)

@@ -17,14 +17,13 @@ from tunesmith.music.export import (
     clef_for,
     export_melodies,
     export_melody,
-    key_of,
     load_melodies,
     load_melody,
     to_abc,
     to_musicxml,
 )
 from tunesmith.music.harmony import harmonize, harmonize_file
-from tunesmith.music.key import Key, estimate_key, key_from_signature, parse_key
+from tunesmith.music.key import Key, estimate_key, key_from_signature, key_of, parse_key
 from tunesmith.music.melody import Melody, Note
 from tunesmith.music.midi import ExtractionSettings, choose_melody_track, read_abc_tunes, read_score, write_midi
 from tunesmith.music.primer import parse_primer

@@ -33,7 +33,7 @@ from tunesmith.music.midi import MIDI_SUFFIXES, SCORE_SUFFIXES, ExtractionSettin
 CORPUS_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
 SPLITS = ("train", "eval")
 # Bump when extraction code changes what a file yields: results stored in parts/ by older code are then redone.
-EXTRACTION_VERSION = 2  # 2: ABC chord symbols are no longer extracted as melodies
+EXTRACTION_VERSION = 3  # 2: ABC chord symbols are no longer extracted as melodies; 3: no empty bar after a last note
 READ_OK = (None, "polyphonic", "too_short", "too_few_pitches", "no_melody", "drums_only", "no_notes")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from tunesmith.core.errors import BadInputError
 from tunesmith.core.figures import one_drawing_at_a_time
 from tunesmith.core.files import write_json, write_text
+from tunesmith.evaluate.advice import evaluation_warnings
 from tunesmith.evaluate.form import FORM_DESCRIPTIONS, FORM_FIGURES, compare_form, form_statistics
 from tunesmith.evaluate.likelihood import likelihood_on_corpus
 from tunesmith.evaluate.reference import corpus_dir, load_model, reference_melodies
@@ -103,7 +104,14 @@ def _evaluate(model, data, n: int, steps: int, seed: int, progress: bool, realis
     }
     if real is not None:
         report["realism"] = real
+    report["warnings"] = evaluation_warnings(report, _fine_tuned_from(model))
     return report, curves
+
+
+def _fine_tuned_from(model) -> str | None:
+    from tunesmith.core.checkpoint import load_config
+
+    return load_config(model.model_dir).get("init_from") if model.model_dir else None
 
 
 def evaluate_model(
@@ -264,6 +272,7 @@ def report_html(report: dict, curves: dict | None = None) -> str:
         f"<p>Model <code>{_fmt(report['model'])}</code> ({report['params']:,} parameters); "
         f"{settings['n']} generated melodies of {settings['steps']} steps (seed {settings['seed']}) vs "
         f"{settings['reference_melodies']} reference melodies from the {settings['reference_split']} split.</p>",
+        *(f'<p class="warning"><strong>Warning:</strong> {html.escape(w)}</p>' for w in report.get("warnings", ())),
         "<h2>Likelihood</h2><p>Mean negative log-likelihood per step on held-out melodies; perplexity = exp(loss).</p>",
         _table(["", "held-out (eval)", "train"], lik_rows),
         "<h2>Melody statistics</h2><p>Means over melodies; the histograms are side by side below.</p>",
@@ -294,7 +303,7 @@ def report_html(report: dict, curves: dict | None = None) -> str:
     style = (
         "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}.warning{background:#fff3cd;padding:.5em}"
     )
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

@@ -184,10 +184,21 @@ def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[st
     return widened
 
 
+def _saved_config(model: str | os.PathLike) -> dict:
+    """The MelodyConfig fields a model folder was trained with (its architecture, for fine-tuning it)."""
+    from tunesmith.assets import resolve_model_dir
+    from tunesmith.core import checkpoint
+
+    saved = checkpoint.load_config(resolve_model_dir(model))
+    if saved.get("kind", "melody") != "melody":
+        raise TrainingError(f"{model}: is a {saved.get('kind')} model; --init-from needs a melody model")
+    return saved["config"]
+
+
 def train_melody_model(
     data: str | os.PathLike,
     model_dir: str | os.PathLike,
-    config: str | MelodyConfig | dict = DEFAULT_CONFIG,
+    config: str | MelodyConfig | dict | None = None,
     *,
     steps: int | None = None,
     epochs: int | None = None,
@@ -215,7 +226,10 @@ def train_melody_model(
     and otherwise refused before any work (see tunesmith.core.folders). Under torchrun, rank 0 prepares a raw
     folder while the other ranks wait for it. ``threads=None`` picks the CPU threads for the model
     (tunesmith.core.device.default_threads).
-    ``init_from``: start from another model's weights (``warm_start``) instead of a random initialisation.
+    ``config``: a preset name (default ``DEFAULT_CONFIG``), a MelodyConfig or a dict of its fields.
+    ``init_from``: fine-tune: start from another model's weights (``warm_start``; ``"default"`` is the shipped model)
+    instead of a random initialisation. Without a ``config`` the architecture is that model's own; a corpus smaller
+    than one batch then trains in batches of all its melodies (a few of your own tunes are enough to fine-tune).
     ``keep_best``: the saved model is the evaluation (every ``eval_every`` steps, and the last step) with the lowest
     held-out loss, so a longer run is never worse; ``patience``: stop once that many evaluations in a row found no
     better one (None or 0: run all the steps). The returned ``best_step`` and ``best_eval_loss`` say which was kept.
@@ -226,6 +240,10 @@ def train_melody_model(
     from tunesmith.data.corpus import prepare_corpus
 
     # nonsense numbers (batch_size=0, learning_rate=-1, steps=0) are refused before the model folder is made
+    if config is None and init_from is not None:
+        config = _saved_config(init_from)
+    if config is None:
+        config = DEFAULT_CONFIG
     if isinstance(config, MelodyConfig):
         cfg = dataclasses.replace(config, **overrides)
     elif isinstance(config, dict):
@@ -262,6 +280,8 @@ def train_melody_model(
         encoding = cfg.melody_encoding
         train = load_tokens(corpus_dir, "train", encoding, cfg.steps_per_quarter)
         eval_set = load_tokens(corpus_dir, "eval", encoding, cfg.steps_per_quarter)
+        if len(train) < cfg.batch_size and init_from is not None and not resume and len(train):
+            cfg = dataclasses.replace(cfg, batch_size=len(train))
         if len(train) < cfg.batch_size:
             raise TrainingError(
                 f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "

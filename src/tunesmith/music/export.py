@@ -21,7 +21,7 @@ from tunesmith.core.errors import BadInputError
 from tunesmith.core.figures import PRIMER_COLOR
 from tunesmith.core.files import atomic_path, write_text
 from tunesmith.music.chords import CHORD_TRACK_NAME, chords_from_track
-from tunesmith.music.key import Key, estimate_key, key_from_signature, parse_key
+from tunesmith.music.key import Key, key_from_signature, key_of
 from tunesmith.music.melody import Melody
 from tunesmith.music.meter import meter_of, meter_steps
 
@@ -96,20 +96,6 @@ def _leading_steps_dropped(score, melody: Melody, steps_per_quarter: int) -> int
     first_tick = int(track.notes.numpy()["time"].min())
     first_step = int(round(first_tick * steps_per_quarter / score.tpq))
     return first_step - first_step % melody.steps_per_bar
-
-
-def key_of(melody: Melody, key: str | Key | None = None) -> Key:
-    """The key of a melody for its score, export and chords: the one asked for, else ``estimate_key`` with the
-    file's key signature (the signature stays; the notes choose between its major and relative minor, so a jig
-    in E minor whose file says one sharp is in E minor, not G major), else estimated from the notes alone."""
-    if isinstance(key, Key):
-        return key
-    if key:
-        return parse_key(key)
-    signature = melody.meta.get("key")
-    if not melody.notes():
-        return signature if isinstance(signature, Key) else Key(0)
-    return estimate_key(melody, signature if isinstance(signature, Key) else None)[0]
 
 
 # staff range per clef as diatonic steps (C4 = 28): treble E4-F5, bass G2-A3

@@ -148,7 +148,7 @@ def _candidates(key: Key) -> list[tuple[int, str, str, str]]:
 def harmonize(melody: Melody, *, key: str | Key | None = None, settings: Settings | None = None) -> Harmonization:
     """Choose chords for ``melody`` (key estimated unless given). Raises BadInputError for a melody with no
     notes or no clear key (less than 80% of its note time on any one major/minor scale)."""
-    from tunesmith.music.export import key_of
+    from tunesmith.music.key import key_of
 
     settings = settings or Settings()
     if not melody.notes():

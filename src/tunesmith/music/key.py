@@ -216,3 +216,17 @@ def estimate_key(melody, signature: Key | None = None) -> tuple[Key, float]:
             best, best_score = key, score
     fit = float(hist[list(best.scale)].sum() / hist.sum())
     return best, fit
+
+
+def key_of(melody, key: str | Key | None = None) -> Key:
+    """The one key of a melody for its MIDI key signature, score, ABC, MusicXML and chords: the one asked for,
+    else ``estimate_key`` with the file's key signature (the signature stays; the notes choose between its major and
+    relative minor, so a jig in E minor whose file says one sharp is in E minor, not G major), else from the notes."""
+    if isinstance(key, Key):
+        return key
+    if key:
+        return parse_key(key)
+    signature = melody.meta.get("key")
+    if not melody.notes():
+        return signature if isinstance(signature, Key) else Key(0)
+    return estimate_key(melody, signature if isinstance(signature, Key) else None)[0]

@@ -21,6 +21,7 @@ import symusic
 from tunesmith.core.errors import BadInputError
 from tunesmith.core.files import write_bytes
 from tunesmith.music.chords import CHORD_TRACK_NAME
+from tunesmith.music.key import Key, key_of
 from tunesmith.music.melody import DEFAULT_STEPS_PER_QUARTER, NO_EVENT, NOTE_OFF, Melody, Note
 from tunesmith.music.meter import meter_of, meter_steps, score_meter
 from tunesmith.music.smf import MidiDamage, has_note_ons, repair
@@ -476,6 +477,10 @@ def _extract_one(starts, ends, pitches, search_start, steps_per_bar, settings):
             events[i] = NO_EVENT
         events[end] = NOTE_OFF
         last_on, last_off = start, end
+    # a last note that ends on a bar line ends the melody there: its note-off would be a lone event on the next
+    # bar line, which Magenta pads into an empty bar (so a model learns to open every bar after a phrase with a rest)
+    if len(events) > 1 and events[-1] == NOTE_OFF and (len(events) - 1) % steps_per_bar == 0:
+        events.pop()
     # pad to whole bars, as Magenta does with pad_end=True
     length = len(events)
     if length % steps_per_bar:
@@ -619,15 +624,27 @@ def melody_from_score(
 
 # --- writing ------------------------------------------------------------------------------
 def melody_to_score(
-    melody: Melody, program: int = 0, velocity: int = 100, tpq: int = 480, qpm: float | None = None, name: str = "melody"
+    melody: Melody,
+    program: int = 0,
+    velocity: int = 100,
+    tpq: int = 480,
+    qpm: float | None = None,
+    name: str = "melody",
+    key: str | Key | None = None,
 ) -> symusic.Score:
-    """A one-track Score of the melody with tempo and time signature set."""
+    """A one-track Score of the melody with tempo, time signature and key signature set.
+
+    The key signature is the melody's one key (``key_of``: ``key`` when given, else the key its score, ABC and chords
+    use), so a DAW or notation program opening the file shows the key the tune ends in."""
     qpm = float(qpm or melody.qpm)
     ticks_per_step = tpq // melody.steps_per_quarter
     score = symusic.Score(tpq)
     score.tempos.append(symusic.Tempo(0, qpm=qpm))
     numerator, denominator = meter_of(melody)
     score.time_signatures.append(symusic.TimeSignature(0, numerator, denominator))
+    if key is not None or melody.notes():
+        found = key_of(melody, key)
+        score.key_signatures.append(symusic.KeySignature(0, found.fifths, int(found.mode == "minor")))
     track = symusic.Track(name, int(program), False)
     for note in melody.notes():
         track.notes.append(
