@@ -86,3 +86,25 @@ def test_bad_values_are_refused_without_a_traceback(tmp_path):
     assert proc.returncode == 2 and "invalid int value" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("render", tmp_path / "missing.mid", "-o", tmp_path / "x.wav")
     assert proc.returncode == 1 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow  # two short trainings and an evaluation
+def test_fine_tune_from_the_default_and_evaluate_warns_about_small_corpora(tmp_path, capsys):
+    """`melody train --init-from default` fine-tunes the shipped model; `evaluate` of a model trained from scratch
+    on 48 tunes says in plain words that it is too few, and what to do."""
+    from conftest import FOLK
+    from tunesmith.cli import main
+    from tunesmith.core.checkpoint import load_config
+
+    assert (
+        main(["--quiet", "melody", "train", str(FOLK), "-o", str(tmp_path / "tuned"), "--init-from", "default", "--steps", "2"])
+        == 0
+    )
+    assert load_config(tmp_path / "tuned")["init_from"] == "default"
+    scratch = ["--quiet", "melody", "train", str(FOLK), "-o", str(tmp_path / "scratch"), "--config", "basic_rnn"]
+    assert main([*scratch, "--steps", "2", "--batch-size", "8", "--layers", "16"]) == 0
+    capsys.readouterr()
+    argv = ["evaluate", "--model", str(tmp_path / "scratch"), "-n", "4", "--realism", "0", "-o", str(tmp_path / "report")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "warning: The model learnt from only" in out and "--init-from default" in out

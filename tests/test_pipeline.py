@@ -142,9 +142,12 @@ def test_pipeline_primer_keeps_the_clips_notes(tiny_models, tmp_path):
         melody_model="default",
         instruments=["piano"],
         n=1,
-        steps=64,
+        steps=128,
         progress=False,
     )
+    # the melody is mostly new music: a primer of at most 4 bars, then the 128 new steps asked for
+    primer_steps = len(result["primer"]["events"])
+    assert primer_steps <= 4 * 16 and result["melodies"][0]["steps"] == primer_steps + 128
     pitches = np.array(result["primer"]["events"])
     pitches = pitches[pitches >= 0]
     assert pitches.size and np.isin(pitches % 12, [0, 2, 4, 5, 7, 9, 11]).mean() >= 0.8, pitches

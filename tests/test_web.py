@@ -88,7 +88,7 @@ def _generate(client, **kwargs) -> dict:
     r = _start_generate(client, **kwargs)
     assert r.status_code == 200, r.text
     job = _wait(client, r.json()["job"])
-    assert job["status"] == "done", job
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
     return job["result"]
 
 
@@ -427,6 +427,29 @@ def test_training_job_runs_and_cancels(client):
     assert client.get("/api/jobs/" + "f" * 32).status_code == 404
 
 
+@pytest.mark.slow  # a few seconds: 3 steps from the shipped model
+def test_training_can_start_from_the_shipped_model(client):
+    """The studio's "start from the shipped model" fine-tunes it: the model takes the default's architecture and
+    learns from fewer tunes than one batch; the page cannot name a server path to start from."""
+    uploads = []
+    for f in sorted(FOLK.glob("*.mid"))[:12]:
+        uploads.append(client.post("/api/uploads", files={"file": (f.name, f.read_bytes())}).json()["id"])
+    body = {"name": "tuned", "uploads": uploads, "steps": 3, "config": "basic_rnn", "start_from_default": True}
+    job_id = client.post("/api/melody/train", json=body).json()["job"]
+    deadline = time.time() + 120
+    job = client.get(f"/api/jobs/{job_id}").json()
+    while job["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.3)
+        job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
+    listed = client.get("/api/models").json()
+    (model,) = [m for m in listed["models"] if m["name"] == job["result"]["model"]]
+    assert model["config"] == "transformer" and job["result"]["train_melodies"] < 32
+    from tunesmith.web.requests import MelodyTrainRequest
+
+    assert "init_from" not in MelodyTrainRequest.model_fields  # no server path reaches training from the page
+
+
 # --- training folders: only under --data-root; Cancel reaches prepare's workers ------------------------
 def _stored_jobs(app) -> str:
     return "\n".join(p.read_text() for p in sorted(app.state.studio.jobs_dir.glob("*.json")))
@@ -474,7 +497,7 @@ def test_training_folder_is_confined_to_the_data_root(models_dir, tmp_path):
     r = c.post("/api/melody/train", json={"name": "from-folder", "folder": str(root / "folk"), "steps": 2, "batch_size": 8})
     assert r.status_code == 200, r.text
     job = _wait(c, r.json()["job"])
-    assert job["status"] == "done", job
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
     assert job["params"]["folder"] == "folk"  # stored relative to the root
     corpus = json.loads((tmp_path / "m1" / "from-folder" / "corpus" / "corpus.json").read_text())
     assert corpus["files_found"] == 48  # the linked file from outside was not read
@@ -677,7 +700,7 @@ def test_audio_model_and_pipeline_jobs(client, tmp_path):
     )
     assert train.status_code == 200 and pipe.status_code == 200, (train.text, pipe.text)
     job = _wait(client, train.json()["job"])
-    assert job["status"] == "done", job
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
     model = job["result"]["model"]
     assert {"name": model, "kind": "audio"}.items() <= next(
         m for m in client.get("/api/models").json()["models"] if m["name"] == model
@@ -686,14 +709,14 @@ def test_audio_model_and_pipeline_jobs(client, tmp_path):
         "/api/audio/generate", json={"model": model, "clip_upload": clip["id"], "seconds": 1, "griffin_lim_iters": 4}
     )
     job = _wait(client, gen.json()["job"])
-    assert job["status"] == "done", job
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
     wav = client.get(job["result"]["outputs"][0]).content
     assert soundfile.read(io.BytesIO(wav))[0].shape[0] >= 44100
     assert client.get(job["result"]["spectrograms"][0]).content[:4] == b"\x89PNG"
     wrong = client.post("/api/audio/generate", json={"model": "tiny", "clip_upload": clip["id"]})
     assert wrong.status_code == 400 and "not an audio model" in wrong.json()["error"]
     job = _wait(client, pipe.json()["job"])
-    assert job["status"] == "done", job
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
     assert job["message"].startswith("1 melody in "), job["message"]  # not "1 melodies"
     assert "<html" in client.get(job["result"]["index"]).text.lower()
 
@@ -703,7 +726,7 @@ def test_audio_model_and_pipeline_jobs(client, tmp_path):
     started += [_start_generate(client, seed=i, plot=True, instruments=["piano"]).json()["job"] for i in range(2)]
     for job_id in started:
         job = _wait(client, job_id)
-        assert job["status"] == "done", job
+        assert job["status"] == "done", (job.get("error"), job.get("message"))
 
     # the pipeline reports its stages and can be cancelled (here while it trains an audio model on the clip)
     pipe = client.post(

@@ -622,6 +622,8 @@ def _evaluate(o: dict, progress: bool) -> None:
             )
     elif real:
         print(f"Realism test not run: {real['skipped']}")
+    for warning in report.get("warnings", ()):
+        print(f"warning: {warning}")
     print(f"Report: {out_dir}/report.html")
 
 

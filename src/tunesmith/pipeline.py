@@ -37,7 +37,14 @@ def load_clip(path: str | os.PathLike, max_seconds: float) -> tuple[np.ndarray, 
     return samples, sr
 
 
-MAX_PRIMER_STEPS = 112  # a transcribed primer is cut to its first 7 bars of 4/4: the melody model continues it
+PRIMER_BARS = 4  # a transcribed primer is cut to its first 4 bars: the melodies are mostly the model's new music
+
+
+def primer_cut(melody):
+    """The first ``PRIMER_BARS`` bars of a transcribed melody (its own bar length), the part the model continues."""
+    return melody.with_length(min(len(melody), PRIMER_BARS * melody.steps_per_bar))
+
+
 MIN_IN_KEY_SHARE = 0.8  # of the regenerated audio's notes in the clip's pitch classes, to prime from it
 
 
@@ -239,7 +246,7 @@ def _run_pipeline(
             except BadInputError as exc:
                 notes.append(f"regenerated audio gave no clear notes ({exc}); the primer is the seed clip's notes")
             else:
-                heard = heard.with_length(min(len(heard), MAX_PRIMER_STEPS))  # judged as it would be used
+                heard = primer_cut(heard)  # judged as it would be used
                 share = in_key_share(heard, clip_melody)
                 if share >= MIN_IN_KEY_SHARE:
                     primer_melody, results["primer_source"] = heard, "regenerated"
@@ -249,9 +256,7 @@ def _run_pipeline(
                         "the primer is the seed clip's own notes"
                     )
         model = load_melody_model(melody_model)
-        primer_melody = model.prepare_primer(
-            primer_melody.with_length(min(len(primer_melody), MAX_PRIMER_STEPS)), meter=generation.get("meter")
-        )
+        primer_melody = model.prepare_primer(primer_cut(primer_melody), meter=generation.get("meter"))
     else:
         model = load_melody_model(melody_model)
         primer_melody = model.prepare_primer(primer, meter=generation.get("meter"))

@@ -76,8 +76,11 @@ def _figures(model_dir: Path) -> str:
         return figures
     from tunesmith.core.checkpoint import read_log
 
-    evals = [r for r in read_log(model_dir) if r.get("split") == "eval"]
-    return f"eval loss {evals[-1]['loss']:.3f} at step {evals[-1]['step']}" if evals else ""
+    evals = [r for r in read_log(model_dir) if r.get("split") == "eval" and isinstance(r.get("loss"), int | float)]
+    if not evals:
+        return ""
+    best = min(evals, key=lambda r: r["loss"])  # the weights training kept (keep_best), not the last evaluation's
+    return f"eval loss {best['loss']:.3f} at step {best.get('step', '?')}"
 
 
 def list_models(search: list[str | os.PathLike] | None = None) -> list[str]:

@@ -68,6 +68,12 @@ class MelodyTraining:
     config: str = setting(  # the transformer learns most per minute of training; the RNNs are Magenta's
         "transformer", help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn"
     )
+    init_from: str | None = setting(
+        None,
+        flags=("--init-from",),
+        help="fine-tune: start from this model's weights and take its architecture ('default': the shipped model); "
+        "a few of your own tunes are enough",
+    )
     steps: int | None = setting(None, low=1, help=f"training steps (default: {DEFAULT_TRAIN_STEPS} unless --epochs is given)")
     epochs: int | None = setting(None, low=1, help="passes over the training melodies, instead of --steps")
     seed: int = setting(0, low=0, high=MAX_SEED, help="same seed, same model")

@@ -228,8 +228,8 @@ def train_melody_model(
     (tunesmith.core.device.default_threads).
     ``config``: a preset name (default ``DEFAULT_CONFIG``), a MelodyConfig or a dict of its fields.
     ``init_from``: fine-tune: start from another model's weights (``warm_start``; ``"default"`` is the shipped model)
-    instead of a random initialisation. Without a ``config`` the architecture is that model's own; a corpus smaller
-    than one batch then trains in batches of all its melodies (a few of your own tunes are enough to fine-tune).
+    instead of a random initialisation. The architecture is then that model's own (a preset name is ignored), and a
+    corpus smaller than one batch trains in batches of all its melodies (a few of your own tunes are enough).
     ``keep_best``: the saved model is the evaluation (every ``eval_every`` steps, and the last step) with the lowest
     held-out loss, so a longer run is never worse; ``patience``: stop once that many evaluations in a row found no
     better one (None or 0: run all the steps). The returned ``best_step`` and ``best_eval_loss`` say which was kept.
@@ -240,10 +240,11 @@ def train_melody_model(
     from tunesmith.data.corpus import prepare_corpus
 
     # nonsense numbers (batch_size=0, learning_rate=-1, steps=0) are refused before the model folder is made
-    if config is None and init_from is not None:
-        config = _saved_config(init_from)
+    if init_from is not None and (config is None or isinstance(config, str)):
+        config = _saved_config(init_from)  # a fine-tuned model has the shape of the one it starts from
     if config is None:
         config = DEFAULT_CONFIG
+    overrides = {k: v for k, v in overrides.items() if v is not None}  # None: the config's own value
     if isinstance(config, MelodyConfig):
         cfg = dataclasses.replace(config, **overrides)
     elif isinstance(config, dict):

@@ -65,11 +65,12 @@ MelodyTrainRequest = request_model(
     "MelodyTrainRequest",
     request_fields(
         MelodyTraining,
-        skip=("epochs", "device", "threads", "precision", "layers"),
+        skip=("epochs", "device", "threads", "precision", "layers", "init_from"),
         caps=TRAIN_CAPS,
         defaults={"steps": DEFAULT_TRAIN_STEPS},
     ),
     own={
+        "start_from_default": (bool, Field(False, description="fine-tune the shipped model (init_from='default')")),
         "name": (str, Field("my-melody-model", max_length=80)),
         "uploads": (list[str], Field(default_factory=list, max_length=100)),
         "folder": (str | None, Field(None, max_length=1000)),

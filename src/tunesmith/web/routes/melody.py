@@ -13,7 +13,7 @@ from tunesmith.web.requests import GenerateRequest, MelodyTrainRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
 
 router = APIRouter()
-OWN = {"name", "uploads", "folder"}  # the training route's own fields; the rest are MelodyTraining's
+OWN = {"name", "uploads", "folder", "start_from_default"}  # the training route's own fields; the rest are MelodyTraining's
 
 
 @router.post("/api/generate")
@@ -138,7 +138,9 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
             )
 
         try:  # MelodyTraining's fields: config, steps, seed...
-            result = train_in(tmp, job, train_melody_model, tmp / "corpus", tmp, on_log=on_log, **req.model_dump(exclude=OWN))
+            start = {"init_from": "default"} if req.start_from_default else {}
+            fields = req.model_dump(exclude=OWN) | start
+            result = train_in(tmp, job, train_melody_model, tmp / "corpus", tmp, on_log=on_log, **fields)
         finally:
             shutil.rmtree(corpus, ignore_errors=True)  # a copy of the uploads: not worth keeping
         target, loss_png = studio.install_model(tmp, final)
