@@ -95,3 +95,18 @@ def test_training_uses_the_model_default_and_restores_threads(tmp_path, folk_dir
 )
 def test_threads_option_on_heavy_commands(argv):
     assert build_parser().parse_args(argv).threads == 1
+
+
+def test_bf16_asked_for_on_a_cpu_without_it_trains_in_fp32_with_a_warning():
+    """oneDNN has no bf16 LSTM on a CPU without AVX512-BF16/AMX: "bf16" then means fp32, said once, not a crash."""
+    import warnings
+
+    from tunesmith.core.training import _bf16_supported, use_bf16
+
+    cpu = torch.device("cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert use_bf16("bf16", cpu) is _bf16_supported(cpu)
+        assert use_bf16("fp32", cpu) is False and use_bf16("auto", cpu) is _bf16_supported(cpu)
+    said = [str(w.message) for w in caught if "no bf16 arithmetic" in str(w.message)]
+    assert len(said) == (0 if _bf16_supported(cpu) else 1)

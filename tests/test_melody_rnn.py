@@ -171,7 +171,7 @@ def test_training_keeps_the_best_held_out_model_and_stops_when_it_stops_improvin
     stopped there saved), a resume keeps them, and patience ends the run early."""
     from tunesmith.core.checkpoint import read_log
 
-    rough = dict(batch_size=8, layers=[32], max_steps=64, learning_rate=0.1, dropout=0.0, precision="fp32", progress=False)
+    rough = dict(batch_size=8, layers=[32], max_steps=64, learning_rate=0.2, dropout=0.0, precision="fp32", progress=False)
     rough.update(eval_every=4, checkpoint_every=12, seed=0)
     full = train_melody_model(corpus, tmp_path / "full", "basic_rnn", steps=40, patience=None, **rough)
     evals = {r["step"]: r["loss"] for r in read_log(tmp_path / "full") if r["split"] == "eval"}
@@ -191,9 +191,9 @@ def test_training_keeps_the_best_held_out_model_and_stops_when_it_stops_improvin
     assert all(torch.equal(kept[k], v) for k, v in weights(tmp_path / "resumed").items())
     again = load_file(str(tmp_path / "resumed" / "train_state.safetensors"))
     assert all(torch.equal(last[k], again[k]) for k in last if k.startswith(("model.", "optim.", "best.")))
-    # patience: three evaluations without a better loss end the run, with the best weights saved
-    early = train_melody_model(corpus, tmp_path / "early", "basic_rnn", steps=40, patience=3, **rough)
-    assert early["stopped_early"] and early["step"] == min(best + 3 * 4, 40) < 40
+    # patience: two evaluations without a better loss end the run, with the best weights saved
+    early = train_melody_model(corpus, tmp_path / "early", "basic_rnn", steps=40, patience=2, **rough)
+    assert early["stopped_early"] and early["step"] == min(best + 2 * 4, 40) < 40
     assert all(torch.equal(kept[k], v) for k, v in weights(tmp_path / "early").items())
 
 

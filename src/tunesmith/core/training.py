@@ -21,6 +21,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,9 +87,21 @@ def check_run_numbers(**values) -> None:
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast only where it is fast: CUDA with bf16, or a CPU with AVX512-BF16/AMX (oneDNN)."""
-    if precision != "auto":
-        return precision == "bf16"
+    """bf16 autocast only where it is fast: CUDA with bf16, or a CPU with AVX512-BF16/AMX (oneDNN).
+
+    ``"bf16"`` asked for on a CPU without them trains in fp32, with a warning: there oneDNN has no bf16 LSTM at all
+    ("could not create a primitive descriptor"), and bf16 matrix products are emulated, slower than fp32."""
+    if precision == "fp32":
+        return False
+    supported = _bf16_supported(device)
+    if precision == "bf16" and not supported:
+        warnings.warn(
+            f"this {device.type.upper()} has no bf16 arithmetic (AVX512-BF16/AMX on a CPU): training in fp32", stacklevel=2
+        )
+    return supported
+
+
+def _bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     try:
