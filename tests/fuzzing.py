@@ -193,7 +193,11 @@ def wav_bytes(samples: np.ndarray, sample_rate: int, subtype: str = "PCM_16") ->
 
     buffer = io.BytesIO()
     sf.write(buffer, samples, sample_rate, format="WAV", subtype=subtype)
-    return buffer.getvalue()
+    data = buffer.getvalue()
+    peak = riff_chunks(data).get(b"PEAK")
+    if peak:  # libsndfile stamps float WAVs with the wall clock: zero it, or the same clip differs by the second
+        data = _put_u32(data, peak[0] + 12, 0)
+    return data
 
 
 def riff_chunks(data: bytes) -> dict[bytes, tuple[int, int]]:
