@@ -139,16 +139,16 @@ def test_evaluate_checks_its_output_before_any_work_and_keeps_a_users_report(tmp
     assert tree(out) == mine
 
 
-@pytest.mark.slow  # 318 s on two busy cores
+@pytest.mark.slow  # 20 s on two busy cores (no realism test: that has its own)
 def test_evaluate_force_replaces_only_its_report_and_reruns_in_its_own_folder(tmp_path):
     from tunesmith.evaluate import evaluate_model
 
     out = tmp_path / "reports"
     mine = user_folder(out, ("report.html", "photo.jpg"))
-    evaluate_model("default", out, n=4, steps=16, progress=False, force=True)
+    evaluate_model("default", out, n=4, steps=16, realism=0, progress=False, force=True)
     assert (out / "photo.jpg").read_bytes() == mine["photo.jpg"]
     assert json.loads((out / "report.json").read_text())["kind"] == "melody evaluation"
-    evaluate_model("default", out, n=4, steps=16, progress=False)  # its own folder: no --force needed
+    evaluate_model("default", out, n=4, steps=16, realism=0, progress=False)  # its own folder: no --force needed
 
 
 def test_demo_refuses_a_users_folder_before_any_work(tmp_path, monkeypatch):

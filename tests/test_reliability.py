@@ -375,6 +375,7 @@ def test_full_disk_is_reported_and_keeps_the_old_file(tiny_disk):
         assert sorted(p.name for p in tiny_disk.iterdir()) == ["good.mid"], f"{name} left files behind"
 
 
+@pytest.mark.heavy
 @pytest.mark.slow  # 130 s on two busy cores
 def test_benchmark_quick_mode_prints_one_json_object():
     done = subprocess.run(

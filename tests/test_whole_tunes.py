@@ -107,6 +107,7 @@ def test_form_plans_and_bad_input_get_clear_errors(model):
         model.generate(json.dumps([60] + [-2] * 31), n=1, bars=2)
 
 
+@pytest.mark.heavy
 @pytest.mark.slow  # 70 s on two busy cores
 def test_generate_cli_takes_bars_form_and_meter_and_refuses_bad_values(tmp_path):
     import subprocess
