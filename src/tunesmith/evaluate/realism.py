@@ -509,12 +509,15 @@ def realism_test(
     folds: int = FOLDS,
     sequence_epochs: int = 20,
     progress: bool = False,
+    continue_with=None,
 ) -> dict:
     """Continue the first 2 bars of up to ``n`` held-out tunes to 9 bars and test bars 3-8 against the real ones.
 
     ``data``: held-out tunes as in ``evaluate_model`` (None: the model's own corpus' eval split; a prepared corpus;
     a MIDI folder, all held out). ``train_corpus``: the corpus whose train split the copy figure searches (default:
     the model's own training corpus, else the train split beside the held-out tunes; none there: no copy figure).
+    ``continue_with``: another generator (anything with the ``generate`` of a model, e.g. ``evaluate.markov``'s chain)
+    continues the tunes instead, ``model`` then only giving the held-out tunes' shape (range, steps per quarter).
     Returns the dict described in the module docstring (``critics``, ``differences``, ``figures``, ``copying``), or
     ``{"skipped": reason}`` when too few held-out tunes are long enough.
     """
@@ -532,6 +535,7 @@ def realism_test(
             folds=folds,
             sequence_epochs=sequence_epochs,
             progress=progress,
+            continue_with=continue_with,
         )
 
 
@@ -546,6 +550,7 @@ def realism_on_corpus(
     folds: int = FOLDS,
     sequence_epochs: int = 20,
     progress: bool = False,
+    continue_with=None,
 ) -> dict:
     """``realism_test`` on the eval split of a prepared ``corpus`` (``evaluate_model`` calls this)."""
     from tunesmith.evaluate.reference import reference_melodies, training_corpus
@@ -565,12 +570,18 @@ def realism_on_corpus(
         source, train = own, _train_melodies(own, model)
         if not train:
             source, train = corpus, _train_melodies(corpus, model)
-    generated = continue_tunes(model, tunes, seed=seed, progress=progress)
+    generated = continue_tunes(continue_with or model, tunes, seed=seed, progress=progress)
     index = corpus_runs(train) if train else None
     result = compare_continuations(
         tunes, generated, folds=folds, seed=seed, critics=critics, corpus_index=index, sequence_epochs=sequence_epochs
     )
-    result["settings"] = {"n": n, "seed": seed, "primer_bars": PRIMER_BARS, "bars": BARS, "generation": "model defaults"}
+    result["settings"] = {
+        "n": n,
+        "seed": seed,
+        "primer_bars": PRIMER_BARS,
+        "bars": BARS,
+        "generation": "model defaults" if continue_with is None else type(continue_with).__name__,
+    }
     if result["copying"] is not None:
         result["copying"]["corpus"] = str(source)
         result["copying"]["corpus_melodies"] = len(train)
