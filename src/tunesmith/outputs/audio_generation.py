@@ -6,6 +6,7 @@ The model package makes the sound (``AudioModel.generate`` returns arrays); writ
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -46,17 +47,8 @@ def generate_audio(
     """
     from tunesmith.core.folders import AUDIO_GENERATION, output_dir
 
-    settings = dict(
-        seconds=seconds,
-        n=n,
-        seed_offset=seed_offset,
-        random_chance=random_chance,
-        impulse_scale=impulse_scale,
-        temperature=temperature,
-        level_control=level_control,
-        griffin_lim_iters=griffin_lim_iters,
-        seed=seed,
-    )
+    arguments = locals()
+    settings = {f.name: arguments[f.name] for f in dataclasses.fields(AudioGeneration)}  # the knobs, by their one name
     with output_dir(out_dir, AUDIO_GENERATION.name, force=force):
         return _generate_audio(model_dir, seed_clip, Path(out_dir), device, settings, stop_event, on_progress)
 
