@@ -286,7 +286,8 @@ def train_melody_model(
         if len(train) < cfg.batch_size:
             raise TrainingError(
                 f"{corpus_dir}: {len(train)} training melodies is fewer than one batch of {cfg.batch_size}; "
-                f"add more MIDI files or lower --batch-size to {max(1, len(train))} (batch_size= from Python)"
+                f"add more MIDI files, lower --batch-size to {max(1, len(train))} (batch_size= from Python), or fine-tune "
+                "the shipped model with --init-from default, which learns from a few tunes"
             )
         torch.manual_seed(seed)  # weight init is part of the run: same seed, same model
         task = MelodyTask(cfg, train, eval_set, seed=seed, device=pick_device(device), precision=precision)
