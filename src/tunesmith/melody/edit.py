@@ -43,7 +43,10 @@ def read_tune(model: MelodyModel, tune, meter: str | None = None) -> Melody:
     """The whole tune (a file, notes, events or a Melody) in the model's range and meter; an empty tune is refused."""
     from tunesmith.audio.transcribe import read_primer
 
-    melody = read_primer(tune, steps_per_quarter=model.config.steps_per_quarter, meter=meter)
+    try:
+        melody = read_primer(tune, steps_per_quarter=model.config.steps_per_quarter, meter=meter)
+    except BadInputError as exc:  # the primer reader's words, said of the tune
+        raise BadInputError(str(exc).replace("primer", "tune", 1)) from None
     if melody is None or not (melody.events >= 0).any():
         raise BadInputError(f"tune {str(tune)[:60]!r} holds no notes: there is nothing to edit")
     bars = -(-len(melody) // melody.steps_per_bar)
