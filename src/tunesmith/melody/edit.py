@@ -2,8 +2,9 @@
 
 **Infill by sampling-importance-resampling (SIR).** Every melody model here reads left to right, so none can
 sample the missing middle M of a tune directly from p(M | left L, right R). But p(M | L, R) is proportional to
-p(M | L) * p(R | L, M): ``infill`` samples ``candidates`` middles per output from the model given the left context
-(one batch, with the same key mask generation uses), scores each by the model's log-likelihood of the next
+p(M | L) * p(R | L, M): ``infill`` samples candidate middles from the model given the left context
+(one batch of ``candidates`` rows per span, shared by the outputs still alike, at least 2 per output; with the
+same key mask generation uses), scores each by the model's log-likelihood of the next
 ``context_bars`` of the right side given left + candidate (one batched forward pass), and draws the outputs
 among the distinct candidates with probability proportional to that likelihood (Gumbel top-k: distinct draws, so
 the ``n`` outputs differ). With more candidates this approaches sampling from p(M | L, R); at ``temperature`` 1 the
@@ -31,7 +32,7 @@ from tunesmith.melody.generate import MelodyModel, _scale_mask, _select_state, _
 from tunesmith.music.chords import ChordSpan, parse_chord_progression
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody
 
-DEFAULT_CANDIDATES = 32  # middles sampled per output; 8 bars x 4 outputs x 32 run in well under a second
+DEFAULT_CANDIDATES = 64  # middles sampled per span, shared by the outputs that are alike so far (>= 2 per output)
 CONTEXT_BARS = 4  # bars of the right side that weight a candidate (further bars barely depend on the middle)
 CHORD_WEIGHT = 2.0  # nats added to chord tones (and taken from other notes) on a downbeat
 BEAT_SHARE, OFFBEAT_SHARE = 0.6, 0.15  # the chord bias on the other beats and between them, as shares of a downbeat's
@@ -225,7 +226,8 @@ def infill(
     see the module docstring). ``key``/``scale`` mask the notes as in generation; ``chords`` (text or spans over
     the whole tune) bias the rewritten bars towards the chord tones. ``weighted=False`` is plain forward continuation
     (the baseline: candidates drawn at random, the right side ignored). Each melody's ``meta`` says which bars were
-    rewritten (``infilled``, 1-based) and the log-likelihood of the right side that chose it (``seam_log_likelihood``)."""
+    rewritten (``infilled``, 1-based), the log-likelihood of the right side that chose it (``seam_log_likelihood``), and
+    the mean of that over all candidates (``right_log_evidence``: the estimate of log p(right | left))."""
     if n < 1 or candidates < 1:
         raise BadInputError(f"-n and --candidates must be at least 1, not {n} and {candidates}")
     if not 0 < temperature <= 10:
@@ -244,14 +246,15 @@ def infill(
     mask = _scale_mask(enc, key, scale, "cpu") if key else None
     generator = torch.Generator().manual_seed(seed)
     tunes = enc.event_to_index(torch.as_tensor(melody.events.astype(np.int64))).unsqueeze(0).repeat(n, 1)
-    seam = torch.zeros(n)
+    seam, log_evidence = torch.zeros(n), torch.zeros(n)
     with torch.inference_mode():
         for bar_lo, bar_hi in spans:
             lo, hi = bar_lo * spb, bar_hi * spb
             right = tunes[:, hi : min(hi + context_bars * spb, len(melody))]  # the bars that weight a middle
             unique, inverse = torch.unique(tunes, dim=0, return_inverse=True)
             counts = torch.bincount(inverse, minlength=unique.shape[0])
-            rows = torch.repeat_interleave(torch.arange(unique.shape[0]), counts * candidates)
+            per_group = torch.maximum(counts * candidates // n, 2 * counts)  # the pool of each group of alike outputs
+            rows = torch.repeat_interleave(torch.arange(unique.shape[0]), per_group)
             if lo == 0:  # no left context: each candidate opens on a pitch the tune itself plays
                 pitches = torch.unique(tunes[0][tunes[0] >= NUM_SPECIAL])
                 first = pitches[torch.randint(len(pitches), (rows.numel(),), generator=generator)]
@@ -281,9 +284,11 @@ def infill(
                 pool = (rows == u).nonzero().squeeze(1)
                 keys = [bytes(middles[i].to(torch.uint8).numpy()) for i in pool.tolist()]
                 w = weights[pool] if weighted else torch.zeros(pool.numel())
+                evidence = torch.logsumexp(weights[pool], 0) - np.log(pool.numel())  # log p(right | left), estimated
                 for out, pick in zip(members, _gumbel_pick(w, keys, len(members), generator)):
                     tunes[out, lo:hi] = middles[pool[pick]]
                     seam[out] += weights[pool[pick]]
+                    log_evidence[out] += evidence
     events = enc.index_to_event(tunes).numpy().astype(np.int16)
     filled = [b + 1 for lo, hi in spans for b in range(lo, hi)]
     return [
@@ -295,6 +300,7 @@ def infill(
                 **{k: v for k, v in melody.meta.items() if not k.startswith("_")},
                 "infilled": filled,
                 "seam_log_likelihood": float(seam[i]),
+                "right_log_evidence": float(log_evidence[i]),
                 "seed": seed,
                 **({"chords": chord_list} if chord_list else {}),
             },
