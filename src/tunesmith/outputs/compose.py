@@ -70,14 +70,20 @@ def generate_to_dir(
         taken = ("seed", "temperature", "top_k", "key", "scale", "qpm", "meter")
         kept = {k: v for k, v in settings_kwargs.items() if k in taken}
         return edit_to_dir("over-chords", model, primer, out_dir, n, formats=formats, force=force, chords=over_chords, **kept)
-    formats = [f.strip().lower().lstrip(".") for f in formats or []]
-    unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
-    if unknown:
-        raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
+    formats = _formats(formats)
     files = FileRequest(render or [], plot, video, formats, chords, soundfont, js_dir)
     check_settings(GenerationSettings(**settings_kwargs), n)  # nonsense numbers are refused before the folder is made
     with output_dir(out_dir, MELODY_GENERATION.name, force=force):
         return _generate(model, primer, Path(out_dir), n, files, settings_kwargs, primer_bars, on_progress, stop_event)
+
+
+def _formats(formats: list[str] | None) -> list[str]:
+    """The notation formats asked for, normalised; an unknown one is refused before any work."""
+    formats = [f.strip().lower().lstrip(".") for f in formats or []]
+    unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
+    if unknown:
+        raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
+    return formats
 
 
 @dataclass(frozen=True)
@@ -241,10 +247,7 @@ def edit_to_dir(
 
     if edit not in EDITS:
         raise BadInputError(f"unknown edit {edit!r}; use one of {', '.join(EDITS)}")
-    formats = [f.strip().lower().lstrip(".") for f in formats or []]
-    unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
-    if unknown:
-        raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
+    formats = _formats(formats)
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
     if edit == "infill":
