@@ -69,6 +69,12 @@ def generate_to_dir(
     if over_chords is not None:  # a melody over given chords (melody.edit): the chords set its length
         taken = ("seed", "temperature", "top_k", "key", "scale", "qpm", "meter")
         kept = {k: v for k, v in settings_kwargs.items() if k in taken}
+        ignored = sorted(set(settings_kwargs) - set(taken)) + [k for k, v in (("render", render), ("plot", plot),
+                  ("video", video), ("chords", chords)) if v]  # fmt: skip
+        if ignored:
+            import warnings
+
+            warnings.warn(f"over chords, these settings are not used: {', '.join(ignored)}", stacklevel=2)
         return edit_to_dir("over-chords", model, primer, out_dir, n, formats=formats, force=force, chords=over_chords, **kept)
     formats = _formats(formats)
     files = FileRequest(render or [], plot, video, formats, chords, soundfont, js_dir)
