@@ -214,6 +214,10 @@ def _melody_train(o: dict, progress: bool) -> None:
         opt("-o", "--output", dest="out_dir", required=True, help="folder for melody_01.mid ... and generation.json"),
         from_settings("tunesmith.melody.settings:GenerationSettings"),
         from_settings("tunesmith.outputs.compose:FileRequest"),
+        opt(
+            "--over-chords",
+            help='write the melody over these chords, one a bar ("C G Am F") or with beats ("C:2 G:2"); they set its length',
+        ),
         opt("--threads", type=POSITIVE, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
         opt(
             "--force", action="store_true", help="write into a folder that holds other files (only melody_NN files are replaced)"
@@ -227,13 +231,90 @@ def _melody_generate(o: dict, progress: bool) -> None:
     model, out_dir = o.pop("model"), o.pop("out_dir")
     report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
     for item in report["outputs"]:
-        print(
-            f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, {item['bars']:g} bars in {report['meter']}, "
-            f"log-likelihood {item['log_likelihood']:.1f}"
-        )
+        likelihood = f", log-likelihood {item['log_likelihood']:.1f}" if "log_likelihood" in item else ""
+        print(f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, {item['bars']:g} bars in {report['meter']}{likelihood}")
         if item.get("chords") or item.get("chords_error"):
             print(f"  chords: {' '.join(item['chords'])}" if item.get("chords") else f"  no chords: {item['chords_error']}")
     print(f"Settings in {out_dir}/generation.json")
+
+
+_EDIT_HELP = (
+    "rewritten by sampling-importance-resampling: many candidates are sampled from the model given the bars before, "
+    "each weighted by how likely the model finds the bars after it, and the outputs drawn by that weight"
+)
+_EDIT_OPTIONS = [
+    opt("tune", help="the tune: a MIDI, ABC or MusicXML file (or notes / an event list)"),
+    opt("--model", default="default", help="a trained model folder, or 'default' (the shipped one)"),
+    opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many versions (default: 4)"),
+    opt("-o", "--output", dest="out_dir", required=True, help="folder for melody_01.mid ... and generation.json"),
+    opt("--candidates", type=POSITIVE, help="candidates sampled per version and span (more: joins closer to both sides)"),
+    opt("--over-chords", dest="chords", help='bias the rewritten bars towards these chords, one a bar ("C G Am F")'),
+    opt("--temperature", type=number(float, 0, 10, above=True), help="below 1: safer; above 1: more surprising"),
+    opt("--key", help="keep new notes in this key, e.g. D or F#"),
+    opt("--scale", help="with --key: major, minor, dorian, ..."),
+    opt("--meter", help="the tune's time signature, e.g. 6/8 (for tunes without one)"),
+    opt("--seed", type=number(int, 0), help="same seed, same versions"),
+    opt("--format", dest="formats", type=_csv, help="notation beside each MIDI file: abc,musicxml,svg"),
+    opt("--threads", type=POSITIVE, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
+    opt("--force", action="store_true", help="write into a folder that holds other files (only melody_NN files are replaced)"),
+]
+
+
+@command(
+    "melody",
+    "infill",
+    help=f"rewrite chosen bars of a tune, keeping every other bar; {_EDIT_HELP}",
+    defaults_from=("tunesmith.melody.edit:infill",),
+    options=[
+        *_EDIT_OPTIONS[:1],
+        opt("--bars", required=True, help="the bars to rewrite, from 1: 5-6, or several spans: 3,7-8"),
+        *_EDIT_OPTIONS[1:],
+    ],
+)
+def _melody_infill(o: dict, progress: bool) -> None:
+    _edit("infill", o)
+
+
+@command(
+    "melody",
+    "vary",
+    help="variations of a tune that keep its form (restated bars) and its cadences; " + _EDIT_HELP,
+    defaults_from=("tunesmith.melody.edit:vary", "tunesmith.melody.edit:infill"),
+    options=[
+        *_EDIT_OPTIONS[:1],
+        opt(
+            "--strength",
+            choices=("ornament", "light", "medium", "new"),
+            help="how much to rewrite: a few bars ... a new tune on the same plan",
+        ),
+        *_EDIT_OPTIONS[1:],
+    ],
+)
+def _melody_vary(o: dict, progress: bool) -> None:
+    _edit("vary", o)
+
+
+def _edit(edit: str, o: dict) -> None:
+    from tunesmith.outputs.compose import edit_to_dir
+
+    _threads(o)
+    model, tune, out_dir = o.pop("model"), o.pop("tune"), o.pop("out_dir")
+    report = edit_to_dir(edit, model, tune, out_dir, o.pop("n", 4), **o)
+    for item in report["outputs"]:
+        done = f"bars {_bar_list(item['infilled'])} rewritten" if item.get("infilled") else ""
+        print(f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, {item['bars']:g} bars in {report['meter']}; {done}")
+    print(f"Settings in {out_dir}/generation.json")
+
+
+def _bar_list(bars: list[int]) -> str:
+    """``[3, 7, 8]`` -> ``"3, 7-8"``."""
+    spans: list[list[int]] = []
+    for b in bars:
+        if spans and spans[-1][1] == b - 1:
+            spans[-1][1] = b
+        else:
+            spans.append([b, b])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
 # --- hear and see --------------------------------------------------------------------------------

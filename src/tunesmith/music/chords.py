@@ -7,10 +7,12 @@ MusicXML readers need no harmoniser.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunesmith.music.notes import KEY_NAMES
+from tunesmith.core.errors import BadInputError
+from tunesmith.music.notes import KEY_NAMES, LETTER_PITCH_CLASS
 
 if TYPE_CHECKING:
     from tunesmith.music.key import Key
@@ -122,3 +124,73 @@ def chords_from_track(track, tpq: int, steps_per_quarter: int, offset: int = 0, 
             symbol = name + QUALITY_SUFFIX[quality]
         out.append(ChordSpan(start, max(end, start + 1), root, quality, symbol))
     return out
+
+
+# chord-symbol suffixes as songwriters write them -> quality (longest first when matching)
+SYMBOL_QUALITIES = {
+    "": "maj",
+    "M": "maj",
+    "maj": "maj",
+    "m": "min",
+    "min": "min",
+    "-": "min",
+    "dim": "dim",
+    "o": "dim",
+    "°": "dim",
+    "aug": "aug",
+    "+": "aug",
+    "7": "7",
+    "dom7": "7",
+    "maj7": "maj7",
+    "M7": "maj7",
+    "m7": "min7",
+    "min7": "min7",
+    "-7": "min7",
+    "dim7": "dim7",
+    "o7": "dim7",
+    "m7b5": "m7b5",
+    "ø": "m7b5",
+    "6": "6",
+    "m6": "min6",
+    "min6": "min6",
+    "sus4": "sus4",
+    "sus": "sus4",
+    "sus2": "sus2",
+}
+_SYMBOL = re.compile(r"^([A-G])([#b]?)(.*?)(/[A-G][#b]?)?$")
+
+
+def parse_chord_symbol(symbol: str) -> tuple[int, str]:
+    """``"F#m7"`` -> (6, ``"min7"``): the root pitch class and quality (a slash bass, ``C/E``, is read and left out)."""
+    match = _SYMBOL.match(symbol.strip())
+    if not match or match.group(3) not in SYMBOL_QUALITIES:
+        raise BadInputError(
+            f"chord {symbol!r} is not a chord symbol tunesmith reads; write a root A-G (with # or b) and a quality, "
+            "e.g. C, Am, G7, F#m7b5, Bbmaj7, Ddim, Eaug, Dsus4, C/E"
+        )
+    root = (LETTER_PITCH_CLASS[match.group(1)] + {"#": 1, "b": -1, "": 0}[match.group(2)]) % 12
+    return root, SYMBOL_QUALITIES[match.group(3)]
+
+
+def parse_chord_progression(text: str, steps_per_bar: int = 16, steps_per_beat: int = 4) -> list[ChordSpan]:
+    """``"C G Am F"`` (one chord a bar) or ``"C:2 G:2 Am F"`` (``:beats`` sets a chord's length; ``|`` is ignored)
+    -> chord spans from step 0, one after another. A bad symbol or length raises BadInputError naming it."""
+    tokens = [t for t in str(text).replace("|", " ").replace(",", " ").split()]
+    if not tokens:
+        raise BadInputError('no chords given; write them one a bar, e.g. "C G Am F", or with beats, "C:2 G:2"')
+    spans, start = [], 0
+    for token in tokens:
+        symbol, _, beats = token.partition(":")
+        root, quality = parse_chord_symbol(symbol)
+        if beats:
+            try:
+                length = round(float(beats) * steps_per_beat)
+            except ValueError:
+                length = 0
+            if length < 1:
+                raise BadInputError(f"chord {token!r}: the length after ':' is a number of beats, e.g. C:2")
+        else:
+            length = steps_per_bar
+        spans.append(ChordSpan(start, start + length, root, quality, symbol.strip()))
+        start += length
+    return spans

@@ -40,6 +40,7 @@ def generate_to_dir(
     js_dir: str | os.PathLike | None = None,
     formats: list[str] | None = None,
     chords: bool = False,
+    over_chords: str | None = None,
     force: bool = False,
     on_progress=None,
     stop_event=None,
@@ -57,18 +58,38 @@ def generate_to_dir(
     ``settings_kwargs`` are ``GenerationSettings``: ``steps`` (new steps after the primer) or ``bars`` (whole
     melody), ``form``, ``end_on_tonic``, ``meter``, ``temperature``, ``key``, ... The MIDI files keep the primer's meter.
 
+    ``over_chords`` (``"C G Am F"``, ``"C:2 G:2"``: one chord a bar, or ``:beats``) writes melodies over those chords
+    instead (``tunesmith.melody.edit.generate_over_chords``; the primer, if any, opens them), with the chords as the
+    accompaniment track and as chord symbols.
+
     ``out_dir`` must be new, empty or an earlier generation (``force=True``: any folder); it is checked and
     locked before any work. Files of an earlier generation that this one did not write (``melody_03.mid`` of
     an earlier ``-n 4`` beside a new ``-n 2``) are deleted once the new set is complete; other files stay.
     """
-    formats = [f.strip().lower().lstrip(".") for f in formats or []]
-    unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
-    if unknown:
-        raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
+    if over_chords is not None:  # a melody over given chords (melody.edit): the chords set its length
+        taken = ("seed", "temperature", "top_k", "key", "scale", "qpm", "meter")
+        kept = {k: v for k, v in settings_kwargs.items() if k in taken}
+        ignored = sorted(set(settings_kwargs) - set(taken)) + [k for k, v in (("render", render), ("plot", plot),
+                  ("video", video), ("chords", chords)) if v]  # fmt: skip
+        if ignored:
+            import warnings
+
+            warnings.warn(f"over chords, these settings are not used: {', '.join(ignored)}", stacklevel=2)
+        return edit_to_dir("over-chords", model, primer, out_dir, n, formats=formats, force=force, chords=over_chords, **kept)
+    formats = _formats(formats)
     files = FileRequest(render or [], plot, video, formats, chords, soundfont, js_dir)
     check_settings(GenerationSettings(**settings_kwargs), n)  # nonsense numbers are refused before the folder is made
     with output_dir(out_dir, MELODY_GENERATION.name, force=force):
         return _generate(model, primer, Path(out_dir), n, files, settings_kwargs, primer_bars, on_progress, stop_event)
+
+
+def _formats(formats: list[str] | None) -> list[str]:
+    """The notation formats asked for, normalised; an unknown one is refused before any work."""
+    formats = [f.strip().lower().lstrip(".") for f in formats or []]
+    unknown = sorted(set(formats) - {"abc", "musicxml", "svg"})
+    if unknown:
+        raise BadInputError(f"unknown output format(s) {', '.join(unknown)}; use abc, musicxml or svg")
+    return formats
 
 
 @dataclass(frozen=True)
@@ -147,7 +168,13 @@ def _write_files(melody, out_dir: Path, request: FileRequest) -> tuple[dict, dic
     extra: dict = {}
     chord_spans = None
     piece = melody  # what is written and heard: the melody, or melody + chord track
-    if request.chords:
+    if melody.meta.get("chords"):  # chords the melody was written over (melody.edit): the accompaniment as given
+        from tunesmith.music.harmony import harmonized_score
+
+        chord_spans = melody.meta["chords"]
+        piece = harmonized_score(melody, chord_spans)
+        extra["chords"] = [c.symbol for c in chord_spans]
+    elif request.chords:
         from tunesmith.music.harmony import harmonize, harmonized_score
 
         try:
@@ -199,3 +226,64 @@ def _notation_files(melody, chord_spans, out_dir: Path, formats: list[str], plot
             if "svg" in formats:  # asked for by name: say why; as a side dish of --plot: leave it out
                 raise
     return files
+
+
+EDITS = ("infill", "vary", "over-chords")
+
+
+def edit_to_dir(
+    edit: str,
+    model: MelodyModel | str | os.PathLike,
+    tune,
+    out_dir: str | os.PathLike,
+    n: int = 4,
+    *,
+    formats: list[str] | None = None,
+    force: bool = False,
+    **edit_kwargs,
+) -> dict:
+    """Edit a tune into a folder, as ``generate_to_dir`` writes a generation: ``melody_01.mid``... (with the chord
+    track when chords were given), notation in ``formats``, and ``generation.json`` naming the edit.
+
+    ``edit``: ``"infill"`` (``melody.edit.infill``: ``bars=`` ...), ``"vary"`` (``strength=`` ...) or ``"over-chords"``
+    (``melody.edit.generate_over_chords``: ``chords=`` and ``tune`` as the optional primer). Everything is checked
+    (bars, chords, the tune) before the folder is made, so bad input writes nothing.
+    """
+    from tunesmith.melody import edit as editing
+
+    if edit not in EDITS:
+        raise BadInputError(f"unknown edit {edit!r}; use one of {', '.join(EDITS)}")
+    formats = _formats(formats)
+    if not isinstance(model, MelodyModel):
+        model = load_melody_model(model)
+    if edit == "infill":
+        outputs = editing.infill(model, tune, edit_kwargs.pop("bars"), n, **edit_kwargs)
+    elif edit == "vary":
+        outputs = editing.vary(model, tune, n, **edit_kwargs)
+    else:
+        outputs = editing.generate_over_chords(model, edit_kwargs.pop("chords"), n, primer=tune, **edit_kwargs)
+    request = FileRequest(formats=formats)
+    with output_dir(out_dir, MELODY_GENERATION.name, force=force):
+        out = Path(out_dir)
+        items = []
+        for melody in outputs:
+            files, extra = _write_files(melody, out, request)
+            meta = {k: v for k, v in melody.meta.items() if k in ("infilled", "seam_log_likelihood", "plan", "strength")}
+            items.append({"name": melody.name, "bars": len(melody) / melody.steps_per_bar, "notes": len(melody.notes()),
+                          **meta, "files": files, **extra})  # fmt: skip
+        report = {
+            "kind": MELODY_GENERATION.name,
+            "edit": edit,
+            "model": str(model.model_dir),
+            "config": model.config.name,
+            "tune": str(tune) if tune is not None else None,
+            "meter": "/".join(map(str, meter_of(outputs[0]))),
+            "n": n,
+            "settings": {k: v if isinstance(v, int | float | str | bool | None) else str(v) for k, v in edit_kwargs.items()},
+            "outputs": items,
+        }
+        write_json(out / "generation.json", report)
+        written = {"generation.json", "static", *(name for item in items for name in item["files"].values())}
+        remove_own_files(out, MELODY_GENERATION.name, keep=written)
+    report["melodies"] = outputs
+    return report
