@@ -37,6 +37,7 @@ SCRIPTS = [
     "realism",
     "key",
     "startup",
+    "edit",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
