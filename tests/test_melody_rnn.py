@@ -202,6 +202,7 @@ def test_fine_tuning_the_shipped_default_on_a_few_tunes(corpus, tmp_path):
     and starts far ahead of the same run from scratch."""
     from tunesmith.assets import resolve_model_dir
     from tunesmith.core.checkpoint import load_config
+    from tunesmith.melody.settings import FINE_TUNE_LR_SCALE
 
     few = dict(steps=3, eval_every=3, checkpoint_every=3, progress=False, precision="fp32", seed=0)
     tuned = train_melody_model(corpus, tmp_path / "tuned", init_from="default", **few)
@@ -210,6 +211,10 @@ def test_fine_tuning_the_shipped_default_on_a_few_tunes(corpus, tmp_path):
     arch = ("architecture", "d_model", "transformer_layers", "min_note", "max_note", "beat_inputs")
     assert {k: saved["config"][k] for k in arch} == {k: default["config"][k] for k in arch}
     assert saved["config"]["batch_size"] == tuned["train_melodies"] < default["config"]["batch_size"]
+    assert saved["config"]["learning_rate"] == pytest.approx(default["config"]["learning_rate"] * FINE_TUNE_LR_SCALE)
+    rows = [json.loads(line) for line in (tmp_path / "tuned" / "log.jsonl").read_text().splitlines()]
+    start = next(r for r in rows if r["split"] == "eval")
+    assert start["step"] == 0 and tuned["best_eval_loss"] <= start["loss"]  # the start is a candidate: never worse
     scratch = train_melody_model(corpus, tmp_path / "scratch", batch_size=tuned["train_melodies"], **few)
     assert tuned["eval"]["loss"] < 0.8 * scratch["eval"]["loss"]
     with pytest.raises(TrainingError, match="audio model"):

@@ -17,7 +17,7 @@ from tunesmith.core.errors import TrainingError
 from tunesmith.core.training import TrainSettings, check_run_numbers, claim_model_dir, init_distributed, run_training, use_bf16
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
 from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
-from tunesmith.melody.settings import DEFAULT_TRAIN_STEPS, MelodyTraining
+from tunesmith.melody.settings import DEFAULT_TRAIN_STEPS, FINE_TUNE_LR_SCALE, MelodyTraining
 
 LENGTH_GROUPS = 8  # each batch runs as this many parts of similar length (same gradient, less padding)
 
@@ -229,7 +229,9 @@ def train_melody_model(
     ``config``: a preset name (default ``DEFAULT_CONFIG``), a MelodyConfig or a dict of its fields.
     ``init_from``: fine-tune: start from another model's weights (``warm_start``; ``"default"`` is the shipped model)
     instead of a random initialisation. The architecture is then that model's own (a preset name is ignored), and a
-    corpus smaller than one batch trains in batches of all its melodies (a few of your own tunes are enough).
+    corpus smaller than one batch trains in batches of all its melodies (a few of your own tunes are enough). Its
+    learning rate is ``FINE_TUNE_LR_SCALE`` of that model's own unless ``learning_rate`` is given, and with
+    ``keep_best`` the starting weights are evaluated at step 0 and kept when no step improves on them.
     ``keep_best``: the saved model is the evaluation (every ``eval_every`` steps, and the last step) with the lowest
     held-out loss, so a longer run is never worse; ``patience``: stop once that many evaluations in a row found no
     better one (None or 0: run all the steps). The returned ``best_step`` and ``best_eval_loss`` say which was kept.
@@ -251,6 +253,8 @@ def train_melody_model(
         cfg = config_from_dict(MelodyConfig, {**config, **overrides})
     else:
         cfg = preset(config, **overrides)
+    if init_from is not None and "learning_rate" not in overrides:  # a fine-tune nudges what it starts from
+        cfg = dataclasses.replace(cfg, learning_rate=cfg.learning_rate * FINE_TUNE_LR_SCALE)
     if steps is None and epochs is None:
         steps = DEFAULT_TRAIN_STEPS
     check_run_numbers(
@@ -310,6 +314,7 @@ def train_melody_model(
             on_log=on_log,
             keep_best=keep_best,
             patience=patience,
+            eval_at_start=init_from is not None,
         )
         result = run_training(task, model_dir, settings)
         result.update(
