@@ -212,9 +212,6 @@ def test_fine_tuning_the_shipped_default_on_a_few_tunes(corpus, tmp_path):
     assert {k: saved["config"][k] for k in arch} == {k: default["config"][k] for k in arch}
     assert saved["config"]["batch_size"] == tuned["train_melodies"] < default["config"]["batch_size"]
     assert saved["config"]["learning_rate"] == pytest.approx(default["config"]["learning_rate"] * FINE_TUNE_LR_SCALE)
-    rows = [json.loads(line) for line in (tmp_path / "tuned" / "log.jsonl").read_text().splitlines()]
-    start = next(r for r in rows if r["split"] == "eval")
-    assert start["step"] == 0 and tuned["best_eval_loss"] <= start["loss"]  # the start is a candidate: never worse
     scratch = train_melody_model(corpus, tmp_path / "scratch", batch_size=tuned["train_melodies"], **few)
     assert tuned["eval"]["loss"] < 0.8 * scratch["eval"]["loss"]
     with pytest.raises(TrainingError, match="audio model"):

@@ -71,7 +71,6 @@ class TrainSettings:
     on_log: Any = None  # called with each logged row (live progress in the web page)
     keep_best: bool = False  # model.safetensors holds the weights of the best held-out loss, not the last step's
     patience: int | None = None  # with keep_best: stop after this many evaluations without a new best (None: never)
-    eval_at_start: bool = False  # with keep_best: the starting weights are a candidate too (fine-tuning may only hurt)
 
 
 def check_run_numbers(**values) -> None:
@@ -241,13 +240,6 @@ def _train(task: TrainingTask, model_dir: Path, settings: TrainSettings, rank: i
             except Exception as exc:  # a plot must never lose a trained model
                 print(f"note: loss curve not drawn ({exc})")
 
-    if settings.eval_at_start and settings.keep_best and step == 0:  # a fine-tune's start: the model it begins from
-        last_eval = _evaluate(task)
-        log_rows.append({"step": 0, "epoch": 0.0, "split": "eval", **last_eval})
-        if math.isfinite(last_eval.get("loss", math.nan)):
-            weights = {k: v.detach().cpu().clone() for k, v in task.model.state_dict().items()}
-            best = {"step": 0, "loss": float(last_eval["loss"]), "weights": weights}
-            log_rows[-1]["best_step"] = 0
     stopped_early = False
     with _ctrl_c_between_steps(world == 1) as interrupted:
         try:

@@ -75,8 +75,7 @@ class MelodyTraining:
         None,
         flags=("--init-from",),
         help="fine-tune: start from this model's weights and take its architecture ('default': the shipped model), "
-        "at a quarter of its learning rate; the starting model is evaluated too and kept if training only makes "
-        "it worse; a few of your own tunes are enough",
+        "at a quarter of its learning rate; a few of your own tunes are enough",
     )
     steps: int | None = setting(None, low=1, help=f"training steps (default: {DEFAULT_TRAIN_STEPS} unless --epochs is given)")
     epochs: int | None = setting(None, low=1, help="passes over the training melodies, instead of --steps")

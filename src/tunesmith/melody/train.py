@@ -230,8 +230,7 @@ def train_melody_model(
     ``init_from``: fine-tune: start from another model's weights (``warm_start``; ``"default"`` is the shipped model)
     instead of a random initialisation. The architecture is then that model's own (a preset name is ignored), and a
     corpus smaller than one batch trains in batches of all its melodies (a few of your own tunes are enough). Its
-    learning rate is ``FINE_TUNE_LR_SCALE`` of that model's own unless ``learning_rate`` is given, and with
-    ``keep_best`` the starting weights are evaluated at step 0 and kept when no step improves on them.
+    learning rate is ``FINE_TUNE_LR_SCALE`` of that model's own unless ``learning_rate`` is given.
     ``keep_best``: the saved model is the evaluation (every ``eval_every`` steps, and the last step) with the lowest
     held-out loss, so a longer run is never worse; ``patience``: stop once that many evaluations in a row found no
     better one (None or 0: run all the steps). The returned ``best_step`` and ``best_eval_loss`` say which was kept.
@@ -314,7 +313,6 @@ def train_melody_model(
             on_log=on_log,
             keep_best=keep_best,
             patience=patience,
-            eval_at_start=init_from is not None,
         )
         result = run_training(task, model_dir, settings)
         result.update(
