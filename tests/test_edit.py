@@ -61,8 +61,8 @@ def test_infill_keeps_every_other_bar_and_varies_the_chosen_ones(model, tune):
 def test_the_right_side_weighting_beats_forward_continuation(model, tune):
     """Candidates chosen by the likelihood of the bars after them join those bars better than plain continuation."""
     spb = tune.steps_per_bar
-    weighted = infill(model, tune, "5-6", n=8, seed=1, candidates=32)
-    plain = infill(model, tune, "5-6", n=8, seed=1, candidates=32, weighted=False)
+    weighted = infill(model, tune, "5-6", n=8, seed=1, candidates=32, method="sir")
+    plain = infill(model, tune, "5-6", n=8, seed=1, candidates=32, method="forward")
     right = [6, 7, 8, 9]
 
     def right_loglik(outs):

@@ -240,14 +240,20 @@ def _melody_generate(o: dict, progress: bool) -> None:
 
 _EDIT_HELP = (
     "rewritten by sampling-importance-resampling: many candidates are sampled from the model given the bars before, "
-    "each weighted by how likely the model finds the bars after it, and the outputs drawn by that weight"
+    "each weighted by how likely the model finds the bars after it, and the outputs drawn by that weight "
+    "(--method fim: the model's own fill-in-the-middle, for models trained with it)"
 )
 _EDIT_OPTIONS = [
     opt("tune", help="the tune: a MIDI, ABC or MusicXML file (or notes / an event list)"),
     opt("--model", default="default", help="a trained model folder, or 'default' (the shipped one)"),
     opt("-n", "--num-outputs", dest="n", type=POSITIVE, help="how many versions (default: 4)"),
     opt("-o", "--output", dest="out_dir", required=True, help="folder for melody_01.mid ... and generation.json"),
-    opt("--candidates", type=POSITIVE, help="candidates sampled per version and span (more: joins closer to both sides)"),
+    opt("--candidates", type=POSITIVE, help="SIR: candidates sampled per version and span (more: joins closer to both sides)"),
+    opt(
+        "--method",
+        choices=["sir", "fim", "forward"],
+        help="sir (default, any model), fim (the model's own fill-in-the-middle), forward",
+    ),
     opt("--over-chords", dest="chords", help='bias the rewritten bars towards these chords, one a bar ("C G Am F")'),
     opt("--temperature", type=number(float, 0, 10, above=True), help="below 1: safer; above 1: more surprising"),
     opt("--key", help="keep new notes in this key, e.g. D or F#"),

@@ -12,6 +12,11 @@ weights are exact importance weights. It needs no training objective of its own,
 (RNN and Transformer configs alike, the shipped default included). Several spans are filled left to right, each
 seeing the bars already filled before it.
 
+**Infill by fill-in-the-middle (FIM).** A Transformer trained with ``fill_in_middle`` (opt-in: ``--fill-in-middle 0.5``) learnt
+p(M | L, R) itself (``melody/fim.py``); ``method="fim"`` samples each span of up to ``fim.MAX_MIDDLE`` steps directly,
+one row per output. It gives the real bars a higher likelihood than plain continuation does, but its joins measured
+worse than SIR's (``benchmarks/bench_edit.py``), so SIR stays the default method.
+
 **Chords.** A chord progression conditions sampling itself: at every step the chord sounding there adds a bias
 to the log-probabilities of new notes, towards its tones and away from others, strongest on the downbeat, then
 on the other beats, weakest between them (``CHORD_WEIGHT``). Nothing is harmonised afterwards; the spans travel
@@ -27,8 +32,9 @@ import numpy as np
 import torch
 
 from tunesmith.core.errors import BadInputError
+from tunesmith.melody import fim
 from tunesmith.melody.encoding import NUM_SPECIAL
-from tunesmith.melody.generate import MelodyModel, _scale_mask, _select_state, _top_k_top_p
+from tunesmith.melody.generate import MelodyModel, _scale_mask, _select_state, _top_k_top_p, class_values
 from tunesmith.music.chords import ChordSpan, parse_chord_progression
 from tunesmith.music.melody import NO_EVENT, NOTE_OFF, Melody
 
@@ -36,6 +42,7 @@ DEFAULT_CANDIDATES = 64  # middles sampled per span, shared by the outputs that 
 CONTEXT_BARS = 4  # bars of the right side that weight a candidate (further bars barely depend on the middle)
 CHORD_WEIGHT = 2.0  # nats added to chord tones (and taken from other notes) on a downbeat
 BEAT_SHARE, OFFBEAT_SHARE = 0.6, 0.15  # the chord bias on the other beats and between them, as shares of a downbeat's
+INFILL_METHODS = ("sir", "fim", "forward")  # SIR (best joins, any model); the model's own fill-in-the-middle; baseline
 STRENGTHS = ("ornament", "light", "medium", "new")  # vary: how much of the tune is rewritten
 
 
@@ -127,18 +134,12 @@ def chord_bias(model: MelodyModel, chords: list[ChordSpan], start: int, steps: i
     return bias
 
 
-def _class_values(enc, history: torch.Tensor, values: torch.Tensor, meter) -> torch.Tensor:
-    """Per-event values ``[B, events]`` -> per-class ``[B, classes]`` (a "repeat" class takes its event's value)."""
-    if not enc.lookbacks:
-        return values
-    rows = torch.arange(history.shape[0])
-    t = history.shape[1]
-    extra = []
-    for distance in enc.repeat_distances(history.shape[0], meter, history.device):
-        back = t - (distance if torch.is_tensor(distance) else torch.full_like(rows, distance))
-        repeated = torch.where(back >= 0, history[rows, back.clamp(min=0)], torch.full_like(rows, NO_EVENT + NUM_SPECIAL))
-        extra.append(values[rows, repeated])
-    return torch.cat([values, torch.stack(extra, dim=1)], dim=1)
+def _event_values(enc, steps: int, mask, bias):
+    """Per-step event log-probability offsets ``[steps, events]`` from a key mask and a chord bias (None: neither)."""
+    if mask is None and bias is None:
+        return None
+    values = torch.zeros(steps, enc.num_events) if bias is None else bias.clone()
+    return values.masked_fill(~mask.unsqueeze(0), float("-inf")) if mask is not None else values
 
 
 def _sample(
@@ -155,7 +156,7 @@ def _sample(
         if bias is not None:
             values = values + bias[t].unsqueeze(0)
         if mask is not None or bias is not None:
-            logp = logp + _class_values(enc, history, values, meter)
+            logp = logp + class_values(enc, history, values, meter)
         probs = torch.softmax(_top_k_top_p(logp / temperature, top_k, None), dim=-1)
         classes = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         new_idx = enc.class_to_index(classes, history, meter)
@@ -219,19 +220,30 @@ def infill(
     chord_weight: float = CHORD_WEIGHT,
     context_bars: int = CONTEXT_BARS,
     meter: str | None = None,
-    weighted: bool = True,
+    method: str = "sir",
 ) -> list[Melody]:
     """Regenerate ``bars`` (1-based, e.g. ``"5-6"`` or ``"3,7-8"``) of ``tune`` into ``n`` versions, every other bar
     kept event for event, each rewritten span joining what comes before and after (sampling-importance-resampling:
     see the module docstring). ``key``/``scale`` mask the notes as in generation; ``chords`` (text or spans over
-    the whole tune) bias the rewritten bars towards the chord tones. ``weighted=False`` is plain forward continuation
+    the whole tune) bias the rewritten bars towards the chord tones. ``method``: ``"sir"`` (any model);
+    ``"fim"`` the model's own fill-in-the-middle (``melody/fim.py``; a model trained with ``fill_in_middle``, spans of at
+    most ``fim.MAX_MIDDLE`` steps after the first bar, other spans by SIR); ``"forward"`` is plain forward continuation
     (the baseline: candidates drawn at random, the right side ignored). Each melody's ``meta`` says which bars were
-    rewritten (``infilled``, 1-based), the log-likelihood of the right side that chose it (``seam_log_likelihood``), and
-    the mean of that over all candidates (``right_log_evidence``: the estimate of log p(right | left))."""
+    rewritten (``infilled``, 1-based) and how (``infill_method``), and for SIR the log-likelihood of the right side
+    that chose it (``seam_log_likelihood``) and the mean of that over all candidates (``right_log_evidence``: the
+    estimate of log p(right | left))."""
     if n < 1 or candidates < 1:
         raise BadInputError(f"-n and --candidates must be at least 1, not {n} and {candidates}")
     if not 0 < temperature <= 10:
         raise BadInputError(f"--temperature must be above 0 (and at most 10), not {temperature}")
+    if method not in INFILL_METHODS:
+        raise BadInputError(f"--method {method!r}: choose one of {', '.join(INFILL_METHODS)}")
+    weighted = method != "forward"
+    if method == "fim" and not getattr(model.config, "fill_in_middle", 0):
+        raise BadInputError(
+            "--method fim: this model was not trained to fill in the middle (train a transformer with "
+            "--fill-in-middle 0.5); use --method sir, which works with any model"
+        )
     melody = tune if isinstance(tune, Melody) and tune.meta.get("_edit_ready") else read_tune(model, tune, meter)
     spb, beat = melody.steps_per_bar, melody.steps_per_beat
     total_bars = len(melody) // spb
@@ -247,9 +259,19 @@ def infill(
     generator = torch.Generator().manual_seed(seed)
     tunes = enc.event_to_index(torch.as_tensor(melody.events.astype(np.int64))).unsqueeze(0).repeat(n, 1)
     seam, log_evidence = torch.zeros(n), torch.zeros(n)
+    methods = []
     with torch.inference_mode():
-        for bar_lo, bar_hi in spans:
+        for number, (bar_lo, bar_hi) in enumerate(spans):
             lo, hi = bar_lo * spb, bar_hi * spb
+            if method == "fim" and fim.can_fill(model, lo, hi):  # the model learnt to fill in: sample p(M | L, R) directly
+                stop = spans[number + 1][0] * spb if number + 1 < len(spans) else len(melody)
+                values = _event_values(enc, hi - lo, mask, chord_bias(model, chord_list, lo, hi - lo, spb, beat, chord_weight))
+                tunes[:, lo:hi] = fim.sample_middles(
+                    model, tunes, lo, hi, stop, m, generator, temperature=temperature, top_k=top_k, values=values
+                )
+                methods.append("fill-in-the-middle")
+                continue
+            methods.append("sampling-importance-resampling" if weighted else "forward")
             right = tunes[:, hi : min(hi + context_bars * spb, len(melody))]  # the bars that weight a middle
             unique, inverse = torch.unique(tunes, dim=0, return_inverse=True)
             counts = torch.bincount(inverse, minlength=unique.shape[0])
@@ -299,6 +321,7 @@ def infill(
             meta={
                 **{k: v for k, v in melody.meta.items() if not k.startswith("_")},
                 "infilled": filled,
+                "infill_method": methods[0] if len(set(methods)) == 1 else methods,
                 "seam_log_likelihood": float(seam[i]),
                 "right_log_evidence": float(log_evidence[i]),
                 "seed": seed,

@@ -444,6 +444,20 @@ def _class_mask(enc: MelodyEncoding, history: torch.Tensor, allowed_events: torc
     return torch.cat([mask, torch.stack(extra, dim=1)], dim=1)
 
 
+def class_values(enc, history: torch.Tensor, values: torch.Tensor, meter) -> torch.Tensor:
+    """Per-event values ``[B, events]`` -> per-class ``[B, classes]`` (a "repeat" class takes its event's value)."""
+    if not enc.lookbacks:
+        return values
+    rows = torch.arange(history.shape[0])
+    t = history.shape[1]
+    extra = []
+    for distance in enc.repeat_distances(history.shape[0], meter, history.device):
+        back = t - (distance if torch.is_tensor(distance) else torch.full_like(rows, distance))
+        repeated = torch.where(back >= 0, history[rows, back.clamp(min=0)], torch.full_like(rows, NO_EVENT + NUM_SPECIAL))
+        extra.append(values[rows, repeated])
+    return torch.cat([values, torch.stack(extra, dim=1)], dim=1)
+
+
 def _select_state(state, index: torch.Tensor):
     if isinstance(state, torch.Tensor):  # LSTM h/c are [1, batch, units]; everything else is batch-first
         return state[:, index] if state.dim() == 3 and state.shape[0] == 1 else state[index]

@@ -62,6 +62,8 @@ class MelodyConfig:
     # how training reads melodies: whole (0) or random windows of this many steps (cheap for the transformer)
     train_window: int = 0
     warmup_steps: int = 0  # linear learning-rate warm-up (the transformer wants it)
+    # transformer: share of training windows presented in fill-in-the-middle order (melody/fim.py), so it can infill
+    fill_in_middle: float = 0.0
     # training defaults (Magenta's)
     learning_rate: float = 1e-3
     clip_norm: float = 5.0
@@ -81,6 +83,10 @@ class MelodyConfig:
             raise BadInputError("d_model must be divisible by heads")
         if self.train_window < 0 or self.attention_window < 0 or self.warmup_steps < 0 or self.attention_window == 1:
             raise BadInputError("train_window, attention_window (not 1) and warmup_steps must be >= 0")
+        if not 0 <= self.fill_in_middle <= 1 or (
+            self.fill_in_middle and not (self.architecture == "transformer" and self.train_window)
+        ):
+            raise BadInputError("fill_in_middle is a share in [0, 1], for the transformer trained on windows (train_window)")
         if self.batch_size < 1:
             raise BadInputError(f"batch_size (--batch-size) must be at least 1, not {self.batch_size}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
@@ -236,15 +242,28 @@ class MelodyTransformer(nn.Module):
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.transformer_layers))
         self.norm = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, enc.num_classes)
+        if config.fill_in_middle:  # prefix / suffix / middle (melody/fim.py); the prefix's row stays zero
+            self.segment = nn.Embedding(3, config.d_model, padding_idx=0)
+            nn.init.zeros_(self.segment.weight)
+            self.ahead = nn.Linear(2 * enc.num_events, config.d_model, bias=False)  # the events 1 and 2 bars ahead
+            nn.init.zeros_(self.ahead.weight)
 
-    def forward(self, inputs: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
+    def forward(self, inputs: torch.Tensor, state: dict | None = None, positions=None, segments=None, ahead=None):
+        """``inputs [B, T, F]`` -> ``logits [B, T, classes]`` and the state to continue from. ``positions`` ``[B, T]``:
+        each step's rotary position (default: in order from the state's offset); ``segments`` ``[B, T]``: FIM segment
+        ids; ``ahead`` ``[B, T, 2 * events]``: the events 1 and 2 bars after the next step, where known. All three are
+        for whole presentations (fill-in-the-middle), not for continuing a cached state."""
         state = state or {}
         offset = state.get("offset", 0)
         caches = state.get("cache", [None] * len(self.blocks))
         x = self.embed(inputs)
+        if segments is not None and hasattr(self, "segment"):
+            x = x + self.segment(segments)
+        if ahead is not None and hasattr(self, "ahead"):
+            x = x + self.ahead(ahead)
         new_caches = []
         for block, cache in zip(self.blocks, caches):
-            x, cache = block(x, offset, cache)
+            x, cache = block(x, offset, cache, positions)
             new_caches.append(cache)
         return self.head(self.norm(x)), {"offset": offset + inputs.shape[1], "cache": new_caches}
 
@@ -261,10 +280,10 @@ class _Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
         self.drop = FastDropout(config.dropout)
 
-    def forward(self, x, offset, cache):
+    def forward(self, x, offset, cache, positions=None):
         b, t, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        q, k = _rotary(q, offset), _rotary(k, offset)
+        q, k = _rotary(q, offset, positions), _rotary(k, offset, positions)
         if self.window and cache is not None and t == 1:
             y, cache = self._attend_one(q, k, v, cache, offset)
         else:
@@ -322,10 +341,18 @@ class _Block(nn.Module):
         return ring[0][:, :, slots], ring[1][:, :, slots]
 
 
-def _rotary(x: torch.Tensor, offset: int) -> torch.Tensor:
-    """Rotary position embedding (RoPE): rotates feature pairs by position-dependent angles."""
+def _rotary(x: torch.Tensor, offset: int, positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Rotary position embedding (RoPE): rotates feature pairs by position-dependent angles.
+
+    ``positions`` ``[B, T]``: each row's own positions (fill-in-the-middle order); else ``offset, offset + 1, ...``.
+    """
     half = x.shape[-1] // 2
     freqs = 1.0 / (10000 ** (torch.arange(half, device=x.device, dtype=torch.float32) / half))
+    if positions is not None:
+        angles = positions.to(x.device, torch.float32)[:, None, :, None] * freqs
+        cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+        x1, x2 = x[..., :half], x[..., half : 2 * half]
+        return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos, x[..., 2 * half :]], dim=-1)
     pos = torch.arange(offset, offset + x.shape[-2], device=x.device, dtype=torch.float32)
     angles = pos[:, None] * freqs[None, :]
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)

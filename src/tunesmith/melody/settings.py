@@ -98,6 +98,13 @@ class MelodyTraining:
     max_note: int | None = setting(None, low=1, high=128, help="highest MIDI pitch + 1 (default: the config's)")
     steps_per_quarter: int | None = setting(None, low=1, high=96, help="time grid: 4 = 16th notes (default: the config's)")
     attention_length: int | None = setting(None, low=0, help="attention_rnn: steps attended back (default: the config's)")
+    fill_in_middle: float | None = setting(
+        None,
+        low=0,
+        high=1,
+        help="transformer: share of training windows shown as before / after / middle, so the model can fill in "
+        "bars itself (melody infill --method fim; default: the config's)",
+    )
     device: str | None = setting(None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     threads: int | None = setting(
         None,
@@ -120,4 +127,5 @@ CONFIG_OVERRIDES = (
     "max_note",
     "steps_per_quarter",
     "attention_length",
+    "fill_in_middle",
 )

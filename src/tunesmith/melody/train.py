@@ -16,6 +16,7 @@ from tunesmith.core.device import pick_device
 from tunesmith.core.errors import TrainingError
 from tunesmith.core.training import TrainSettings, check_run_numbers, claim_model_dir, init_distributed, run_training, use_bf16
 from tunesmith.melody.dataset import TokenSet, epoch_batches, length_groups, load_tokens, window_batch
+from tunesmith.melody.fim import fim_window_batch
 from tunesmith.melody.model import DEFAULT_CONFIG, MelodyConfig, build_model, preset
 from tunesmith.melody.settings import DEFAULT_TRAIN_STEPS, FINE_TUNE_LR_SCALE, MelodyTraining
 
@@ -34,8 +35,9 @@ def _to(meter, device):
     return None if meter is None else tuple(t.to(device) for t in meter)
 
 
-def masked_loss(model, inputs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor):
-    logits, _ = model(inputs)
+def masked_loss(model, inputs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, *fim_order):
+    """Per-step NLL over masked steps; ``fim_order``: positions, segments, ahead of a fill-in-the-middle batch (melody/fim.py)."""
+    logits, _ = model(inputs, None, *fim_order)
     logits = logits.float()
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view_as(labels)
     nll = nll * mask
@@ -91,8 +93,13 @@ class MelodyTask:
         indices = self._batches(epoch, world_size)[index * world_size + rank]
         if self.config.train_window:
             rng = np.random.default_rng([self.seed, epoch, index, rank])  # a function of the step: resumable
-            inputs, labels, mask = window_batch(self.train, indices, self.encoding, self.config.train_window, rng)
-            return "windows", inputs.to(self.device), labels.to(self.device), mask.to(self.device)
+            if self.config.fill_in_middle:
+                tensors = fim_window_batch(
+                    self.train, indices, self.encoding, self.config.train_window, rng, self.config.fill_in_middle
+                )
+            else:
+                tensors = window_batch(self.train, indices, self.encoding, self.config.train_window, rng)
+            return "windows", *(t.to(self.device) for t in tensors)
         groups = length_groups(self.train.lengths[indices], self.groups)  # batch() clips each part to max_steps
         parts = [(*self.train.batch(indices[group], self.config.max_steps), self.train.meter(indices[group])) for group in groups]
         return "melodies", [(idx.to(self.device), n.to(self.device), _to(meter, self.device)) for idx, n, meter in parts]
@@ -160,7 +167,8 @@ def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[st
     """Copy another model's weights into ``module`` where names match; returns the names it widened.
 
     An input layer that gained inputs at the end (a legacy model -> one with ``beat_inputs``) keeps the old
-    columns and starts the new ones at zero, so the new model begins exactly where the old one was.
+    columns and starts the new ones at zero, so the new model begins exactly where the old one was; so does a
+    fill-in-the-middle segment table the other model lacks (it starts at zero: no effect until trained).
     """
     from tunesmith.assets import resolve_model_dir
     from tunesmith.core import checkpoint
@@ -171,6 +179,9 @@ def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[st
     with torch.no_grad():
         for name, target in state.items():
             source = tensors.get(name)
+            if source is None and name.split(".")[0] in ("segment", "ahead"):
+                widened.append(name)
+                continue
             if source is None:
                 raise TrainingError(f"{model_dir}: has no weights {name!r}; warm start needs the same architecture")
             if source.shape == target.shape:
