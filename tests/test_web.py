@@ -587,6 +587,97 @@ def test_jobs_carry_the_library_warnings(client):
     assert "/" not in "".join(job["warnings"]).replace("8 bars", "")  # no server paths in them
 
 
+def _edit(client, **body) -> dict:
+    """A finished edit's result (an edit is a job: start it, wait for it)."""
+    r = client.post("/api/edit", json={"model": "tiny", "n": 2, "instruments": [], "plot": False, **body})
+    assert r.status_code == 200, r.text
+    job = _wait(client, r.json()["job"])
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
+    return job["result"]
+
+
+def _bar_notes(roll: dict, bars: set[int]) -> list:
+    """The notes that start in the given bars (1-based) of a roll the Edit tab draws."""
+    spb = roll["steps_per_bar"]
+    return [n for n in roll["notes"] if n[1] // spb + 1 in bars]
+
+
+def test_edit_rewrites_chosen_bars_of_an_uploaded_tune(client):
+    tune = _midi_bytes(scale_tune(bars=8))
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("scale.mid", tune)}).json()
+    drawn = client.get(f"/api/edit/tune?upload={upload['id']}&model=tiny").json()
+    assert drawn["bars"] == 8 and drawn["steps_per_bar"] == 16 and len(drawn["notes"]) == 32
+    result = _edit(client, edit="infill", tune_upload=upload["id"], bars="3-4", seed=1, formats=["abc"])
+    assert result["edit"] == "infill" and result["tune"] == "scale.mid" and result["tune_roll"]["notes"] == drawn["notes"]
+    kept = set(range(1, 9)) - {3, 4}
+    versions = set()
+    for out in result["outputs"]:
+        assert out["infilled"] == [3, 4]
+        assert _bar_notes(out["roll"], kept) == _bar_notes(drawn, kept)  # every other bar note for note
+        versions.add(str(_bar_notes(out["roll"], {3, 4})))
+        midi = client.get(out["urls"]["midi"]).content
+        np.testing.assert_array_equal(_events(midi)[:32], _events(tune)[:32])
+        assert client.get(out["urls"]["abc"]).text.startswith("X:")
+    assert len(versions) == 2  # the two versions differ in the rewritten bars
+
+
+def test_edit_varies_the_last_generation_and_writes_over_chords(client):
+    made = _generate(client, bars=8, steps=None, seed=3)
+    name = made["outputs"][0]["name"]
+    drawn = client.get(f"/api/edit/tune?job={made['job']}&name={name}&model=tiny").json()
+    assert drawn["bars"] == 8
+    result = _edit(client, edit="vary", tune_job=made["job"], tune_name=name, strength="new", seed=2, instruments=["piano"])
+    for out in result["outputs"]:
+        assert out["strength"] == "new" and out["infilled"] and out["audio"][0]["instrument"] == "piano"
+        assert _bar_notes(out["roll"], {8}) == _bar_notes(drawn, {8})  # the cadence bar stays
+    over = _edit(client, edit="over-chords", progression="C G Am F", plot=True)
+    assert over["tune"] is None
+    for out in over["outputs"]:
+        assert out["chords"] == ["C", "G", "Am", "F"] and out["roll"]["bars"] == 4 and "piano_roll_html" in out["urls"]
+        score = symusic.Score.from_midi(client.get(out["urls"]["midi"]).content)
+        assert score.tracks[-1].name == "chords"
+
+
+def test_edit_refuses_bad_requests_at_once(client):
+    tune = _midi_bytes(scale_tune(bars=8))
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("scale.mid", tune)}).json()["id"]
+    base = {"model": "tiny", "tune_upload": upload}
+    cases = [
+        ({"edit": "infill"}, "choose the bars"),
+        ({"edit": "infill", "bars": "12"}, "outside the tune"),
+        ({"edit": "infill", "bars": "1-8"}, "whole tune"),
+        ({"edit": "vary", "progression": "C H7"}, "H7"),
+        ({"edit": "infill", "bars": "2", "progression": "../song.mid"}, "type chord symbols"),
+        ({"edit": "infill", "bars": "2", "own_chords": True}, "no chords to write over"),
+        ({"edit": "over-chords", "tune_upload": None}, "type a chord progression"),
+        ({"edit": "vary", "tune_upload": None}, "choose a tune"),
+        ({"edit": "vary", "tune_upload": None, "tune_job": "0" * 32, "tune_name": "melody_01"}, "that result is gone"),
+        ({"edit": "vary", "strength": "wild"}, "strength"),
+    ]
+    for body, words in cases:
+        r = client.post("/api/edit", json={**base, **body})
+        assert r.status_code in (400, 404, 422) and words in r.json()["error"], (body, r.text)
+    assert (
+        "/"
+        not in client.post("/api/edit", json={**base, "edit": "infill", "bars": "2", "own_chords": True})
+        .json()["error"]
+        .split("give the chords")[0]
+    )  # no server path in the message
+
+
+def test_edit_settings_are_the_edit_functions_defaults(client):
+    import inspect
+
+    from tunesmith.melody.edit import STRENGTHS, infill, vary
+    from tunesmith.melody.settings import EDIT_STRENGTHS, EditSettings
+
+    defaults = client.get("/api/info").json()["defaults"]["edit-form"]
+    signature = {**inspect.signature(infill).parameters, **inspect.signature(vary).parameters}
+    for name in ("candidates", "strength", "temperature", "key", "scale", "seed"):
+        assert defaults[name] == getattr(EditSettings, name) == signature[name].default, name
+    assert EDIT_STRENGTHS == STRENGTHS
+
+
 @pytest.mark.slow  # 4 s on two busy cores
 def test_a_cancelled_generation_keeps_what_it_wrote(client):
     r = _start_generate(client, n=16, steps=64, instruments=["piano"], plot=True)

@@ -161,7 +161,8 @@ def request_fields(cls, *, skip: tuple[str, ...] = (), caps: dict | None = None,
             extra["default"] = f.default
         if isinstance(_base_type(cls, f), type) and _base_type(cls, f) is str:
             extra.setdefault("max_length", 1000)
-        out[f.name] = (hints[f.name], Field(**extra))
+        hint = typing.Literal[tuple(meta["choices"])] if meta["choices"] else hints[f.name]  # a choice: 422 otherwise
+        out[f.name] = (hint, Field(**extra))
     return out
 
 

@@ -73,7 +73,7 @@ def models(studio: Studio = Depends(current_studio)):
 @router.post("/api/uploads")
 def upload(
     file: UploadFile = File(...),
-    purpose: Literal["primer", "training", "clip"] | None = None,
+    purpose: Literal["primer", "training", "clip", "tune"] | None = None,
     studio: Studio = Depends(current_studio),
 ):
     """Store one MIDI / zip / audio file after checking its content; returns its id for later calls."""
