@@ -234,6 +234,10 @@ def test_chord_symbols_are_read_from_abc_and_musicxml(tmp_path):
     assert "<harmony" in xml.read_text()
     found = load_chords(xml)
     assert [(c.symbol, c.start, c.end) for c in found.chords] == spans and found.found == "chord symbols"
+    waltz = tmp_path / "waltz.abc"  # titled "chords", as the chord track is named: its melody is not taken for chords
+    waltz.write_text('X:1\nT:chords\nM:3/4\nL:1/4\nK:G\n"G"G2 B|"C"c2 e|"D7"d2 A|"G"G3|]\n')
+    found = load_chords(waltz)
+    assert found.meter == (3, 4) and [(c.symbol, c.start) for c in found.chords] == [("G", 0), ("C", 12), ("D7", 24), ("G", 36)]
 
 
 def test_files_without_chords_are_refused_clearly(model, tmp_path):

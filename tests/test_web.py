@@ -1159,7 +1159,7 @@ def test_browser_phone_and_reload(live_server):
             page.fill("#gen-form [name=steps]", "32")
             page.click("#generate-btn")
             page.frame_locator("iframe.roll").first.locator("canvas").first.wait_for(timeout=60_000)
-            for tab in ("generate", "train", "audio", "pipeline", "history"):
+            for tab in ("generate", "edit", "train", "audio", "pipeline", "history"):
                 page.click(f".tabs [data-tab={tab}]")
                 width = page.evaluate("() => document.documentElement.scrollWidth")
                 assert width <= 390, (tab, width)
@@ -1284,12 +1284,12 @@ def test_browser_keyboard_warnings_reload_and_phone_roll(live_server):
             # tabs: one Tab stop, arrows (wrapping), Home and End; the panel follows
             page.focus("#tabbtn-generate")
             for key, tab in (
-                ("ArrowRight", "train"),
+                ("ArrowRight", "edit"),
                 ("End", "history"),
                 ("ArrowRight", "generate"),
                 ("ArrowLeft", "history"),
                 ("Home", "generate"),
-                ("ArrowRight", "train"),
+                ("ArrowRight", "edit"),
             ):
                 page.keyboard.press(key)
                 assert page.evaluate(active) == f"tabbtn-{tab}", key
@@ -1354,6 +1354,84 @@ def test_browser_keyboard_warnings_reload_and_phone_roll(live_server):
             phone.screenshot(path=str(ARTIFACTS / "web-phone-roll.png"), full_page=True)
             phone.evaluate("() => { for (const b of document.querySelectorAll('.roll-box')) b.scrollLeft = b.scrollWidth; }")
             phone.screenshot(path=str(ARTIFACTS / "web-phone-roll-end.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_browser_edit_tab(live_server):
+    """The Edit tab: upload a tune, press two bars, rewrite them (versions side by side, kept bars marked, audio that
+    plays), variations of the same tune, a melody over typed chords, and a melody of the last generation as the tune."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/#edit")
+            expect(page.locator("#tab-edit")).to_be_visible()
+            page.select_option("#edit-model", "tiny")
+            page.fill("#edit-form [name=n]", "2")
+            tune = _midi_bytes(scale_tune(bars=8))
+            page.set_input_files("#edit-file", files=[{"name": "scale.mid", "mimeType": "audio/midi", "buffer": tune}])
+            expect(page.locator("#edit-file-status")).to_contain_text("scale.mid: MIDI, 32 notes")
+            expect(page.locator("#edit-tune button.bar")).to_have_count(8)
+            expect(page.locator("#edit-tune button.bar").first.locator("rect")).to_have_count(4)  # 4 quarter notes a bar
+            page.click("#edit-tune [data-bar='3']")
+            page.click("#edit-tune [data-bar='4']")
+            expect(page.locator("#edit-bars")).to_have_value("3-4")
+            expect(page.locator("#edit-tune [data-bar='4']")).to_have_attribute("aria-pressed", "true")
+            page.screenshot(path=str(ARTIFACTS / "edit-01-bars-chosen.png"), full_page=True)
+            page.click("#edit-infill-btn")
+            versions = page.locator("#edit-results .version")
+            expect(versions).to_have_count(2, timeout=60_000)
+            expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of scale.mid")
+            expect(page.locator("#edit-results .original .bar")).to_have_count(8)  # the original beside the versions
+            for i in range(2):
+                version = versions.nth(i)
+                assert version.locator(".bar.new").evaluate_all("els => els.map(e => e.dataset.bar)") == ["3", "4"]
+                expect(version.locator(".bar.kept")).to_have_count(6)
+                wav = page.request.get(live_server + version.locator("audio").get_attribute("src")).body()
+                assert wav[:4] == b"RIFF"
+            boxes = [versions.nth(i).bounding_box() for i in range(2)]
+            assert abs(boxes[0]["y"] - boxes[1]["y"]) < 2 and boxes[1]["x"] > boxes[0]["x"]  # side by side
+            page.screenshot(path=str(ARTIFACTS / "edit-02-rewritten.png"), full_page=True)
+
+            page.select_option("#edit-strength", "new")
+            page.click("#edit-vary-btn")
+            expect(page.locator("#edit-results .summary")).to_contain_text("variations of scale.mid", timeout=60_000)
+            expect(versions.first.locator(".meta").first).to_contain_text("new, bars")
+            assert versions.first.locator(".bar.kept").count() >= 1  # the cadences stay
+
+            page.fill("#edit-progression", "C G Am F")
+            page.click("#edit-chords-btn")
+            expect(page.locator("#edit-results .summary")).to_contain_text("melodies over chords", timeout=60_000)
+            assert versions.first.locator(".bar-chord").all_inner_texts() == ["C", "G", "Am", "F"]
+            expect(versions.first.locator(".chords")).to_contain_text("chords: C G Am F")
+            page.screenshot(path=str(ARTIFACTS / "edit-03-over-chords.png"), full_page=True)
+
+            # a melody of the last generation is a tune to edit, too
+            page.click(".tabs [data-tab=generate]")
+            page.select_option("#gen-model", "tiny")
+            page.fill("#primer", "C4 E4 G4")
+            page.fill("#gen-form [name=steps]", "52")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-results .summary")).to_contain_text("+ 52 new steps", timeout=120_000)
+            page.click(".tabs [data-tab=edit]")
+            page.select_option("#edit-source", label="melody_01 of the last generation")
+            expect(page.locator("#edit-file-field")).to_be_hidden()
+            expect(page.locator("#edit-tune button.bar")).to_have_count(4)
+            page.fill("#edit-bars", "2")
+            page.click("#edit-infill-btn")
+            expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of melody_01", timeout=60_000)
+            page.reload()  # the tune chosen and the last edit come back
+            page.wait_for_selector("body[data-ready='1']")
+            expect(page.locator("#edit-tune button.bar")).to_have_count(4)
+            expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of melody_01")
             assert not errors, errors
         finally:
             browser.close()

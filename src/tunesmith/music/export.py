@@ -138,7 +138,8 @@ def load_chords(source: str | os.PathLike, steps_per_quarter: int = 4) -> FileCh
     spb, beat = meter_steps(meter, steps_per_quarter)
     scale = steps_per_quarter / score.tpq
     pitched = [i for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes)]
-    chord_track = next((i for i in pitched if score.tracks[i].name == CHORD_TRACK_NAME), None)
+    named = [i for i in pitched if score.tracks[i].name == CHORD_TRACK_NAME]  # an ABC tune titled "chords" names its
+    chord_track = next((i for i in named if len(score.tracks[i].lyrics)), named[-1] if named else None)  # melody so too
     melody = None
     with contextlib.suppress(BadInputError):
         melody = choose_melody_track(score).index
@@ -167,7 +168,7 @@ def load_chords(source: str | os.PathLike, steps_per_quarter: int = 4) -> FileCh
         names = ", ".join(f"{i + 1}" + (f" '{score.tracks[i].name}'" if score.tracks[i].name else "") for i in others)
         found = f"chords heard in track{'s' if len(others) > 1 else ''} {names}"
     if not chords:
-        raise BadInputError(f"{path}: its {found.split(' in ')[0]} hold no chord tunesmith can read; give the chords as text")
+        raise BadInputError(f"{path}: {found} hold no chord tunesmith can read; give the chords as text")
     last = None
     if melody is not None:  # bar 1 is the melody's first bar and the last is its last, as when the file is read as a tune
         a = score.tracks[melody].notes.numpy()

@@ -197,11 +197,16 @@ def _edit_tune(studio: Studio, upload: str | None, job_id: str | None, name: str
 
 
 def _roll(melody) -> dict:
-    """What the page draws a tune's bars from: its notes in steps and its bar length."""
+    """What the page draws a tune's bars from: its notes in steps, its bar length, and the chord sounding on each
+    bar's downbeat when it was written over chords."""
+    spb, bars = melody.steps_per_bar, -(-len(melody) // melody.steps_per_bar)
+    spans = melody.meta.get("chords") or []
+    at = [next((c.symbol for c in spans if c.start <= b * spb < c.end), "") for b in range(bars)]
     return {
         "notes": [[n.pitch, n.start, n.end] for n in melody.notes()],
-        "steps_per_bar": melody.steps_per_bar,
-        "bars": -(-len(melody) // melody.steps_per_bar),
+        "steps_per_bar": spb,
+        "bars": bars,
+        "chords": at if spans else None,
     }
 
 
