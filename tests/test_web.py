@@ -702,6 +702,11 @@ def test_pipeline_with_no_instrument_is_refused(client, tmp_path):
     clip = client.post("/api/uploads?purpose=clip", files={"file": ("clip.wav", _clip(tmp_path))}).json()
     r = client.post("/api/pipeline", json={"clip_upload": clip["id"], "melody_model": "tiny", "instruments": []})
     assert r.status_code == 400 and "at least one instrument" in r.json()["error"], r.text
+    body = {"clip_upload": clip["id"], "melody_model": "tiny", "instruments": ["piano"]}
+    for chords, words in (("../../song.mid", "not a file name"), ("C G Am F", "bars of chords"), ("C H7 C C C", "H7")):
+        r = client.post("/api/pipeline", json={**body, "over_chords": chords})
+        assert r.status_code == 400 and words in r.json()["error"], (chords, r.text)
+    assert client.get("/api/info").json()["defaults"]["pipe-form"]["over_chords"] is None
 
 
 @pytest.mark.slow
