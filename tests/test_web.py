@@ -638,6 +638,23 @@ def test_edit_varies_the_last_generation_and_writes_over_chords(client):
         assert score.tracks[-1].name == "chords"
 
 
+def test_edit_over_the_chords_of_an_uploaded_song(client):
+    """'use the tune's own chords': the chords its accompaniment track plays steer the rewritten bars, or carry a new
+    melody; they sound as the chord track and label the bars."""
+    chords = {"C": (48, 52, 55), "G": (43, 47, 50), "Am": (45, 48, 52), "F": (41, 45, 48)}
+    progression = ["C", "G", "Am", "F"]
+    accompaniment = [(p, 4 * bar, 4) for bar, c in enumerate(progression) for p in chords[c]]
+    song = _midi_bytes(scale_tune(bars=4), extra_tracks=[(accompaniment, 0, False)])
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("song.mid", song)}).json()["id"]
+    rewritten = _edit(client, edit="infill", tune_upload=upload, bars="2-3", own_chords=True)
+    new = _edit(client, edit="over-chords", tune_upload=upload, own_chords=True)
+    for result in (rewritten, new):
+        for out in result["outputs"]:
+            assert out["chords"] == progression and out["roll"]["chords"] == progression
+            assert symusic.Score.from_midi(client.get(out["urls"]["midi"]).content).tracks[-1].name == "chords"
+    assert rewritten["tune"] == "song.mid" and new["tune"] is None  # over chords: a new melody, not the song's
+
+
 def test_edit_refuses_bad_requests_at_once(client):
     tune = _midi_bytes(scale_tune(bars=8))
     upload = client.post("/api/uploads?purpose=tune", files={"file": ("scale.mid", tune)}).json()["id"]

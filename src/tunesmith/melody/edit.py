@@ -16,7 +16,9 @@ seeing the bars already filled before it.
 to the log-probabilities of new notes, towards its tones and away from others, strongest on the downbeat, then
 on the other beats, weakest between them (``CHORD_WEIGHT``). Nothing is harmonised afterwards; the spans travel
 in ``meta["chords"]``, which the MIDI writer (``outputs/compose``) turns into the ``chords`` accompaniment track and
-the ABC/MusicXML writers into chord symbols.
+the ABC/MusicXML writers into chord symbols. Chords come as text (``"C G Am F"``, ``"C:2 G:2"``), as spans, or from a
+file (``chord_spans`` / ``tunesmith.music.export.load_chords``: an ABC or MusicXML file's chord symbols, a MIDI file's
+chord track or the chords its accompaniment plays).
 """
 
 from __future__ import annotations

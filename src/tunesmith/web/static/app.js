@@ -818,10 +818,14 @@ async function onEdit(kind) {
     return;
   }
   if (kind === "infill" && !(v.bars || "").trim()) { showMessage("choose the bars to rewrite: press them on the tune's bars, or type 5-6"); return; }
-  if (kind === "over-chords" && !(v.progression || "").trim()) { showMessage("type a chord progression, one chord a bar: C G Am F"); return; }
+  const ownChords = v.own_chords && (source.tune_upload || source.tune_job);
+  if (kind === "over-chords" && !(v.progression || "").trim() && !ownChords) {
+    showMessage("type a chord progression, one chord a bar: C G Am F (or tick “use the tune's own chords”)");
+    return;
+  }
   const body = { ...v, ...source, edit: kind, instruments: checkedValues($("#edit-instruments")), plot: false,
     bars: v.bars || "", progression: v.progression || "", key: v.key || null };
-  if (kind === "over-chords") { delete body.tune_upload; delete body.tune_job; delete body.tune_name; body.own_chords = false; }
+  if (kind === "over-chords" && !ownChords) { delete body.tune_upload; delete body.tune_job; delete body.tune_name; }
   const status = $("#edit-status");
   status.className = "status";
   status.textContent = "starting…";
