@@ -302,3 +302,13 @@ def test_infill_over_the_chords_of_its_own_file(tmp_path, capsys):
     assert [o["infilled"] for o in report["outputs"]] == [[3, 4]] * 2
     assert symusic.Score(str(out / "melody_02.mid")).tracks[-1].name == CHORD_TRACK_NAME
     assert "bars 3-4 rewritten" in capsys.readouterr().out
+
+
+def test_the_cli_and_the_studio_offer_the_same_strengths():
+    from tunesmith.cli import COMMANDS
+    from tunesmith.melody.edit import STRENGTHS
+    from tunesmith.melody.settings import EDIT_STRENGTHS
+
+    vary_command = next(c for c in COMMANDS if c.path == ("melody", "vary"))
+    choices = next(kw["choices"] for flags, kw in vary_command.options if isinstance(flags, tuple) and "--strength" in flags)
+    assert tuple(choices) == STRENGTHS == EDIT_STRENGTHS

@@ -2,7 +2,8 @@
 
 A chord is a root pitch class and a *quality* (the intervals above the root: a major triad is 0, 4, 7
 semitones). ``harmony.py`` chooses chords; this module only writes and reads them, so the MIDI, ABC and
-MusicXML readers need no harmoniser.
+MusicXML readers need no harmoniser. Reading includes *hearing* them: ``recognize_chords`` names the chords an
+accompaniment plays (block chords, arpeggios, a bass under chords), which ``--over-chords song.mid`` writes over.
 """
 
 from __future__ import annotations
