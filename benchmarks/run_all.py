@@ -38,6 +38,7 @@ SCRIPTS = [
     "key",
     "startup",
     "edit",
+    "chords",
 ]
 # the full (non-quick) figures: quality runs and same-run reference measurements
 FULL_ARGS = {
@@ -203,6 +204,11 @@ def headline(name: str, r: dict) -> str:
             )
         if name == "pipeline":
             return f"{r['seconds']} s for {r['outputs']} outputs"
+        if name == "chords":
+            rows = [(k, r[k]) for k in ("harmonized_heldout", "human_chords") if r.get(k, {}).get("beats")]
+            return "chords heard in a played accompaniment, per beat: " + "; ".join(
+                f"{k} ({v['tunes']} tunes) root {v['root_agreement']}, triad {v['triad_agreement']}" for k, v in rows
+            )
         if name == "reliability":
             d = r["data_safety"]
             text = f"data safety: {d['cases_tried']} cases tried, {d['tracebacks']} tracebacks, {d['data_lost']} data lost"

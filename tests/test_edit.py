@@ -171,3 +171,144 @@ def test_cli_commands_run_end_to_end(tmp_path, capsys):
     abc = (chords / "melody_01.abc").read_text()
     assert all(f'"{c}"' in abc for c in ("C", "G", "Am", "F"))
     assert "bars 5-6 rewritten" in capsys.readouterr().out
+
+
+# --- chords from files -------------------------------------------------------------------------------
+TRIADS = {"C": (48, 52, 55), "G": (43, 47, 50), "Am": (45, 48, 52), "F": (41, 45, 48), "G7": (43, 47, 50, 53), "Dm": (50, 53, 57)}
+PROGRESSION = "C G Am F C F G7 C".split()
+
+
+def _song(path, chords, *, style="block", melody=True, time_signature=(4, 4)):
+    """A MIDI file: a scale tune from middle C (track 1) over a piano track playing ``chords``, one a bar
+    (``style``: held block chords, eighth-note arpeggios, or "half": pairs of chords, two beats each)."""
+    from conftest import make_score, scale_tune
+
+    beats = time_signature[0]
+    acc = []
+    for bar, chord in enumerate(chords):
+        if style == "arpeggio":
+            tones = TRIADS[chord]
+            acc += [(tones[i % len(tones)], bar * beats + i / 2, 0.5) for i in range(2 * beats)]
+        elif style == "half":
+            first, second = chord
+            acc += [(p, bar * beats, 2) for p in TRIADS[first]] + [(p, bar * beats + 2, 2) for p in TRIADS[second]]
+        else:
+            acc += [(p, bar * beats, beats) for p in TRIADS[chord]]
+    if melody:
+        tune = [n for n in scale_tune(bars=len(chords) * beats // 4 + 1) if n[1] < len(chords) * beats]
+        score = make_score(tune, extra_tracks=[(acc, 0, False)], time_signature=time_signature)
+    else:
+        score = make_score(acc, time_signature=time_signature)
+    score.tracks[-1].name = "Piano"
+    score.dump_midi(str(path))
+    return path
+
+
+def test_chords_are_heard_in_an_accompaniment_track(tmp_path):
+    from tunesmith.music.export import load_chords
+
+    for style in ("block", "arpeggio"):
+        found = load_chords(_song(tmp_path / f"{style}.mid", PROGRESSION, style=style))
+        assert [c.symbol for c in found.chords] == PROGRESSION, style
+        assert [(c.start, c.end) for c in found.chords] == [(16 * b, 16 * b + 16) for b in range(8)]
+        assert found.found == "chords heard in track 2 'Piano'" and found.meter == (4, 4)
+    pairs = [("C", "G"), ("Am", "F"), ("Dm", "G7"), ("C", "C")]
+    half = load_chords(_song(tmp_path / "half.mid", pairs, style="half"))
+    assert [(c.symbol, c.start) for c in half.chords] == [
+        ("C", 0), ("G", 8), ("Am", 16), ("F", 24), ("Dm", 32), ("G7", 40), ("C", 48),
+    ]  # fmt: skip
+    alone = load_chords(_song(tmp_path / "alone.mid", ["Am", "F", "C", "G"], melody=False))  # a file of chords only
+    assert [c.symbol for c in alone.chords] == ["Am", "F", "C", "G"] and alone.found.startswith("chords heard in track 1")
+    waltz = load_chords(_song(tmp_path / "waltz.mid", ["C", "G", "C"], time_signature=(3, 4)))
+    assert waltz.meter == (3, 4) and [(c.symbol, c.end) for c in waltz.chords] == [("C", 12), ("G", 24), ("C", 36)]
+
+
+def test_chord_symbols_are_read_from_abc_and_musicxml(tmp_path):
+    from tunesmith.music.export import export_melody, load_chords, load_melody
+
+    abc = tmp_path / "tune.abc"
+    abc.write_text('X:1\nT:t\nM:4/4\nL:1/4\nK:G\n"G"GABc|"D7"d2 A2|"Em"B2 G2|"C"E "D"D G2|]\n')
+    spans = [(c.symbol, c.start, c.end) for c in load_chords(abc).chords]
+    assert spans == [("G", 0, 16), ("D7", 16, 32), ("Em", 32, 48), ("C", 48, 52), ("D", 52, 64)]
+    xml = export_melody(load_melody(abc), tmp_path / "tune.musicxml")  # written with its <harmony> chord symbols
+    assert "<harmony" in xml.read_text()
+    found = load_chords(xml)
+    assert [(c.symbol, c.start, c.end) for c in found.chords] == spans and found.found == "chord symbols"
+    waltz = tmp_path / "waltz.abc"  # titled "chords", as the chord track is named: its melody is not taken for chords
+    waltz.write_text('X:1\nT:chords\nM:3/4\nL:1/4\nK:G\n"G"G2 B|"C"c2 e|"D7"d2 A|"G"G3|]\n')
+    found = load_chords(waltz)
+    assert found.meter == (3, 4) and [(c.symbol, c.start) for c in found.chords] == [("G", 0), ("C", 12), ("D7", 24), ("G", 36)]
+
+
+def test_files_without_chords_are_refused_clearly(model, tmp_path):
+    from conftest import make_score, scale_tune
+    from tunesmith.music.export import export_melody, load_chords, load_melody
+
+    plain = tmp_path / "plain.mid"
+    make_score(scale_tune(bars=4)).dump_midi(str(plain))
+    bare_abc = tmp_path / "bare.abc"
+    bare_abc.write_text("X:1\nT:t\nM:4/4\nL:1/4\nK:G\nGABc|d2 A2|B2 G2|E D G2|]\n")
+    bare_xml = export_melody(load_melody(bare_abc), tmp_path / "bare.musicxml")
+    for path, words in ((plain, "no 'chords' track and no accompaniment"), (bare_abc, 'no chord symbols \\("Am"'),
+                        (bare_xml, "no chord symbols \\(<harmony>\\)"), (tmp_path / "gone.mid", "does not exist")):  # fmt: skip
+        with pytest.raises(BadInputError, match=f"{path.name}.*{words}" if path.exists() else words):
+            load_chords(path)
+        with pytest.raises(BadInputError, match=words):
+            generate_over_chords(model, str(path), n=1)
+    waltz = _song(tmp_path / "waltz.mid", ["C", "G", "C"], time_signature=(3, 4))
+    with pytest.raises(BadInputError, match="chords file is in 3/4"):
+        infill(model, TUNE, "2", n=1, chords=waltz)
+
+
+def test_chords_from_a_file_are_the_accompaniment_and_the_chord_symbols(model, tmp_path):
+    """Over the chords of a MIDI accompaniment: the melody's strong beats follow them, and they come out as the
+    ``chords`` track of each MIDI file, quoted ABC chords, MusicXML <harmony> and the score's chord symbols."""
+    from tunesmith.outputs.compose import edit_to_dir
+
+    song = _song(tmp_path / "song.mid", PROGRESSION, style="arpeggio")
+    out = tmp_path / "over"
+    report = edit_to_dir("over-chords", model, None, out, 4, chords=str(song), formats=["abc", "musicxml", "svg"])
+    melodies = report["melodies"]
+    assert all(o["chords"] == PROGRESSION for o in report["outputs"]) and all(len(m) == 8 * 16 for m in melodies)
+    spans = melodies[0].meta["chords"]
+    free = generate_over_chords(model, str(song), n=4, chord_weight=0)
+    share = np.mean([strong_beat_chord_tones(m, spans) for m in melodies])
+    assert share > np.mean([strong_beat_chord_tones(m, spans) for m in free]) + 0.1
+    score = symusic.Score(str(out / "melody_01.mid"))
+    track = score.tracks[-1]
+    assert track.name == CHORD_TRACK_NAME
+    tpq = score.tpq
+    for bar, chord in enumerate(PROGRESSION):  # each bar's chord, root in the bass and its tones above
+        pitches = {n.pitch for n in track.notes if n.time == bar * 4 * tpq}
+        assert {p % 12 for p in pitches} == {p % 12 for p in TRIADS[chord]}, bar
+        assert min(pitches) % 12 == TRIADS[chord][0] % 12
+    abc = (out / "melody_01.abc").read_text()
+    bars = abc.split("K:", 1)[1].split("|")
+    assert [b.split('"')[1] for b in bars if '"' in b] == PROGRESSION
+    xml = (out / "melody_01.musicxml").read_text()
+    assert xml.count("<harmony") == 8 and xml.count("<kind>dominant") == 1  # the G7
+    assert (out / "melody_01.svg").read_text().count('class="harm"') == 8
+
+
+def test_infill_over_the_chords_of_its_own_file(tmp_path, capsys):
+    """``melody infill song.mid --bars 3-4 --over-chords song.mid``: the song's own chords steer the rewritten bars
+    and sound under the whole tune."""
+    song = _song(tmp_path / "song.mid", PROGRESSION)
+    out = tmp_path / "infill"
+    argv = ["--quiet", "melody", "infill", str(song), "--bars", "3-4", "--over-chords", str(song), "-n", "2", "-o", str(out)]
+    assert main([*argv, "--format", "abc"]) == 0
+    report = json.loads((out / "generation.json").read_text())
+    assert [o["chords"] for o in report["outputs"]] == [PROGRESSION] * 2
+    assert [o["infilled"] for o in report["outputs"]] == [[3, 4]] * 2
+    assert symusic.Score(str(out / "melody_02.mid")).tracks[-1].name == CHORD_TRACK_NAME
+    assert "bars 3-4 rewritten" in capsys.readouterr().out
+
+
+def test_the_cli_and_the_studio_offer_the_same_strengths():
+    from tunesmith.cli import COMMANDS
+    from tunesmith.melody.edit import STRENGTHS
+    from tunesmith.melody.settings import EDIT_STRENGTHS
+
+    vary_command = next(c for c in COMMANDS if c.path == ("melody", "vary"))
+    choices = next(kw["choices"] for flags, kw in vary_command.options if isinstance(flags, tuple) and "--strength" in flags)
+    assert tuple(choices) == STRENGTHS == EDIT_STRENGTHS

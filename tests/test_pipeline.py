@@ -152,3 +152,30 @@ def test_pipeline_primer_keeps_the_clips_notes(tiny_models, tmp_path):
     pitches = pitches[pitches >= 0]
     assert pitches.size and np.isin(pitches % 12, [0, 2, 4, 5, 7, 9, 11]).mean() >= 0.8, pitches
     assert result["primer_source"] in ("clip", "regenerated")
+
+
+def test_pipeline_writes_over_chords(tiny_models, tmp_path):
+    """``--over-chords``: each melody is the transcribed primer continued over the chords (they set its length), with
+    the chords as its accompaniment track and chord symbols, in the gallery; chords no longer than the primer, or a
+    bad symbol, are refused before anything is written."""
+    import symusic
+
+    chords = "C G Am F C F G C"
+    common = dict(audio_model="none", melody_model=str(tiny_models / "melody"), instruments=["piano"], n=2, progress=False)
+    result = run_pipeline(example_clip(), tmp_path / "over", over_chords=chords, formats=["abc"], **common)
+    out = tmp_path / "over"
+    for melody in result["melodies"]:
+        assert melody["chords"] == chords.split() and melody["bars"] == 8
+        score = symusic.Score.from_file(str(out / melody["files"]["midi"]))
+        assert score.tracks[-1].name == "chords" and len(score.tracks[-1].notes) >= 8 * 3
+        assert '"Am"' in (out / melody["files"]["abc"]).read_text()
+        assert (out / melody["files"]["audio_piano"]).is_file() and (out / melody["files"]["piano_roll_html"]).is_file()
+    primer = result["primer"]["events"]
+    events = symusic.Score.from_file(str(out / "melody_01.mid")).tracks[0].notes
+    assert events[0].pitch == next(p for p in primer if p >= 0)  # the transcribed primer opens the melody
+    assert "Am" in Path(result["index"]).read_text()
+    assert json.loads((out / "results.json").read_text())["settings"]["over_chords"] == chords
+    for bad, words in (("C G Am F", "bars of chords"), ("C H7 G C F G C G", "H7")):
+        with pytest.raises(BadInputError, match=words):
+            run_pipeline(example_clip(), tmp_path / "bad", over_chords=bad, **common)
+        assert not (tmp_path / "bad").exists()

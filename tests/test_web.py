@@ -587,6 +587,114 @@ def test_jobs_carry_the_library_warnings(client):
     assert "/" not in "".join(job["warnings"]).replace("8 bars", "")  # no server paths in them
 
 
+def _edit(client, **body) -> dict:
+    """A finished edit's result (an edit is a job: start it, wait for it)."""
+    r = client.post("/api/edit", json={"model": "tiny", "n": 2, "instruments": [], "plot": False, **body})
+    assert r.status_code == 200, r.text
+    job = _wait(client, r.json()["job"])
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
+    return job["result"]
+
+
+def _bar_notes(roll: dict, bars: set[int]) -> list:
+    """The notes that start in the given bars (1-based) of a roll the Edit tab draws."""
+    spb = roll["steps_per_bar"]
+    return [n for n in roll["notes"] if n[1] // spb + 1 in bars]
+
+
+def test_edit_rewrites_chosen_bars_of_an_uploaded_tune(client):
+    tune = _midi_bytes(scale_tune(bars=8))
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("scale.mid", tune)}).json()
+    drawn = client.get(f"/api/edit/tune?upload={upload['id']}&model=tiny").json()
+    assert drawn["bars"] == 8 and drawn["steps_per_bar"] == 16 and len(drawn["notes"]) == 32
+    result = _edit(client, edit="infill", tune_upload=upload["id"], bars="3-4", seed=1, formats=["abc"])
+    assert result["edit"] == "infill" and result["tune"] == "scale.mid" and result["tune_roll"]["notes"] == drawn["notes"]
+    kept = set(range(1, 9)) - {3, 4}
+    versions = set()
+    for out in result["outputs"]:
+        assert out["infilled"] == [3, 4]
+        assert _bar_notes(out["roll"], kept) == _bar_notes(drawn, kept)  # every other bar note for note
+        versions.add(str(_bar_notes(out["roll"], {3, 4})))
+        midi = client.get(out["urls"]["midi"]).content
+        np.testing.assert_array_equal(_events(midi)[:32], _events(tune)[:32])
+        assert client.get(out["urls"]["abc"]).text.startswith("X:")
+    assert len(versions) == 2  # the two versions differ in the rewritten bars
+
+
+def test_edit_varies_the_last_generation_and_writes_over_chords(client):
+    made = _generate(client, bars=8, steps=None, seed=3)
+    name = made["outputs"][0]["name"]
+    drawn = client.get(f"/api/edit/tune?job={made['job']}&name={name}&model=tiny").json()
+    assert drawn["bars"] == 8
+    result = _edit(client, edit="vary", tune_job=made["job"], tune_name=name, strength="new", seed=2, instruments=["piano"])
+    for out in result["outputs"]:
+        assert out["strength"] == "new" and out["infilled"] and out["audio"][0]["instrument"] == "piano"
+        assert _bar_notes(out["roll"], {8}) == _bar_notes(drawn, {8})  # the cadence bar stays
+    over = _edit(client, edit="over-chords", progression="C G Am F", plot=True)
+    assert over["tune"] is None
+    for out in over["outputs"]:
+        assert out["chords"] == ["C", "G", "Am", "F"] and out["roll"]["bars"] == 4 and "piano_roll_html" in out["urls"]
+        score = symusic.Score.from_midi(client.get(out["urls"]["midi"]).content)
+        assert score.tracks[-1].name == "chords"
+
+
+def test_edit_over_the_chords_of_an_uploaded_song(client):
+    """'use the tune's own chords': the chords its accompaniment track plays steer the rewritten bars, or carry a new
+    melody; they sound as the chord track and label the bars."""
+    chords = {"C": (48, 52, 55), "G": (43, 47, 50), "Am": (45, 48, 52), "F": (41, 45, 48)}
+    progression = ["C", "G", "Am", "F"]
+    accompaniment = [(p, 4 * bar, 4) for bar, c in enumerate(progression) for p in chords[c]]
+    song = _midi_bytes(scale_tune(bars=4), extra_tracks=[(accompaniment, 0, False)])
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("song.mid", song)}).json()["id"]
+    rewritten = _edit(client, edit="infill", tune_upload=upload, bars="2-3", own_chords=True)
+    new = _edit(client, edit="over-chords", tune_upload=upload, own_chords=True)
+    for result in (rewritten, new):
+        for out in result["outputs"]:
+            assert out["chords"] == progression and out["roll"]["chords"] == progression
+            assert symusic.Score.from_midi(client.get(out["urls"]["midi"]).content).tracks[-1].name == "chords"
+    assert rewritten["tune"] == "song.mid" and new["tune"] is None  # over chords: a new melody, not the song's
+
+
+def test_edit_refuses_bad_requests_at_once(client):
+    tune = _midi_bytes(scale_tune(bars=8))
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("scale.mid", tune)}).json()["id"]
+    base = {"model": "tiny", "tune_upload": upload}
+    cases = [
+        ({"edit": "infill"}, "choose the bars"),
+        ({"edit": "infill", "bars": "12"}, "outside the tune"),
+        ({"edit": "infill", "bars": "1-8"}, "whole tune"),
+        ({"edit": "vary", "progression": "C H7"}, "H7"),
+        ({"edit": "infill", "bars": "2", "progression": "../song.mid"}, "type chord symbols"),
+        ({"edit": "infill", "bars": "2", "own_chords": True}, "no chords to write over"),
+        ({"edit": "over-chords", "tune_upload": None}, "type a chord progression"),
+        ({"edit": "vary", "tune_upload": None}, "choose a tune"),
+        ({"edit": "vary", "tune_upload": None, "tune_job": "0" * 32, "tune_name": "melody_01"}, "that result is gone"),
+        ({"edit": "vary", "strength": "wild"}, "strength"),
+    ]
+    for body, words in cases:
+        r = client.post("/api/edit", json={**base, **body})
+        assert r.status_code in (400, 404, 422) and words in r.json()["error"], (body, r.text)
+    assert (
+        "/"
+        not in client.post("/api/edit", json={**base, "edit": "infill", "bars": "2", "own_chords": True})
+        .json()["error"]
+        .split("give the chords")[0]
+    )  # no server path in the message
+
+
+def test_edit_settings_are_the_edit_functions_defaults(client):
+    import inspect
+
+    from tunesmith.melody.edit import STRENGTHS, infill, vary
+    from tunesmith.melody.settings import EDIT_STRENGTHS, EditSettings
+
+    defaults = client.get("/api/info").json()["defaults"]["edit-form"]
+    signature = {**inspect.signature(infill).parameters, **inspect.signature(vary).parameters}
+    for name in ("candidates", "strength", "temperature", "key", "scale", "seed"):
+        assert defaults[name] == getattr(EditSettings, name) == signature[name].default, name
+    assert EDIT_STRENGTHS == STRENGTHS
+
+
 @pytest.mark.slow  # 4 s on two busy cores
 def test_a_cancelled_generation_keeps_what_it_wrote(client):
     r = _start_generate(client, n=16, steps=64, instruments=["piano"], plot=True)
@@ -611,6 +719,11 @@ def test_pipeline_with_no_instrument_is_refused(client, tmp_path):
     clip = client.post("/api/uploads?purpose=clip", files={"file": ("clip.wav", _clip(tmp_path))}).json()
     r = client.post("/api/pipeline", json={"clip_upload": clip["id"], "melody_model": "tiny", "instruments": []})
     assert r.status_code == 400 and "at least one instrument" in r.json()["error"], r.text
+    body = {"clip_upload": clip["id"], "melody_model": "tiny", "instruments": ["piano"]}
+    for chords, words in (("../../song.mid", "not a file name"), ("C G Am F", "bars of chords"), ("C H7 C C C", "H7")):
+        r = client.post("/api/pipeline", json={**body, "over_chords": chords})
+        assert r.status_code == 400 and words in r.json()["error"], (chords, r.text)
+    assert client.get("/api/info").json()["defaults"]["pipe-form"]["over_chords"] is None
 
 
 @pytest.mark.slow
@@ -1068,7 +1181,7 @@ def test_browser_phone_and_reload(live_server):
             page.fill("#gen-form [name=steps]", "32")
             page.click("#generate-btn")
             page.frame_locator("iframe.roll").first.locator("canvas").first.wait_for(timeout=60_000)
-            for tab in ("generate", "train", "audio", "pipeline", "history"):
+            for tab in ("generate", "edit", "train", "audio", "pipeline", "history"):
                 page.click(f".tabs [data-tab={tab}]")
                 width = page.evaluate("() => document.documentElement.scrollWidth")
                 assert width <= 390, (tab, width)
@@ -1193,12 +1306,12 @@ def test_browser_keyboard_warnings_reload_and_phone_roll(live_server):
             # tabs: one Tab stop, arrows (wrapping), Home and End; the panel follows
             page.focus("#tabbtn-generate")
             for key, tab in (
-                ("ArrowRight", "train"),
+                ("ArrowRight", "edit"),
                 ("End", "history"),
                 ("ArrowRight", "generate"),
                 ("ArrowLeft", "history"),
                 ("Home", "generate"),
-                ("ArrowRight", "train"),
+                ("ArrowRight", "edit"),
             ):
                 page.keyboard.press(key)
                 assert page.evaluate(active) == f"tabbtn-{tab}", key
@@ -1263,6 +1376,84 @@ def test_browser_keyboard_warnings_reload_and_phone_roll(live_server):
             phone.screenshot(path=str(ARTIFACTS / "web-phone-roll.png"), full_page=True)
             phone.evaluate("() => { for (const b of document.querySelectorAll('.roll-box')) b.scrollLeft = b.scrollWidth; }")
             phone.screenshot(path=str(ARTIFACTS / "web-phone-roll-end.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_browser_edit_tab(live_server):
+    """The Edit tab: upload a tune, press two bars, rewrite them (versions side by side, kept bars marked, audio that
+    plays), variations of the same tune, a melody over typed chords, and a melody of the last generation as the tune."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/#edit")
+            expect(page.locator("#tab-edit")).to_be_visible()
+            page.select_option("#edit-model", "tiny")
+            page.fill("#edit-form [name=n]", "2")
+            tune = _midi_bytes(scale_tune(bars=8))
+            page.set_input_files("#edit-file", files=[{"name": "scale.mid", "mimeType": "audio/midi", "buffer": tune}])
+            expect(page.locator("#edit-file-status")).to_contain_text("scale.mid: MIDI, 32 notes")
+            expect(page.locator("#edit-tune button.bar")).to_have_count(8)
+            expect(page.locator("#edit-tune button.bar").first.locator("rect")).to_have_count(4)  # 4 quarter notes a bar
+            page.click("#edit-tune [data-bar='3']")
+            page.click("#edit-tune [data-bar='4']")
+            expect(page.locator("#edit-bars")).to_have_value("3-4")
+            expect(page.locator("#edit-tune [data-bar='4']")).to_have_attribute("aria-pressed", "true")
+            page.screenshot(path=str(ARTIFACTS / "edit-01-bars-chosen.png"), full_page=True)
+            page.click("#edit-infill-btn")
+            versions = page.locator("#edit-results .version")
+            expect(versions).to_have_count(2, timeout=60_000)
+            expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of scale.mid")
+            expect(page.locator("#edit-results .original .bar")).to_have_count(8)  # the original beside the versions
+            for i in range(2):
+                version = versions.nth(i)
+                assert version.locator(".bar.new").evaluate_all("els => els.map(e => e.dataset.bar)") == ["3", "4"]
+                expect(version.locator(".bar.kept")).to_have_count(6)
+                wav = page.request.get(live_server + version.locator("audio").get_attribute("src")).body()
+                assert wav[:4] == b"RIFF"
+            boxes = [versions.nth(i).bounding_box() for i in range(2)]
+            assert abs(boxes[0]["y"] - boxes[1]["y"]) < 2 and boxes[1]["x"] > boxes[0]["x"]  # side by side
+            page.screenshot(path=str(ARTIFACTS / "edit-02-rewritten.png"), full_page=True)
+
+            page.select_option("#edit-strength", "new")
+            page.click("#edit-vary-btn")
+            expect(page.locator("#edit-results .summary")).to_contain_text("variations of scale.mid", timeout=60_000)
+            expect(versions.first.locator(".meta").first).to_contain_text("new, bars")
+            assert versions.first.locator(".bar.kept").count() >= 1  # the cadences stay
+
+            page.fill("#edit-progression", "C G Am F")
+            page.click("#edit-chords-btn")
+            expect(page.locator("#edit-results .summary")).to_contain_text("melodies over chords", timeout=60_000)
+            assert versions.first.locator(".bar-chord").all_inner_texts() == ["C", "G", "Am", "F"]
+            expect(versions.first.locator(".chords")).to_contain_text("chords: C G Am F")
+            page.screenshot(path=str(ARTIFACTS / "edit-03-over-chords.png"), full_page=True)
+
+            # a melody of the last generation is a tune to edit, too
+            page.click(".tabs [data-tab=generate]")
+            page.select_option("#gen-model", "tiny")
+            page.fill("#primer", "C4 E4 G4")
+            page.fill("#gen-form [name=steps]", "52")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-results .summary")).to_contain_text("+ 52 new steps", timeout=120_000)
+            page.click(".tabs [data-tab=edit]")
+            page.select_option("#edit-source", label="melody_01 of the last generation")
+            expect(page.locator("#edit-file-field")).to_be_hidden()
+            expect(page.locator("#edit-tune button.bar")).to_have_count(4)
+            page.fill("#edit-bars", "2")
+            page.click("#edit-infill-btn")
+            expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of melody_01", timeout=60_000)
+            page.reload()  # the tune chosen and the last edit come back
+            page.wait_for_selector("body[data-ready='1']")
+            expect(page.locator("#edit-tune button.bar")).to_have_count(4)
+            expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of melody_01")
             assert not errors, errors
         finally:
             browser.close()

@@ -216,7 +216,9 @@ def _melody_train(o: dict, progress: bool) -> None:
         from_settings("tunesmith.outputs.compose:FileRequest"),
         opt(
             "--over-chords",
-            help='write the melody over these chords, one a bar ("C G Am F") or with beats ("C:2 G:2"); they set its length',
+            help='write the melody over these chords, one a bar ("C G Am F") or with beats ("C:2 G:2"), or the chords of a '
+            "file (song.mid: its chord or accompaniment track; tune.abc, score.musicxml: their chord symbols); "
+            "they set its length",
         ),
         opt("--threads", type=POSITIVE, help="CPU threads (default: all allowed by OMP_NUM_THREADS / taskset)"),
         opt(
@@ -254,7 +256,11 @@ _EDIT_OPTIONS = [
         choices=["sir", "fim", "forward"],
         help="sir (default, any model), fim (the model's own fill-in-the-middle), forward",
     ),
-    opt("--over-chords", dest="chords", help='bias the rewritten bars towards these chords, one a bar ("C G Am F")'),
+    opt(
+        "--over-chords",
+        dest="chords",
+        help='bias the rewritten bars towards these chords, one a bar ("C G Am F"), or those of a MIDI/ABC/MusicXML file',
+    ),
     opt("--temperature", type=number(float, 0, 10, above=True), help="below 1: safer; above 1: more surprising"),
     opt("--key", help="keep new notes in this key, e.g. D or F#"),
     opt("--scale", help="with --key: major, minor, dorian, ..."),

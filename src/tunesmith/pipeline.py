@@ -95,6 +95,7 @@ def run_pipeline(
     seconds: float = _P.seconds,
     max_seconds: float = _P.max_seconds,
     audio_epochs: int = _P.audio_epochs,
+    over_chords: str | None = _P.over_chords,
     seed: int = 0,
     formats: list[str] | None = None,
     chords: bool = False,
@@ -111,6 +112,8 @@ def run_pipeline(
     ``GenerationSettings`` field (``steps``: new steps after the primer, as in ``melody generate``; ``bars``,
     ``form``, ``meter``, ``end_on_tonic``, ``key``/``scale``, ``top_k``/``top_p``, ``temperature``...);
     ``formats`` (abc, musicxml, svg) and ``chords`` add notation and a chord accompaniment to each melody.
+    ``over_chords`` (text, or a MIDI/ABC/MusicXML file: ``melody.edit.generate_over_chords``) writes each melody over
+    those chords instead, opened by the primer; they are checked before any work and must outlast the primer.
     ``threads``: CPU threads for every step (default: training picks per model, the rest use all allowed).
     ``on_progress(fraction, message)`` hears each stage (and training steps); setting the ``threading.Event``
     ``stop_event`` stops the chain with :class:`tunesmith.core.errors.Cancelled` at the next stage or step.
@@ -126,6 +129,8 @@ def run_pipeline(
         check_settings(GenerationSettings(seed=seed, **generation), n)  # nonsense is refused before the folder is made
     except TypeError as exc:
         raise BadInputError(f"run_pipeline: {exc}") from None
+    if over_chords is not None:
+        check_over_chords(over_chords, primer, generation.get("meter"))
     settings = dict(locals())  # the arguments, passed on as they came
     for name in ("force", "generation", "PIPELINE", "output_dir", "GenerationSettings", "check_settings"):
         settings.pop(name, None)
@@ -133,9 +138,29 @@ def run_pipeline(
         return _run_pipeline(**settings, generation=generation)
 
 
+def check_over_chords(over_chords, primer, meter) -> None:
+    """Chords the pipeline writes over, read now (a bad symbol or a file without chords is refused before any work);
+    with a transcribed primer (its first ``PRIMER_BARS`` bars) they must last longer than that."""
+    from tunesmith.melody.edit import chord_spans, is_chord_file
+    from tunesmith.music.export import load_chords
+    from tunesmith.music.meter import meter_steps, parse_meter
+
+    if is_chord_file(over_chords):
+        found = load_chords(over_chords)
+        spans, spb = found.chords, found.steps_per_bar
+    else:
+        spb, beat = meter_steps(parse_meter(meter) or (4, 4))
+        spans = chord_spans(over_chords, (spb, beat))
+    if primer is None and spans[-1].end <= PRIMER_BARS * spb:
+        raise BadInputError(
+            f"--over-chords: {spans[-1].end / spb:g} bars of chords, but the transcribed primer opens the melodies with "
+            f"up to {PRIMER_BARS} bars; give more chords (they cover the whole melody, primer included)"
+        )
+
+
 def _run_pipeline(
     clip, out_dir, *, audio_model, melody_model, primer, instruments, n, seconds, max_seconds,
-    audio_epochs, seed, formats, chords, progress, threads, on_progress, stop_event, generation,
+    audio_epochs, over_chords, seed, formats, chords, progress, threads, on_progress, stop_event, generation,
 ) -> dict:  # fmt: skip
     from tunesmith.core.device import use_threads
     from tunesmith.core.folders import PIPELINE, write_marker
@@ -188,6 +213,7 @@ def _run_pipeline(
             "seconds": seconds,
             "max_seconds": max_seconds,
             "audio_epochs": audio_epochs,
+            "over_chords": None if over_chords is None else str(over_chords),
         },
     }
 
@@ -282,6 +308,7 @@ def _run_pipeline(
         js_dir=out,
         formats=formats,
         chords=chords,
+        over_chords=over_chords,
         seed=seed,
         force=True,
         **generation,  # steps: new steps after the primer, as in `melody generate`

@@ -12,6 +12,7 @@ melody training        ``tunesmith.melody.settings.MelodyTraining``     ``melody
 audio training         ``tunesmith.audio_model.model.AudioConfig``      ``audio train``, /api/audio/train
 audio generation       ``tunesmith.audio_model.settings.AudioGeneration``  ``audio generate``, /api/audio/generate
 the pipeline           :class:`PipelineSettings` (here)               ``pipeline``, /api/pipeline
+editing a tune         ``tunesmith.melody.settings.EditSettings``       /api/edit (the Edit tab)
 =====================  =============================================  ==========================================
 
 This module turns them into argparse options (:func:`add_options`), pydantic request models
@@ -52,6 +53,11 @@ class PipelineSettings:
     seconds: float = setting(10.0, low=0, above=True, help="seconds of audio to regenerate with the audio model")
     max_seconds: float = setting(60.0, low=0, above=True, help="read at most this much of the clip")
     audio_epochs: int = setting(20, low=1, help="with --audio-model train: epochs on the clip")
+    over_chords: str | None = setting(
+        None,
+        help='write the melodies over these chords ("C G Am F C F G C", or a MIDI/ABC/MusicXML file\'s chords), the '
+        "transcribed primer opening them; the chords set their length (give more bars of chords than the primer's 4)",
+    )
 
 
 # the generation knobs the pipeline leaves to the library (it writes the primer whole, at the primer's tempo)
@@ -161,7 +167,8 @@ def request_fields(cls, *, skip: tuple[str, ...] = (), caps: dict | None = None,
             extra["default"] = f.default
         if isinstance(_base_type(cls, f), type) and _base_type(cls, f) is str:
             extra.setdefault("max_length", 1000)
-        out[f.name] = (hints[f.name], Field(**extra))
+        hint = typing.Literal[tuple(meta["choices"])] if meta["choices"] else hints[f.name]  # a choice: 422 otherwise
+        out[f.name] = (hint, Field(**extra))
     return out
 
 

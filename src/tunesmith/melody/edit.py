@@ -21,12 +21,16 @@ worse than SIR's (``benchmarks/bench_edit.py``), so SIR stays the default method
 to the log-probabilities of new notes, towards its tones and away from others, strongest on the downbeat, then
 on the other beats, weakest between them (``CHORD_WEIGHT``). Nothing is harmonised afterwards; the spans travel
 in ``meta["chords"]``, which the MIDI writer (``outputs/compose``) turns into the ``chords`` accompaniment track and
-the ABC/MusicXML writers into chord symbols.
+the ABC/MusicXML writers into chord symbols. Chords come as text (``"C G Am F"``, ``"C:2 G:2"``), as spans, or from a
+file (``chord_spans`` / ``tunesmith.music.export.load_chords``: an ABC or MusicXML file's chord symbols, a MIDI file's
+chord track or the chords its accompaniment plays).
 """
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -96,10 +100,33 @@ def parse_bars(spec: str | int | list, total_bars: int) -> list[tuple[int, int]]
     return spans
 
 
-def chord_spans(chords, melody_or_meter) -> list[ChordSpan]:
-    """Chord spans from text (``parse_chord_progression``) or spans as given, in the tune's bar and beat."""
+def is_chord_file(chords) -> bool:
+    """Whether ``chords`` names a file to read chords from (MIDI, ABC, MusicXML) rather than chord symbols."""
+    from tunesmith.music.export import CHORD_FILE_SUFFIXES
+
+    if isinstance(chords, os.PathLike):
+        return True
+    return isinstance(chords, str) and "\n" not in chords and Path(chords.strip()).suffix.lower() in CHORD_FILE_SUFFIXES
+
+
+def chord_spans(chords, melody_or_meter, steps_per_quarter: int = 4) -> list[ChordSpan]:
+    """Chord spans from text (``parse_chord_progression``), from a file (``music.export.load_chords``: an ABC or
+    MusicXML file's chord symbols, a MIDI file's chord or accompaniment track; its meter must be the tune's), or
+    spans as given, in the tune's bar and beat."""
+    from tunesmith.music.export import FileChords, load_chords
+
     if chords is None:
         return []
+    if is_chord_file(chords):
+        chords = load_chords(chords, steps_per_quarter)
+    if isinstance(chords, FileChords):
+        if (chords.steps_per_bar, chords.steps_per_beat) != tuple(melody_or_meter):
+            spb, beat = melody_or_meter
+            raise BadInputError(
+                f"the chords file is in {chords.meter[0]}/{chords.meter[1]} but the tune has bars of {spb} steps "
+                f"(beats of {beat}); give chords in the tune's meter"
+            )
+        return list(chords.chords)
     if isinstance(chords, str):
         spb, beat = melody_or_meter
         return parse_chord_progression(chords, spb, beat)
@@ -411,7 +438,8 @@ def generate_over_chords(
     chord_weight: float = CHORD_WEIGHT,
     qpm: float | None = None,
 ) -> list[Melody]:
-    """``n`` melodies as long as the progression ``chords`` (``"C G Am F"``, ``"C:2 G:2 ..."`` or spans), sampled
+    """``n`` melodies as long as the progression ``chords`` (``"C G Am F"``, ``"C:2 G:2 ..."``, spans, or a file:
+    ``music.export.load_chords``, whose meter the melody takes when there is no primer), sampled
     with each step biased towards the tones of the chord sounding there; a ``primer`` gives the opening bars
     (it must be shorter than the chords), else each melody opens on a tone of the first chord."""
     if n < 1:
@@ -419,12 +447,17 @@ def generate_over_chords(
     if not 0 < temperature <= 10:
         raise BadInputError(f"--temperature must be above 0 (and at most 10), not {temperature}")
     enc = model.encoding
+    if is_chord_file(chords):  # chords from a file: a melody without a primer takes the file's meter
+        from tunesmith.music.export import load_chords
+
+        chords = load_chords(chords, model.config.steps_per_quarter)
+        meter = meter or (f"{chords.meter[0]}/{chords.meter[1]}" if primer is None else None)
     if primer is not None:
         start = model.prepare_primer(primer, meter=meter)
     else:
         start = model.prepare_primer(None, seed=seed, meter=meter)
     spb, beat = start.steps_per_bar, start.steps_per_beat
-    chord_list = chord_spans(chords, (spb, beat))
+    chord_list = chord_spans(chords, (spb, beat), start.steps_per_quarter)
     total = chord_list[-1].end
     generator = torch.Generator().manual_seed(seed)
     if primer is None:

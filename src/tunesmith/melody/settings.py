@@ -129,3 +129,19 @@ CONFIG_OVERRIDES = (
     "attention_length",
     "fill_in_middle",
 )
+
+
+EDIT_STRENGTHS = ("ornament", "light", "medium", "new")  # melody.edit.vary: how much of the tune is rewritten
+
+
+@dataclass
+class EditSettings:
+    """How to edit a tune (``tunesmith.melody.edit``: ``infill``, ``vary``, ``generate_over_chords``): the knobs the web
+    studio's Edit tab sends. Their defaults are those of the edit functions (``tests/test_edit.py`` holds them equal)."""
+
+    candidates: int = setting(64, low=1, help="candidates sampled per version and span (more: joins closer to both sides)")
+    strength: str = setting("medium", choices=EDIT_STRENGTHS, help="variations: how much to rewrite, a few bars ... all of it")
+    temperature: float = setting(1.0, low=0, above=True, high=10, help="below 1: safer; above 1: more surprising")
+    key: str | None = setting(None, help="keep new notes in this key, e.g. D or F#")
+    scale: str = setting("major", help="with key: major, minor, dorian, ...")
+    seed: int = setting(0, low=0, high=MAX_SEED, help="same seed, same versions")

@@ -2,7 +2,8 @@
 
 A chord is a root pitch class and a *quality* (the intervals above the root: a major triad is 0, 4, 7
 semitones). ``harmony.py`` chooses chords; this module only writes and reads them, so the MIDI, ABC and
-MusicXML readers need no harmoniser.
+MusicXML readers need no harmoniser. Reading includes *hearing* them: ``recognize_chords`` names the chords an
+accompaniment plays (block chords, arpeggios, a bass under chords), which ``--over-chords song.mid`` writes over.
 """
 
 from __future__ import annotations
@@ -193,4 +194,99 @@ def parse_chord_progression(text: str, steps_per_bar: int = 16, steps_per_beat: 
             length = steps_per_bar
         spans.append(ChordSpan(start, start + length, root, quality, symbol.strip()))
         start += length
+    return spans
+
+
+# --- hearing chords in an accompaniment ---------------------------------------------------------------
+HEARD_QUALITIES = ("maj", "min", "7", "min7", "maj7", "dim", "m7b5")  # the chords an accompaniment is read as
+OUTSIDE_COST = 0.7  # a share of sounding time outside a chord costs this much against the share inside it
+BASS_BONUS = 0.15  # the lowest note sounding is the chord's root
+SEVENTH_COST = 0.15  # a four-note chord must earn its seventh (two triads a bar are not one seventh chord)
+SPLIT_GAIN = 0.15  # halves (or beats) take chords of their own when they fit them this much better than the whole's
+
+
+def _chord_score(weights, bass: int | None, chord: tuple[int, str]) -> float:
+    total = float(weights.sum())
+    root, quality = chord
+    tones = [(root + d) % 12 for d in QUALITY_STEPS[quality]]
+    inside = float(weights[tones].sum())
+    score = (inside - OUTSIDE_COST * (total - inside)) / total
+    return score + BASS_BONUS * (bass == root) - SEVENTH_COST * (len(tones) > 3)
+
+
+def recognize_chords(notes, steps_per_bar: int, steps_per_beat: int, key: Key | None = None) -> list[ChordSpan]:
+    """The chords an accompaniment plays: ``notes`` are ``(pitch, start step, end step)`` of the accompaniment tracks
+    (block chords, arpeggios, a bass line under chords...). Every pitch class is weighted by how long it sounds; a
+    bar takes the chord (a root and one of ``HEARD_QUALITIES``) that covers most of its sounding time, with a bonus
+    when its root is the bar's lowest note (``BASS_BONUS``), and its halves, then its beats, take chords of their own
+    only when those fit them ``SPLIT_GAIN`` better (an arpeggio's passing tones do not change the chord). A bar with
+    no notes keeps the chord before it. Runs of one chord become one span, named in ``key`` (else as C, Eb, F#...)."""
+    import numpy as np
+
+    rows = [(int(p), int(s), int(e)) for p, s, e in notes if int(e) > int(s)]
+    if not rows:
+        return []
+    end = max(e for _, _, e in rows)
+    beats = -(-end // steps_per_beat)
+    weights = np.zeros((beats, 12))
+    lowest = np.full(beats, 128)
+    for pitch, start, stop in rows:
+        for b in range(start // steps_per_beat, min(beats, -(-stop // steps_per_beat))):
+            lo, hi = max(start, b * steps_per_beat), min(stop, (b + 1) * steps_per_beat)
+            if hi > lo:
+                weights[b, pitch % 12] += hi - lo
+                lowest[b] = min(lowest[b], pitch)
+    candidates = [(r, q) for r in range(12) for q in HEARD_QUALITIES]
+
+    def best(lo: int, hi: int):
+        w = weights[lo:hi].sum(0)
+        if not w.any():
+            return None, {}
+        bass = int(lowest[lo:hi].min()) % 12
+        scored = {c: _chord_score(w, bass, c) for c in candidates}
+        return max(scored, key=scored.get), scored
+
+    def parts(lo: int, hi: int) -> list[tuple[int, int]]:
+        n = hi - lo
+        if n <= 1:
+            return []
+        if n % 2 == 0 and n > 2:
+            return [(lo, lo + n // 2), (lo + n // 2, hi)]
+        return [(b, b + 1) for b in range(lo, hi)]
+
+    chosen: list[tuple[int, str] | None] = [None] * beats
+
+    def assign(lo: int, hi: int, inherited) -> None:
+        chord, scored = best(lo, hi)
+        if chord is None:
+            chord = inherited
+        children = parts(lo, hi) if scored else []
+        gain = 0.0
+        for a, b in children:
+            child, child_scored = best(a, b)
+            if child is not None:
+                share = weights[a:b].sum() / weights[lo:hi].sum()
+                gain += share * (child_scored[child] - child_scored[chord])
+        if children and gain > SPLIT_GAIN:
+            for a, b in children:
+                assign(a, b, chord)
+        else:
+            chosen[lo:hi] = [chord] * (hi - lo)
+
+    per_bar = max(1, steps_per_bar // steps_per_beat)
+    previous = None
+    for bar in range(0, beats, per_bar):
+        assign(bar, min(beats, bar + per_bar), previous)
+        previous = chosen[min(beats, bar + per_bar) - 1] or previous
+    spans: list[ChordSpan] = []
+    for b, chord in enumerate(chosen):
+        if chord is None:
+            continue
+        start, stop = b * steps_per_beat, min(end, (b + 1) * steps_per_beat)
+        if spans and (spans[-1].root, spans[-1].quality) == chord and spans[-1].end == start:
+            last = spans[-1]
+            spans[-1] = ChordSpan(last.start, stop, last.root, last.quality, last.symbol)
+        else:
+            name = key.spell(chord[0]) if key else KEY_NAMES[chord[0]]
+            spans.append(ChordSpan(start, stop, chord[0], chord[1], name + QUALITY_SUFFIX[chord[1]]))
     return spans

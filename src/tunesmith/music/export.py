@@ -12,18 +12,20 @@ A melody read from a file keeps its key signature and meter in ``meta``; chord s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 from tunesmith.core.errors import BadInputError
 from tunesmith.core.figures import PRIMER_COLOR
 from tunesmith.core.files import atomic_path, write_text
-from tunesmith.music.chords import CHORD_TRACK_NAME, chords_from_track
+from tunesmith.music.chords import CHORD_TRACK_NAME, QUALITY_SUFFIX, ChordSpan, chords_from_track, recognize_chords
 from tunesmith.music.key import Key, key_from_signature, key_of
 from tunesmith.music.melody import Melody
-from tunesmith.music.meter import meter_of, meter_steps
+from tunesmith.music.meter import meter_of, meter_steps, score_meter
 
 EXPORT_FORMATS = ("abc", "musicxml")
 NOTATION_SUFFIXES = {".abc": "abc", ".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "musicxml"}
@@ -96,6 +98,108 @@ def _leading_steps_dropped(score, melody: Melody, steps_per_quarter: int) -> int
     first_tick = int(track.notes.numpy()["time"].min())
     first_step = int(round(first_tick * steps_per_quarter / score.tpq))
     return first_step - first_step % melody.steps_per_bar
+
+
+class FileChords(NamedTuple):
+    """The chords of a file (``load_chords``): spans from the file's first bar, its meter and where they came from."""
+
+    chords: list[ChordSpan]
+    meter: tuple[int, int]
+    steps_per_bar: int
+    steps_per_beat: int
+    found: str  # "chord symbols", "the 'chords' track", "chords heard in track 2 'Piano'"
+
+
+CHORD_FILE_SUFFIXES = (".mid", ".midi", ".smf", ".kar", ".abc", ".musicxml", ".mxl", ".xml")
+
+
+def load_chords(source: str | os.PathLike, steps_per_quarter: int = 4) -> FileChords:
+    """The chord progression of a file, to write a melody over: an ABC tune's chord symbols (``"Am"``), a MusicXML
+    score's ``<harmony>`` chord symbols, a MIDI file's ``chords`` track (``tunesmith harmonize`` writes one), or else
+    the chords its accompaniment plays (every pitched track but the melody, read beat by beat by
+    ``recognize_chords``; a file of one polyphonic track is all accompaniment). The chords span the bars of the
+    file's melody, as when the same file is read as a tune (a file of chords alone: from the bar of its first chord).
+    A file with none of these is refused, saying what was looked for."""
+    import numpy as np
+
+    from tunesmith.music.midi import choose_melody_track, read_abc_tunes, read_score
+
+    path = Path(source)
+    if not path.is_file():
+        raise BadInputError(f"chords file {path} does not exist")
+    if path.suffix.lower() == ".abc":
+        tunes = read_abc_tunes(path, chords=True)
+        if not tunes:
+            raise BadInputError(f"{path}: no ABC tune (no 'X:' header with notes) found")
+        score = tunes[0][1]
+    else:
+        score = read_score(path)
+    meter = score_meter(score, steps_per_quarter) or (4, 4)
+    spb, beat = meter_steps(meter, steps_per_quarter)
+    scale = steps_per_quarter / score.tpq
+    pitched = [i for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes)]
+    named = [i for i in pitched if score.tracks[i].name == CHORD_TRACK_NAME]  # an ABC tune titled "chords" names its
+    chord_track = next((i for i in named if len(score.tracks[i].lyrics)), named[-1] if named else None)  # melody so too
+    melody = None
+    with contextlib.suppress(BadInputError):
+        melody = choose_melody_track(score).index
+    if chord_track is not None:
+        chords = chords_from_track(score.tracks[chord_track], score.tpq, steps_per_quarter)
+        found = "chord symbols" if len(score.tracks[chord_track].lyrics) else f"the '{CHORD_TRACK_NAME}' track"
+    else:
+        others = [i for i in pitched if i != melody]
+        if not others and len(pitched) == 1 and _polyphonic(score.tracks[pitched[0]]):
+            others, melody = pitched, None  # one track of chords: all of it is accompaniment
+        if not others:
+            what = {".abc": 'no chord symbols ("Am" in quotes before a note)', ".musicxml": "no chord symbols (<harmony>)"}
+            said = what.get(path.suffix.lower(), what[".musicxml"] if path.suffix.lower() in (".mxl", ".xml") else "")
+            raise BadInputError(
+                f"{path}: no chords to write over: {said + ', ' if said else ''}no '{CHORD_TRACK_NAME}' track and no "
+                'accompaniment track beside the melody; give the chords as text ("C G Am F"), or a file with a chord '
+                "or accompaniment track (tunesmith harmonize writes one)"
+            )
+        rows = []
+        for i in others:
+            a = score.tracks[i].notes.numpy()
+            starts = np.floor(a["time"] * scale + 0.5).astype(np.int64)
+            ends = np.maximum(np.floor((a["time"].astype(np.int64) + a["duration"]) * scale + 0.5).astype(np.int64), starts + 1)
+            rows += list(zip(a["pitch"].tolist(), starts.tolist(), ends.tolist()))
+        chords = recognize_chords(rows, spb, beat)
+        names = ", ".join(f"{i + 1}" + (f" '{score.tracks[i].name}'" if score.tracks[i].name else "") for i in others)
+        found = f"chords heard in track{'s' if len(others) > 1 else ''} {names}"
+    if not chords:
+        raise BadInputError(f"{path}: {found} hold no chord tunesmith can read; give the chords as text")
+    last = None
+    if melody is not None:  # bar 1 is the melody's first bar and the last is its last, as when the file is read as a tune
+        a = score.tracks[melody].notes.numpy()
+        first = int(a["time"].min() * scale + 0.5)
+        last = int((a["time"].astype(np.int64) + a["duration"]).max() * scale + 0.5)
+    else:
+        first = chords[0].start
+    shift = first - first % spb
+    stop = None if last is None else -(-(last - shift) // spb) * spb
+    key = None
+    if len(score.key_signatures):
+        ks = score.key_signatures[0]
+        key = key_from_signature(int(ks.key), bool(ks.tonality))
+    out = []
+    for c in chords:
+        start, end = max(0, c.start - shift), c.end - shift if stop is None else min(c.end - shift, stop)
+        if end > start:
+            symbol = c.symbol if chord_track is not None or key is None else key.spell(c.root) + QUALITY_SUFFIX[c.quality]
+            out.append(ChordSpan(start, end, c.root, c.quality, symbol))
+    if not out:
+        raise BadInputError(f"{path}: every chord lies before the melody starts; give the chords as text")
+    return FileChords(out, meter, spb, beat, found)
+
+
+def _polyphonic(track) -> bool:
+    """Several notes start together in at least a fifth of the track's onsets (chords, not a line)."""
+    import numpy as np
+
+    times = track.notes.numpy()["time"]
+    _, counts = np.unique(times, return_counts=True)
+    return counts.size > 0 and float(np.mean(counts > 1)) >= 0.2
 
 
 # staff range per clef as diatonic steps (C4 = 28): treble E4-F5, bass G2-A3

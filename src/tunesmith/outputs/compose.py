@@ -69,13 +69,15 @@ def generate_to_dir(
     if over_chords is not None:  # a melody over given chords (melody.edit): the chords set its length
         taken = ("seed", "temperature", "top_k", "key", "scale", "qpm", "meter")
         kept = {k: v for k, v in settings_kwargs.items() if k in taken}
-        ignored = sorted(set(settings_kwargs) - set(taken)) + [k for k, v in (("render", render), ("plot", plot),
-                  ("video", video), ("chords", chords)) if v]  # fmt: skip
+        ignored = sorted(set(settings_kwargs) - set(taken)) + [k for k, v in (("video", video), ("chords", chords)) if v]
         if ignored:
             import warnings
 
             warnings.warn(f"over chords, these settings are not used: {', '.join(ignored)}", stacklevel=2)
-        return edit_to_dir("over-chords", model, primer, out_dir, n, formats=formats, force=force, chords=over_chords, **kept)
+        return edit_to_dir(
+            "over-chords", model, primer, out_dir, n, formats=formats, render=render, plot=plot, soundfont=soundfont,
+            js_dir=js_dir, force=force, on_progress=on_progress, chords=over_chords, **kept,
+        )  # fmt: skip
     formats = _formats(formats)
     files = FileRequest(render or [], plot, video, formats, chords, soundfont, js_dir)
     check_settings(GenerationSettings(**settings_kwargs), n)  # nonsense numbers are refused before the folder is made
@@ -239,11 +241,18 @@ def edit_to_dir(
     n: int = 4,
     *,
     formats: list[str] | None = None,
+    render: list[str] | None = None,
+    plot: bool = False,
+    soundfont: str | None = None,
+    js_dir: str | os.PathLike | None = None,
     force: bool = False,
+    on_progress=None,
     **edit_kwargs,
 ) -> dict:
     """Edit a tune into a folder, as ``generate_to_dir`` writes a generation: ``melody_01.mid``... (with the chord
-    track when chords were given), notation in ``formats``, and ``generation.json`` naming the edit.
+    track when chords were given), notation in ``formats``, renders (``render``: instruments) and piano rolls
+    (``plot``) as ``FileRequest`` says, and ``generation.json`` naming the edit. ``on_progress(fraction, message)``
+    hears when the versions are made and each one's files are written.
 
     ``edit``: ``"infill"`` (``melody.edit.infill``: ``bars=`` ...), ``"vary"`` (``strength=`` ...) or ``"over-chords"``
     (``melody.edit.generate_over_chords``: ``chords=`` and ``tune`` as the optional primer). Everything is checked
@@ -256,20 +265,25 @@ def edit_to_dir(
     formats = _formats(formats)
     if not isinstance(model, MelodyModel):
         model = load_melody_model(model)
+    if on_progress:
+        on_progress(0.0, f"{edit}: sampling {n} version{'s' if n > 1 else ''}")
     if edit == "infill":
         outputs = editing.infill(model, tune, edit_kwargs.pop("bars"), n, **edit_kwargs)
     elif edit == "vary":
         outputs = editing.vary(model, tune, n, **edit_kwargs)
     else:
         outputs = editing.generate_over_chords(model, edit_kwargs.pop("chords"), n, primer=tune, **edit_kwargs)
-    request = FileRequest(formats=formats)
+    request = FileRequest(render=list(render or []), plot=plot, formats=formats, soundfont=soundfont, js_dir=js_dir)
     with output_dir(out_dir, MELODY_GENERATION.name, force=force):
         out = Path(out_dir)
         items = []
-        for melody in outputs:
+        for i, melody in enumerate(outputs):
+            if on_progress:
+                on_progress(0.5 + 0.5 * i / len(outputs), f"writing files for version {i + 1} of {len(outputs)}")
             files, extra = _write_files(melody, out, request)
             meta = {k: v for k, v in melody.meta.items() if k in ("infilled", "seam_log_likelihood", "plan", "strength")}
-            items.append({"name": melody.name, "bars": len(melody) / melody.steps_per_bar, "notes": len(melody.notes()),
+            items.append({"name": melody.name, "steps": len(melody), "bars": len(melody) / melody.steps_per_bar,
+                          "notes": len(melody.notes()),
                           **meta, "files": files, **extra})  # fmt: skip
         report = {
             "kind": MELODY_GENERATION.name,

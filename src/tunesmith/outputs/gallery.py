@@ -83,7 +83,9 @@ def melody_sections(root: Path, outputs: list[dict], out_dir: Path) -> list[str]
     for item in outputs:
         files = {k: out_dir / v for k, v in item["files"].items()}
         audio = {k.removeprefix("audio_"): v for k, v in files.items() if k.startswith("audio_")}
-        meta = f"{item['notes']} notes, {item['steps']} steps, log-likelihood {item['log_likelihood']:.1f}"
+        meta = f"{item['notes']} notes, {item['steps']} steps"
+        if "log_likelihood" in item:  # melodies written over chords (melody.edit) carry none
+            meta += f", log-likelihood {item['log_likelihood']:.1f}"
         if item.get("chords"):
             meta += f"; chords ({item.get('key', '')}): {' '.join(item['chords'])}"
         sections.append(

@@ -57,12 +57,36 @@ def _rendered_audio(obj) -> str:
 def melody_html(melody) -> str:
     """Summary line, piano player, interactive piano roll and engraved score of a Melody."""
     parts = [f"<div class='tunesmith-melody'><p><b>{html.escape(melody.summary())}</b></p>"]
+    chords = melody.meta.get("chords")  # chords it was written over (melody.edit): heard and shown with it
+    said = []
+    if melody.meta.get("infilled"):
+        said.append(f"bars {_bar_spans(melody.meta['infilled'])} rewritten")
+    if chords:
+        said.append("chords: " + " ".join(c.symbol for c in chords))
+    if said:
+        parts.append(f"<p>{html.escape('; '.join(said))}</p>")
     if len(melody.pitches):
-        parts.append(_rendered_audio(melody))
+        if chords:
+            from tunesmith.music.harmony import harmonized_score
+
+            parts.append(_rendered_audio(harmonized_score(melody, chords)))
+        else:
+            parts.append(_rendered_audio(melody))
         parts.append(_piano_roll_html(melody))
         parts.append(_score_svg(melody))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _bar_spans(bars: list[int]) -> str:
+    """``[3, 4, 7]`` -> ``"3-4, 7"``."""
+    spans: list[list[int]] = []
+    for b in bars:
+        if spans and spans[-1][1] == b - 1:
+            spans[-1][1] = b
+        else:
+            spans.append([b, b])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
 def _score_svg(melody) -> str:

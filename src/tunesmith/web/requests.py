@@ -8,12 +8,14 @@ message before any work.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from tunesmith.audio_model.model import AudioConfig
 from tunesmith.audio_model.settings import AudioGeneration
 from tunesmith.core.options import MAX_SEED
-from tunesmith.melody.settings import DEFAULT_STEPS, DEFAULT_TRAIN_STEPS, GenerationSettings, MelodyTraining
+from tunesmith.melody.settings import DEFAULT_STEPS, DEFAULT_TRAIN_STEPS, EditSettings, GenerationSettings, MelodyTraining
 from tunesmith.outputs.compose import FileRequest
 from tunesmith.settings import PIPELINE_SKIPS, PipelineSettings, form_defaults, request_fields, request_model
 
@@ -106,6 +108,29 @@ PipelineRequest = request_model(
     },
 )
 
+EditRequest = request_model(
+    "EditRequest",
+    request_fields(EditSettings, caps=CAPS),
+    request_fields(FileRequest, skip=("render", "plot", "video", "soundfont", "chords")),
+    own={
+        "edit": (Literal["infill", "vary", "over-chords"], Field("infill", description="rewrite bars, vary, or over chords")),
+        "model": (str, Field("default", max_length=80)),
+        "tune_upload": (str | None, Field(None, max_length=32, description="an uploaded MIDI tune")),
+        "tune_job": (str | None, Field(None, max_length=32, description="or a melody of this earlier job")),
+        "tune_name": (str | None, Field(None, max_length=80, description="that melody's name, e.g. melody_01")),
+        "bars": (str, Field("", max_length=200, description="infill: the bars to rewrite, from 1: 5-6 or 3,7-8")),
+        "progression": (
+            str,
+            Field("", max_length=1000, description='chords, one a bar ("C G Am F"); with a tune: they steer its new bars'),
+        ),
+        "own_chords": (bool, Field(False, description="the chords of the tune's own file (its chord or accompaniment track)")),
+        "n": (int, Field(4, ge=1, le=CAPS["n"])),
+        "key": (str | None, Field(None, max_length=3)),
+        "instruments": (list[str], Field(default_factory=lambda: ["piano"], max_length=8)),
+        "plot": (bool, True),
+    },
+)
+
 # the page's forms, by element id, and the body each one sends
 FORMS = {
     "gen-form": GenerateRequest,
@@ -113,6 +138,7 @@ FORMS = {
     "audio-train-form": AudioTrainRequest,
     "audio-gen-form": AudioGenerateRequest,
     "pipe-form": PipelineRequest,
+    "edit-form": EditRequest,
 }
 
 

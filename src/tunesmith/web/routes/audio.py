@@ -93,6 +93,13 @@ def pipeline(req: PipelineRequest, studio: Studio = Depends(current_studio)):
         audio_model = str(studio.model_path(req.audio_model, "audio"))
     melody_model = str(studio.model_path(req.melody_model, "melody"))
     primer = primer_text(req.primer) if req.primer else None
+    if req.over_chords:  # typed chord symbols only (a file name would read a file of this server); checked now
+        from tunesmith.melody.edit import is_chord_file
+        from tunesmith.pipeline import check_over_chords
+
+        if is_chord_file(req.over_chords):
+            raise HTTPException(400, 'type chord symbols for “over chords” ("C G Am F C F G C"), not a file name')
+        check_over_chords(req.over_chords, primer, req.meter)
     settings = req.model_dump(exclude={"clip_upload", "audio_model", "melody_model", "primer"})
     settings["key"] = req.key or None  # the menu's "any" is an empty key
     if req.bars:  # bars (the whole melody) wins over the default of new steps

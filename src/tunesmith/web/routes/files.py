@@ -45,6 +45,7 @@ def info(studio: Studio = Depends(current_studio)):
     """Choices for the page's menus."""
     from tunesmith.audio_model.model import LOSSES, OPTIMIZERS
     from tunesmith.melody.model import CONFIGS
+    from tunesmith.melody.settings import EDIT_STRENGTHS
     from tunesmith.music.instruments import INSTRUMENTS
     from tunesmith.music.notes import SCALES
 
@@ -52,6 +53,7 @@ def info(studio: Studio = Depends(current_studio)):
         "instruments": list(INSTRUMENTS),
         "scales": list(SCALES),
         "melody_configs": list(CONFIGS),
+        "edit_strengths": list(EDIT_STRENGTHS),
         "audio_losses": list(LOSSES),
         "audio_optimizers": list(OPTIMIZERS),
         "max_upload_mb": studio.max_bytes / 2**20,
@@ -73,7 +75,7 @@ def models(studio: Studio = Depends(current_studio)):
 @router.post("/api/uploads")
 def upload(
     file: UploadFile = File(...),
-    purpose: Literal["primer", "training", "clip"] | None = None,
+    purpose: Literal["primer", "training", "clip", "tune"] | None = None,
     studio: Studio = Depends(current_studio),
 ):
     """Store one MIDI / zip / audio file after checking its content; returns its id for later calls."""

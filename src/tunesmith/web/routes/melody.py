@@ -1,4 +1,5 @@
-"""Melody routes: generate from a primer (/api/generate) and train a melody model (/api/melody/train)."""
+"""Melody routes: generate from a primer (/api/generate), train a melody model (/api/melody/train), and edit a tune
+(/api/edit: rewrite bars, variations, a melody over chords; /api/edit/tune: its bars as the Edit tab draws them)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,20 @@ import shutil
 from fastapi import APIRouter, Depends, HTTPException
 
 from tunesmith.core.errors import BadInputError, Cancelled
-from tunesmith.web.helpers import PURPOSES, caught_warnings, data_folder, jsonable, plain, plural, train_in, training_files
+from tunesmith.web.helpers import (
+    ID_RE,
+    NAME_RE,
+    PURPOSES,
+    caught_warnings,
+    data_folder,
+    jsonable,
+    plain,
+    plural,
+    train_in,
+    training_files,
+)
 from tunesmith.web.jobs import Job
-from tunesmith.web.requests import GenerateRequest, MelodyTrainRequest
+from tunesmith.web.requests import EditRequest, GenerateRequest, MelodyTrainRequest
 from tunesmith.web.studio import Studio, current_studio, primer_text
 
 router = APIRouter()
@@ -166,3 +178,129 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
     }
     job = studio.runner.submit("melody-train", work, params=params)
     return {"job": job.id, "model": final.name}
+
+
+# --- edit a tune: rewrite bars, variations, a melody over chords --------------------------------------
+def _edit_tune(studio: Studio, upload: str | None, job_id: str | None, name: str | None):
+    """The tune to edit: an uploaded MIDI file, or a melody an earlier job wrote; (path, label), or (None, None)."""
+    if upload:
+        meta, path = studio.upload(upload, PURPOSES["tune"])
+        return path, meta["name"]
+    if job_id:
+        if not ID_RE.match(job_id) or not NAME_RE.match(name or "") or studio.runner.get(job_id) is None:
+            raise HTTPException(404, "that result is gone; generate again or upload the tune")
+        path = studio.jobs_dir / job_id / f"{name}.mid"
+        if not path.is_file():
+            raise HTTPException(404, f"{name} is not in that result any more; generate again or upload the tune")
+        return path, name
+    return None, None
+
+
+def _roll(melody) -> dict:
+    """What the page draws a tune's bars from: its notes in steps, its bar length, and the chord sounding on each
+    bar's downbeat when it was written over chords."""
+    spb, bars = melody.steps_per_bar, -(-len(melody) // melody.steps_per_bar)
+    spans = melody.meta.get("chords") or []
+    at = [next((c.symbol for c in spans if c.start <= b * spb < c.end), "") for b in range(bars)]
+    return {
+        "notes": [[n.pitch, n.start, n.end] for n in melody.notes()],
+        "steps_per_bar": spb,
+        "bars": bars,
+        "chords": at if spans else None,
+    }
+
+
+@router.get("/api/edit/tune")
+def edit_tune(
+    upload: str | None = None,
+    job: str | None = None,
+    name: str | None = None,
+    model: str = "default",
+    studio: Studio = Depends(current_studio),
+):
+    """A tune's bars and notes as the Edit tab draws them (bar numbers as ``melody infill --bars`` counts them)."""
+    from tunesmith.melody.edit import read_tune
+
+    path, label = _edit_tune(studio, upload, job, name)
+    if path is None:
+        raise HTTPException(400, "choose a tune: upload a MIDI file or pick a melody of the last generation")
+    with caught_warnings():
+        melody = read_tune(studio.melody_model(model), path)
+    return {"name": label, **_roll(melody)}
+
+
+@router.post("/api/edit")
+def edit(req: EditRequest, studio: Studio = Depends(current_studio)):
+    """Rewrite chosen bars of a tune (``infill``), make variations (``vary``) or write a melody over chords
+    (``over-chords``): ``tunesmith.outputs.compose.edit_to_dir`` as a background job, with renders and piano rolls."""
+    from tunesmith.melody.edit import chord_spans, is_chord_file, parse_bars, read_tune
+    from tunesmith.music.chords import parse_chord_progression
+    from tunesmith.outputs.compose import edit_to_dir
+
+    model = studio.melody_model(req.model)
+    path, label = _edit_tune(studio, req.tune_upload, req.tune_job, req.tune_name)
+    if req.edit != "over-chords" and path is None:
+        raise HTTPException(400, "choose a tune: upload a MIDI file or pick a melody of the last generation")
+    if req.edit == "infill" and not req.bars.strip():
+        raise HTTPException(400, "choose the bars to rewrite: click them on the tune's bars, or type them (5-6)")
+    text = req.progression.strip()
+    if text and is_chord_file(text):
+        raise HTTPException(400, 'type chord symbols ("C G Am F"); the chords of a file come with “its own chords”')
+    chords = str(path) if req.own_chords and path is not None else text or None
+    if req.edit == "over-chords" and chords is None:
+        raise HTTPException(400, 'type a chord progression, one chord a bar: "C G Am F"')
+    with caught_warnings() as said:  # bad bars, chords or tunes are a 400 now, not a failed job
+        tune = read_tune(model, path) if path is not None else None
+        if tune is not None and req.edit == "infill":
+            parse_bars(req.bars, len(tune) // tune.steps_per_bar)
+        if tune is not None and chords is not None:
+            chord_spans(chords, (tune.steps_per_bar, tune.steps_per_beat), tune.steps_per_quarter)
+        elif text:
+            parse_chord_progression(text)
+    common = {"seed": req.seed, "temperature": req.temperature, "key": req.key or None, "scale": req.scale}
+    if req.edit == "infill":
+        kwargs = {**common, "bars": req.bars, "chords": chords, "candidates": req.candidates}
+    elif req.edit == "vary":
+        kwargs = {**common, "strength": req.strength, "chords": chords, "candidates": req.candidates}
+    else:
+        kwargs = {**common, "chords": chords}
+    source = str(path) if path is not None and req.edit != "over-chords" else None
+
+    def work(job: Job):
+        out_dir = studio.jobs_dir / job.id
+        report = edit_to_dir(
+            req.edit,
+            model,
+            source,
+            out_dir,
+            req.n,
+            formats=req.formats,
+            render=req.instruments or None,
+            plot=req.plot,
+            on_progress=job.update,
+            **kwargs,
+        )
+        melodies = report.pop("melodies")
+        for item, melody in zip(report["outputs"], melodies):
+            item["urls"] = {k: studio.url(out_dir / v) for k, v in item["files"].items()}
+            item["audio"] = [
+                {"instrument": k[len("audio_") :], "url": u} for k, u in item["urls"].items() if k.startswith("audio_")
+            ]
+            item["roll"] = _roll(melody)
+        did = {"infill": f"bars {req.bars} rewritten", "vary": f"{req.strength} variations", "over-chords": "over chords"}
+        report.update(
+            {
+                "job": job.id,
+                "tune": label if source else None,
+                "tune_roll": _roll(tune) if tune is not None and source else None,
+                "model": req.model,
+                "n": req.n,
+                "seed": req.seed,
+            }
+        )
+        job.update(message=f"{plural(req.n, 'version', 'versions')}: {did[req.edit]}")
+        return jsonable(report)
+
+    params = req.model_dump() | {"tune": label, "uploads": [req.tune_upload] if req.tune_upload else []}
+    job = studio.runner.submit("edit", work, params=params, quick=True, warnings=said)
+    return {"job": job.id}

@@ -129,9 +129,9 @@ const uploadIds = (key) => (state.uploads[key] || []).map((u) => u.id);
 // ---------------------------------------------------------------- the forms survive a reload (localStorage)
 // Every field of every form (and the uploads already checked by the server) is kept in this browser, so a
 // reload, which finds the running job again, also finds the settings it was started with.
-const FORMS = ["#gen-form", "#train-form", "#audio-train-form", "#audio-gen-form", "#pipe-form"];
+const FORMS = ["#gen-form", "#edit-form", "#train-form", "#audio-train-form", "#audio-gen-form", "#pipe-form"];
 const UPLOAD_STATUS = { primer: "#primer-file-status", train: "#train-files-status", clip: "#audio-clip-status",
-  seed: "#audio-seed-status", pipe: "#pipe-clip-status" };
+  seed: "#audio-seed-status", pipe: "#pipe-clip-status", tune: "#edit-file-status" };
 const store = {
   get(key) { try { return JSON.parse(localStorage.getItem(`tunesmith:${key}`)); } catch (_) { return null; } },
   set(key, value) { try { localStorage.setItem(`tunesmith:${key}`, JSON.stringify(value)); } catch (_) { /* private mode */ } },
@@ -178,7 +178,7 @@ function restoreUploads() {
 }
 
 // ---------------------------------------------------------------- tabs, menus, models
-const TABS = ["generate", "train", "audio", "pipeline", "history"];
+const TABS = ["generate", "edit", "train", "audio", "pipeline", "history"];
 function showTab(name, focus = false) {
   for (const b of document.querySelectorAll(".tabs [role=tab]")) {
     const on = b.dataset.tab === name;
@@ -223,7 +223,7 @@ function fillChecks(box, names, checked) {
 const checkedValues = (box) => [...box.querySelectorAll("input:checked")].map((i) => i.value);
 
 // The menus keep what the user picked (also across a reload): a newly trained model is listed, never silently selected.
-const MODEL_MENUS = ["#gen-model", "#pipe-melody-model", "#audio-model", "#pipe-audio-model"];
+const MODEL_MENUS = ["#gen-model", "#edit-model", "#pipe-melody-model", "#audio-model", "#pipe-audio-model"];
 const remembered = (sel) => { try { return localStorage.getItem(`tunesmith${sel}`); } catch (_) { return null; } };
 function rememberChoices() {
   for (const sel of MODEL_MENUS) $(sel).addEventListener("change", (ev) => {
@@ -244,6 +244,7 @@ async function refreshModels() {
   };
   for (const [sel, list, none] of [
     ["#gen-model", melody, "no melody model yet: train one"],
+    ["#edit-model", melody, "no melody model yet: train one"],
     ["#pipe-melody-model", melody, "no melody model yet"],
     ["#audio-model", audio, "no audio model yet: train one"],
   ]) {
@@ -344,6 +345,8 @@ const VIEWS = {
     button: "#audio-gen-btn", warnings: "#audio-gen-warnings", show: (j) => renderAudio(j.result) },
   pipeline: { tab: "pipeline", progress: "#pipe-progress", status: "#pipe-status", cancel: "#pipe-cancel", button: "#pipe-btn",
     warnings: "#pipe-warnings", show: (j) => showGallery(j.result) },
+  edit: { tab: "edit", progress: "#edit-progress", status: "#edit-status", cancel: "#edit-cancel",
+    buttons: ["#edit-infill-btn", "#edit-vary-btn", "#edit-chords-btn"], warnings: "#edit-warnings", show: (j) => renderEdit(j.result) },
 };
 
 // What the library warned about (a primer moved by octaves, cut to its last bars...), beside the job's status.
@@ -358,7 +361,9 @@ function follow(jobId, kind) {
   const view = VIEWS[kind];
   if (!view || state.polling[jobId]) return;
   state.polling[jobId] = true;
-  const progress = $(view.progress), status = $(view.status), cancelBtn = $(view.cancel), button = $(view.button);
+  const progress = $(view.progress), status = $(view.status), cancelBtn = $(view.cancel);
+  const buttons = (view.buttons || [view.button]).map((sel) => $(sel));
+  const button = { set disabled(on) { for (const b of buttons) b.disabled = on; } }; // one switch for them all
   const chart = view.chart ? $(view.chart) : null;
   let since = 0;
   const rows = [];
@@ -424,13 +429,15 @@ async function resumeJobs() {
   }
 }
 
-const KIND_NAMES = { generate: "generate", "melody-train": "train melody model", "audio-train": "train audio model",
+const KIND_NAMES = { generate: "generate", edit: "edit a tune", "melody-train": "train melody model", "audio-train": "train audio model",
   "audio-generate": "generate audio", pipeline: "pipeline" };
 
 function jobSummary(job) {
   const p = job.params || {};
   const r = job.result || {};
   if (job.kind === "generate") return `${p.n} × (${p.primer || "random start"} + ${p.steps} new steps), ${p.model}, seed ${p.seed}`;
+  if (job.kind === "edit") return `${p.edit} of ${p.tune || `chords ${p.progression}`}` + (p.edit === "infill" ? ` bars ${p.bars}` : "") +
+    `, ${plural(p.n, "version", "versions")}, ${p.model}, seed ${p.seed}`;
   if (job.kind.endsWith("train")) return `${r.model || p.model}` + (r.step ? `, ${r.step} steps` : "");
   if (job.kind === "audio-generate") return `${p.model}, ${p.seconds} s × ${p.n}`;
   if (job.kind === "pipeline") return `${plural(p.n, "melody", "melodies")}, audio model ${p.audio_model}`;
@@ -615,6 +622,7 @@ function renderGeneration(result) {
   const primer = result.primer ? `primer ${result.primer}` + (result.primer_bars ? ` (last ${result.primer_bars} bar${result.primer_bars > 1 ? "s" : ""})` : "") : "a random start note";
   const made = result.stopped ? `${result.outputs.length} of ${plural(result.n, "melody", "melodies")} (cancelled: the ones written before the stop)`
     : plural(result.outputs.length, "melody", "melodies");
+  offerToEdit("generation", result);
   box.replaceChildren(
     el("p", { class: "summary", text: `${made} from ${result.model}: ${primer}, ${result.primer_steps} primer steps + ${result.new_steps} new steps, seed ${result.settings.seed}.` }),
     el("p", { class: "help", text: LL_HELP }),
@@ -672,6 +680,209 @@ async function onGenerate(ev) {
     status.textContent = "";
     showMessage(err.message);
   }
+}
+
+
+// ---------------------------------------------------------------- Edit tab
+// A tune is a strip of bars (press bars to choose them; the Bars field follows, and the other way round). The
+// versions come back side by side, each bar marked rewritten (orange) or kept note for note (grey).
+const SVG_NS = "http://www.w3.org/2000/svg";
+state.edit = { roll: null, sources: {} };
+
+function parseBars(text) { // "3,7-8" -> Set {3, 7, 8}; anything unreadable is left to the server to explain
+  const out = new Set();
+  for (const part of text.replace(/\s+/g, "").split(",")) {
+    const m = part.match(/^(\d+)(?:-(\d+))?$/);
+    if (!m) continue;
+    for (let b = Number(m[1]); b <= Number(m[2] || m[1]) && b - Number(m[1]) < 1000; b++) out.add(b);
+  }
+  return out;
+}
+function barsText(set) { // Set {3, 7, 8} -> "3,7-8"
+  const spans = [];
+  for (const b of [...set].sort((a, c) => a - c)) {
+    const last = spans[spans.length - 1];
+    if (last && last[1] === b - 1) last[1] = b; else spans.push([b, b]);
+  }
+  return spans.map(([a, c]) => (a === c ? `${a}` : `${a}-${c}`)).join(",");
+}
+
+// One bar's notes as a small piano roll (SVG), pitches scaled to the tune's range.
+function barSvg(roll, bar, lo, hi) {
+  const spb = roll.steps_per_bar, W = 60, H = 44;
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("aria-hidden", "true");
+  const row = H / (hi - lo + 1);
+  for (const [pitch, start, end] of roll.notes) {
+    const a = Math.max(start, bar * spb), b = Math.min(end, (bar + 1) * spb);
+    if (b <= a) continue;
+    const r = document.createElementNS(SVG_NS, "rect");
+    r.setAttribute("x", ((a - bar * spb) / spb) * W + 0.5);
+    r.setAttribute("width", Math.max(1, ((b - a) / spb) * W - 1));
+    r.setAttribute("y", (hi - pitch) * row);
+    r.setAttribute("height", Math.max(1.5, row));
+    svg.append(r);
+  }
+  return svg;
+}
+
+// The bars of a roll: buttons to choose (``pick``: the chosen set, ``onPick``) or marked cells (``rewritten``).
+function barStrip(roll, { pick = null, onPick = null, rewritten = null, chords = null, range = null } = {}) {
+  const [lo, hi] = range || pitchRange([roll]);
+  const cells = [];
+  for (let b = 0; b < roll.bars; b++) {
+    const n = b + 1;
+    const cell = pick
+      ? el("button", { type: "button", class: "bar", "data-bar": n, "aria-pressed": String(pick.has(n)), title: `bar ${n}` })
+      : el("div", { class: `bar ${rewritten && rewritten.has(n) ? "new" : "kept"}`, "data-bar": n,
+        title: `bar ${n}: ${rewritten && rewritten.has(n) ? "rewritten" : "kept"}` });
+    if (chords) cell.append(el("span", { class: "bar-chord", text: chords[b] || "" }));
+    cell.append(barSvg(roll, b, lo, hi), el("span", { class: "bar-no", text: String(n) }));
+    if (pick) cell.addEventListener("click", () => onPick(n));
+    cells.push(cell);
+  }
+  return cells;
+}
+
+function pitchRange(rolls) { // one pitch scale for rolls shown side by side
+  const pitches = rolls.flatMap((r) => r.notes.map((n) => n[0]));
+  return pitches.length ? [Math.min(...pitches), Math.max(...pitches)] : [60, 72];
+}
+
+function drawEditTune() {
+  const box = $("#edit-tune");
+  const roll = state.edit.roll;
+  if (!roll) { box.replaceChildren(); return; }
+  const chosen = parseBars($("#edit-bars").value);
+  box.replaceChildren(...barStrip(roll, { pick: chosen, onPick: (n) => {
+    const now = parseBars($("#edit-bars").value);
+    if (now.has(n)) now.delete(n); else now.add(n);
+    $("#edit-bars").value = barsText(now);
+    saveForm($("#edit-form"));
+    drawEditTune();
+    const again = $(`#edit-tune [data-bar="${n}"]`);
+    if (again) again.focus();
+  } }));
+}
+
+function editSource() { // what the request names as the tune: an upload, a melody of an earlier job, or nothing
+  const value = $("#edit-source").value;
+  if (value === "upload") { const id = uploadIds("tune")[0]; return id ? { tune_upload: id } : {}; }
+  const [job, name] = value.split(":");
+  return job && name ? { tune_job: job, tune_name: name } : {};
+}
+
+// The melodies of the last generation and of the last edit are tunes to edit (so edits can follow edits).
+function offerToEdit(what, result) {
+  if (!result || !result.job || !result.outputs) return;
+  state.edit.sources[what] = result;
+  const select = $("#edit-source");
+  const keep = store.get("edit-source") || select.value; // the choice made before a reload, once its job is back
+  const items = [["upload", "an uploaded MIDI file"]];
+  for (const [kind, r] of Object.entries(state.edit.sources)) {
+    for (const o of r.outputs) items.push([`${r.job}:${o.name}`, `${o.name} of the last ${kind}`]);
+  }
+  fillSelect(select, items, items.some(([v]) => v === keep) ? keep : "upload");
+  updateEditSource(false);
+}
+
+async function loadEditTune() {
+  const source = editSource();
+  state.edit.roll = null;
+  drawEditTune();
+  if (!source.tune_upload && !source.tune_job) return;
+  const query = new URLSearchParams({ ...source, model: $("#edit-model").value || "default" });
+  if (source.tune_job) { query.set("job", source.tune_job); query.set("name", source.tune_name); query.delete("tune_job"); query.delete("tune_name"); }
+  if (source.tune_upload) { query.set("upload", source.tune_upload); query.delete("tune_upload"); }
+  try {
+    state.edit.roll = await api(`/api/edit/tune?${query}`);
+    drawEditTune();
+  } catch (err) { showMessage(err.message); }
+}
+
+function updateEditSource(load = true) {
+  const upload = $("#edit-source").value === "upload";
+  $("#edit-file-field").classList.toggle("hidden", !upload);
+  $("#edit-file-status").classList.toggle("hidden", !upload);
+  if (load) loadEditTune();
+}
+
+async function onEdit(kind) {
+  const v = formValues($("#edit-form"));
+  const source = editSource();
+  if (!v.model) { showMessage("no melody model yet: train one in the “Train melody model” tab"); return; }
+  if (kind !== "over-chords" && !source.tune_upload && !source.tune_job) {
+    showMessage("choose a tune: upload a MIDI file, or pick a melody of the last generation");
+    return;
+  }
+  if (kind === "infill" && !(v.bars || "").trim()) { showMessage("choose the bars to rewrite: press them on the tune's bars, or type 5-6"); return; }
+  const ownChords = v.own_chords && (source.tune_upload || source.tune_job);
+  if (kind === "over-chords" && !(v.progression || "").trim() && !ownChords) {
+    showMessage("type a chord progression, one chord a bar: C G Am F (or tick “use the tune's own chords”)");
+    return;
+  }
+  const body = { ...v, ...source, edit: kind, instruments: checkedValues($("#edit-instruments")), plot: false,
+    bars: v.bars || "", progression: v.progression || "", key: v.key || null };
+  if (kind === "over-chords" && !ownChords) { delete body.tune_upload; delete body.tune_job; delete body.tune_name; }
+  const status = $("#edit-status");
+  status.className = "status";
+  status.textContent = "starting…";
+  try {
+    const { job } = await postJSON("/api/edit", body);
+    clearMessage();
+    follow(job, "edit");
+  } catch (err) {
+    status.textContent = "";
+    showMessage(err.message);
+  }
+}
+
+function renderEdit(result) {
+  const box = $("#edit-results");
+  if (!result || !result.outputs) return;
+  offerToEdit("edit", result);
+  const did = { infill: "rewritten bars", vary: "variations", "over-chords": "melodies over chords" }[result.edit] || result.edit;
+  const cards = [];
+  const range = pitchRange([result.tune_roll, ...result.outputs.map((o) => o.roll)].filter(Boolean));
+  if (result.tune_roll) {
+    cards.push(el("article", { class: "card result original" },
+      el("div", { class: "result-head" }, el("h3", { text: "original" }), el("span", { class: "meta", text: result.tune })),
+      el("div", { class: "bar-strip" }, barStrip(result.tune_roll, { rewritten: new Set(), range }))));
+  }
+  for (const o of result.outputs) {
+    const u = o.urls;
+    const rewritten = new Set(result.edit === "over-chords" ? Array.from({ length: o.roll.bars }, (_, i) => i + 1) : o.infilled || []);
+    const links = [el("a", { href: u.midi, download: o.files.midi, class: "button midi-link", text: "⬇ MIDI" })];
+    for (const a of o.audio) links.push(el("a", { href: a.url, download: o.files[`audio_${a.instrument}`], class: "button", text: `⬇ WAV (${a.instrument})` }));
+    for (const [key, label] of [["abc", "⬇ ABC"], ["musicxml", "⬇ MusicXML"], ["score_svg", "⬇ score"]]) {
+      if (u[key]) links.push(el("a", { href: u[key], download: o.files[key], class: "button", text: label }));
+    }
+    const what = result.edit === "vary" ? `${o.strength}, bars ${barsText(new Set(o.infilled))} rewritten`
+      : result.edit === "infill" ? `bars ${barsText(new Set(o.infilled))} rewritten` : `${o.bars} bars`;
+    cards.push(el("article", { class: "card result version", "data-name": o.name },
+      el("div", { class: "result-head" }, el("h3", { text: o.name }), el("span", { class: "meta", text: `${o.notes} notes · ${what}` })),
+      el("div", { class: "bar-strip" }, barStrip(o.roll, { rewritten, chords: o.roll.chords, range })),
+      o.chords ? el("p", { class: "meta chords", text: `chords: ${o.chords.join(" ")}` }) : null,
+      ...o.audio.map((a) => el("audio", { controls: true, preload: "metadata", src: a.url, "data-instrument": a.instrument })),
+      el("div", { class: "links" }, links)));
+  }
+  box.replaceChildren(
+    el("p", { class: "summary", text: `${plural(result.outputs.length, "version", "versions")}: ${did}` +
+      (result.tune ? ` of ${result.tune}` : "") + `, ${result.model}, seed ${result.seed}.` }),
+    el("p", { class: "legend" }, el("span", { class: "swatch new" }), " rewritten  ", el("span", { class: "swatch kept" }), " kept note for note"),
+    el("div", { class: "edit-grid" }, cards));
+}
+
+function wireEdit() {
+  wireUpload("#edit-file", "#edit-file-status", "tune", "tune", loadEditTune);
+  $("#edit-source").addEventListener("change", () => { store.set("edit-source", $("#edit-source").value); updateEditSource(); });
+  $("#edit-model").addEventListener("change", loadEditTune);
+  $("#edit-bars").addEventListener("input", drawEditTune);
+  $("#edit-form").addEventListener("submit", (ev) => { ev.preventDefault(); onEdit("infill"); });
+  $("#edit-vary-btn").addEventListener("click", () => onEdit("vary"));
+  $("#edit-chords-btn").addEventListener("click", () => onEdit("over-chords"));
 }
 
 // ---------------------------------------------------------------- Train melody model tab
@@ -798,6 +1009,8 @@ async function init() {
   $("#audio-train-form").addEventListener("submit", onAudioTrain);
   $("#audio-gen-form").addEventListener("submit", onAudioGenerate);
   $("#pipe-form").addEventListener("submit", onPipeline);
+  fillSelect($("#edit-source"), [["upload", "an uploaded MIDI file"]], "upload");
+  wireEdit();
   $("#history-refresh").addEventListener("click", refreshHistory);
   $("#rec-start").addEventListener("click", startRecording);
   $("#rec-stop").addEventListener("click", stopRecording);
@@ -814,6 +1027,10 @@ async function init() {
   fillSelect($("#gen-key"), [["", "any"], ...pair(NOTE_NAMES)], "");
   fillSelect($("#gen-scale"), pair(info.scales), "major");
   fillSelect($("#pipe-key"), [["", "any"], ...pair(NOTE_NAMES)], "");
+  fillSelect($("#edit-key"), [["", "any"], ...pair(NOTE_NAMES)], "");
+  fillSelect($("#edit-scale"), pair(info.scales), "major");
+  fillSelect($("#edit-strength"), pair(info.edit_strengths), info.defaults["edit-form"].strength);
+  fillChecks($("#edit-instruments"), info.instruments, ["piano"]);
   fillSelect($("#pipe-scale"), pair(info.scales), "major");
   fillSelect($("#train-config"), pair(info.melody_configs), info.defaults["train-form"].config);
   fillSelect($("#audio-loss"), pair(info.audio_losses), "mse");
@@ -835,6 +1052,7 @@ async function init() {
   updatePrimerBars();
   await refreshModels();
   await resumeJobs();
+  updateEditSource();  // the tune chosen before a reload (an upload or a melody of the last generation) is drawn again
   document.body.dataset.ready = "1";
 }
 
