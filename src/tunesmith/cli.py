@@ -725,6 +725,16 @@ def _evaluate(o: dict, progress: bool) -> None:
         print(f"Report: {out_dir}/audio_report.json")
         return
     o.pop("seed_clip", None), o.pop("seconds", None)
+    from tunesmith.melody.polyphonic import is_polyphonic_model
+
+    if is_polyphonic_model(o["model"]):
+        from tunesmith.evaluate.polyphony import polyphonic_report
+
+        report = polyphonic_report(o["model"], out_dir, o.get("data"), pieces=o.get("n") or 20, seed=o.get("seed") or 0,
+                                   force=o.get("force", False))  # fmt: skip
+        print(json.dumps({k: report[k] for k in ("likelihood", "real", "generated")}, indent=2))
+        print(f"Report: {out_dir}/report.json")
+        return
     report = evaluate_model(o.pop("model"), o.pop("out_dir"), progress=progress, **o)
     print(json.dumps(report["likelihood"], indent=2))
     real = report.get("realism")

@@ -357,14 +357,16 @@ def extract_polyphony(score: symusic.Score, settings: PolyphonySettings | None =
         first[1:] = start[order][1:] != start[order][:-1]
         part = np.ones(pitch.size, np.int64)
         part[order[first]] = 0
-    # one pitch in one part sounds once: a repeated onset is dropped, an earlier note is cut where the next begins
-    order = np.lexsort((-end, start, pitch, part))
+    # a pitch struck twice at once (a doubling track, a repeated note-on) sounds once, in the lowest part
+    order = np.lexsort((-end, part, start, pitch))
     part, pitch, start, end, velocity = (a[order] for a in (part, pitch, start, end, velocity))
-    same = np.zeros(pitch.size, bool)
-    same[1:] = (part[1:] == part[:-1]) & (pitch[1:] == pitch[:-1])
-    duplicate = same & np.concatenate([[False], start[1:] == start[:-1]])
+    duplicate = np.zeros(pitch.size, bool)
+    duplicate[1:] = (pitch[1:] == pitch[:-1]) & (start[1:] == start[:-1])
     stats["duplicate_notes_dropped"] += int(duplicate.sum())
     part, pitch, start, end, velocity = (a[~duplicate] for a in (part, pitch, start, end, velocity))
+    # within one part, a note still sounding when its pitch is struck again is cut where the next begins
+    order = np.lexsort((start, pitch, part))
+    part, pitch, start, end, velocity = (a[order] for a in (part, pitch, start, end, velocity))
     same = np.zeros(pitch.size, bool)
     same[:-1] = (part[1:] == part[:-1]) & (pitch[1:] == pitch[:-1])
     overlap = same & np.concatenate([end[:-1] > start[1:], [False]])
