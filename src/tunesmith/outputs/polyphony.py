@@ -54,6 +54,36 @@ def save_parts_roll_png(piece: poly.PolyPiece, path: str | os.PathLike, title: s
     return path
 
 
+def parts_score_svg(piece: poly.PolyPiece, width: int = 2100, scale: int = 40) -> str:
+    """An engraved score (SVG), one staff per part: the MIDI read by music21 on a grid of 16ths and triplets, written as
+    MusicXML and engraved by Verovio."""
+    import tempfile
+
+    from music21 import clef, converter, tempo
+
+    from tunesmith.outputs.score import _toolkit
+
+    stream = converter.parseData(poly.piece_to_score(piece).dumps_midi(), format="midi", quarterLengthDivisors=(4, 3))
+    for mark in list(stream.recurse().getElementsByClass(tempo.MetronomeMark)):  # Verovio draws its note as a box
+        mark.activeSite.remove(mark)
+    for part in stream.parts:  # a part whose notes sit mostly below middle C reads better in the bass clef
+        first = part.getElementsByClass("Measure").first()
+        pitches = [p.midi for n in part.recurse().notes for p in n.pitches]
+        if first is not None and pitches and sum(pitches) / len(pitches) < 60:
+            first.clef = clef.BassClef()
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(stream.write("musicxml", fp=Path(tmp) / "piece.musicxml")).read_text()
+    tk = _toolkit()
+    tk.setOptions({"pageWidth": int(width), "scale": int(scale), "adjustPageHeight": True, "breaks": "auto",
+                   "footer": "none", "header": "none"})  # fmt: skip
+    if not tk.loadData(xml):
+        raise ValueError("Verovio could not engrave the MusicXML")
+    if tk.getPageCount() > 1:
+        tk.setOptions({"pageHeight": 60000})
+        tk.redoLayout()
+    return tk.renderToSVG(1)
+
+
 def polyphonic_to_dir(
     model,
     primer,
@@ -67,7 +97,8 @@ def polyphonic_to_dir(
     **settings,
 ) -> dict:
     """Generate ``n`` polyphonic continuations into ``out_dir``: ``melody_01.mid`` (one track per part),
-    ``melody_01.wav`` (each part on its own GM program), ``melody_01.png`` (piano roll by part), ``generation.json``.
+    ``melody_01.wav`` (each part on its own GM program), ``melody_01.png`` (piano roll by part), ``melody_01.svg`` (an
+    engraved score, one staff per part), ``generation.json``.
     ``settings``: those of ``tunesmith.melody.polyphonic.generate_polyphonic``."""
     from tunesmith.melody.polyphonic import generate_polyphonic
     from tunesmith.music.midi import write_midi
@@ -101,6 +132,12 @@ def polyphonic_to_dir(
                 item["piano_roll"] = save_parts_roll_png(
                     piece, out_dir / f"{stem}.png", f"{stem} (red: melody, blue: accompaniment)"
                 ).name
+                try:
+                    from tunesmith.core.files import write_text
+
+                    item["score"] = write_text(out_dir / f"{stem}.svg", parts_score_svg(piece)).name
+                except Exception as exc:  # engraving is a view: it never costs the MIDI
+                    item["score_error"] = f"{type(exc).__name__}: {exc}"
             items.append(item)
         summary = {
             "kind": MELODY_GENERATION.name,
