@@ -88,12 +88,12 @@ def main() -> None:
 
 def write_report(out: Path, corpus: Path, report, prepare_seconds: float, files: int, training: dict) -> None:
     """report.json: the corpus, the training run, and the shipped (best) weights' held-out figures and polyphony
-    statistics of 8-bar continuations of 20 held-out chorales' first 2 bars beside the real bars 3-10."""
+    statistics and realism test of 8-bar continuations of the held-out chorales' first 2 bars beside the real bars 3-10."""
     from tunesmith.evaluate.polyphony import evaluate_polyphonic
-    from tunesmith.melody.polyphonic import load_polyphonic_model
+    from tunesmith.melody.polyphonic import PolyTokens, load_polyphonic_model
 
     net, saved = load_polyphonic_model(out)
-    evaluation = evaluate_polyphonic(out, corpus, pieces=20, primer_bars=2, bars=8, seed=0)
+    evaluation = evaluate_polyphonic(out, corpus, pieces=len(PolyTokens(corpus, "eval")), primer_bars=2, bars=8, seed=0)
     write_json(
         out / "report.json",
         {
@@ -117,6 +117,7 @@ def write_report(out: Path, corpus: Path, report, prepare_seconds: float, files:
             "continuations": evaluation["continuations"],
             "polyphony_real": evaluation["real"],
             "polyphony_generated": evaluation["generated"],
+            "realism": evaluation["realism"],
         },
     )
 

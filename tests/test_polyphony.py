@@ -248,3 +248,37 @@ def test_the_shipped_polyphonic_default_is_small_and_continues_chords(tmp_path):
     score = symusic.Score(str(tmp_path / "out" / item["midi"]))
     assert [t.name for t in score.tracks] == ["melody", "accompaniment"]
     assert (tmp_path / "out" / item["piano_roll"]).stat().st_size > 1000
+
+
+def test_a_midi_primer_is_continued_from_its_last_bars(tmp_path):
+    primer = _write(tmp_path / "primer.mid", _score(_piano_piece(3)))
+    net = PolyphonicTransformer(PolyphonicConfig(d_model=32, heads=2, transformer_layers=1))
+    net.eval()
+    (piece,) = generate_polyphonic(net, str(primer), 1, primer_bars=2, bars=4, seed=0)
+    kept = piece.start < piece.primer_steps
+    source = poly.extract_polyphony(read_score(primer)).piece
+    last_two = source.start >= 48  # bars 2-3 of the primer, now bars 1-2
+    assert piece.primer_steps == 96 and kept.sum() == last_two.sum()
+    assert np.array_equal(np.sort(piece.pitch[kept]), np.sort(source.pitch[last_two]))
+    assert piece.end <= 4 * 48
+
+
+def test_the_command_line_end_to_end(poly_corpus, tmp_path, capsys):
+    from tunesmith.cli import main
+
+    model = tmp_path / "model"
+    assert main(["--quiet", "melody", "train", str(poly_corpus), "-o", str(model), "--config", "polyphonic",
+                 "--steps", "2", "--batch-size", "2", "--eval-every", "1"]) == 0  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["--quiet", "melody", "generate", "--model", str(model), "--primer", "C4 E4 G4 | F4 A4 C5",
+                 "--bars", "3", "--meter", "3/4", "--seed", "1", "-o", str(out)]) == 0  # fmt: skip
+    generation = json.loads((out / "generation.json").read_text())
+    assert generation["model_kind"] == "polyphonic" and (out / "melody_01.mid").is_file()
+    score = symusic.Score(str(out / "melody_01.mid"))
+    assert score.time_signatures[0].numerator == 3 and len(score.tracks) == 2
+    report = tmp_path / "report"
+    assert main(["--quiet", "evaluate", "--model", str(model), "-n", "3", "-o", str(report)]) == 0
+    saved = json.loads((report / "report.json").read_text())
+    assert saved["likelihood"]["loss"] > 0 and saved["real"]["pieces"] >= 1
+    assert main(["--quiet", "melody", "generate", "--model", str(model), "--primer", "C4 | X9", "-o", str(out)]) == 1
+    assert "not a note name" in capsys.readouterr().err

@@ -95,6 +95,92 @@ def polyphony_statistics(pieces: list[poly.PolyPiece]) -> dict:
     }
 
 
+def piece_features(piece: poly.PolyPiece) -> np.ndarray:
+    """Key-invariant numbers a critic reads from one piece: the scalar statistics above, and histograms of melody
+    intervals (0-12+), notes sounding at once (1-8+), onset position within the beat (12 steps) and note lengths."""
+    stats = polyphony_statistics([piece])
+    if not stats.get("pieces"):
+        return np.zeros(len(FEATURE_NAMES))
+    melody = _line(piece, piece.part == 0, top=True)
+    sounding = _sounding(piece)
+
+    def hist(values, bins):
+        counts = np.bincount(np.clip(np.asarray(values, np.int64), 0, bins - 1), minlength=bins)[:bins].astype(float)
+        return counts / max(counts.sum(), 1.0)
+
+    scalars = [
+        stats["notes_at_once"],
+        stats["chord_vocabulary_per_100_onsets"],
+        stats["melody_motion"],
+        stats["bass_motion"],
+        stats["range"]["melody_span"],
+        stats["range"]["accompaniment_span"],
+        stats["onsets_per_bar"],
+        stats["notes_per_bar"],
+    ]
+    return np.concatenate(
+        [
+            scalars,
+            hist(np.abs(np.diff(melody)), 13),
+            hist(sounding[sounding > 0] - 1, 8),
+            hist(piece.start % poly.STEPS_PER_QUARTER, poly.STEPS_PER_QUARTER),
+            hist(poly.duration_bin(piece.duration), len(poly.DURATIONS)),
+        ]
+    )
+
+
+FEATURE_NAMES = (
+    ["notes_at_once", "chords_per_100_onsets", "melody_motion", "bass_motion", "melody_span", "accompaniment_span"]
+    + ["onsets_per_bar", "notes_per_bar"]
+    + [f"melody_interval_{i}" for i in range(13)]
+    + [f"sounding_{i + 1}" for i in range(8)]
+    + [f"onset_step_{i}" for i in range(poly.STEPS_PER_QUARTER)]
+    + [f"duration_{int(d)}" for d in poly.DURATIONS]
+)
+
+
+def realism(real: list[poly.PolyPiece], generated: list[poly.PolyPiece], seed: int = 0, folds: int = 5) -> dict:
+    """The realism classifier two-sample test of ``tunesmith.evaluate.realism``, adapted: its statistics critic
+    (gradient boosting) on ``piece_features``, 5-fold cross-validated with each real continuation and its generated
+    counterpart in the same fold; also real vs real (the real set split in halves), the noise floor. 0.5: cannot tell."""
+    from tunesmith.evaluate.realism import _cross_validate, _statistics_critic
+
+    pairs = [(r, g) for r, g in zip(real, generated) if len(r) and len(g)]
+    if len(pairs) < 2 * folds:
+        return {"skipped": f"{len(pairs)} pairs of continuations; the test needs at least {2 * folds}"}
+    name, fit_predict = _statistics_critic(seed)
+    x = np.stack([piece_features(p) for pair in pairs for p in pair])
+    labels = np.tile([0, 1], len(pairs))
+    groups = np.repeat(np.arange(len(pairs)), 2)
+    result = _cross_validate(fit_predict, x, labels, groups, folds, seed)
+    half = len(pairs) // 2
+    real_x = np.stack([piece_features(r) for r, _ in pairs[: 2 * half]])
+    floor = _cross_validate(fit_predict, real_x, np.repeat([0, 1], half), np.arange(2 * half), folds, seed)
+    return {
+        "critic": name,
+        "pairs": len(pairs),
+        **result,
+        "real_vs_real": {k: floor[k] for k in ("accuracy", "auc")},
+        "differences": _differences(x[labels == 0], x[labels == 1]),
+    }
+
+
+def _differences(x_real: np.ndarray, x_gen: np.ndarray, top: int = 6) -> list[dict]:
+    """The features whose means differ most between the sets, in pooled standard deviations."""
+    pooled = np.sqrt((x_real.var(0) + x_gen.var(0)) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(pooled > 0, (x_gen.mean(0) - x_real.mean(0)) / pooled, 0.0)
+    return [
+        {
+            "feature": FEATURE_NAMES[i],
+            "generated": float(x_gen[:, i].mean()),
+            "real": float(x_real[:, i].mean()),
+            "d": float(d[i]),
+        }
+        for i in np.argsort(-np.abs(d))[:top]
+    ]
+
+
 def bars_of(piece: poly.PolyPiece, first: int, count: int) -> poly.PolyPiece:
     """Bars ``first`` .. ``first + count - 1`` (from 0) of a piece, moved to start at 0 (notes cut at the edges)."""
     bars, meters_of_bars = poly.bar_lines(piece.meters, piece.end)
@@ -126,9 +212,10 @@ def evaluate_polyphonic(
     seed: int = 0,
     temperature: float = 1.0,
     top_p: float | None = 0.95,
+    realism_test: bool = True,
 ) -> dict:
     """Held-out likelihood of ``model`` on the eval split of ``corpus`` (default: the corpus it was trained on),
-    and the polyphony statistics of ``bars`` generated bars after the first ``primer_bars`` bars of up to ``pieces``
+    and the polyphony statistics of ``bars`` generated bars (fewer where a piece is shorter) after the first ``primer_bars`` bars of up to ``pieces``
     held-out pieces, beside those of the real bars that followed."""
     from tunesmith.core.errors import BadInputError
     from tunesmith.melody.polyphonic import PolyTokens, evaluate_tokens, generate_polyphonic, load_polyphonic_model
@@ -144,14 +231,16 @@ def evaluate_polyphonic(
     real, generated = [], []
     for i in range(min(pieces, len(held))):
         piece = poly.decode(held.piece(i))
-        if len(poly.bar_lines(piece.meters, piece.end)[0]) < primer_bars + bars:
+        # a shorter piece is compared on the bars it has (its real and generated continuation alike)
+        count = min(bars, len(poly.bar_lines(piece.meters, piece.end)[0]) - primer_bars)
+        if count < 1:
             continue
         primer = bars_of(piece, 0, primer_bars)
-        real.append(bars_of(piece, primer_bars, bars))
+        real.append(bars_of(piece, primer_bars, count))
         out = generate_polyphonic(
-            net, primer, 1, bars=primer_bars + bars, primer_bars=primer_bars, temperature=temperature, top_p=top_p, seed=seed + i
+            net, primer, 1, bars=primer_bars + count, primer_bars=primer_bars, temperature=temperature, top_p=top_p, seed=seed + i
         )[0]
-        generated.append(bars_of(out, primer_bars, bars))
+        generated.append(bars_of(out, primer_bars, count))
     return {
         "model": str(model),
         "corpus": str(corpus),
@@ -159,6 +248,7 @@ def evaluate_polyphonic(
         "continuations": {"primer_bars": primer_bars, "bars": bars, "temperature": temperature, "top_p": top_p},
         "real": polyphony_statistics(real),
         "generated": polyphony_statistics(generated),
+        "realism": realism(real, generated, seed) if realism_test else {"skipped": "not asked for"},
     }
 
 
