@@ -215,8 +215,9 @@ def evaluate_polyphonic(
     realism_test: bool = True,
 ) -> dict:
     """Held-out likelihood of ``model`` on the eval split of ``corpus`` (default: the corpus it was trained on),
-    and the polyphony statistics of ``bars`` generated bars (fewer where a piece is shorter) after the first ``primer_bars`` bars of up to ``pieces``
-    held-out pieces, beside those of the real bars that followed."""
+    the polyphony statistics of ``bars`` generated bars (fewer where a piece is shorter) after the first
+    ``primer_bars`` bars of up to ``pieces`` held-out pieces beside those of the real bars that followed, and the
+    realism test on those pairs."""
     from tunesmith.core.errors import BadInputError
     from tunesmith.melody.polyphonic import PolyTokens, evaluate_tokens, generate_polyphonic, load_polyphonic_model
 
