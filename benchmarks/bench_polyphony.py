@@ -71,6 +71,7 @@ def main() -> None:
     sample_s = time.perf_counter() - started
     emit(
         {
+            "benchmark": "polyphony",
             "machine": machine(),
             "prepare": {
                 "files": n_files,
