@@ -135,14 +135,24 @@ def given(options: dict, *names: str) -> dict:
             action="store_true",
             help="drop a track with two onsets on one step (Magenta's default) instead of keeping the highest note",
         ),
+        opt(
+            "--polyphonic",
+            action="store_true",
+            help="keep every pitched note of every part (for --config polyphonic) instead of one melody per track",
+        ),
+        opt("--parts", type=int, choices=(1, 2), help="with --polyphonic: 2 = melody + accompaniment (default), 1 = one part"),
     ],
 )
 def _prepare(o: dict, progress: bool) -> None:
     from tunesmith.data.corpus import prepare_corpus
     from tunesmith.music.midi import ExtractionSettings
+    from tunesmith.music.polyphony import PolyphonySettings
 
-    settings = ExtractionSettings(**given(o, "min_bars", "max_steps", "min_unique_pitches", "gap_bars"))
-    if o.get("discard_polyphonic"):
+    if o.get("polyphonic"):
+        settings = PolyphonySettings(**given(o, "parts", "min_bars"))
+    else:
+        settings = ExtractionSettings(**given(o, "min_bars", "max_steps", "min_unique_pitches", "gap_bars"))
+    if o.get("discard_polyphonic") and not o.get("polyphonic"):
         settings.ignore_polyphonic_notes = False
     run_options = given(o, "eval_ratio", "workers", "engine", "ray_address", "fresh", "force")
     report = prepare_corpus(o["source"], o["out_dir"], settings=settings, progress=progress, **run_options)
@@ -231,12 +241,36 @@ def _melody_generate(o: dict, progress: bool) -> None:
 
     _threads(o)
     model, out_dir = o.pop("model"), o.pop("out_dir")
+    from tunesmith.melody.polyphonic import is_polyphonic_model
+
+    if is_polyphonic_model(model):
+        _polyphonic_generate(model, out_dir, o)
+        return
     report = generate_to_dir(model, o.pop("primer", None), out_dir, **o)
     for item in report["outputs"]:
         likelihood = f", log-likelihood {item['log_likelihood']:.1f}" if "log_likelihood" in item else ""
         print(f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, {item['bars']:g} bars in {report['meter']}{likelihood}")
         if item.get("chords") or item.get("chords_error"):
             print(f"  chords: {' '.join(item['chords'])}" if item.get("chords") else f"  no chords: {item['chords_error']}")
+    print(f"Settings in {out_dir}/generation.json")
+
+
+def _polyphonic_generate(model: str, out_dir: str, o: dict) -> None:
+    from tunesmith.outputs.polyphony import polyphonic_to_dir
+
+    names = ("n", "bars", "primer_bars", "temperature", "top_p", "key", "meter", "qpm", "seed", "force", "soundfont")
+    settings = {k: v for k, v in given(o, *names).items() if v is not None}
+    unused = sorted(k for k in ("steps", "top_k", "beam_size", "over_chords", "video", "formats", "chords") if o.get(k))
+    if unused:
+        print(f"note: the polyphonic model does not use {', '.join(unused)}")
+    if o.get("programs"):
+        settings["programs"] = tuple(int(x) for x in str(o["programs"]).split(","))
+    report = polyphonic_to_dir(model, o.get("primer"), out_dir, render=True, plot=True, **settings)
+    for item in report["outputs"]:
+        melody, accompaniment = item["notes_per_part"][:2]
+        wav = f", {item['wav']}" if "wav" in item else f" (no WAV: {item.get('wav_error')})"
+        print(f"{out_dir}/{item['midi']}: {item['notes']} notes ({melody} melody, {accompaniment} accompaniment), "
+              f"{item['bars']} bars{wav}, {item['piano_roll']}")  # fmt: skip
     print(f"Settings in {out_dir}/generation.json")
 
 
@@ -703,6 +737,16 @@ def _evaluate(o: dict, progress: bool) -> None:
         print(f"Report: {out_dir}/audio_report.json")
         return
     o.pop("seed_clip", None), o.pop("seconds", None)
+    from tunesmith.melody.polyphonic import is_polyphonic_model
+
+    if is_polyphonic_model(o["model"]):
+        from tunesmith.evaluate.polyphony import polyphonic_report
+
+        report = polyphonic_report(o["model"], out_dir, o.get("data"), pieces=o.get("n") or 20, seed=o.get("seed") or 0,
+                                   force=o.get("force", False))  # fmt: skip
+        print(json.dumps({k: report[k] for k in ("likelihood", "real", "generated")}, indent=2))
+        print(f"Report: {out_dir}/report.json")
+        return
     report = evaluate_model(o.pop("model"), o.pop("out_dir"), progress=progress, **o)
     print(json.dumps(report["likelihood"], indent=2))
     real = report.get("realism")

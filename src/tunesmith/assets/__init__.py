@@ -14,6 +14,7 @@ BUNDLED = {
     "default": MODELS / "melody-default",  # the melody model; resolve_model_dir(kind="audio") maps it to audio-default
     "melody-default": MODELS / "melody-default",
     "audio-default": MODELS / "audio-default",
+    "polyphonic-default": MODELS / "polyphonic-default",  # scripts/train_polyphonic_default.py (Bach chorales)
 }
 
 

@@ -148,6 +148,8 @@ def folder_kind(folder: str | os.PathLike) -> str | None:
     if config.is_file():
         data = _read_json(config)
         kind = data.get("kind") if isinstance(data, dict) else None
+        if kind == "polyphonic":  # the polyphonic model (melody/polyphonic.py) keeps a melody model's files
+            return MELODY_MODEL.name
         return f"{kind} model" if kind in ("melody", "audio") else None
     generation = folder / "generation.json"
     if generation.is_file():

@@ -29,12 +29,19 @@ from tunesmith.data.engines import open_engine
 from tunesmith.data.partstore import PartStore, content_key
 from tunesmith.music.meter import meter_name, meter_of_steps, meter_steps
 from tunesmith.music.midi import MIDI_SUFFIXES, SCORE_SUFFIXES, ExtractionSettings, extract_melodies, read_score
+from tunesmith.music.polyphony import NOTE0, PITCHES, PolyphonySettings, encode, extract_polyphony
 
 CORPUS_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
 SPLITS = ("train", "eval")
 # Bump when extraction code changes what a file yields: results stored in parts/ by older code are then redone.
 EXTRACTION_VERSION = 3  # 2: ABC chord symbols are no longer extracted as melodies; 3: no empty bar after a last note
 READ_OK = (None, "polyphonic", "too_short", "too_few_pitches", "no_melody", "drums_only", "no_notes")
+POLYPHONIC = "polyphonic"  # corpus.json "encoding" of a corpus of polyphonic token streams (music/polyphony.py)
+
+
+def event_dtype(events: list[np.ndarray]):
+    """int8 for melodies (Magenta events fit), int16 for polyphonic tokens (a vocabulary of ~270)."""
+    return np.int16 if any(e.dtype == np.int16 for e in events) else np.int8
 
 
 @dataclass
@@ -73,13 +80,16 @@ def split_of(relative_path: str, eval_ratio: float) -> str:
     return "eval" if int.from_bytes(digest[:4], "big") / 2**32 < eval_ratio else "train"
 
 
-def process_file(path: str, settings: ExtractionSettings) -> FileResult:
-    """Read one file and extract its melodies; never raises for bad files, it reports them."""
+def process_file(path: str, settings: ExtractionSettings | PolyphonySettings) -> FileResult:
+    """Read one file and extract its melodies (or, with ``PolyphonySettings``, its polyphonic token stream);
+    never raises for bad files, it reports them."""
     result = FileResult(path)
     if _broken_link(Path(path)):
         result.skip_reason, result.detail = "unreadable", f"a broken link (to {os.readlink(path)})"
         return result
     if path.lower().endswith(".abc"):
+        if isinstance(settings, PolyphonySettings):
+            return _process_abc_polyphonic(result, settings)
         return _process_abc(result, settings)
     try:
         score = read_score(path)
@@ -93,6 +103,8 @@ def process_file(path: str, settings: ExtractionSettings) -> FileResult:
     except Exception as exc:  # any parser failure is a corrupt file, never a crash of the batch
         result.skip_reason, result.detail = "corrupt", f"{type(exc).__name__}: {exc}"
         return result
+    if isinstance(settings, PolyphonySettings):
+        return _add_polyphony(result, score, settings)
     pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
     if not pitched:
         has_drums = any(t.is_drum and len(t.notes) for t in score.tracks)
@@ -147,6 +159,50 @@ def _process_abc(result: FileResult, settings: ExtractionSettings) -> FileResult
     return result
 
 
+def _add_polyphony(result: FileResult, score, settings: PolyphonySettings, tune_id: str = "") -> FileResult:
+    """One score's polyphonic token stream into ``result`` (or the reason there is none)."""
+    try:
+        extraction = extract_polyphony(score, settings)
+    except Exception as exc:  # a score the extraction cannot place is a corrupt file, never a crash of the batch
+        result.skip_reason, result.detail = "corrupt", f"{type(exc).__name__}: {exc}"
+        return result
+    for k, v in extraction.stats.items():
+        result.stats[k] = result.stats.get(k, 0) + v
+    if extraction.piece is None:
+        if not result.events:
+            result.skip_reason, result.detail = extraction.skip_reason, extraction.detail
+        return result
+    tokens = encode(extraction.piece, settings.parts)
+    if tokens.size > settings.max_tokens:
+        result.stats["pieces_cut"] = result.stats.get("pieces_cut", 0) + 1
+        tokens = tokens[: settings.max_tokens]
+    result.events.append(tokens)
+    meter = extraction.piece.meters[0][1]
+    from tunesmith.music.meter import meter_steps as _steps
+
+    bar, beat = _steps(meter, settings.steps_per_quarter)
+    result.steps_per_bar.append(bar)
+    result.steps_per_beat.append(beat)
+    result.tune_ids.append(tune_id)
+    result.skip_reason = None
+    return result
+
+
+def _process_abc_polyphonic(result: FileResult, settings: PolyphonySettings) -> FileResult:
+    from tunesmith.music.midi import read_abc_tunes
+
+    try:
+        tunes = read_abc_tunes(result.path)
+    except OSError as exc:
+        result.skip_reason, result.detail = "corrupt", str(exc)
+        return result
+    for tune_id, score in tunes:
+        _add_polyphony(result, score, settings, tune_id)
+    if not tunes:
+        result.skip_reason, result.detail = "no_notes", "no parsable ABC tune (X: header) found"
+    return result
+
+
 def _process_chunk(paths: list[str], settings: ExtractionSettings) -> list[FileResult]:
     """One task's work: a few dozen files, so task overhead (pickling, Ray scheduling) stays small."""
     return [process_file(p, settings) for p in paths]
@@ -180,7 +236,7 @@ class ShardWriter:
         lengths = np.array([e.size for e in self.events], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         for suffix, array in (
-            ("events", np.concatenate(self.events).astype(np.int8)),
+            ("events", np.concatenate(self.events).astype(event_dtype(self.events))),
             ("offsets", offsets),
             ("steps_per_bar", np.asarray(self.steps_per_bar, dtype=np.int16)),
             ("steps_per_beat", np.asarray(self.steps_per_beat, dtype=np.int16)),
@@ -213,16 +269,21 @@ class PrepareReport:
     files_reused: int = 0  # content already processed (an earlier run, or a duplicate file): not read again
     engine: str = "process"
     meters: dict = field(default_factory=dict)  # melodies per time signature, most common first ("6/8": 43)
+    encoding: str = "melody"  # "melody": Magenta events; "polyphonic": tokens of tunesmith.music.polyphony
+
+    @property
+    def what(self) -> str:
+        return "pieces" if self.encoding == POLYPHONIC else "melodies"
 
     def summary(self) -> str:
         lines = [
             f"Read {self.files_read} of {self.files_found} files in {self.seconds:.1f} s "
             f"({self.files_found / max(self.seconds, 1e-9):.0f} files/s).",
-            f"Melodies: {self.melodies['train']} train, {self.melodies['eval']} eval "
+            f"{self.what.capitalize()}: {self.melodies['train']} train, {self.melodies['eval']} eval "
             f"({self.steps['train'] + self.steps['eval']:,} steps) from {self.files_with_melodies} files.",
         ]
         if self.meters:
-            lines.append("Meters: " + ", ".join(f"{name} {count}" for name, count in self.meters.items()) + " melodies.")
+            lines.append("Meters: " + ", ".join(f"{name} {count}" for name, count in self.meters.items()) + f" {self.what}.")
         if self.files_reused:
             lines.append(
                 f"Processed {self.files_processed} files; {self.files_reused} needed no work "
@@ -243,7 +304,7 @@ def prepare_corpus(
     *,
     eval_ratio: float = 0.1,
     workers: int | None = None,
-    settings: ExtractionSettings | None = None,
+    settings: ExtractionSettings | PolyphonySettings | None = None,
     progress: bool = True,
     files: Iterable[Path] | None = None,
     engine: str = "process",
@@ -304,7 +365,8 @@ def prepare_corpus(
         shutil.rmtree(staging, ignore_errors=True)  # an unfinished last stage of a killed run
         staging.mkdir()
         try:
-            report = _write_corpus(staging, entries, store, eval_ratio, settings.steps_per_quarter)
+            polyphonic = isinstance(settings, PolyphonySettings)
+            report = _write_corpus(staging, entries, store, eval_ratio, settings.steps_per_quarter, polyphonic)
             report.update(
                 settings=asdict(settings),
                 eval_ratio=eval_ratio,
@@ -312,6 +374,7 @@ def prepare_corpus(
                 files_processed=processed,
                 files_reused=len(paths) - processed,
                 engine=engine,
+                encoding=POLYPHONIC if polyphonic else "melody",
             )
             report = PrepareReport(out_dir=str(out_dir), **report)
             write_json(staging / "corpus.json", {"kind": CORPUS.name, **asdict(report)})  # the marker of our corpus
@@ -326,7 +389,8 @@ def prepare_corpus(
             raise
         _commit_corpus(staging, out_dir)
     if report.melodies["train"] + report.melodies["eval"] == 0:
-        raise CorpusError(f"{source}: extracted 0 melodies from {len(paths)} files.\n{report.summary()}")
+        what = "polyphonic pieces" if report.encoding == POLYPHONIC else "melodies"
+        raise CorpusError(f"{source}: extracted 0 {what} from {len(paths)} files.\n{report.summary()}")
     return report
 
 
@@ -404,7 +468,12 @@ def _process_new_files(
 
 
 def _write_corpus(
-    out_dir: Path, entries: list[tuple[str, str]], store: PartStore, eval_ratio: float, store_steps_per_quarter: int = 4
+    out_dir: Path,
+    entries: list[tuple[str, str]],
+    store: PartStore,
+    eval_ratio: float,
+    store_steps_per_quarter: int = 4,
+    polyphonic: bool = False,
 ) -> dict:
     """Build the train/eval shards in ``out_dir`` (the staging folder) from the stored results, in path order;
     returns the report's counts."""
@@ -428,7 +497,11 @@ def _write_corpus(
             name = f"{rel}#X{tune}" if tune else rel
             writers[split_of(name, eval_ratio)].add(events, spb, name, beat)
             meters[meter_name(meter_of_steps(spb, beat, spq))] += 1
-            pitch_hist += np.bincount(events[events >= 0].astype(np.int64), minlength=128)
+            if polyphonic:
+                notes = events[events >= NOTE0].astype(np.int64) - NOTE0
+                pitch_hist += np.bincount(notes % PITCHES + 21, minlength=128)[:128]
+            else:
+                pitch_hist += np.bincount(events[events >= 0].astype(np.int64), minlength=128)
     for writer in writers.values():
         writer.flush()
     return {

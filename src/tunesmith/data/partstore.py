@@ -137,7 +137,7 @@ class PartStore:
             first += len(melody_events)
         lengths = np.array([e.size for e in events], dtype=np.int64)
         arrays = {
-            "events": np.concatenate(events).astype(np.int8) if events else np.zeros(0, np.int8),
+            "events": np.concatenate(events) if events else np.zeros(0, np.int8),  # int8 melodies, int16 polyphony
             "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             "steps_per_bar": np.asarray(spb, dtype=np.int16),
             "steps_per_beat": np.asarray(beat, dtype=np.int16),

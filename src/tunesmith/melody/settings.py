@@ -69,7 +69,9 @@ class MelodyTraining:
     default to None here override that config's value)."""
 
     config: str = setting(  # the transformer learns most per minute of training; the RNNs are Magenta's
-        "transformer", help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn"
+        "transformer",
+        help="transformer (best per minute of training) | basic_rnn | lookback_rnn | attention_rnn | "
+        "polyphonic (every part, from `prepare --polyphonic`)",
     )
     init_from: str | None = setting(
         None,

@@ -163,6 +163,15 @@ def evaluate_tokens(model, encoding, tokens: TokenSet, max_steps: int | None, de
     }
 
 
+def _corpus_encoding(corpus_dir: Path) -> str:
+    import json
+
+    try:
+        return json.loads((Path(corpus_dir) / "corpus.json").read_text()).get("encoding", "melody")
+    except (OSError, ValueError):
+        return "melody"
+
+
 def warm_start(module: torch.nn.Module, model_dir: str | os.PathLike) -> list[str]:
     """Copy another model's weights into ``module`` where names match; returns the names it widened.
 
@@ -249,8 +258,34 @@ def train_melody_model(
     (``DEFAULT_TRAIN_STEPS``, the same for the CLI and the web studio). Defaults and bounds: ``MelodyTraining``.
     """
     from tunesmith.core import checkpoint
-    from tunesmith.data.corpus import prepare_corpus
+    from tunesmith.data.corpus import POLYPHONIC, prepare_corpus
+    from tunesmith.melody.polyphonic import PolyphonicConfig, train_polyphonic_model
 
+    if config == "polyphonic" or isinstance(config, PolyphonicConfig):  # the polyphonic Transformer (melody/polyphonic.py)
+        if init_from is not None:
+            raise TrainingError("--init-from is not supported for the polyphonic config yet; train it from scratch")
+        return train_polyphonic_model(
+            data,
+            model_dir,
+            config if isinstance(config, PolyphonicConfig) else None,
+            steps=steps,
+            epochs=epochs,
+            seed=seed,
+            resume=resume,
+            eval_every=eval_every,
+            checkpoint_every=checkpoint_every,
+            progress=progress,
+            device=device,
+            threads=threads,
+            max_seconds=max_seconds,
+            stop_event=stop_event,
+            on_log=on_log,
+            force=force,
+            keep_best=keep_best,
+            patience=patience,
+            workers=workers,
+            **overrides,
+        )
     # nonsense numbers (batch_size=0, learning_rate=-1, steps=0) are refused before the model folder is made
     if init_from is not None and (config is None or isinstance(config, str)):
         config = _saved_config(init_from)  # a fine-tuned model has the shape of the one it starts from
@@ -292,6 +327,11 @@ def train_melody_model(
                     print(report.summary())
             if world > 1:
                 torch.distributed.barrier()
+        if _corpus_encoding(corpus_dir) == POLYPHONIC:
+            raise TrainingError(
+                f"{corpus_dir}: prepared with --polyphonic; train it with --config polyphonic, or prepare the "
+                "source again without --polyphonic for a melody model"
+            )
         encoding = cfg.melody_encoding
         train = load_tokens(corpus_dir, "train", encoding, cfg.steps_per_quarter)
         eval_set = load_tokens(corpus_dir, "eval", encoding, cfg.steps_per_quarter)
