@@ -341,26 +341,16 @@ def _melody_vary(o: dict, progress: bool) -> None:
 
 
 def _edit(edit: str, o: dict) -> None:
+    from tunesmith.melody.edit import format_bars
     from tunesmith.outputs.compose import edit_to_dir
 
     _threads(o)
     model, tune, out_dir = o.pop("model"), o.pop("tune"), o.pop("out_dir")
     report = edit_to_dir(edit, model, tune, out_dir, o.pop("n", 4), **o)
     for item in report["outputs"]:
-        done = f"bars {_bar_list(item['infilled'])} rewritten" if item.get("infilled") else ""
+        done = f"bars {format_bars(item['infilled'])} rewritten" if item.get("infilled") else ""
         print(f"{out_dir}/{item['files']['midi']}: {item['notes']} notes, {item['bars']:g} bars in {report['meter']}; {done}")
     print(f"Settings in {out_dir}/generation.json")
-
-
-def _bar_list(bars: list[int]) -> str:
-    """``[3, 7, 8]`` -> ``"3, 7-8"``."""
-    spans: list[list[int]] = []
-    for b in bars:
-        if spans and spans[-1][1] == b - 1:
-            spans[-1][1] = b
-        else:
-            spans.append([b, b])
-    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
 # --- hear and see --------------------------------------------------------------------------------

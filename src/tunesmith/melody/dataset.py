@@ -131,16 +131,27 @@ def window_batch(
     labels = torch.zeros(len(indices), window, dtype=torch.int64)
     mask = torch.zeros(len(indices), window, dtype=torch.bool)
     for row, i in enumerate(indices):
-        melody = tokens.melody(int(i))
-        meter = tokens.meter([int(i)]) if encoding.meter_aware else None
-        context = 2 * int(meter[0][0]) if meter is not None and encoding.lookbacks else max(encoding.lookbacks, default=0)
-        start = int(rng.integers(0, max(len(melody) - window - 1, 0) + 1))
-        begin = max(start - context, 0)
-        piece = torch.from_numpy(melody[begin : start + window + 1].astype(np.int64)).unsqueeze(0)
-        skip = start - begin
-        x = encoding.inputs(piece[:, :-1], offset=begin, meter=meter)[0, skip:]
-        y = encoding.labels(piece, meter=meter)[0, 1 + skip :]
+        piece, begin, start, meter = window_piece(tokens, int(i), encoding, window, rng)
+        x, y = window_pairs(encoding, piece, begin, start, meter)
         inputs[row, : len(y)] = x
         labels[row, : len(y)] = y
         mask[row, : len(y)] = True
     return inputs, labels, mask
+
+
+def window_piece(tokens: TokenSet, i: int, encoding: MelodyEncoding, window: int, rng: np.random.Generator):
+    """A random window of melody ``i`` with the bars before it that its lookback features read: ``(piece [T] event
+    indices, begin, start, meter)``, ``begin``/``start`` the absolute positions of the piece and of the window."""
+    melody = tokens.melody(i)
+    meter = tokens.meter([i]) if encoding.meter_aware else None
+    context = 2 * int(meter[0][0]) if meter is not None and encoding.lookbacks else max(encoding.lookbacks, default=0)
+    start = int(rng.integers(0, max(len(melody) - window - 1, 0) + 1))
+    begin = max(start - context, 0)
+    return torch.from_numpy(melody[begin : start + window + 1].astype(np.int64)), begin, start, meter
+
+
+def window_pairs(encoding: MelodyEncoding, piece: torch.Tensor, begin: int, start: int, meter):
+    """Inputs ``[W, F]`` and labels ``[W]`` of the window's pairs, in order (what the whole melody would give them)."""
+    skip = start - begin
+    x = encoding.inputs(piece[None, :-1], offset=begin, meter=meter)[0, skip:]
+    return x, encoding.labels(piece[None], meter=meter)[0, 1 + skip :]

@@ -109,6 +109,17 @@ def is_chord_file(chords) -> bool:
     return isinstance(chords, str) and "\n" not in chords and Path(chords.strip()).suffix.lower() in CHORD_FILE_SUFFIXES
 
 
+def format_bars(bars: list[int]) -> str:
+    """``[3, 7, 8]`` (1-based bars) -> ``"3, 7-8"``: the inverse of ``parse_bars``, for messages and displays."""
+    spans: list[list[int]] = []
+    for b in bars:
+        if spans and spans[-1][1] == b - 1:
+            spans[-1][1] = b
+        else:
+            spans.append([b, b])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+
+
 def chord_spans(chords, melody_or_meter, steps_per_quarter: int = 4) -> list[ChordSpan]:
     """Chord spans from text (``parse_chord_progression``), from a file (``music.export.load_chords``: an ABC or
     MusicXML file's chord symbols, a MIDI file's chord or accompaniment track; its meter must be the tune's), or

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tunesmith.melody.dataset import window_pairs, window_piece
 from tunesmith.melody.encoding import NUM_SPECIAL, MelodyEncoding
 from tunesmith.music.melody import NO_EVENT
 
@@ -126,18 +127,11 @@ def fim_window_batch(tokens, indices, enc: MelodyEncoding, window: int, rng: np.
     segments = torch.zeros(batch, window, dtype=torch.int64)
     ahead = torch.zeros(batch, window, 2 * enc.num_events)
     for row, i in enumerate(indices):
-        melody = tokens.melody(int(i))
-        meter = tokens.meter([int(i)]) if enc.meter_aware else None
-        spb = int(meter[0][0]) if meter is not None else enc.steps_per_bar
-        context = 2 * spb if enc.lookbacks else 0
-        start = int(rng.integers(0, max(len(melody) - window - 1, 0) + 1))
-        begin = max(start - context, 0)
-        piece = torch.from_numpy(melody[begin : start + window + 1].astype(np.int64))
+        piece, begin, start, meter = window_piece(tokens, int(i), enc, window, rng)
         pairs = piece.numel() - 1 - (start - begin)
-        middle = choose_middle(rng, start, pairs, spb) if rng.random() < share else None
+        middle = choose_middle(rng, start, pairs, _bar(enc, meter)) if rng.random() < share else None
         if middle is None:
-            x = enc.inputs(piece[None, :-1], offset=begin, meter=meter)[0, start - begin :]
-            y = enc.labels(piece[None], meter=meter)[0, 1 + start - begin :]
+            x, y = window_pairs(enc, piece, begin, start, meter)
             inputs[row, :pairs], labels[row, :pairs], mask[row, :pairs] = x, y, True
             positions[row, :pairs] = torch.arange(start, start + pairs)
             continue
@@ -174,24 +168,24 @@ def _forward(model, p: dict[str, torch.Tensor]) -> torch.Tensor:
     return logits.float()
 
 
+def _frame(model, tunes: torch.Tensor, lo: int, hi: int, stop: int, meter) -> tuple[list[dict], int]:
+    """The presentation of each row of ``tunes`` ``[N, T]`` around the middle ``[lo, hi)`` (the right side known up to
+    ``stop``), and how many of its pairs come before the middle's."""
+    enc = model.encoding
+    left, right = _context_sizes(model.config, lo, hi, stop)
+    begin = max(lo - 1 - left - 2 * (meter[0] if meter is not None else enc.steps_per_bar), 0)  # + lookback context
+    rows = enc.meter_tensors(1, meter)
+    built = [presentation(enc, row[begin:stop], lo - begin, hi - begin, left, right, rows, offset=begin) for row in tunes]
+    return built, left + right
+
+
 def middle_log_likelihood(model, seq: torch.Tensor, lo: int, hi: int, stop: int | None = None, meter=None) -> float:
     """log p(events ``[lo, hi)`` | the events before and after them) of a FIM-trained model (nats)."""
-    enc, cfg = model.encoding, model.config
-    stop = seq.numel() if stop is None else stop
-    left, right = _context_sizes(cfg, lo, hi, stop)
-    context = 2 * (meter[0] if meter is not None else enc.steps_per_bar)
-    begin = max(lo - 1 - left - context, 0)
-    p = presentation(enc, seq[begin:stop], lo - begin, hi - begin, left, right, _meter_rows(meter, 1), offset=begin)
+    (p,), _ = _frame(model, seq.unsqueeze(0), lo, hi, seq.numel() if stop is None else stop, meter)
     with torch.inference_mode():
         logp = torch.log_softmax(_forward(model, {k: v.unsqueeze(0) for k, v in p.items()})[0], -1)
     middle = p["segments"] == MIDDLE
     return float(logp[middle].gather(1, p["labels"][middle].unsqueeze(1)).sum())
-
-
-def _meter_rows(meter, rows: int):
-    if meter is None:
-        return None
-    return torch.full((rows,), int(meter[0])), torch.full((rows,), int(meter[1]))
 
 
 def sample_middles(
@@ -201,18 +195,14 @@ def sample_middles(
     per-step event log-probability biases ``[hi - lo, events]`` (key mask, chords) or None. Returns ``[N, hi - lo]``."""
     from tunesmith.melody.generate import _top_k_top_p, class_values
 
-    enc, cfg = model.encoding, model.config
+    enc = model.encoding
     rows = tunes.shape[0]
-    left, right = _context_sizes(cfg, lo, hi, stop)
     context = 2 * (meter[0] if meter is not None else enc.steps_per_bar)
-    begin = max(lo - 1 - left - context, 0)
-    m = _meter_rows(meter, 1)
-    built = [presentation(enc, tunes[r, begin:stop], lo - begin, hi - begin, left, right, m, offset=begin) for r in range(rows)]
-    fixed = left + right  # the presented pairs known before sampling: prefix and suffix
+    built, fixed = _frame(model, tunes, lo, hi, stop, meter)  # fixed: the pairs known before sampling
     base = {k: torch.stack([b[k][:fixed] for b in built]) for k in ("inputs", "positions", "segments", "ahead")}
     ahead = torch.stack([b["ahead"][fixed:] for b in built])  # depends on the right side only: known before sampling
     history = tunes[:, :lo].clone()
-    mr = _meter_rows(meter, rows)
+    mr = enc.meter_tensors(rows, meter)
     new_inputs, new_pos = [], []
     for t in range(hi - lo):
         q = lo - 1 + t  # the pair whose input is the last known event, predicting event lo + t

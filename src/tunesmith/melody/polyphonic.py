@@ -285,10 +285,8 @@ def train_polyphonic_model(
                 f"{corpus_dir}: a melody corpus; the polyphonic model needs one prepared with "
                 f"`tunesmith prepare SOURCE -o CORPUS --polyphonic`"
             )
-        if info.get("settings", {}).get("parts", 2) > cfg.parts:
-            pass  # tokens of part 1 would be out of the vocabulary: they are folded below
         train, eval_set = PolyTokens(corpus_dir, "train"), PolyTokens(corpus_dir, "eval")
-        if cfg.parts == 1:
+        if cfg.parts == 1:  # a 2-part corpus for a 1-part model: its part-1 notes are folded into part 0
             for split in (train, eval_set):
                 split.tokens = _fold_parts(split.tokens)
         if len(train) == 0:

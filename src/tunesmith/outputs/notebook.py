@@ -59,8 +59,10 @@ def melody_html(melody) -> str:
     parts = [f"<div class='tunesmith-melody'><p><b>{html.escape(melody.summary())}</b></p>"]
     chords = melody.meta.get("chords")  # chords it was written over (melody.edit): heard and shown with it
     said = []
-    if melody.meta.get("infilled"):
-        said.append(f"bars {_bar_spans(melody.meta['infilled'])} rewritten")
+    if melody.meta.get("infilled"):  # only an edit (melody.edit, torch already loaded) writes this
+        from tunesmith.melody.edit import format_bars
+
+        said.append(f"bars {format_bars(melody.meta['infilled'])} rewritten")
     if chords:
         said.append("chords: " + " ".join(c.symbol for c in chords))
     if said:
@@ -76,17 +78,6 @@ def melody_html(melody) -> str:
         parts.append(_score_svg(melody))
     parts.append("</div>")
     return "".join(parts)
-
-
-def _bar_spans(bars: list[int]) -> str:
-    """``[3, 4, 7]`` -> ``"3-4, 7"``."""
-    spans: list[list[int]] = []
-    for b in bars:
-        if spans and spans[-1][1] == b - 1:
-            spans[-1][1] = b
-        else:
-            spans.append([b, b])
-    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
 
 
 def _score_svg(melody) -> str:
