@@ -11,6 +11,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -597,9 +598,10 @@ def _edit(client, **body) -> dict:
 
 
 def _bar_notes(roll: dict, bars: set[int]) -> list:
-    """The notes that start in the given bars (1-based) of a roll the Edit tab draws."""
+    """The notes that start in the given bars (1-based) of a roll the Edit tab draws, cut at their bar's end: what
+    those bars play (the first rewritten step may hold the last kept note on, which is no change to its bar)."""
     spb = roll["steps_per_bar"]
-    return [n for n in roll["notes"] if n[1] // spb + 1 in bars]
+    return [[p, s, min(e, (s // spb + 1) * spb)] for p, s, e in roll["notes"] if s // spb + 1 in bars]
 
 
 def test_edit_rewrites_chosen_bars_of_an_uploaded_tune(client):
@@ -653,6 +655,128 @@ def test_edit_over_the_chords_of_an_uploaded_song(client):
             assert out["chords"] == progression and out["roll"]["chords"] == progression
             assert symusic.Score.from_midi(client.get(out["urls"]["midi"]).content).tracks[-1].name == "chords"
     assert rewritten["tune"] == "song.mid" and new["tune"] is None  # over chords: a new melody, not the song's
+
+
+# An 8-bar reel in G, one chord symbol a bar: ABC's eighth notes (L:1/8) are 2 steps at 4 steps per quarter.
+REEL_CHORDS = ["G", "C", "G", "D", "G", "C", "D", "G"]
+REEL_BARS = ["GABc dBGB", "cdec dBAG", "GABc dBGB", "ABcA G4", "gfed edBd", "cdec dBAG", "ABcd efge", "dBAG G4"]
+ABC_PITCHES = {"G": 67, "A": 69, "B": 71, "c": 72, "d": 74, "e": 76, "f": 78, "g": 79}  # f is F sharp in K:G
+
+
+def _reel_abc() -> bytes:
+    body = "|".join(f'"{c}"{bar}' for c, bar in zip(REEL_CHORDS, REEL_BARS))
+    return f"X:1\nT:Studio Reel\nM:4/4\nL:1/8\nQ:1/4=120\nK:G\n|{body}|]\n".encode()
+
+
+def _reel_notes() -> list[list[int]]:
+    """The reel's notes as the Edit tab draws them, [pitch, start, end] in steps, counted from the ABC text itself."""
+    notes, t = [], 0
+    for bar in REEL_BARS:
+        for letter, length in re.findall(r"([A-Ga-g])(\d*)", bar):
+            steps = 2 * int(length or 1)
+            notes.append([ABC_PITCHES[letter], t, t + steps])
+            t += steps
+    return notes
+
+
+def _musicxml(fmt: str, pitches: list[int], chords: list[str]) -> bytes:
+    """A MusicXML (``musicxml``) or compressed MusicXML (``mxl``) tune written by music21: a quarter note per pitch in
+    4/4, a chord symbol (<harmony>) on each bar's downbeat."""
+    from tempfile import TemporaryDirectory
+
+    from music21 import harmony, key, meter, note, stream
+
+    part = stream.Part()
+    for bar, symbol in enumerate(chords):
+        measure = stream.Measure(number=bar + 1)
+        if bar == 0:
+            measure.append([meter.TimeSignature("4/4"), key.Key("C")])
+        measure.insert(0, harmony.ChordSymbol(symbol))
+        for p in pitches[4 * bar : 4 * bar + 4]:
+            measure.append(note.Note(p, quarterLength=1))
+        part.append(measure)
+    with TemporaryDirectory() as tmp:
+        path = stream.Score([part]).write(fmt, fp=Path(tmp) / f"tune.{fmt}")
+        return Path(path).read_bytes()
+
+
+def test_edit_an_abc_tune_with_its_own_chords(client):
+    """An ABC reel: uploaded as a tune (kept as .abc, even under another name), drawn note for note, bars rewritten
+    over its own chord symbols with every other bar kept, a new melody over those chords, and the same file as a
+    Generate primer."""
+    reel, expected = _reel_abc(), _reel_notes()
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("reel.abc", reel)}).json()
+    assert upload["kind"] == "score" and upload["format"] == "abc" and upload["notes"] == len(expected)
+    stored = client.app.state.studio.uploads / upload["id"]
+    assert (stored / "reel.abc").read_bytes() == reel  # the ABC reader goes by the suffix
+    renamed = client.post("/api/uploads?purpose=tune", files={"file": ("reel.txt", reel)}).json()
+    assert renamed["format"] == "abc" and renamed["path"] == "reel.abc"  # told by its X: and K: fields
+    drawn = client.get(f"/api/edit/tune?upload={upload['id']}&model=tiny").json()
+    assert drawn["name"] == "reel.abc" and drawn["bars"] == 8 and drawn["steps_per_bar"] == 16
+    assert drawn["notes"] == expected
+    result = _edit(client, edit="infill", tune_upload=upload["id"], bars="3-4", own_chords=True, seed=1)
+    assert result["tune"] == "reel.abc" and result["tune_roll"]["notes"] == expected
+    kept = set(range(1, 9)) - {3, 4}
+    for out in result["outputs"]:
+        assert out["infilled"] == [3, 4] and out["chords"] == REEL_CHORDS and out["roll"]["chords"] == REEL_CHORDS
+        assert _bar_notes(out["roll"], kept) == _bar_notes({"notes": expected, "steps_per_bar": 16}, kept)
+        assert symusic.Score.from_midi(client.get(out["urls"]["midi"]).content).tracks[-1].name == "chords"
+    over = _edit(client, edit="over-chords", tune_upload=upload["id"], own_chords=True, seed=2)
+    assert over["tune"] is None
+    for out in over["outputs"]:
+        assert out["chords"] == REEL_CHORDS and out["roll"]["bars"] == 8 and out["roll"]["notes"]
+    primer = client.post("/api/uploads?purpose=primer", files={"file": ("reel.abc", reel)}).json()
+    made = _generate(client, primer="", primer_upload=primer["id"], primer_bars=2, steps=16)
+    assert made["primer_steps"] == 32 and made["primer"] == "reel.abc"  # the reel's last two bars, continued
+
+
+def test_edit_a_musicxml_tune_with_its_harmony(client):
+    """A MusicXML tune written by music21 (chord symbols as <harmony>): bars rewritten over its own chords, every
+    other bar kept; a new melody over them; the compressed form (.mxl) reads the same."""
+    pitches = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 67, 65, 62]
+    chords = ["C", "G", "Am", "F"]
+    expected = [[p, 4 * i, 4 * i + 4] for i, p in enumerate(pitches)]
+    upload = client.post("/api/uploads?purpose=tune", files={"file": ("tune.musicxml", _musicxml("musicxml", pitches, chords))})
+    upload = upload.json()
+    assert upload["kind"] == "score" and upload["format"] == "musicxml" and upload["notes"] == 16
+    drawn = client.get(f"/api/edit/tune?upload={upload['id']}&model=tiny").json()
+    assert drawn["bars"] == 4 and drawn["notes"] == expected
+    result = _edit(client, edit="infill", tune_upload=upload["id"], bars="2-3", own_chords=True, seed=3)
+    for out in result["outputs"]:
+        assert out["infilled"] == [2, 3] and out["chords"] == chords
+        assert _bar_notes(out["roll"], {1, 4}) == _bar_notes(drawn, {1, 4})
+    over = _edit(client, edit="over-chords", tune_upload=upload["id"], own_chords=True, seed=4)
+    assert all(out["chords"] == chords and out["roll"]["bars"] == 4 for out in over["outputs"])
+    renamed = client.post("/api/uploads?purpose=tune", files={"file": ("tune.txt", _musicxml("musicxml", pitches, chords))})
+    assert renamed.json()["path"] == "tune.musicxml"  # told by its score element
+    mxl = _musicxml("mxl", pitches, chords)
+    for name in ("tune.mxl", "tune.zip"):  # a compressed MusicXML is told from a zip of MIDI files by its content
+        packed = client.post("/api/uploads?purpose=tune", files={"file": (name, mxl)}).json()
+        assert packed["format"] == "musicxml" and packed["path"] == "tune.mxl", packed
+        assert client.get(f"/api/edit/tune?upload={packed['id']}&model=tiny").json()["notes"] == expected
+
+
+def test_damaged_score_uploads_are_refused_with_a_message(client):
+    reel = _reel_abc()
+    xml = _musicxml("musicxml", [60, 62, 64, 65], ["C"])
+    before = app_uploads(client)
+    cases = [
+        ("broken.abc", bytes(range(256)) * 4, "no ABC tune"),
+        ("headers.abc", reel.split(b"|")[0], "no ABC tune"),  # the header, cut off before any note
+        ("cut.musicxml", xml[: len(xml) // 2], "could not read it"),
+        ("cut.mxl", b"PK\x03\x04" + bytes(200), "could not read it"),
+        ("notes.txt", b"some notes I wrote down\n", "not a MIDI file"),
+    ]
+    for name, data, words in cases:
+        for probe in ("/api/uploads?purpose=tune", "/api/uploads"):
+            r = client.post(probe, files={"file": (name, data)})
+            assert r.status_code == 400 and words in r.json()["error"], (name, probe, r.text)
+            assert r.json()["error"].startswith(name) and "/" not in r.json()["error"]  # named as uploaded
+    r = client.post("/api/uploads?purpose=tune", files={"file": ("notes.txt", b"some notes I wrote down\n")})
+    assert "notes.txt: not a MIDI file or an ABC or MusicXML tune" in r.json()["error"]  # what the Edit tab takes
+    r = client.post("/api/uploads?purpose=clip", files={"file": ("reel.abc", reel)})
+    assert r.status_code == 400 and "reel.abc is an ABC or MusicXML tune; this needs an audio clip" in r.json()["error"]
+    assert app_uploads(client) == before  # nothing refused was kept
 
 
 def test_edit_refuses_bad_requests_at_once(client):
@@ -1435,6 +1559,22 @@ def test_browser_edit_tab(live_server):
             assert versions.first.locator(".bar-chord").all_inner_texts() == ["C", "G", "Am", "F"]
             expect(versions.first.locator(".chords")).to_contain_text("chords: C G Am F")
             page.screenshot(path=str(ARTIFACTS / "edit-03-over-chords.png"), full_page=True)
+
+            # an ABC tune, its bars rewritten over its own chord symbols
+            expect(page.locator("#edit-file-field")).to_contain_text("Upload a MIDI, ABC or MusicXML tune")
+            assert ".abc" in page.get_attribute("#edit-file", "accept").split(",")
+            page.fill("#edit-progression", "")
+            page.set_input_files("#edit-file", files=[{"name": "reel.abc", "mimeType": "text/plain", "buffer": _reel_abc()}])
+            expect(page.locator("#edit-file-status")).to_contain_text(f"reel.abc: ABC tune, {len(_reel_notes())} notes")
+            expect(page.locator("#edit-tune button.bar")).to_have_count(8)
+            page.check("#edit-form [name=own_chords]")
+            page.fill("#edit-bars", "3-4")
+            page.click("#edit-infill-btn")
+            expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of reel.abc", timeout=60_000)
+            assert versions.first.locator(".bar-chord").all_inner_texts() == REEL_CHORDS
+            expect(versions.first.locator(".bar.kept")).to_have_count(6)
+            page.screenshot(path=str(ARTIFACTS / "edit-04-abc-own-chords.png"), full_page=True)
+            page.uncheck("#edit-form [name=own_chords]")
 
             # a melody of the last generation is a tune to edit, too
             page.click(".tabs [data-tab=generate]")

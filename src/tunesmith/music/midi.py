@@ -305,7 +305,9 @@ def _read_with_music21(path: Path) -> symusic.Score:
         midi_file = streamToMidiFile(stream)
         data = midi_file.writestr()
     except Exception as exc:
-        raise BadInputError(f"{path}: music21 could not read it ({type(exc).__name__}: {exc})") from exc
+        raise BadInputError(
+            f"{path}: music21 could not read it ({type(exc).__name__}: {exc}); export it again from your notation program"
+        ) from exc
     score = score_from_bytes(data, name=str(path))
     track = _chord_symbol_track(chords, float(stream.highestTime), score)
     if track is not None:

@@ -28,8 +28,18 @@ ID_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_SEED = 2**32 - 1
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # What each upload is for, and the kinds of file that can serve it (checked at upload, not at Train).
-PURPOSES = {"primer": ("midi", "audio"), "training": ("midi", "zip"), "clip": ("audio",), "tune": ("midi",)}
-KIND_WORDS = {"midi": "a MIDI file", "zip": "a zip of MIDI files", "audio": "an audio clip (WAV, FLAC, OGG, MP3)"}
+PURPOSES = {
+    "primer": ("midi", "score", "audio"),
+    "training": ("midi", "zip"),
+    "clip": ("audio",),
+    "tune": ("midi", "score"),
+}
+KIND_WORDS = {
+    "midi": "a MIDI file",
+    "score": "an ABC or MusicXML tune",
+    "zip": "a zip of MIDI files",
+    "audio": "an audio clip (WAV, FLAC, OGG, MP3)",
+}
 # An absolute server path inside a message: the page shows only its last part.
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])(?:/[^\s/'\"(),;:]+)+/?")
 MAX_FOLDER_FILES = 200_000  # files a training folder may hold (a folder too large to be one corpus is refused)

@@ -115,7 +115,7 @@ EditRequest = request_model(
     own={
         "edit": (Literal["infill", "vary", "over-chords"], Field("infill", description="rewrite bars, vary, or over chords")),
         "model": (str, Field("default", max_length=80)),
-        "tune_upload": (str | None, Field(None, max_length=32, description="an uploaded MIDI tune")),
+        "tune_upload": (str | None, Field(None, max_length=32, description="an uploaded MIDI, ABC or MusicXML tune")),
         "tune_job": (str | None, Field(None, max_length=32, description="or a melody of this earlier job")),
         "tune_name": (str | None, Field(None, max_length=80, description="that melody's name, e.g. melody_01")),
         "bars": (str, Field("", max_length=200, description="infill: the bars to rewrite, from 1: 5-6 or 3,7-8")),

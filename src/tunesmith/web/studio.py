@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -207,9 +209,10 @@ class Studio:
 
     # uploads
     def save_upload(self, data: bytes, filename: str | None, purpose: str | None = None) -> dict:
-        """Check an upload by its content (MIDI, zip of MIDI, or audio) and keep it under uploads/<id>/.
+        """Check an upload by its content (MIDI, an ABC or MusicXML tune, zip of MIDI, or audio) and keep it under
+        uploads/<id>/.
 
-        ``purpose`` (primer, training, clip) refuses a file of the wrong kind now rather than at Train.
+        ``purpose`` (primer, training, clip, tune) refuses a file of the wrong kind now rather than at Train.
         """
         name = safe_name(filename, "upload")
         if not data:
@@ -218,10 +221,10 @@ class Studio:
         folder = self.uploads / upload_id
         folder.mkdir(parents=True)
         try:
-            meta = self._check_upload(data, name, folder)
-            if purpose and meta["kind"] not in PURPOSES[purpose]:
-                wanted = " or ".join(KIND_WORDS[k] for k in PURPOSES[purpose])
-                raise BadInputError(f"{name} is {KIND_WORDS[meta['kind']]}; this needs {wanted}")
+            kinds = PURPOSES[purpose] if purpose else tuple(KIND_WORDS)
+            meta = self._check_upload(data, name, folder, kinds)
+            if meta["kind"] not in kinds:
+                raise BadInputError(f"{name} is {KIND_WORDS[meta['kind']]}; this needs {either(kinds)}")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -229,7 +232,7 @@ class Studio:
         (folder / "upload.json").write_text(json.dumps(meta))
         return meta
 
-    def _check_upload(self, data: bytes, name: str, folder: Path) -> dict:
+    def _check_upload(self, data: bytes, name: str, folder: Path, kinds: tuple[str, ...]) -> dict:
         from tunesmith.music.midi import score_from_bytes
 
         stem, suffix = Path(name).stem or "upload", Path(name).suffix.lower()
@@ -242,11 +245,14 @@ class Studio:
                 raise BadInputError(f"{name}: the MIDI file holds only drum notes; choose a file with a melody in it")
             (folder / f"{stem}.mid").write_bytes(data)
             return {"kind": "midi", "path": f"{stem}.mid", "notes": pitched}
+        score_suffix = _score_suffix(data, suffix)
+        if score_suffix:
+            return self._read_tune(data, f"{stem}{score_suffix}", name, folder)
         if data[:4] == b"PK\x03\x04":
             return self._unzip(data, name, folder)
         path = folder / name
         path.write_bytes(data)
-        samples, rate, fmt = self._read_audio(path, name)
+        samples, rate, fmt = self._read_audio(path, name, kinds)
         if samples.size == 0 or float(np.abs(samples).max()) < 1e-6:
             raise BadInputError(f"{name}: the audio is silent; choose a clip with sound in it")
         if suffix not in AUDIO_SUFFIXES:
@@ -261,7 +267,26 @@ class Studio:
         }
 
     @staticmethod
-    def _read_audio(path: Path, name: str) -> tuple[np.ndarray, int, str | None]:
+    def _read_tune(data: bytes, kept: str, name: str, folder: Path) -> dict:
+        """An ABC or MusicXML tune, kept under its format's suffix (the score readers go by it) and read now by the one
+        score reader (``music.midi.read_score``), so a damaged tune is refused at upload, named as uploaded."""
+        from tunesmith.music.chords import CHORD_TRACK_NAME
+        from tunesmith.music.export import NOTATION_SUFFIXES
+        from tunesmith.music.midi import read_score
+
+        path = folder / kept
+        path.write_bytes(data)
+        try:
+            score = read_score(path)
+        except BadInputError as exc:
+            raise BadInputError(str(exc).replace(str(path), name)) from None
+        notes = sum(len(t.notes) for t in score.tracks if not t.is_drum and t.name != CHORD_TRACK_NAME)
+        if notes == 0:
+            raise BadInputError(f"{name}: the tune holds no notes; choose a file with a melody in it")
+        return {"kind": "score", "format": NOTATION_SUFFIXES[path.suffix], "path": kept, "notes": notes}
+
+    @staticmethod
+    def _read_audio(path: Path, name: str, kinds: tuple[str, ...]) -> tuple[np.ndarray, int, str | None]:
         """Mono samples, rate and container format, read by tunesmith's one audio reader (``audio_io``), so an
         upload is accepted or refused exactly as on the command line; messages name the upload, not this server's path."""
 
@@ -274,9 +299,7 @@ class Studio:
                 warnings.simplefilter("ignore")  # a cut-short WAV is used as the CLI uses it
                 samples, rate = load_audio(path, None)
         except UnreadableAudioError:
-            raise BadInputError(
-                f"{name}: not a MIDI file, a zip of MIDI files, or audio that can be decoded (WAV, FLAC, OGG, MP3)"
-            ) from None
+            raise BadInputError(f"{name}: not {either(kinds)}, or too damaged to read") from None
         except BadInputError as exc:
             raise BadInputError(str(exc).replace(str(path), name)) from None
         try:
@@ -326,8 +349,38 @@ class Studio:
             raise HTTPException(404, "that upload is gone; upload the file again")
         meta = json.loads((self.uploads / upload_id / "upload.json").read_text())
         if meta["kind"] not in kinds:
-            raise HTTPException(400, f"{meta['name']} is {KIND_WORDS[meta['kind']]}; this needs {' or '.join(kinds)}")
+            raise HTTPException(400, f"{meta['name']} is {KIND_WORDS[meta['kind']]}; this needs {either(kinds)}")
         return meta, self.uploads / upload_id / meta["path"]
+
+
+def either(kinds: tuple[str, ...]) -> str:
+    """``("midi", "zip")`` -> "a MIDI file or a zip of MIDI files": the kinds of upload a purpose takes, in words."""
+    words = [KIND_WORDS[k] for k in kinds]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + (" or " if len(words) == 2 else ", or ") + words[-1]
+
+
+def _score_suffix(data: bytes, suffix: str) -> str | None:
+    """The suffix an ABC or MusicXML upload is kept under: its own (.abc, .musicxml, .xml, .mxl), or the one its
+    content shows when its name has another (an ABC tune's ``X:`` and ``K:`` fields, a MusicXML score element, a
+    compressed MusicXML zip); None for any other file."""
+    from tunesmith.music.export import NOTATION_SUFFIXES
+
+    if suffix in NOTATION_SUFFIXES:
+        return suffix
+    if data[:4] == b"PK\x03\x04":
+        with contextlib.suppress(zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError):
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                if "META-INF/container.xml" in zf.namelist():
+                    return ".mxl"
+        return None
+    if b"\x00" in data[:4096]:  # binary (audio, ...): not a text score, whatever bytes it holds
+        return None
+    head = data[:4096].decode("utf-8", errors="replace")
+    if re.search(r"<score-(partwise|timewise)\b", head):
+        return ".musicxml"
+    if re.search(r"^X:", head, re.M) and re.search(r"^K:", head, re.M):
+        return ".abc"
+    return None
 
 
 def primer_text(text: str) -> str:

@@ -182,7 +182,8 @@ def train_melody(req: MelodyTrainRequest, studio: Studio = Depends(current_studi
 
 # --- edit a tune: rewrite bars, variations, a melody over chords --------------------------------------
 def _edit_tune(studio: Studio, upload: str | None, job_id: str | None, name: str | None):
-    """The tune to edit: an uploaded MIDI file, or a melody an earlier job wrote; (path, label), or (None, None)."""
+    """The tune to edit: an uploaded MIDI, ABC or MusicXML tune (kept under its own suffix, which the readers go
+    by), or a melody an earlier job wrote; (path, label), or (None, None)."""
     if upload:
         meta, path = studio.upload(upload, PURPOSES["tune"])
         return path, meta["name"]
@@ -223,7 +224,7 @@ def edit_tune(
 
     path, label = _edit_tune(studio, upload, job, name)
     if path is None:
-        raise HTTPException(400, "choose a tune: upload a MIDI file or pick a melody of the last generation")
+        raise HTTPException(400, "choose a tune: upload a MIDI, ABC or MusicXML tune, or pick a melody of the last generation")
     with caught_warnings():
         melody = read_tune(studio.melody_model(model), path)
     return {"name": label, **_roll(melody)}
@@ -240,7 +241,7 @@ def edit(req: EditRequest, studio: Studio = Depends(current_studio)):
     model = studio.melody_model(req.model)
     path, label = _edit_tune(studio, req.tune_upload, req.tune_job, req.tune_name)
     if req.edit != "over-chords" and path is None:
-        raise HTTPException(400, "choose a tune: upload a MIDI file or pick a melody of the last generation")
+        raise HTTPException(400, "choose a tune: upload a MIDI, ABC or MusicXML tune, or pick a melody of the last generation")
     if req.edit == "infill" and not req.bars.strip():
         raise HTTPException(400, "choose the bars to rewrite: click them on the tune's bars, or type them (5-6)")
     text = req.progression.strip()

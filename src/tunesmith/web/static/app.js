@@ -90,6 +90,7 @@ async function uploadFile(file, purpose) {
 
 function describeUpload(u) {
   if (u.kind === "midi") return `✓ ${u.name}: MIDI, ${u.notes} notes`;
+  if (u.kind === "score") return `✓ ${u.name}: ${u.format === "abc" ? "ABC" : "MusicXML"} tune, ${u.notes} notes`;
   if (u.kind === "zip") return `✓ ${u.name}: ${u.files} MIDI files` + (u.skipped && u.skipped.length ? `, ${u.skipped.length} skipped` : "");
   if (u.kind === "audio") return `✓ ${u.name}: audio, ${u.seconds} s at ${u.sample_rate} Hz`;
   return `✓ ${u.name}`;
@@ -780,7 +781,7 @@ function offerToEdit(what, result) {
   state.edit.sources[what] = result;
   const select = $("#edit-source");
   const keep = store.get("edit-source") || select.value; // the choice made before a reload, once its job is back
-  const items = [["upload", "an uploaded MIDI file"]];
+  const items = [["upload", "an uploaded tune (MIDI, ABC, MusicXML)"]];
   for (const [kind, r] of Object.entries(state.edit.sources)) {
     for (const o of r.outputs) items.push([`${r.job}:${o.name}`, `${o.name} of the last ${kind}`]);
   }
@@ -814,7 +815,7 @@ async function onEdit(kind) {
   const source = editSource();
   if (!v.model) { showMessage("no melody model yet: train one in the “Train melody model” tab"); return; }
   if (kind !== "over-chords" && !source.tune_upload && !source.tune_job) {
-    showMessage("choose a tune: upload a MIDI file, or pick a melody of the last generation");
+    showMessage("choose a tune: upload a MIDI, ABC or MusicXML tune, or pick a melody of the last generation");
     return;
   }
   if (kind === "infill" && !(v.bars || "").trim()) { showMessage("choose the bars to rewrite: press them on the tune's bars, or type 5-6"); return; }
@@ -1009,7 +1010,7 @@ async function init() {
   $("#audio-train-form").addEventListener("submit", onAudioTrain);
   $("#audio-gen-form").addEventListener("submit", onAudioGenerate);
   $("#pipe-form").addEventListener("submit", onPipeline);
-  fillSelect($("#edit-source"), [["upload", "an uploaded MIDI file"]], "upload");
+  fillSelect($("#edit-source"), [["upload", "an uploaded tune (MIDI, ABC, MusicXML)"]], "upload");
   wireEdit();
   $("#history-refresh").addEventListener("click", refreshHistory);
   $("#rec-start").addEventListener("click", startRecording);
