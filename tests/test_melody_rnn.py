@@ -216,3 +216,17 @@ def test_fine_tuning_the_shipped_default_on_a_few_tunes(corpus, tmp_path):
     assert tuned["eval"]["loss"] < 0.8 * scratch["eval"]["loss"]
     with pytest.raises(TrainingError, match="audio model"):
         train_melody_model(corpus, tmp_path / "wrong", init_from="audio-default", **few)
+
+
+def test_min_p_cuts_the_tail_relative_to_the_likeliest_event():
+    from tunesmith.melody.generate import _top_k_top_p
+
+    logits = torch.log(torch.tensor([[0.6, 0.3, 0.05, 0.05], [0.3, 0.25, 0.25, 0.2]]))
+    kept = torch.isfinite(_top_k_top_p(logits, None, None, min_p=0.1))
+    # row 0: 0.05 < 0.1 * 0.6 is dropped; row 1, an uncertain step: every choice stays
+    assert kept.tolist() == [[True, True, False, False], [True, True, True, True]]
+    model = load_melody_model("default")
+    greedy = model.generate("C4", n=1, steps=32, top_k=1, seed=3)[0]
+    assert np.array_equal(model.generate("C4", n=1, steps=32, min_p=0.99, seed=5)[0].events, greedy.events)
+    with pytest.raises(BadInputError, match="min_p"):
+        model.generate("C4", n=1, steps=8, min_p=1.0)

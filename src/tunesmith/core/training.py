@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,6 +71,13 @@ class TrainSettings:
     on_log: Any = None  # called with each logged row (live progress in the web page)
     keep_best: bool = False  # model.safetensors holds the weights of the best held-out loss, not the last step's
     patience: int | None = None  # with keep_best: stop after this many evaluations without a new best (None: never)
+
+    @classmethod
+    def from_arguments(cls, arguments: dict, **extra) -> TrainSettings:
+        """The loop's settings taken from a trainer's own arguments (its ``locals()``), so the melody and the
+        polyphonic trainers do not each repeat the list."""
+        names = {f.name for f in fields(cls)} - extra.keys()
+        return cls(**{k: v for k, v in arguments.items() if k in names}, **extra)
 
 
 def check_run_numbers(**values) -> None:

@@ -13,6 +13,7 @@ primer and all generated so far). Bars and beats follow the primer's meter, and 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from pathlib import Path
@@ -328,7 +329,7 @@ def check_settings(settings: GenerationSettings, n: int = 1) -> None:
             f"--qpm (qpm=) must be {MIN_QPM:g}-{MAX_QPM:g} quarter notes per minute, not {settings.qpm:g} "
             "(a tempo of 0 would play the whole melody at once)"
         )
-    check_bounds(settings, ("temperature", "beam_size", "branch_factor", "steps_per_iteration", "top_k", "top_p"))
+    check_bounds(settings, ("temperature", "beam_size", "branch_factor", "steps_per_iteration", "top_k", "top_p", "min_p"))
 
 
 def _plan_text(plan: list[int]) -> str:
@@ -379,7 +380,7 @@ def _sample_step(model, history, state, logits, scores, allowed, forced, setting
     if mask is not None:
         logp = torch.log_softmax(logp.masked_fill(~mask, float("-inf")), dim=-1)
     sample_logits = logp / settings.temperature
-    sample_logits = _top_k_top_p(sample_logits, settings.top_k, settings.top_p)
+    sample_logits = _top_k_top_p(sample_logits, settings.top_k, settings.top_p, settings.min_p)
     probs = torch.softmax(sample_logits, dim=-1).cpu()
     classes = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(history.device)
     new_idx = enc.class_to_index(classes, history, meter)
@@ -400,7 +401,7 @@ def _event_class(enc: MelodyEncoding, history: torch.Tensor, idx: torch.Tensor, 
     return enc.labels(torch.cat([history, idx.unsqueeze(1)], dim=1), meter=meter)[:, -1]
 
 
-def _top_k_top_p(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+def _top_k_top_p(logits: torch.Tensor, top_k: int | None, top_p: float | None, min_p: float | None = None) -> torch.Tensor:
     if top_k:
         kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -410,6 +411,8 @@ def _top_k_top_p(logits: torch.Tensor, top_k: int | None, top_p: float | None) -
         drop = cumulative - torch.softmax(sorted_logits, -1) > top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(1, order, sorted_logits)
+    if min_p:  # min-p sampling: the cut follows the model's confidence, so uncertain steps keep their choices
+        logits = logits.masked_fill(logits < logits.max(-1, keepdim=True).values + math.log(min_p), float("-inf"))
     return logits
 
 

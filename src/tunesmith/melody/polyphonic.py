@@ -294,22 +294,7 @@ def train_polyphonic_model(
         torch.manual_seed(seed)
         task = PolyphonicTask(cfg, train, eval_set, seed=seed, device=pick_device(device))
         task.config_extra = {"corpus": str(corpus_dir.resolve())}
-        settings = TrainSettings(
-            steps=steps,
-            epochs=epochs,
-            eval_every=eval_every,
-            checkpoint_every=checkpoint_every,
-            clip_norm=cfg.clip_norm,
-            seed=seed,
-            resume=resume,
-            progress=progress,
-            max_seconds=max_seconds,
-            threads=threads,
-            stop_event=stop_event,
-            on_log=on_log,
-            keep_best=keep_best,
-            patience=patience,
-        )
+        settings = TrainSettings.from_arguments(locals(), clip_norm=cfg.clip_norm)
         result = run_training(task, model_dir, settings)
         result.update(
             {

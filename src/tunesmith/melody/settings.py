@@ -48,6 +48,9 @@ class GenerationSettings:
     top_p: float | None = setting(
         None, low=0, high=1, above=True, help="sample only among the likeliest events that cover this probability"
     )
+    min_p: float | None = setting(
+        None, low=0, high=1, below=True, help="drop events less likely than this share of the likeliest one (cuts the tail)"
+    )
     beam_size: int = setting(1, low=1, help="keep the N likeliest continuations (beam search); 1 = plain sampling")
     branch_factor: int = setting(1, low=1, help="beam search: candidates sampled per beam")
     steps_per_iteration: int = setting(1, low=1, help="beam search: steps sampled between prunings")

@@ -349,22 +349,7 @@ def train_melody_model(
         if init_from is not None and not resume:
             task.config_extra["init_from"] = str(init_from)
             warm_start(task.model, init_from)
-        settings = TrainSettings(
-            steps=steps,
-            epochs=epochs,
-            eval_every=eval_every,
-            checkpoint_every=checkpoint_every,
-            clip_norm=cfg.clip_norm,
-            seed=seed,
-            resume=resume,
-            progress=progress,
-            max_seconds=max_seconds,
-            threads=threads,
-            stop_event=stop_event,
-            on_log=on_log,
-            keep_best=keep_best,
-            patience=patience,
-        )
+        settings = TrainSettings.from_arguments(locals(), clip_norm=cfg.clip_norm)
         result = run_training(task, model_dir, settings)
         result.update(
             {

@@ -667,7 +667,7 @@ async function onGenerate(ev) {
     n: v.n, steps: v.steps, temperature: v.temperature, beam_size: v.beam_size, seed: v.seed, qpm: v.qpm || null,
     key: v.key || null, scale: v.scale, instruments: checkedValues($("#gen-instruments")), video: $("#gen-video").checked,
     bars: v.bars || null, form: v.form || "auto", meter: v.meter || null, end_on_tonic: v.end_on_tonic,
-    top_k: v.top_k || null, top_p: v.top_p || null, chords: v.chords, formats: v.formats,
+    top_k: v.top_k || null, top_p: v.top_p || null, min_p: v.min_p || null, chords: v.chords, formats: v.formats,
   };
   if (!body.model) { showMessage("no melody model yet: train one in the “Train melody model” tab"); return; }
   const status = $("#gen-status");
