@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fuzzing
+from conftest import ctrl_c_as_typed
 
 PY = [sys.executable, "-m", "tunesmith", "--quiet"]
 
@@ -345,7 +346,14 @@ def prepare_case(inputs: dict[str, list[Path]], work: Path) -> Outcome:
 def start(argv: list[str], cwd: Path | None = None) -> subprocess.Popen:
     env = dict(os.environ, TUNESMITH_QUIET="1", PYTHONWARNINGS="ignore")
     return subprocess.Popen(
-        [*PY, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=False
+        [*PY, *argv],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=False,
+        preexec_fn=ctrl_c_as_typed,
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import fill
+from conftest import ctrl_c_as_typed, fill
 from tunesmith.core.errors import BadInputError, TrainingError, UnreadableAudioError
 from tunesmith.music.meter import meter_of
 from tunesmith.music.smf import write_vlq
@@ -332,6 +332,7 @@ def test_ctrl_c_of_training_exits_130_with_the_checkpoint_kept(corpus, tmp_path)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_typed,
     )
     try:
         deadline = time.monotonic() + 120

@@ -80,10 +80,13 @@ def test_critics_tell_scrambled_continuations_and_not_identical_ones(folk_tunes)
     assert seq["accuracy"] >= 0.7 and len(seq["fold_accuracy"]) == 5
     assert 0.2 <= stats["real_vs_real"]["accuracy"] <= 0.8  # real halves: near chance
     assert result["figures"]["rest_share"]["generated"] > result["figures"]["rest_share"]["real"]
+    key = result["figures"]["out_of_key"]  # each ratio comes with its paired bootstrap interval
+    assert key["ratio_ci"][0] <= key["ratio"] <= key["ratio_ci"][1] and key["ratio_ci"][0] < key["ratio_ci"][1]
     assert {d["feature"] for d in result["differences"]} & {"rest_share", "out_of_key", "note_length_spread", "leap_share"}
     json.dumps(result)
     same = compare_continuations(real, [t.copy() for t in real], seed=0, critics=("statistics",))
     assert same["critics"]["statistics"]["accuracy"] == pytest.approx(0.5) and same["differences"][0]["d"] == 0
+    assert same["figures"]["out_of_key"]["ratio_ci"] == [1.0, 1.0]  # identical sets: every resample gives 1
 
 
 def test_copy_figure_finds_a_copied_run_in_any_key(folk_tunes):

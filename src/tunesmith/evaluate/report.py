@@ -315,6 +315,13 @@ def _interval(value, ci) -> str:
     return f"{_fmt(value)} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
+def _ratio(row: dict):
+    """A headline ratio with its bootstrap interval, where the report has one."""
+    if row.get("ratio") is None or not row.get("ratio_ci"):
+        return row.get("ratio")
+    return _interval(row["ratio"], row["ratio_ci"])
+
+
 def _realism_html(real: dict) -> list[str]:
     head = (
         "<h2>Realism</h2><p>Can a classifier tell the model's continuations from real tunes? The first 2 bars of "
@@ -338,7 +345,7 @@ def _realism_html(real: dict) -> list[str]:
     for row in real["figures"].values():
         later = row.get("generated_later_bars")
         extra = f" (later bars: {_fmt(later)})" if later is not None else ""
-        figure_rows.append([html.escape(row["description"]), f"{_fmt(row['generated'])}{extra}", row["real"], row.get("ratio")])
+        figure_rows.append([html.escape(row["description"]), f"{_fmt(row['generated'])}{extra}", row["real"], _ratio(row)])
     diff_rows = [[d["feature"].replace("_", " "), d["generated"], d["real"], d["d"]] for d in real["differences"]]
     parts = [
         head,
