@@ -45,8 +45,8 @@ class GenerationSettings:
     meter: str | None = setting(None, help="the primer's time signature, e.g. 6/8 or 3/4 (note-name primers are 4/4 otherwise)")
     temperature: float = setting(1.0, low=0, above=True, help="below 1: safer, more repetitive; above 1: more surprising")
     top_k: int | None = setting(None, low=1, help="sample only among the k likeliest events")
-    top_p: float | None = setting(
-        None, low=0, high=1, above=True, help="sample only among the likeliest events that cover this probability"
+    top_p: float | None = setting(  # 0.97: the tail it cuts held the stray rests and notes out of key (results.md)
+        0.97, low=0, high=1, above=True, help="sample only among the likeliest events that cover this probability (1: all)"
     )
     min_p: float | None = setting(
         None, low=0, high=1, below=True, help="drop events less likely than this share of the likeliest one (cuts the tail)"
