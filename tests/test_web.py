@@ -588,6 +588,76 @@ def test_jobs_carry_the_library_warnings(client):
     assert "/" not in "".join(job["warnings"]).replace("8 bars", "")  # no server paths in them
 
 
+POLY_PRIMER = "C4 E4 G4 | F4 A4 C5"
+
+
+def test_generate_with_the_polyphonic_model(client, models_dir, tmp_path):
+    """The Generate tab lists the shipped polyphonic model (and one trained into the models folder) as polyphonic and
+    runs ``polyphonic_to_dir`` for it: a MIDI file with a track per part, a WAV, a piano roll PNG and a score SVG."""
+    from tunesmith.assets import MODELS
+
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert models["polyphonic-default"]["kind"] == "polyphonic" and models["polyphonic-default"]["bundled"]
+    assert models["tiny"]["kind"] == "melody"
+    body = {"model": "polyphonic-default", "primer": POLY_PRIMER, "n": 2, "bars": 4, "seed": 3, "temperature": 0.9,
+            "top_p": 0.9, "steps": 64, "beam_size": 2, "instruments": ["piano"], "plot": True}  # fmt: skip
+    r = client.post("/api/generate", json=body)
+    assert r.status_code == 200, r.text
+    job = _wait(client, r.json()["job"], 300)
+    assert job["status"] == "done", (job.get("error"), job.get("message"))
+    result = job["result"]
+    assert result["model_kind"] == "polyphonic" and result["primer"] == POLY_PRIMER and len(result["outputs"]) == 2
+    assert result["settings"] == {"bars": 4, "temperature": 0.9, "top_p": 0.9, "seed": 3}
+    assert result["note"] == "the polyphonic model does not use beam_size, steps"  # as the command line says it
+    midis = []
+    for out in result["outputs"]:
+        assert set(out["urls"]) == {"midi", "piano_roll_png", "score_svg", f"audio_{out['audio'][0]['instrument']}"}
+        midi = client.get(out["urls"]["midi"]).content
+        score = symusic.Score.from_midi(midi)
+        assert [t.name for t in score.tracks] == ["melody", "accompaniment"] and all(len(t.notes) for t in score.tracks)
+        assert [len(t.notes) for t in score.tracks] == out["notes_per_part"]
+        midis.append(midi)
+        audio, rate = soundfile.read(io.BytesIO(client.get(out["audio"][0]["url"]).content))
+        assert len(audio) > rate and abs(audio).max() > 0.01
+        assert client.get(out["urls"]["piano_roll_png"]).content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "<svg" in client.get(out["urls"]["score_svg"]).text
+    assert midis[0] != midis[1]  # two pieces, not one twice
+    listed = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+    assert listed[job["id"]]["params"]["model_kind"] == "polyphonic"
+    for extra, words in (({"primer": "C4 E4 | X9"}, "not a note name"), ({"primer": "C4 E4 G4 |"}, "empty chord"),
+                         ({"meter": "7"}, "meter")):  # fmt: skip
+        r = client.post("/api/generate", json=body | extra)
+        assert r.status_code == 400 and words in r.json()["error"], (extra, r.text)
+    # an uploaded MIDI file (a tune over a bass line) is continued from its last bars
+    bass = [(36 + (b % 2) * 7, b * 4, 4.0) for b in range(6)]
+    upload = client.post(
+        "/api/uploads?purpose=primer",
+        files={"file": ("duet.mid", _midi_bytes(scale_tune(bars=6), extra_tracks=[(bass, 32, False)]))},
+    )
+    r = client.post("/api/generate", json=body | {"primer": "", "primer_upload": upload.json()["id"], "primer_bars": 2, "n": 1})
+    job = _wait(client, r.json()["job"], 300)
+    assert job["status"] == "done" and job["result"]["primer"] == "duet.mid", job
+    (out,) = job["result"]["outputs"]
+    assert out["bars"] == 4 and out["primer_steps"] == 2 * 48 and out["programs"] == [0, 32]  # the primer's instruments
+    clip = client.post("/api/uploads?purpose=primer", files={"file": ("clip.wav", _wav_bytes(np.sin(np.arange(22050) / 9)))})
+    r = client.post("/api/generate", json=body | {"primer": "", "primer_upload": clip.json()["id"]})
+    assert r.status_code == 400 and "MIDI" in r.json()["error"], r.text
+    # a polyphonic model trained into the studio's models folder is listed and used the same way
+    own = tmp_path / "models"
+    shutil.copytree(models_dir / "tiny", own / "tiny")
+    shutil.copytree(MODELS / "polyphonic-default", own / "my-chorales", ignore=shutil.ignore_patterns("report.json"))
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(tmp_path / "studio", models_dir=own), base_url=BASE) as other:
+        listed = {m["name"]: m for m in other.get("/api/models").json()["models"]}
+        assert listed["my-chorales"]["kind"] == "polyphonic" and not listed["my-chorales"]["bundled"]
+        r = other.post("/api/generate", json=body | {"model": "my-chorales", "n": 1, "instruments": [], "plot": False})
+        job = _wait(other, r.json()["job"], 300)
+        assert job["status"] == "done" and set(job["result"]["outputs"][0]["urls"]) == {"midi"}, job
+        r = other.post("/api/edit", json={"edit": "over-chords", "model": "my-chorales", "progression": "C G"})
+        assert r.status_code == 400 and "polyphonic model, not a melody model" in r.json()["error"]
+
+
 def _edit(client, **body) -> dict:
     """A finished edit's result (an edit is a job: start it, wait for it)."""
     r = client.post("/api/edit", json={"model": "tiny", "n": 2, "instruments": [], "plot": False, **body})
@@ -1594,6 +1664,48 @@ def test_browser_edit_tab(live_server):
             page.wait_for_selector("body[data-ready='1']")
             expect(page.locator("#edit-tune button.bar")).to_have_count(4)
             expect(page.locator("#edit-results .summary")).to_contain_text("rewritten bars of melody_01")
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_browser_generates_with_the_polyphonic_model(live_server):
+    """Generate lists the shipped polyphonic model as such; its pieces show a player, the piano roll by part, the
+    score and a MIDI download, and options it does not use are named."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, live_server + "/#generate")
+            expect(page.locator("#gen-model option[value=polyphonic-default]")).to_have_text(
+                "polyphonic-default (shipped) (polyphonic)"
+            )
+            expect(page.locator("#edit-model option[value=polyphonic-default]")).to_have_count(0)  # Edit rewrites melodies
+            page.select_option("#gen-model", "polyphonic-default")
+            page.fill("#primer", POLY_PRIMER)
+            page.fill("#gen-form [name=n]", "1")
+            page.fill("#gen-form [name=bars]", "4")
+            page.fill("#gen-form [name=steps]", "40")
+            page.click("#generate-btn")
+            expect(page.locator("#gen-status")).to_contain_text("done: 1 piece", timeout=120_000)
+            expect(page.locator("#gen-results .summary")).to_contain_text("melody + accompaniment")
+            expect(page.locator("#gen-results .note")).to_contain_text("does not use steps")
+            expect(page.locator("#gen-results .meta").first).to_contain_text("melody,")
+            roll = page.locator("#gen-results img.roll-png").first
+            assert page.request.get(live_server + roll.get_attribute("src")).body()[:4] == b"\x89PNG"
+            assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", roll.element_handle())
+            wav = page.request.get(live_server + page.locator("#gen-results audio").first.get_attribute("src")).body()
+            assert wav[:4] == b"RIFF"
+            expect(page.locator("#gen-results img.score")).to_have_count(1)
+            with page.expect_download() as download:
+                page.locator("a.midi-link").first.click()
+            assert len(symusic.Score.from_midi(Path(download.value.path()).read_bytes()).tracks) == 2
+            page.screenshot(path=str(ARTIFACTS / "polyphonic-generated.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()

@@ -256,15 +256,11 @@ def _melody_generate(o: dict, progress: bool) -> None:
 
 
 def _polyphonic_generate(model: str, out_dir: str, o: dict) -> None:
-    from tunesmith.outputs.polyphony import polyphonic_to_dir
+    from tunesmith.outputs.polyphony import polyphonic_options, polyphonic_to_dir
 
-    names = ("n", "bars", "primer_bars", "temperature", "top_p", "key", "meter", "qpm", "seed", "force", "soundfont")
-    settings = {k: v for k, v in given(o, *names).items() if v is not None}
-    unused = sorted(k for k in ("steps", "top_k", "beam_size", "over_chords", "video", "formats", "chords") if o.get(k))
-    if unused:
-        print(f"note: the polyphonic model does not use {', '.join(unused)}")
-    if o.get("programs"):
-        settings["programs"] = tuple(int(x) for x in str(o["programs"]).split(","))
+    settings, note = polyphonic_options(o)  # o: only the options given
+    if note:
+        print(f"note: {note}")
     report = polyphonic_to_dir(model, o.get("primer"), out_dir, render=True, plot=True, **settings)
     for item in report["outputs"]:
         melody, accompaniment = item["notes_per_part"][:2]

@@ -13,10 +13,37 @@ from tunesmith.core.folders import MELODY_GENERATION, output_dir
 from tunesmith.music import polyphony as poly
 
 PART_COLOURS = ("#d62728", "#1f77b4")  # melody red, accompaniment blue
+# the options of a melody generation that a polyphonic one takes too (polyphonic_to_dir's and generate_polyphonic's);
+# the command line and the studio both split a melody request with them (``polyphonic_options``)
+POLYPHONIC_OPTIONS = ("n", "bars", "primer_bars", "temperature", "top_p", "key", "meter", "qpm", "seed", "force", "soundfont")
+
+
+def polyphonic_options(given: dict) -> tuple[dict, str | None]:
+    """Split the melody-generation options a person gave (only those) into the keywords of ``polyphonic_to_dir`` and a
+    note naming the rest, which a polyphonic model does not use (the command line prints it, the studio's result
+    carries it); None when nothing was dropped."""
+    from dataclasses import fields
+
+    from tunesmith.melody.settings import GenerationSettings
+    from tunesmith.outputs.compose import FileRequest
+
+    melody_only = {f.name for cls in (GenerationSettings, FileRequest) for f in fields(cls)} | {"over_chords"}
+    melody_only -= {*POLYPHONIC_OPTIONS, "plot", "js_dir"}  # a polyphonic generation always draws its piano rolls
+    settings = {k: given[k] for k in POLYPHONIC_OPTIONS if given.get(k) is not None}
+    unused = sorted(k for k in melody_only if given.get(k) not in (None, False, "", [], ()))
+    return settings, f"the polyphonic model does not use {', '.join(unused)}" if unused else None
 
 
 def save_parts_roll_png(piece: poly.PolyPiece, path: str | os.PathLike, title: str = "") -> Path:
     """A piano roll with each part in its own colour, bar lines, and the primer shaded."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        parts_roll_png(piece, tmp, title)
+    return path
+
+
+def parts_roll_png(piece: poly.PolyPiece, target, title: str = "") -> None:
+    """Draw that piano roll as PNG into ``target``: a path or a binary file (a notebook inlines the bytes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,11 +74,10 @@ def save_parts_roll_png(piece: poly.PolyPiece, path: str | os.PathLike, title: s
     ax.set_title(title or piece.name)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    try:
+        fig.savefig(target, format="png")
+    finally:
+        plt.close(fig)
 
 
 def parts_score_svg(piece: poly.PolyPiece, width: int = 2100, scale: int = 40) -> str:

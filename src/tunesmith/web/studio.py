@@ -162,14 +162,24 @@ class Studio:
             "loss_png": self.url(found.loss_png) if found.loss_png and not bundled else None,
         }
 
-    def model_path(self, name: str, kind: str) -> Path:
+    def _find_model(self, name: str) -> Path | None:
+        """The folder of the model ``name``: a bundled one, or one in the models folder (never a path)."""
         from tunesmith.assets import BUNDLED
 
         if name in BUNDLED and (BUNDLED[name] / "config.json").is_file():
-            path = BUNDLED[name]
-        elif NAME_RE.match(name or "") and (self.models_dir / name / "config.json").is_file():
-            path = self.models_dir / name
-        else:
+            return BUNDLED[name]
+        if NAME_RE.match(name or "") and (self.models_dir / name / "config.json").is_file():
+            return self.models_dir / name
+        return None
+
+    def model_kind(self, name: str) -> str | None:
+        """The kind of the model ``name`` (melody, polyphonic, audio...); None when there is no such model."""
+        path = self._find_model(name)
+        return None if path is None else self._describe(name, path, False)["kind"]
+
+    def model_path(self, name: str, kind: str) -> Path:
+        path = self._find_model(name)
+        if path is None:
             raise HTTPException(404, f"no {kind} model named {name!r}; train one first or pick another from the list")
         found = self._describe(name, path, False)["kind"]
         if found != kind:

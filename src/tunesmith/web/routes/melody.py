@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException
 
@@ -33,6 +34,8 @@ def generate(req: GenerateRequest, studio: Studio = Depends(current_studio)):
     """Continue a primer into melodies with renders and piano rolls (a background job with progress and cancel)."""
     from tunesmith.outputs.compose import generate_to_dir
 
+    if studio.model_kind(req.model) == "polyphonic":
+        return _generate_polyphonic(req, studio)
     model = studio.melody_model(req.model)
     uploads = []
     if req.primer_upload:
@@ -97,6 +100,61 @@ def generate(req: GenerateRequest, studio: Studio = Depends(current_studio)):
     params = req.model_dump() | {"primer": label, "uploads": uploads}
     job = studio.runner.submit("generate", work, params=params, quick=True, warnings=said)
     return {"job": job.id, "primer_steps": len(primer)}
+
+
+def _generate_polyphonic(req: GenerateRequest, studio: Studio) -> dict:
+    """A polyphonic model's generation: ``polyphonic_to_dir`` as the job, the options it does not use named in the
+    result (as the command line prints them), each output shaped as a melody's (files, urls, audio) for the page."""
+    from tunesmith.melody.polyphonic import primer_piece
+    from tunesmith.music import polyphony as poly
+    from tunesmith.music.instruments import GM_PROGRAM_NAMES
+    from tunesmith.music.meter import parse_meter
+    from tunesmith.outputs.polyphony import polyphonic_options, polyphonic_to_dir
+
+    path = studio.model_path(req.model, "polyphonic")
+    uploads = []
+    if req.primer_upload:  # a MIDI file or a score (parts and chords); a clip holds none
+        meta, file = studio.upload(req.primer_upload, PURPOSES["tune"])
+        source, label, uploads = str(file), meta["name"], [req.primer_upload]
+    else:
+        source = label = primer_text(req.primer) or None
+    with caught_warnings() as said:  # a bad primer or meter is a 400 now, not a failed job
+        primer_piece(source, meter=parse_meter(req.meter, poly.STEPS_PER_QUARTER))
+    # what the person changed from the form's defaults counts as given, as typed options do on the command line
+    fields = GenerateRequest.model_fields
+    asked = req.model_dump(exclude={"model", "primer", "primer_upload", "instruments", "plot"})
+    given = {k: v for k, v in asked.items() if v != fields[k].get_default(call_default_factory=True)}
+    settings, note = polyphonic_options(given | {"n": req.n, "seed": req.seed})
+
+    def work(job: Job):
+        out_dir = studio.jobs_dir / job.id
+        job.update(0.0, "generating")
+        report = polyphonic_to_dir(path, source, out_dir, render=bool(req.instruments), plot=req.plot, **settings)
+        for item in report["outputs"]:
+            files = {"midi": item["midi"]}
+            played = " + ".join(dict.fromkeys(GM_PROGRAM_NAMES[p] for p in item["programs"]))
+            for key, name in (("wav", f"audio_{played}"), ("piano_roll", "piano_roll_png"), ("score", "score_svg")):
+                if key in item:
+                    files[name] = item[key]
+            item["name"] = Path(item["midi"]).stem
+            item["files"] = files
+            item["urls"] = {k: studio.url(out_dir / v) for k, v in files.items()}
+            item["audio"] = [{"instrument": played, "url": item["urls"][f"audio_{played}"]}] if "wav" in item else []
+        report.update(
+            {
+                "job": job.id,
+                "primer": label,
+                "model": req.model,
+                "note": note,
+                "settings": {**report["settings"], "seed": req.seed},
+            }
+        )
+        job.update(message=f"{plural(req.n, 'piece', 'pieces')} with a melody and an accompaniment")
+        return jsonable(report)
+
+    params = req.model_dump() | {"primer": label, "uploads": uploads, "model_kind": "polyphonic"}
+    job = studio.runner.submit("generate", work, params=params, quick=True, warnings=said)
+    return {"job": job.id}
 
 
 @router.post("/api/melody/train")

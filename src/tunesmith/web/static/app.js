@@ -238,13 +238,16 @@ async function refreshModels() {
   } catch (err) { showMessage(err.message); return; }
   const melody = state.models.filter((m) => m.kind === "melody");
   const audio = state.models.filter((m) => m.kind === "audio");
-  const opts = (list, none) => list.length ? list.map((m) => [m.name, m.bundled ? `${m.name} (shipped)` : m.name]) : [["", none]];
+  // Generate also takes a polyphonic model (a melody and its accompaniment); Edit and the pipeline do not
+  const generators = state.models.filter((m) => m.kind === "melody" || m.kind === "polyphonic");
+  const opts = (list, none) => list.length ? list.map((m) => [m.name, m.name + [m.bundled ? " (shipped)" : "",
+    m.kind === "polyphonic" ? " (polyphonic)" : ""].join("")]) : [["", none]];
   const keep = (node, list, fallback) => {
     for (const name of [node.value, remembered(`#${node.id}`)]) if (name && list.some((m) => m.name === name)) return name;
     return fallback;
   };
   for (const [sel, list, none] of [
-    ["#gen-model", melody, "no melody model yet: train one"],
+    ["#gen-model", generators, "no melody model yet: train one"],
     ["#edit-model", melody, "no melody model yet: train one"],
     ["#pipe-melody-model", melody, "no melody model yet"],
     ["#audio-model", audio, "no audio model yet: train one"],
@@ -436,6 +439,7 @@ const KIND_NAMES = { generate: "generate", edit: "edit a tune", "melody-train": 
 function jobSummary(job) {
   const p = job.params || {};
   const r = job.result || {};
+  if (job.kind === "generate" && p.model_kind === "polyphonic") return `${plural(p.n, "piece", "pieces")} (${p.primer || "empty start"}), ${p.model}, seed ${p.seed}`;
   if (job.kind === "generate") return `${p.n} × (${p.primer || "random start"} + ${p.steps} new steps), ${p.model}, seed ${p.seed}`;
   if (job.kind === "edit") return `${p.edit} of ${p.tune || `chords ${p.progression}`}` + (p.edit === "infill" ? ` bars ${p.bars}` : "") +
     `, ${plural(p.n, "version", "versions")}, ${p.model}, seed ${p.seed}`;
@@ -596,6 +600,7 @@ const LL_HELP = "log-likelihood: how probable the model finds this melody (natur
 
 function renderGeneration(result) {
   const box = $("#gen-results");
+  const polyphonic = result.model_kind === "polyphonic"; // pieces of two parts: counts by part, a PNG roll coloured by part
   const cards = result.outputs.map((o) => {
     const u = o.urls;
     const links = [el("a", { href: u.midi, download: o.files.midi, class: "button midi-link", text: "⬇ MIDI" })];
@@ -609,17 +614,29 @@ function renderGeneration(result) {
       el("audio", { controls: true, preload: "metadata", src: a.url, "data-instrument": a.instrument })));
     return el("article", { class: "card result" },
       el("div", { class: "result-head" }, el("h3", { text: o.name }),
-        el("span", { class: "meta", title: LL_HELP },
-          `${o.notes} notes · ${o.steps} steps · `, el("abbr", { text: "log-likelihood" }), ` ${o.log_likelihood.toFixed(1)}`),
+        polyphonic
+          ? el("span", { class: "meta", text: `${o.notes} notes (${o.notes_per_part[0]} melody, ${o.notes_per_part[1]} accompaniment) · ${o.bars} bars` })
+          : el("span", { class: "meta", title: LL_HELP },
+            `${o.notes} notes · ${o.steps} steps · `, el("abbr", { text: "log-likelihood" }), ` ${o.log_likelihood.toFixed(1)}`),
         el("div", { class: "links" }, links)),
       players.length ? el("div", { class: "players" }, players) : null,
       u.video ? el("video", { class: "video", controls: true, preload: "metadata", src: u.video }) : null,
       u.piano_roll_html || u.score_svg ? el("p", { class: "scroll-hint", text: "the piano roll and the score scroll sideways →" }) : null,
       u.piano_roll_html ? el("div", { class: "roll-box", tabindex: 0, role: "region", "aria-label": `piano roll of ${o.name} (scrolls sideways)` },
         fitFrame(el("iframe", { class: "roll", src: u.piano_roll_html, title: `piano roll of ${o.name}` }))) : null,
+      polyphonic && u.piano_roll_png ? el("div", { class: "roll-box", tabindex: 0, role: "region", "aria-label": `piano roll of ${o.name} (scrolls sideways)` },
+        el("img", { class: "roll-png", src: u.piano_roll_png, alt: `piano roll of ${o.name}: melody red, accompaniment blue` })) : null,
       u.score_svg ? el("div", { class: "roll-box score-box", tabindex: 0, role: "region", "aria-label": `score of ${o.name} (scrolls sideways)` },
         el("img", { class: "score", src: u.score_svg, alt: `score of ${o.name}` })) : null);
   });
+  if (polyphonic) { // not offered to the Edit tab: it rewrites melodies, not pieces of two parts
+    box.replaceChildren(
+      el("p", { class: "summary", text: `${plural(result.outputs.length, "piece", "pieces")} (melody + accompaniment) from ${result.model}: ` +
+        `${result.primer ? `primer ${result.primer}` : "an empty start"}, seed ${result.settings.seed}.` }),
+      result.note ? el("p", { class: "help note", text: `Note: ${result.note}.` }) : null,
+      ...cards);
+    return;
+  }
   const primer = result.primer ? `primer ${result.primer}` + (result.primer_bars ? ` (last ${result.primer_bars} bar${result.primer_bars > 1 ? "s" : ""})` : "") : "a random start note";
   const made = result.stopped ? `${result.outputs.length} of ${plural(result.n, "melody", "melodies")} (cancelled: the ones written before the stop)`
     : plural(result.outputs.length, "melody", "melodies");
