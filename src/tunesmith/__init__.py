@@ -33,6 +33,7 @@ _LAZY = {
     "generate_to_dir": "tunesmith.outputs.compose",
     "MelodyModel": "tunesmith.melody.generate",
     "train_melody_model": "tunesmith.melody.train",
+    "generate_polyphonic": "tunesmith.melody.polyphonic",
     "MelodyConfig": "tunesmith.melody.model",
     "prepare_corpus": "tunesmith.data.corpus",
     "parse_primer": "tunesmith.music.primer",

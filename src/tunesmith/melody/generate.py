@@ -61,7 +61,8 @@ class MelodyModel:
         path = resolve_model_dir(model_dir)
         data = checkpoint.load_config(path)
         if data["kind"] != "melody":
-            raise ModelError(f"{path} holds a {data['kind']} model, not a melody model")
+            hint = "; continue it with tunesmith.generate_polyphonic" if data["kind"] == "polyphonic" else ""
+            raise ModelError(f"{path} holds a {data['kind']} model, not a melody model{hint}")
         config = config_from_dict(MelodyConfig, data["config"], source=str(path / checkpoint.CONFIG))
         module = build_model(config)
         checkpoint.load_weights(path, module)

@@ -129,6 +129,14 @@ class PolyPiece:
     def end(self) -> int:
         return int((self.start + self.duration).max()) if len(self) else 0
 
+    def summary(self) -> str:
+        """One line: notes by part, bars, meter and tempo (what a notebook and a print show first)."""
+        by_part = np.bincount(self.part, minlength=len(PART_NAMES)).tolist()
+        parts = ", ".join(f"{c} {PART_NAMES[i] if i < len(PART_NAMES) else f'part {i}'}" for i, c in enumerate(by_part))
+        meter = "/".join(map(str, self.meters[-1][1])) if self.meters else "4/4"
+        bars = len(bar_lines(self.meters, self.end)[0])
+        return f"{self.name or 'Piece'}: {len(self)} notes ({parts}), {bars} bars of {meter} at {self.qpm:g} qpm"
+
     def sorted(self) -> PolyPiece:
         order = np.lexsort((-self.pitch, self.part, self.start))
         return PolyPiece(

@@ -1,4 +1,5 @@
-"""Rich notebook display: a melody shows its summary, a player, an interactive piano roll and its engraved score.
+"""Rich notebook display: a melody shows its summary, a player, an interactive piano roll and its engraved score; a
+polyphonic piece its summary, a player, a piano roll coloured by part and its score.
 
 The types know nothing of notebooks: :func:`register_formatters` tells IPython how to show them
 (``import tunesmith`` calls it when it runs inside IPython). Everything is inlined (audio as a base64
@@ -107,6 +108,33 @@ def score_html(score) -> str:
     return "".join(parts)
 
 
+def piece_html(piece) -> str:
+    """A polyphonic piece (``tunesmith.generate_polyphonic``): summary, a player with each part on its own program,
+    the piano roll coloured by part, and the score with a staff per part."""
+    from tunesmith.music.polyphony import piece_to_score
+    from tunesmith.outputs.polyphony import parts_roll_png, parts_score_svg
+
+    parts = [f"<div class='tunesmith-piece'><p><b>{html.escape(piece.summary())}</b></p>"]
+    if len(piece):
+        try:
+            from tunesmith.audio.render import render
+
+            samples, sample_rate = render(piece_to_score(piece), None, sample_rate=22050)  # None: the parts' programs
+            parts.append(audio_html(samples, sample_rate))
+        except TunesmithError as exc:
+            parts.append(f"<p><i>audio not rendered: {html.escape(str(exc))}</i></p>")
+        png = io.BytesIO()
+        parts_roll_png(piece, png, f"{piece.name} (red: melody, blue: accompaniment)")
+        data = base64.b64encode(png.getvalue()).decode("ascii")
+        parts.append(f'<img alt="piano roll by part" style="max-width:100%" src="data:image/png;base64,{data}">')
+        try:
+            parts.append(f"<div class='tunesmith-notation' style='background:#fff'>{parts_score_svg(piece)}</div>")
+        except Exception as exc:  # engraving is a view: it never costs the player and the roll
+            parts.append(f"<p><i>score not engraved: {html.escape(f'{type(exc).__name__}: {exc}')}</i></p>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def model_html(model) -> str:
     """A trained model: its repr and its config as a table."""
     rows = ""
@@ -124,6 +152,7 @@ def model_html(model) -> str:
 FORMATTERS = {
     ("tunesmith.music.melody", "Melody"): melody_html,
     ("tunesmith.melody.generate", "MelodyModel"): model_html,
+    ("tunesmith.music.polyphony", "PolyPiece"): piece_html,
 }
 
 
