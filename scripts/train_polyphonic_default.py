@@ -5,7 +5,7 @@ Corpus: the four-part chorales of J. S. Bach (d. 1750, public domain) as MusicXM
 read as two parts: the soprano (the highest part) is the melody, alto + tenor + bass the accompaniment
 (``tunesmith prepare --polyphonic``; doubling instrument parts fold into the same two).
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/train_polyphonic_default.py [--max-minutes 7] [--steps 3000]
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/train_polyphonic_default.py [--max-minutes 40] [--steps 8000]
 
 Writes src/tunesmith/assets/models/polyphonic-default/ (weights, config.json, log.jsonl, plots/, report.json with
 the held-out loss, steps, wall time and corpus). The corpus is prepared in a temporary folder and not shipped.
@@ -40,8 +40,8 @@ def chorale_files() -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--max-minutes", type=float, default=7.0)
+    parser.add_argument("--steps", type=int, default=8000)
+    parser.add_argument("--max-minutes", type=float, default=40.0)
     parser.add_argument("--out", default=str(MODELS / "polyphonic-default"))
     parser.add_argument("--work", default=None, help="keep the prepared corpus here (default: a temporary folder)")
     args = parser.parse_args()
