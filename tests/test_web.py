@@ -1239,6 +1239,30 @@ def _open(page, url: str):
     page.wait_for_selector("body[data-ready='1']", timeout=30_000)
 
 
+def _fill_form(page, form: str, **values) -> None:
+    """Type each value into the field of that name in ``form`` (a CSS selector)."""
+    for name, value in values.items():
+        page.fill(f"{form} [name={name}]", str(value))
+
+
+@contextlib.contextmanager
+def _studio_page(url: str):
+    """A headless Chromium page on the studio at ``url``, ready, with the page errors it raises collected:
+    yields ``(page, errors)`` and closes the browser after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, url)
+            yield page, errors
+        finally:
+            browser.close()
+
+
 # WCAG contrast of each tab's text against the background that is really behind it
 CONTRAST_JS = """() => {
   const lum = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => { v /= 255;
@@ -1673,39 +1697,29 @@ def test_browser_edit_tab(live_server):
 def test_browser_generates_with_the_polyphonic_model(live_server):
     """Generate lists the shipped polyphonic model as such; its pieces show a player, the piano roll by part, the
     score and a MIDI download, and options it does not use are named."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = _browser(p)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            _open(page, live_server + "/#generate")
-            expect(page.locator("#gen-model option[value=polyphonic-default]")).to_have_text(
-                "polyphonic-default (shipped) (polyphonic)"
-            )
-            expect(page.locator("#edit-model option[value=polyphonic-default]")).to_have_count(0)  # Edit rewrites melodies
-            page.select_option("#gen-model", "polyphonic-default")
-            page.fill("#primer", POLY_PRIMER)
-            page.fill("#gen-form [name=n]", "1")
-            page.fill("#gen-form [name=bars]", "4")
-            page.fill("#gen-form [name=steps]", "40")
-            page.click("#generate-btn")
-            expect(page.locator("#gen-status")).to_contain_text("done: 1 piece", timeout=120_000)
-            expect(page.locator("#gen-results .summary")).to_contain_text("melody + accompaniment")
-            expect(page.locator("#gen-results .note")).to_contain_text("does not use steps")
-            expect(page.locator("#gen-results .meta").first).to_contain_text("melody,")
-            roll = page.locator("#gen-results img.roll-png").first
-            assert page.request.get(live_server + roll.get_attribute("src")).body()[:4] == b"\x89PNG"
-            assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", roll.element_handle())
-            wav = page.request.get(live_server + page.locator("#gen-results audio").first.get_attribute("src")).body()
-            assert wav[:4] == b"RIFF"
-            expect(page.locator("#gen-results img.score")).to_have_count(1)
-            with page.expect_download() as download:
-                page.locator("a.midi-link").first.click()
-            assert len(symusic.Score.from_midi(Path(download.value.path()).read_bytes()).tracks) == 2
-            page.screenshot(path=str(ARTIFACTS / "polyphonic-generated.png"), full_page=True)
-            assert not errors, errors
-        finally:
-            browser.close()
+    with _studio_page(live_server + "/#generate") as (page, errors):
+        expect(page.locator("#gen-model option[value=polyphonic-default]")).to_have_text(
+            "polyphonic-default (shipped) (polyphonic)"
+        )
+        expect(page.locator("#edit-model option[value=polyphonic-default]")).to_have_count(0)  # Edit rewrites melodies
+        page.select_option("#gen-model", "polyphonic-default")
+        page.fill("#primer", POLY_PRIMER)
+        _fill_form(page, "#gen-form", n=1, bars=4, steps=40)
+        page.click("#generate-btn")
+        expect(page.locator("#gen-status")).to_contain_text("done: 1 piece", timeout=120_000)
+        expect(page.locator("#gen-results .summary")).to_contain_text("melody + accompaniment")
+        expect(page.locator("#gen-results .note")).to_contain_text("does not use steps")
+        expect(page.locator("#gen-results .meta").first).to_contain_text("melody,")
+        roll = page.locator("#gen-results img.roll-png").first
+        assert page.request.get(live_server + roll.get_attribute("src")).body()[:4] == b"\x89PNG"
+        assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", roll.element_handle())
+        wav = page.request.get(live_server + page.locator("#gen-results audio").first.get_attribute("src")).body()
+        assert wav[:4] == b"RIFF"
+        expect(page.locator("#gen-results img.score")).to_have_count(1)
+        with page.expect_download() as download:
+            page.locator("a.midi-link").first.click()
+        assert len(symusic.Score.from_midi(Path(download.value.path()).read_bytes()).tracks) == 2
+        page.screenshot(path=str(ARTIFACTS / "polyphonic-generated.png"), full_page=True)
+        assert not errors, errors
