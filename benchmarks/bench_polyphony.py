@@ -3,7 +3,8 @@
 * prepare: ``prepare --polyphonic`` of N two-track piano MIDI files made here (16ths, triplets, chords), 1 worker;
 * train: optimiser steps of the shipped default's shape (3 x 96, 16 windows of 256 tokens) on 1 thread;
 * sample: 8 continuations of 8 bars each of a typed-chords primer with ``polyphonic-default``, as one batch.
-Magenta's polyphony_rnn is not installable here (TensorFlow 1 / Python 3.7 era), so there is no side-by-side yet.
+Magenta's polyphony_rnn beside the shipped default (it installs on Python 3.11 with hand-picked dependencies, in its
+own venv): the recipe is benchmarks/baselines/magenta_polyphony/, the figures are in results.md.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_polyphony.py [--quick]
 """
