@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fuzzing
-from conftest import ctrl_c_as_typed
 
 PY = [sys.executable, "-m", "tunesmith", "--quiet"]
 
@@ -353,7 +352,7 @@ def start(argv: list[str], cwd: Path | None = None) -> subprocess.Popen:
         text=True,
         env=env,
         start_new_session=False,
-        preexec_fn=ctrl_c_as_typed,
+        preexec_fn=fuzzing.ctrl_c_as_typed,
     )
 
 

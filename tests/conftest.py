@@ -127,12 +127,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("browser") is not None and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow)
-
-
-def ctrl_c_as_typed() -> None:
-    """``preexec_fn`` for a command a test interrupts with SIGINT: it runs as if typed at a terminal. A suite started
-    in the background (``nohup pytest … &``) hands its children SIGINT ignored, and a command rightly keeps ignoring
-    it then (``core.training``), so without this the test would wait for a Ctrl-C that never arrives."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

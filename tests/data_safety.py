@@ -207,7 +207,7 @@ def safety_figures(work: Path, quick: bool = False) -> dict:
             out = work / f"ctrl-c-{i}"
             proc = subprocess.Popen([*PY, *map(str, _train_args(corpus, out, 60, 5)), "--dropout", "0.5"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+                                    preexec_fn=fuzzing.ctrl_c_as_typed)  # fmt: skip
             while proc.poll() is None and (fuzzing.train_state_step(out) or 0) < 10:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0, 0.2))

@@ -389,3 +389,12 @@ def weights_equal(dir_a: Path, dir_b: Path, name: str = "model.safetensors") -> 
 
     a, b = load_file(str(Path(dir_a) / name)), load_file(str(Path(dir_b) / name))
     return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)
+
+
+def ctrl_c_as_typed() -> None:
+    """``preexec_fn`` for a command a test interrupts with SIGINT: it runs as if typed at a terminal. A suite started
+    in the background (``nohup pytest … &``) hands its children SIGINT ignored, and a command rightly keeps ignoring
+    it then (``core.training``), so without this the test would wait for a Ctrl-C that never arrives."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

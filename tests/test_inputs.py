@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ctrl_c_as_typed, fill
+from conftest import fill
+from fuzzing import ctrl_c_as_typed
 from tunesmith.core.errors import BadInputError, TrainingError, UnreadableAudioError
 from tunesmith.music.meter import meter_of
 from tunesmith.music.smf import write_vlq
